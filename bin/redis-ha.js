@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Entry point. The project brings its own Node 24 (the `node` npm package); npx and npm scripts put it
+// first on PATH. Under an older Node the TypeScript sources cannot load, so say so in one line.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `redis-ha: needs Node.js 24 or newer (this is ${process.version}); run it through npx in the project (npm ci && npx redis-ha ...), which uses the Node 24 the project installs\n`,
+  );
+  process.exit(1);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,162 @@
+import { loadSpecFile, resolveSpec, SpecError } from '../../spec/index.ts';
+import type { RedisHASpec } from '../../spec/types.ts';
+import { addressOf } from '../../redis/connect.ts';
+import type { TopologyStatus } from '../../observe/status.ts';
+import type { LocalDeployment } from '../../local/deployment.ts';
+import { prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
+import { waitPortsFree } from '../../local/ports.ts';
+import { members } from '../../local/deployment.ts';
+import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
+import { UsageError } from '../errors.ts';
+
+export const UP_HELP = `Usage: redis-ha up [options]
+
+Starts a local HA topology: 1 master, replicas and Sentinels on loopback, password-protected.
+
+Options:
+  -n, --name NAME          deployment name (default: local); several can run side by side
+  -f, --file FILE          RedisHA spec in YAML; flags below override its fields
+      --port-base P        first port; nodes use P.., Sentinels P+10.. (default: 6400)
+      --profile NAME       Sentinel timings: default (down-after 5 s) or fast (1 s)
+      --replicas N         replicas besides the master (default: 2)
+      --sentinels N        Sentinels (default: 3)
+      --quorum N           Sentinels that must agree a master is down (default: majority)
+  -d, --detach             return once healthy and leave it running in the background
+      --timeout SECONDS    how long to wait for healthy (default: 30)
+      --redis-server PATH  redis-server binary (default: $REDIS_HA_REDIS_SERVER, then PATH)
+      --redis-sentinel PATH
+                           redis-sentinel binary (default: $REDIS_HA_REDIS_SENTINEL, then PATH)
+
+Passwords are generated (or kept from the previous run) unless the spec file sets auth.password /
+auth.sentinelPassword or REDIS_HA_PASSWORD / REDIS_HA_SENTINEL_PASSWORD are set; never pass them as flags.`;
+
+const OPTIONS = {
+  ...NAME_OPTIONS,
+  file: { type: 'string', short: 'f' },
+  'port-base': { type: 'string' },
+  profile: { type: 'string' },
+  replicas: { type: 'string' },
+  sentinels: { type: 'string' },
+  quorum: { type: 'string' },
+  detach: { type: 'boolean', short: 'd' },
+  timeout: { type: 'string' },
+  'redis-server': { type: 'string' },
+  'redis-sentinel': { type: 'string' },
+} as const;
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
+}
+
+/** Builds the spec input from the file (if any), then the flags and environment on top. */
+function specInput(values: { [K in keyof typeof OPTIONS]?: string | boolean }): { input: Record<string, unknown>; given: { password: boolean; sentinelPassword: boolean } } {
+  const input = values.file ? record(loadSpecFile(values.file as string)) : {};
+  if (values.name !== undefined) input.name = values.name;
+  if (input.name === undefined) input.name = 'local';
+  const ints: [string, string, number, number][] = [
+    ['replicas', 'replicas', 0, 1000],
+    ['sentinels', 'sentinels', 0, 1000],
+    ['quorum', 'quorum', 0, 1000],
+  ];
+  for (const [flag, field, min, max] of ints) {
+    const n = intFlag(flag, values[flag as keyof typeof values] as string | undefined, min, max);
+    if (n !== undefined) input[field] = n;
+  }
+  if (values.profile !== undefined) input.sentinel = { ...record(input.sentinel), profile: values.profile };
+  const auth = record(input.auth);
+  if (process.env.REDIS_HA_PASSWORD) auth.password = process.env.REDIS_HA_PASSWORD;
+  if (process.env.REDIS_HA_SENTINEL_PASSWORD) auth.sentinelPassword = process.env.REDIS_HA_SENTINEL_PASSWORD;
+  if (Object.keys(auth).length > 0) input.auth = auth;
+  return { input, given: { password: auth.password !== undefined, sentinelPassword: auth.sentinelPassword !== undefined } };
+}
+
+function elapsed(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+}
+
+/** The summary a person reads after `up`: where everything is and how to connect. */
+export function summary(d: LocalDeployment, status: TopologyStatus, took: string): string {
+  const master = status.master ? addressOf(status.master) : 'none';
+  const replicas = status.nodes.filter((n) => n.role === 'replica').map(addressOf);
+  const sentinels = d.sentinels.map(addressOf);
+  const nameFlag = d.spec.name === 'local' ? '' : ` --name ${d.spec.name}`;
+  const s0 = d.sentinels[0];
+  return [
+    `redis-ha '${d.spec.name}' is healthy (took ${took})`,
+    '',
+    `  master      ${master}`,
+    `  replicas    ${replicas.join(', ') || 'none'}`,
+    `  sentinels   ${sentinels.join(', ')}   master name: ${d.masterName}, quorum ${d.spec.quorum}`,
+    `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
+    `  state       ${d.stateDir}`,
+    '',
+    'Connect:',
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli -h ${status.master?.host ?? s0.host} -p ${status.master?.port ?? d.nodes[0].port} PING`,
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag} --sentinel)" redis-cli -p ${s0.port} SENTINEL get-master-addr-by-name ${d.masterName}`,
+    '  // ioredis, finding the master through Sentinel:',
+    `  new Redis({ name: '${d.masterName}', sentinels: [${d.sentinels.map((s) => `{ host: '${s.host}', port: ${s.port} }`).join(', ')}],`,
+    '              password: process.env.REDIS_PASSWORD, sentinelPassword: process.env.SENTINEL_PASSWORD })',
+  ].join('\n');
+}
+
+export async function upCommand(argv: string[]): Promise<number> {
+  const { values } = parse('up', argv, OPTIONS);
+  if (values.help) {
+    console.log(UP_HELP);
+    return 0;
+  }
+  const started = performance.now();
+  const portBase = portBaseOf(values['port-base']);
+  const timeoutSeconds = intFlag('timeout', values.timeout, 1, 3600) ?? 30;
+  const { input, given } = specInput(values);
+  let spec: RedisHASpec;
+  try {
+    spec = resolveSpec(input);
+  } catch (err) {
+    if (err instanceof SpecError && values.file) throw new SpecError(err.problems.map((p) => `${values.file}: ${p}`));
+    throw err;
+  }
+  if (spec.sentinels < 1) throw new UsageError('sentinels: must be at least 1');
+  const prepared = await prepareUp({
+    spec,
+    portBase,
+    binaries: { redisServer: values['redis-server'], redisSentinel: values['redis-sentinel'] },
+    passwordsGiven: given,
+  });
+  const d = prepared.deployment;
+  const progress = (line: string) => process.stderr.write(`[${elapsed(started)}] ${line}\n`);
+  if (prepared.note) progress(prepared.note);
+  progress(`starting ${d.nodes.length} Redis nodes and ${d.sentinels.length} Sentinels of '${d.spec.name}' from port ${d.portBase}`);
+
+  if (values.detach) {
+    const pid = spawnDetachedSupervisor(d);
+    const status = await waitHealthy(d, pid, timeoutSeconds * 1000, progress);
+    console.log(summary(d, status, elapsed(started)));
+    return 0;
+  }
+
+  const sup = await startSupervisor(prepared, (line) => progress(line));
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      progress('stopping…');
+      await sup.stop();
+      await waitPortsFree(members(d), 10_000);
+      progress('stopped; no process left');
+    })();
+    return stopping;
+  };
+  const done = new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop().then(resolve));
+  });
+  try {
+    const status = await waitHealthy(d, process.pid, timeoutSeconds * 1000, progress);
+    console.log(summary(d, status, elapsed(started)));
+    console.log('\nRunning in the foreground; Ctrl-C stops it (or use --detach).');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  await done;
+  return 0;
+}

@@ -1,0 +1,63 @@
+import { UserError } from '../errors.ts';
+import { SpecError } from '../spec/index.ts';
+import { UsageError } from './errors.ts';
+import { cliCommand } from './commands/cli.ts';
+import { downCommand } from './commands/down.ts';
+import { logsCommand } from './commands/logs.ts';
+import { passwordCommand } from './commands/password.ts';
+import { statusCommand } from './commands/status.ts';
+import { superviseCommand } from './commands/supervise.ts';
+import { upCommand } from './commands/up.ts';
+
+const HELP = `Usage: redis-ha <command> [options]
+
+Redis master-replica replication with Sentinel failover, on this machine.
+
+Commands:
+  up         start a local HA topology (1 master, 2 replicas, 3 Sentinels by default)
+  down       stop it; no process or port is left behind
+  status     roles, offsets, lag, links and each Sentinel's view (--json for programs)
+  password   print the password (--sentinel: the Sentinels' password)
+  cli        run one Redis command on the master found through Sentinel (--replica: on a replica)
+  logs       show the logs of the supervisor, nodes and Sentinels
+
+Run 'redis-ha <command> --help' for a command's options.`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  up: upCommand,
+  down: downCommand,
+  status: statusCommand,
+  password: passwordCommand,
+  cli: cliCommand,
+  logs: logsCommand,
+  supervise: superviseCommand,
+};
+
+/** Exit codes: 0 ok, 1 failed or unhealthy, 2 bad input (usage or spec), 70 internal error. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    console.error(`redis-ha: unknown command '${command}'; run 'redis-ha --help' for the list`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof SpecError) {
+      console.error(`redis-ha: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof UserError) {
+      console.error(`redis-ha: ${err.message}`);
+      return 1;
+    }
+    console.error(`redis-ha: internal error: ${(err as Error)?.message ?? String(err)} (set REDIS_HA_DEBUG=1 for details; please report it)`);
+    if (process.env.REDIS_HA_DEBUG) console.error(err);
+    return 70;
+  }
+}

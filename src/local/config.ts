@@ -1,0 +1,86 @@
+import type { LocalDeployment, Member } from './deployment.ts';
+import { filesOf } from './layout.ts';
+
+/** Quotes one argument for redis.conf (double quotes, backslash escapes). Values are validated upstream. */
+function q(value: string | number): string {
+  return `"${String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A setting's value as redis.conf arguments: `client-output-buffer-limit` takes several, `""` is one. */
+function args(value: string): string {
+  const parts = value.trim().split(/\s+/).filter((p) => p !== '');
+  return parts.length === 0 ? '""' : parts.map(q).join(' ');
+}
+
+const HEADER = '# Written by redis-ha. It holds secrets (mode 0600) and is regenerated on start; edit the spec instead.';
+
+/**
+ * redis.conf for one node. `replicaOf` is the node it starts replicating from, or undefined to start
+ * as master. A node never decides this itself: bootstrap and the controller do.
+ */
+export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { host: string; port: number } | undefined): string {
+  const files = filesOf(d.stateDir);
+  const { spec } = d;
+  const lines = [
+    HEADER,
+    `bind ${node.host}`,
+    `port ${node.port}`,
+    'protected-mode yes',
+    'daemonize no',
+    `dir ${q(files.dataOf(node.id))}`,
+    `logfile ${q(files.logOf(node.id))}`,
+    `requirepass ${q(spec.auth.password)}`,
+    `masterauth ${q(spec.auth.password)}`,
+    `replica-announce-ip ${node.host}`,
+    'replica-read-only yes',
+    // Replicas get the data straight from the master's memory, without the default 5 s wait for more
+    // replicas to batch with: bootstrap and re-sync after a failover are then sub-second.
+    'repl-diskless-sync yes',
+    'repl-diskless-sync-delay 0',
+    `min-replicas-to-write ${spec.minReplicasToWrite}`,
+    `min-replicas-max-lag ${spec.minReplicasMaxLag}`,
+  ];
+  if (spec.persistence.enabled) {
+    lines.push('save 3600 1 300 100 60 10000', 'appendonly yes', 'appendfsync everysec');
+  } else {
+    lines.push('save ""', 'appendonly no');
+  }
+  for (const [key, value] of Object.entries(spec.redisConfig)) lines.push(`${key} ${args(value)}`);
+  if (replicaOf) lines.push(`replicaof ${replicaOf.host} ${replicaOf.port}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * sentinel.conf for one Sentinel. Every Sentinel is told its own run id and those of the others and
+ * the replicas up front, so they agree within a second instead of after several hello rounds.
+ */
+export function renderSentinelConf(d: LocalDeployment, sentinel: Member, master: { host: string; port: number }): string {
+  const files = filesOf(d.stateDir);
+  const { spec, masterName: name } = d;
+  const index = d.sentinels.findIndex((s) => s.id === sentinel.id);
+  const lines = [
+    HEADER,
+    `bind ${sentinel.host}`,
+    `port ${sentinel.port}`,
+    'daemonize no',
+    `dir ${q(files.dirOf(sentinel.id))}`,
+    `logfile ${q(files.logOf(sentinel.id))}`,
+    `requirepass ${q(spec.auth.sentinelPassword)}`,
+    `sentinel sentinel-pass ${q(spec.auth.sentinelPassword)}`,
+    `sentinel myid ${d.sentinelIds[index]}`,
+    'sentinel resolve-hostnames no',
+    'sentinel deny-scripts-reconfig yes',
+    `sentinel monitor ${name} ${master.host} ${master.port} ${spec.quorum}`,
+    `sentinel auth-pass ${name} ${q(spec.auth.password)}`,
+    `sentinel down-after-milliseconds ${name} ${spec.sentinel.downAfterMilliseconds}`,
+    `sentinel failover-timeout ${name} ${spec.sentinel.failoverTimeout}`,
+    `sentinel parallel-syncs ${name} ${spec.sentinel.parallelSyncs}`,
+  ];
+  for (const node of d.nodes) {
+    if (node.host !== master.host || node.port !== master.port) lines.push(`sentinel known-replica ${name} ${node.host} ${node.port}`);
+  }
+  d.sentinels.forEach((other, i) => {
+    if (i !== index) lines.push(`sentinel known-sentinel ${name} ${other.host} ${other.port} ${d.sentinelIds[i]}`);
+  });
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import type { RedisHASpec } from '../spec/types.ts';
+import { masterGroupName } from '../spec/index.ts';
+import type { Endpoint } from '../redis/connect.ts';
+import type { Binaries } from './binaries.ts';
+import { filesOf, LOCAL_HOST, PORT_OFFSETS } from './layout.ts';
+import { readJson, writeJson } from './fsutil.ts';
+
+export type MemberKind = 'node' | 'sentinel';
+
+/** One process of a local deployment: a Redis node (`node-0`…) or a Sentinel (`sentinel-0`…). */
+export interface Member {
+  readonly id: string;
+  readonly kind: MemberKind;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Everything needed to run (or re-adopt) one local deployment. Stored as `deployment.json` (0600:
+ * it carries the passwords) so that `down`, `status` and a restarted supervisor read the same facts.
+ */
+export interface LocalDeployment {
+  readonly spec: RedisHASpec;
+  readonly masterName: string;
+  readonly stateDir: string;
+  readonly portBase: number;
+  readonly binaries: Binaries;
+  readonly nodes: readonly Member[];
+  readonly sentinels: readonly Member[];
+  /** Each Sentinel's fixed run id, so all of them can be told about each other before they start. */
+  readonly sentinelIds: readonly string[];
+}
+
+export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: number, binaries: Binaries): LocalDeployment {
+  const nodes = Array.from({ length: spec.replicas + 1 }, (_, i) => ({
+    id: `node-${i}`,
+    kind: 'node' as const,
+    host: LOCAL_HOST,
+    port: portBase + PORT_OFFSETS.node + i,
+  }));
+  const sentinels = Array.from({ length: spec.sentinels }, (_, i) => ({
+    id: `sentinel-${i}`,
+    kind: 'sentinel' as const,
+    host: LOCAL_HOST,
+    port: portBase + PORT_OFFSETS.sentinel + i,
+  }));
+  const sentinelIds = sentinels.map(() => randomBytes(20).toString('hex'));
+  return { spec, masterName: masterGroupName(spec), stateDir, portBase, binaries, nodes, sentinels, sentinelIds };
+}
+
+export function members(d: LocalDeployment): Member[] {
+  return [...d.nodes, ...d.sentinels];
+}
+
+/** How clients authenticate to a node of this deployment. */
+export function nodeEndpoint(d: LocalDeployment, m: { host: string; port: number }): Endpoint {
+  return { host: m.host, port: m.port, password: d.spec.auth.password };
+}
+
+export function sentinelEndpoint(d: LocalDeployment, m: { host: string; port: number }): Endpoint {
+  return { host: m.host, port: m.port, password: d.spec.auth.sentinelPassword };
+}
+
+export function saveDeployment(d: LocalDeployment): void {
+  writeJson(filesOf(d.stateDir).deployment, d);
+}
+
+export function loadDeployment(stateDir: string): LocalDeployment | undefined {
+  return readJson<LocalDeployment>(filesOf(stateDir).deployment);
+}

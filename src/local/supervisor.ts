@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import type { LocalDeployment, Member } from './deployment.ts';
+import { members } from './deployment.ts';
+import { renderRedisConf, renderSentinelConf } from './config.ts';
+import { privateDir, readJson, writeJson, writePrivateFile } from './fsutil.ts';
+import { filesOf } from './layout.ts';
+import { isAlive, isProcessIn, terminate } from './processes.ts';
+
+/** What `runtime.json` records: who runs now, so `down`, `status` and a new supervisor can find them. */
+export interface RuntimeRecord {
+  readonly supervisorPid: number;
+  readonly startedAt: string;
+  readonly members: Record<string, { pid: number; startedAt: string; restarts: number }>;
+}
+
+export function readRuntime(stateDir: string): RuntimeRecord | undefined {
+  return readJson<RuntimeRecord>(filesOf(stateDir).runtime);
+}
+
+/** The recorded processes of a deployment that still run (checked by pid and working directory). */
+export function liveMembers(d: LocalDeployment, runtime: RuntimeRecord | undefined): Map<string, number> {
+  const live = new Map<string, number>();
+  if (!runtime) return live;
+  for (const m of members(d)) {
+    const pid = runtime.members[m.id]?.pid;
+    if (pid && isProcessIn(pid, filesOf(d.stateDir).dirOf(m.id))) live.set(m.id, pid);
+  }
+  return live;
+}
+
+type Address = { host: string; port: number };
+
+/** What the supervisor asks the topology brain before it restarts a process. */
+export interface RoleAdvisor {
+  /**
+   * Where a (re)starting Redis node replicates from (undefined: start as master), and what to do once
+   * it runs (e.g. have Sentinel promote a replica when the node was the master and lost its data).
+   */
+  restartPlan(node: Member): Promise<{ replicaOf?: Address; afterStart?: () => Promise<void> }>;
+  /** The master a Sentinel that lost its config file is told to monitor. */
+  currentMaster(): Promise<Address | undefined>;
+}
+
+interface Managed {
+  readonly member: Member;
+  pid: number;
+  child?: ChildProcess;
+  poll?: NodeJS.Timeout;
+  restarts: number;
+  startedAt: number;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Runs the processes of one deployment like a kubelet runs a pod's containers: starts them, restarts
+ * any that exits (with a growing back-off, reset after a stable minute), and stops them on request.
+ * Processes left running by a supervisor that died are adopted, not restarted: their data survives.
+ */
+export class Supervisor {
+  readonly #d: LocalDeployment;
+  readonly #log: (line: string) => void;
+  readonly #advisor: RoleAdvisor;
+  readonly #procs = new Map<string, Managed>();
+  #stopping = false;
+
+  constructor(d: LocalDeployment, log: (line: string) => void, advisor: RoleAdvisor) {
+    this.#d = d;
+    this.#log = log;
+    this.#advisor = advisor;
+  }
+
+  /** Writes fresh configs and starts every process: `bootstrapMaster` as master, the other nodes replicating from it. */
+  bootstrap(bootstrapMaster: Member): void {
+    const files = filesOf(this.#d.stateDir);
+    for (const m of members(this.#d)) {
+      privateDir(files.dirOf(m.id));
+      if (m.kind === 'node') {
+        privateDir(files.dataOf(m.id));
+        const replicaOf = m.id === bootstrapMaster.id ? undefined : bootstrapMaster;
+        writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
+      } else {
+        rmSync(files.configOf(m.id), { force: true });
+        writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, bootstrapMaster));
+      }
+    }
+    for (const m of members(this.#d)) this.#spawn(m, 0);
+    this.#record();
+  }
+
+  /** Takes over processes that still run (by pid) and starts the ones that do not. */
+  async adopt(live: Map<string, number>): Promise<void> {
+    for (const m of members(this.#d)) {
+      const pid = live.get(m.id);
+      if (pid) {
+        const managed: Managed = { member: m, pid, restarts: 0, startedAt: Date.now() };
+        managed.poll = setInterval(() => {
+          if (!isAlive(managed.pid)) this.#exited(managed, 'exited while adopted');
+        }, 100);
+        this.#procs.set(m.id, managed);
+        this.#log(`adopted ${m.id} (pid ${pid})`);
+      } else {
+        await this.#restart(m, 0);
+      }
+    }
+    this.#record();
+  }
+
+  /** Pids of the managed processes, by member id. */
+  pids(): Map<string, number> {
+    return new Map([...this.#procs].map(([id, p]) => [id, p.pid]));
+  }
+
+  /** Stops Sentinels first (so none starts a failover while nodes go down), then the nodes. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const procs = [...this.#procs.values()];
+    for (const p of procs) if (p.poll) clearInterval(p.poll);
+    for (const kind of ['sentinel', 'node'] as const) {
+      await Promise.all(procs.filter((p) => p.member.kind === kind).map((p) => terminate(p.pid)));
+    }
+    this.#procs.clear();
+    rmSync(filesOf(this.#d.stateDir).runtime, { force: true });
+  }
+
+  #spawn(m: Member, restarts: number): void {
+    const files = filesOf(this.#d.stateDir);
+    const binary = m.kind === 'node' ? this.#d.binaries.redisServer : this.#d.binaries.redisSentinel;
+    // Output before Redis opens its logfile (config errors) lands in the same log, through a file
+    // descriptor rather than a pipe, so the process keeps running if this supervisor dies.
+    const out = openSync(files.logOf(m.id), 'a', 0o600);
+    const child = spawn(binary, [files.configOf(m.id)], {
+      cwd: files.dirOf(m.id),
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
+    closeSync(out);
+    const managed: Managed = { member: m, pid: child.pid ?? -1, child, restarts, startedAt: Date.now() };
+    this.#procs.set(m.id, managed);
+    child.once('error', (err) => this.#log(`${m.id} could not start: ${err.message}`));
+    child.once('exit', (code, signal) => this.#exited(managed, signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.unref();
+  }
+
+  #exited(managed: Managed, how: string): void {
+    if (this.#stopping || this.#procs.get(managed.member.id) !== managed) return;
+    if (managed.poll) clearInterval(managed.poll);
+    const stableMs = Date.now() - managed.startedAt;
+    const restarts = stableMs > 60_000 ? 0 : managed.restarts + 1;
+    const delay = restarts === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (restarts - 1));
+    this.#log(`${managed.member.id} (pid ${managed.pid}) ${how}; restarting in ${delay} ms`);
+    setTimeout(() => {
+      if (!this.#stopping) this.#restart(managed.member, restarts).catch((err: Error) => this.#log(`restart of ${managed.member.id} failed: ${err.message}`));
+    }, delay);
+  }
+
+  /**
+   * A node restarts with the role the chooser gives it (never blindly as master: an empty master would
+   * wipe its replicas). A Sentinel restarts from its own config file, which it keeps up to date.
+   */
+  async #restart(m: Member, restarts: number): Promise<void> {
+    const files = filesOf(this.#d.stateDir);
+    privateDir(files.dirOf(m.id));
+    if (m.kind === 'node') {
+      privateDir(files.dataOf(m.id));
+      const { replicaOf, afterStart } = await this.#advisor.restartPlan(m);
+      writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
+      this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${replicaOf.host}:${replicaOf.port}` : 'master'}`);
+      if (afterStart) afterStart().catch((err: Error) => this.#log(`after starting ${m.id}: ${err.message}`));
+    } else if (!existsSync(files.configOf(m.id))) {
+      const master = (await this.#advisor.currentMaster()) ?? this.#d.nodes[0];
+      writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, master));
+    }
+    if (this.#stopping) return;
+    this.#spawn(m, restarts);
+    this.#record();
+  }
+
+  #record(): void {
+    const record: RuntimeRecord = {
+      supervisorPid: process.pid,
+      startedAt: new Date().toISOString(),
+      members: Object.fromEntries(
+        [...this.#procs].map(([id, p]) => [id, { pid: p.pid, startedAt: new Date(p.startedAt).toISOString(), restarts: p.restarts }]),
+      ),
+    };
+    writeJson(filesOf(this.#d.stateDir).runtime, record);
+  }
+}

@@ -1,0 +1,156 @@
+import { addressOf, type Endpoint } from '../redis/connect.ts';
+import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+
+/** What to look at: the same for a local deployment and (later) a Kubernetes one. */
+export interface StatusTarget {
+  readonly name: string;
+  readonly masterName: string;
+  readonly quorum: number;
+  readonly nodes: readonly { id: string; host: string; port: number }[];
+  readonly sentinels: readonly { id: string; host: string; port: number }[];
+  readonly nodeAuth: { readonly username?: string; readonly password?: string };
+  readonly sentinelAuth: { readonly username?: string; readonly password?: string };
+}
+
+export interface NodeStatus {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly role: 'master' | 'replica' | 'down' | 'unknown';
+  readonly reachable: boolean;
+  /** For a replica: the `host:port` it follows, and whether its link is up. */
+  readonly following?: string;
+  readonly linkUp?: boolean;
+  readonly offset?: number;
+  /** Bytes behind the master's offset (replicas only, when the master is known). */
+  readonly lagBytes?: number;
+  readonly error?: string;
+}
+
+export interface SentinelStatus {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly reachable: boolean;
+  /** The master this Sentinel names, or null when it names none. */
+  readonly master: { host: string; port: number } | null;
+  readonly masterFlags: string[];
+  readonly replicasSeen: number;
+  readonly otherSentinelsSeen: number;
+  readonly quorumOk: boolean;
+  readonly quorumMessage: string;
+  readonly failoverInProgress: boolean;
+  readonly configEpoch: number;
+  readonly tilt: boolean;
+  readonly error?: string;
+}
+
+/** One status model, rendered as a table by the CLI and as JSON for programs. */
+export interface TopologyStatus {
+  readonly name: string;
+  readonly healthy: boolean;
+  /** Why it is not healthy, one sentence each; empty when healthy. */
+  readonly problems: string[];
+  readonly masterName: string;
+  readonly master: { host: string; port: number } | null;
+  readonly quorum: number;
+  readonly nodes: NodeStatus[];
+  readonly sentinels: SentinelStatus[];
+}
+
+/** The address named as master by at least a majority of the configured Sentinels, if any. */
+export function agreedMaster(sentinels: readonly SentinelStatus[], configured: number): { host: string; port: number } | null {
+  const votes = new Map<string, { host: string; port: number; n: number }>();
+  for (const s of sentinels) {
+    if (!s.master) continue;
+    const key = addressOf(s.master);
+    const v = votes.get(key) ?? { ...s.master, n: 0 };
+    v.n += 1;
+    votes.set(key, v);
+  }
+  for (const v of votes.values()) if (v.n >= Math.floor(configured / 2) + 1) return { host: v.host, port: v.port };
+  return null;
+}
+
+function nodeStatus(id: string, p: NodeProbe): NodeStatus {
+  if (!p.reachable || !p.replication) return { id, host: p.host, port: p.port, role: 'down', reachable: false, error: p.error };
+  const r = p.replication;
+  const base = { id, host: p.host, port: p.port, role: r.role, reachable: true, offset: r.offset };
+  if (r.role !== 'replica') return base;
+  return { ...base, following: `${r.masterHost}:${r.masterPort}`, linkUp: r.linkUp };
+}
+
+function sentinelStatus(id: string, p: SentinelProbe): SentinelStatus {
+  const v = p.view;
+  return {
+    id,
+    host: p.host,
+    port: p.port,
+    reachable: p.reachable,
+    master: v ? { host: v.host, port: v.port } : null,
+    masterFlags: v ? [...v.flags] : [],
+    replicasSeen: v ? v.replicas.filter((r) => !r.flags.has('s_down') && !r.flags.has('disconnected')).length : 0,
+    otherSentinelsSeen: v ? v.sentinels.filter((s) => !s.flags.has('s_down') && !s.flags.has('disconnected')).length : 0,
+    quorumOk: v?.ckquorum.ok ?? false,
+    quorumMessage: v ? v.ckquorum.message : p.reachable ? 'not monitoring this master' : 'unreachable',
+    failoverInProgress: v?.failoverInProgress ?? false,
+    configEpoch: v?.configEpoch ?? 0,
+    tilt: p.tilt,
+    error: p.error,
+  };
+}
+
+/** The problems that keep a topology from being healthy; empty when it is. */
+export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: SentinelStatus[], master: { host: string; port: number } | null): string[] {
+  const problems: string[] = [];
+  const agreeing = sentinels.filter((s) => s.master && master && addressOf(s.master) === addressOf(master)).length;
+  if (!master) {
+    problems.push(`no master is named by a majority of the ${t.sentinels.length} Sentinels`);
+  } else {
+    const m = nodes.find((n) => addressOf(n) === addressOf(master));
+    if (!m) problems.push(`the Sentinels name ${addressOf(master)}, which is not a node of this deployment`);
+    else if (m.role !== 'master') problems.push(`${m.id} (${addressOf(m)}) is named master by the Sentinels but reports role ${m.role}`);
+  }
+  for (const n of nodes) {
+    if (!n.reachable) problems.push(`${n.id} (${addressOf(n)}) is unreachable: ${n.error ?? 'no answer'}`);
+    else if (master && addressOf(n) !== addressOf(master)) {
+      if (n.role === 'master') problems.push(`${n.id} (${addressOf(n)}) also reports role master`);
+      else if (n.following !== addressOf(master)) problems.push(`${n.id} follows ${n.following}, not the master ${addressOf(master)}`);
+      else if (!n.linkUp) problems.push(`${n.id} replication link to ${addressOf(master)} is down`);
+    }
+  }
+  for (const s of sentinels) {
+    const label = `${s.id} (${addressOf(s)})`;
+    if (!s.reachable) problems.push(`${label} is unreachable: ${s.error ?? 'no answer'}`);
+    else if (!s.master) problems.push(`${label} does not monitor ${t.masterName}`);
+    else if (master && addressOf(s.master) !== addressOf(master)) problems.push(`${label} names ${addressOf(s.master)} as master`);
+    else {
+      if (s.failoverInProgress) problems.push(`${label} reports a failover in progress`);
+      if (s.replicasSeen !== t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas`);
+      if (s.otherSentinelsSeen !== t.sentinels.length - 1) problems.push(`${label} sees ${s.otherSentinelsSeen} of ${t.sentinels.length - 1} other Sentinels`);
+      if (!s.quorumOk) problems.push(`${label} CKQUORUM: ${s.quorumMessage}`);
+      if (s.tilt) problems.push(`${label} is in TILT mode`);
+    }
+  }
+  if (master && agreeing < t.quorum) problems.push(`only ${agreeing} Sentinels agree on the master; quorum is ${t.quorum}`);
+  return problems;
+}
+
+/** Probes every node and Sentinel in parallel and builds the status. Never throws for an unreachable member. */
+export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<TopologyStatus> {
+  const nodeEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.nodeAuth, host: m.host, port: m.port });
+  const sentinelEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.sentinelAuth, host: m.host, port: m.port });
+  const [nodeProbes, sentinelProbes] = await Promise.all([
+    Promise.all(t.nodes.map((n) => probeNode(nodeEndpoint(n), timeoutMs))),
+    Promise.all(t.sentinels.map((s) => probeSentinel(sentinelEndpoint(s), t.masterName, timeoutMs))),
+  ]);
+  const sentinels = t.sentinels.map((s, i) => sentinelStatus(s.id, sentinelProbes[i]));
+  const master = agreedMaster(sentinels, t.sentinels.length);
+  const masterOffset = nodeProbes.find((p) => master && addressOf(p) === addressOf(master))?.replication?.offset;
+  const nodes = t.nodes.map((n, i) => {
+    const s = nodeStatus(n.id, nodeProbes[i]);
+    return s.role === 'replica' && masterOffset !== undefined && s.offset !== undefined ? { ...s, lagBytes: Math.max(0, masterOffset - s.offset) } : s;
+  });
+  const problems = assessHealth(t, nodes, sentinels, master);
+  return { name: t.name, healthy: problems.length === 0, problems, masterName: t.masterName, master, quorum: t.quorum, nodes, sentinels };
+}

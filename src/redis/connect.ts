@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis';
+
+/** Where a Redis server or Sentinel listens, and how to authenticate to it. */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/** `host:port`, the one way addresses are written in messages and in `status`. */
+export function addressOf(e: { host: string; port: number }): string {
+  return `${e.host}:${e.port}`;
+}
+
+/**
+ * A connection that fails fast instead of queueing: probes and controller actions must see an
+ * unreachable node as unreachable within `timeoutMs`, never hang on ioredis's reconnect loop.
+ */
+export function connect(e: Endpoint, timeoutMs = 1000): Redis {
+  const client = new Redis({
+    host: e.host,
+    port: e.port,
+    username: e.username,
+    password: e.password,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    enableReadyCheck: false,
+  });
+  client.on('error', () => {}); // surfaced through the failing command instead
+  return client;
+}
+
+/**
+ * Runs `fn` on a fresh connection and closes it. The one-shot form used by the CLI and by probes.
+ * @example const role = await withConnection(node, (c) => c.call('ROLE'));
+ */
+export async function withConnection<T>(e: Endpoint, fn: (c: Redis) => Promise<T>, timeoutMs = 1000): Promise<T> {
+  const client = connect(e, timeoutMs);
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,92 @@
+/** Parsers for Redis and Sentinel replies. They never throw: unknown shapes give empty or "unknown" values. */
+
+/** `INFO` text → flat `field → value` map (section headers dropped). */
+export function parseInfo(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '' || line.startsWith('#')) continue;
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return fields;
+}
+
+/** A replica as the master lists it in `INFO replication` (`slaveN:ip=...,port=...,state=online,offset=...,lag=...`). */
+export interface ListedReplica {
+  readonly host: string;
+  readonly port: number;
+  readonly state: string;
+  readonly offset: number;
+  readonly lag: number;
+}
+
+/** What `INFO replication` says about one node. */
+export interface ReplicationInfo {
+  readonly role: 'master' | 'replica' | 'unknown';
+  readonly replid: string;
+  readonly offset: number;
+  /** For a replica: whom it follows and whether the link is up. */
+  readonly masterHost?: string;
+  readonly masterPort?: number;
+  readonly linkUp?: boolean;
+  /** For a master: the replicas connected to it. */
+  readonly replicas: readonly ListedReplica[];
+}
+
+function int(v: string | undefined, fallback = 0): number {
+  const n = Number(v);
+  return v !== undefined && Number.isFinite(n) ? n : fallback;
+}
+
+function keyValues(s: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const part of s.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) m.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  return m;
+}
+
+export function parseReplication(text: string): ReplicationInfo {
+  const f = parseInfo(text);
+  const rawRole = f.get('role');
+  const role = rawRole === 'master' ? 'master' : rawRole === 'slave' ? 'replica' : 'unknown';
+  const replicas: ListedReplica[] = [];
+  for (const [key, value] of f) {
+    if (!/^slave\d+$/.test(key)) continue;
+    const kv = keyValues(value);
+    replicas.push({
+      host: kv.get('ip') ?? '',
+      port: int(kv.get('port')),
+      state: kv.get('state') ?? 'unknown',
+      offset: int(kv.get('offset')),
+      lag: int(kv.get('lag'), -1),
+    });
+  }
+  const base = { role, replid: f.get('master_replid') ?? '', offset: int(f.get('master_repl_offset')), replicas } as const;
+  if (role !== 'replica') return base;
+  return {
+    ...base,
+    masterHost: f.get('master_host'),
+    masterPort: int(f.get('master_port')),
+    linkUp: f.get('master_link_status') === 'up',
+    offset: int(f.get('slave_repl_offset'), base.offset),
+  };
+}
+
+/** Sentinel's flat `[k1, v1, k2, v2, ...]` replies (`SENTINEL MASTER`, each entry of `SENTINEL REPLICAS`). */
+export function parseFlatRecord(reply: unknown): Map<string, string> {
+  const m = new Map<string, string>();
+  if (!Array.isArray(reply)) return m;
+  for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), String(reply[i + 1]));
+  return m;
+}
+
+export function parseFlatRecords(reply: unknown): Map<string, string>[] {
+  return Array.isArray(reply) ? reply.map(parseFlatRecord) : [];
+}
+
+/** Sentinel's comma-separated `flags` field, e.g. `master,s_down,o_down`. */
+export function parseFlags(flags: string | undefined): Set<string> {
+  return new Set((flags ?? '').split(',').filter((s) => s !== ''));
+}

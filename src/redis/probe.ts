@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import { withConnection, type Endpoint } from './connect.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseReplication, type ReplicationInfo } from './parse.ts';
+
+/** One Redis node as seen at one moment. `error` is set exactly when it could not be read. */
+export interface NodeProbe {
+  readonly host: string;
+  readonly port: number;
+  readonly reachable: boolean;
+  readonly error?: string;
+  readonly replication?: ReplicationInfo;
+  /** Selected `INFO` figures (memory, clients, stats, keyspace), as Redis names them. */
+  readonly info?: ReadonlyMap<string, string>;
+}
+
+/** How one Sentinel sees the master group it monitors. */
+export interface SentinelView {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly flags: ReadonlySet<string>;
+  readonly quorum: number;
+  readonly configEpoch: number;
+  readonly failoverInProgress: boolean;
+  readonly replicas: readonly { host: string; port: number; flags: ReadonlySet<string>; linkUp: boolean }[];
+  readonly sentinels: readonly { host: string; port: number; runId: string; flags: ReadonlySet<string> }[];
+  readonly ckquorum: { readonly ok: boolean; readonly message: string };
+}
+
+export interface SentinelProbe {
+  readonly host: string;
+  readonly port: number;
+  readonly reachable: boolean;
+  readonly error?: string;
+  /** Undefined when reachable but not monitoring `masterName`. */
+  readonly view?: SentinelView;
+  readonly tilt: boolean;
+}
+
+export function errorText(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+async function sentinel(c: Redis, ...args: string[]): Promise<unknown> {
+  return c.call('SENTINEL', ...args);
+}
+
+export async function probeNode(e: Endpoint, timeoutMs = 1000): Promise<NodeProbe> {
+  try {
+    const text = await withConnection(e, (c) => c.info() as Promise<string>, timeoutMs);
+    return { host: e.host, port: e.port, reachable: true, replication: parseReplication(text), info: parseInfo(text) };
+  } catch (err) {
+    return { host: e.host, port: e.port, reachable: false, error: errorText(err) };
+  }
+}
+
+export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs = 1000): Promise<SentinelProbe> {
+  try {
+    return await withConnection(
+      e,
+      async (c) => {
+        const info = parseInfo((await c.info('sentinel')) as string);
+        const tilt = info.get('sentinel_tilt') === '1';
+        let master: Map<string, string>;
+        try {
+          master = parseFlatRecord(await sentinel(c, 'MASTER', masterName));
+        } catch (err) {
+          if (/No such master/i.test(errorText(err))) return { host: e.host, port: e.port, reachable: true, tilt };
+          throw err;
+        }
+        const [replicas, sentinels, ckquorum] = await Promise.all([
+          sentinel(c, 'REPLICAS', masterName).then(parseFlatRecords),
+          sentinel(c, 'SENTINELS', masterName).then(parseFlatRecords),
+          sentinel(c, 'CKQUORUM', masterName).then(
+            (r) => ({ ok: true, message: String(r) }),
+            (err: unknown) => ({ ok: false, message: errorText(err) }),
+          ),
+        ]);
+        const flags = parseFlags(master.get('flags'));
+        const view: SentinelView = {
+          name: masterName,
+          host: master.get('ip') ?? '',
+          port: Number(master.get('port') ?? 0),
+          flags,
+          quorum: Number(master.get('quorum') ?? 0),
+          configEpoch: Number(master.get('config-epoch') ?? 0),
+          failoverInProgress: flags.has('failover_in_progress') || (master.get('failover-state') ?? 'none') !== 'none',
+          replicas: replicas.map((r) => ({
+            host: r.get('ip') ?? '',
+            port: Number(r.get('port') ?? 0),
+            flags: parseFlags(r.get('flags')),
+            linkUp: r.get('master-link-status') === 'ok',
+          })),
+          sentinels: sentinels.map((s) => ({
+            host: s.get('ip') ?? '',
+            port: Number(s.get('port') ?? 0),
+            runId: s.get('runid') ?? '',
+            flags: parseFlags(s.get('flags')),
+          })),
+          ckquorum,
+        };
+        return { host: e.host, port: e.port, reachable: true, tilt, view };
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    return { host: e.host, port: e.port, reachable: false, error: errorText(err), tilt: false };
+  }
+}

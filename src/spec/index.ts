@@ -1,0 +1,9 @@
+/** The RedisHA spec: one schema for validation, defaults and the CRD's OpenAPI schema. Import from here. */
+export type { AuthSpec, PersistenceSpec, RedisHASpec, SentinelTimings, TimingProfile } from './types.ts';
+export type { ResolveOptions } from './resolve.ts';
+export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec } from './resolve.ts';
+export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile } from './load.ts';
+export type { OpenAPISchema } from './openapi.ts';
+export { specToOpenAPI } from './openapi.ts';
+export { ALLOWED_REDIS_SETTINGS, ownedReason } from './redis-config.ts';
+export { SPEC_SCHEMA } from './schema.ts';
