@@ -7,8 +7,8 @@ import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
 import { replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
-import { loadDeployment, members, planDeployment, saveDeployment, sentinelEndpoint, type LocalDeployment } from './deployment.ts';
-import { addressOf } from '../redis/connect.ts';
+import { loadDeployment, members, nodeEndpoint, planDeployment, saveDeployment, sentinelEndpoint, type LocalDeployment } from './deployment.ts';
+import { addressOf, withConnection } from '../redis/connect.ts';
 import { requestFailover } from '../topology/act.ts';
 import { privateDir } from './fsutil.ts';
 import { filesOf, stateDirFor } from './layout.ts';
@@ -102,6 +102,20 @@ export function localAdvisor(d: LocalDeployment, log: (line: string) => void): R
         afterStart: async () => {
           const by = await requestFailover(d.sentinels.map((s) => sentinelEndpoint(d, s)), d.masterName);
           log(`${node.id} restarted while named master; asked Sentinel ${addressOf(by)} to fail over`);
+          // Sentinel picks the new master itself and would only re-point this node after
+          // failover-timeout; point it at the winner as soon as the switch is done.
+          const deadline = Date.now() + d.spec.sentinel.failoverTimeout;
+          while (Date.now() < deadline) {
+            await sleep(100);
+            const now = await collectStatus(statusTargetOf(d), 500);
+            if (!now.master || addressOf(now.master) === addressOf(node) || now.sentinels.some((s) => s.failoverInProgress)) continue;
+            const self = now.nodes.find((n) => addressOf(n) === addressOf(node));
+            if (self?.following !== addressOf(now.master)) {
+              await withConnection(nodeEndpoint(d, node), (c) => c.call('REPLICAOF', now.master!.host, String(now.master!.port)));
+              log(`${node.id} now replicates from the new master ${addressOf(now.master)}`);
+            }
+            return;
+          }
         },
       };
     },

@@ -64,6 +64,9 @@ export class Supervisor {
   readonly #advisor: RoleAdvisor;
   readonly #procs = new Map<string, Managed>();
   #stopping = false;
+  // The children are unref'd (they must outlive a crash of this process), so this holds the
+  // supervising process open until stop().
+  #keepAlive?: NodeJS.Timeout;
 
   constructor(d: LocalDeployment, log: (line: string) => void, advisor: RoleAdvisor) {
     this.#d = d;
@@ -87,6 +90,7 @@ export class Supervisor {
     }
     for (const m of members(this.#d)) this.#spawn(m, 0);
     this.#record();
+    this.#keepAlive ??= setInterval(() => {}, 60_000);
   }
 
   /** Takes over processes that still run (by pid) and starts the ones that do not. */
@@ -105,6 +109,7 @@ export class Supervisor {
       }
     }
     this.#record();
+    this.#keepAlive ??= setInterval(() => {}, 60_000);
   }
 
   /** Pids of the managed processes, by member id. */
@@ -115,6 +120,7 @@ export class Supervisor {
   /** Stops Sentinels first (so none starts a failover while nodes go down), then the nodes. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#keepAlive);
     const procs = [...this.#procs.values()];
     for (const p of procs) if (p.poll) clearInterval(p.poll);
     for (const kind of ['sentinel', 'node'] as const) {

@@ -16,12 +16,9 @@ export async function superviseCommand(argv: string[]): Promise<number> {
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const sup = await startSupervisor({ kind: live.size > 0 ? 'adopt' : 'fresh', deployment: d }, log);
   log(`supervising '${d.spec.name}' (pid ${process.pid})`);
-  // The children are unref'd (they must outlive a crash of this process), so hold the loop open.
-  const keepAlive = setInterval(() => {}, 60_000);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
-  clearInterval(keepAlive);
   log('stopping');
   await sup.stop();
   log('stopped');

@@ -1,0 +1,92 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, eventually, listeningPorts, processesUnder, runCli, testHome } from './helpers.ts';
+
+const PORT_BASE = 7300;
+const home = testHome();
+
+function runtimeOf(name: string): { supervisorPid: number; members: Record<string, { pid: number }> } {
+  return JSON.parse(readFileSync(join(home, name, 'runtime.json'), 'utf8'));
+}
+
+async function healthy(name: string): Promise<boolean> {
+  const r = await runCli(home, ['status', '--json', '--name', name]);
+  return (JSON.parse(r.stdout) as { healthy: boolean }).healthy;
+}
+
+describe('faults of the local kind', () => {
+  after(async () => {
+    for (const name of ['twice', 'orphans', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
+  });
+
+  test('a second up with the same name is refused and changes nothing', async () => {
+    const first = await runCli(home, ['up', '-d', '--name', 'twice', '--port-base', String(PORT_BASE)]);
+    assert.equal(first.code, 0, first.stderr);
+    const pids = processesUnder(join(home, 'twice')).sort();
+    const second = await runCli(home, ['up', '-d', '--name', 'twice', '--port-base', String(PORT_BASE + 30)]);
+    const { supervisorPid } = runtimeOf('twice');
+    assert.equal(second.stderr, `redis-ha: deployment 'twice' is already running (supervisor pid ${supervisorPid}); see 'redis-ha status --name twice' or stop it with 'redis-ha down --name twice'\n`);
+    assert.equal(second.code, 1);
+    assert.deepEqual(processesUnder(join(home, 'twice')).sort(), pids);
+    assert.deepEqual(await listeningPorts(PORT_BASE + 30, 30), []);
+    assert.equal((await runCli(home, ['down', '--name', 'twice'])).code, 0);
+  });
+
+  test('supervisor killed with SIGKILL: the next up adopts the running processes and keeps the data', async () => {
+    const up = await runCli(home, ['up', '-d', '--name', 'orphans', '--port-base', String(PORT_BASE)]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal((await runCli(home, ['cli', '--name', 'orphans', 'SET', 'survivor', 'yes'])).code, 0);
+    const before = runtimeOf('orphans');
+    process.kill(before.supervisorPid, 'SIGKILL');
+    await eventually('the supervisor to be gone', 5000, async () => (processesUnder(join(home, 'orphans')).length === 6 ? true : undefined));
+    const status = JSON.parse((await runCli(home, ['status', '--json', '--name', 'orphans'])).stdout) as { supervisor: { running: boolean } };
+    assert.equal(status.supervisor.running, false, 'status reports the supervisor is gone');
+
+    const again = await runCli(home, ['up', '-d', '--name', 'orphans', '--port-base', String(PORT_BASE)]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /the supervisor of 'orphans' had died; adopting its 6 running processes/);
+    const adopted = runtimeOf('orphans');
+    for (const [id, m] of Object.entries(before.members)) assert.equal(adopted.members[id].pid, m.pid, `${id} kept running`);
+    assert.equal((await runCli(home, ['cli', '--name', 'orphans', 'GET', 'survivor'])).stdout.trim(), '"yes"');
+
+    // The new supervisor really supervises what it adopted: a killed replica comes back.
+    process.kill(adopted.members['node-1'].pid, 'SIGKILL');
+    await eventually('node-1 restarted by the new supervisor', 10_000, async () => {
+      const pid = runtimeOf('orphans').members['node-1'].pid;
+      return pid !== adopted.members['node-1'].pid && (await healthy('orphans')) ? true : undefined;
+    });
+    assert.equal((await runCli(home, ['down', '--name', 'orphans'])).code, 0);
+    assert.deepEqual(processesUnder(join(home, 'orphans')), []);
+  });
+
+  test('stale state after a crash or reboot (dead pids recorded): up starts fresh', async () => {
+    const up = await runCli(home, ['up', '-d', '--name', 'stale', '--port-base', String(PORT_BASE)]);
+    assert.equal(up.code, 0, up.stderr);
+    const password = (await runCli(home, ['password', '--name', 'stale'])).stdout;
+    assert.equal((await runCli(home, ['down', '--name', 'stale'])).code, 0);
+    // What a reboot leaves: runtime.json naming processes that no longer exist (pids beyond pid_max).
+    const members = Object.fromEntries(['node-0', 'node-1', 'node-2', 'sentinel-0', 'sentinel-1', 'sentinel-2'].map((id, i) => [id, { pid: 4194305 + i, startedAt: '', restarts: 0 }]));
+    writeFileSync(join(home, 'stale', 'runtime.json'), JSON.stringify({ supervisorPid: 4194304, startedAt: '', members }), { mode: 0o600 });
+    const again = await runCli(home, ['up', '-d', '--name', 'stale', '--port-base', String(PORT_BASE)]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /found state of a previous run of 'stale' with nothing running; starting fresh \(passwords kept\)/);
+    assert.equal((await runCli(home, ['password', '--name', 'stale'])).stdout, password);
+    assert.equal((await runCli(home, ['down', '--name', 'stale'])).code, 0);
+  });
+
+  test('up in the foreground stops cleanly on Ctrl-C (SIGINT)', async () => {
+    const child = spawn(process.execPath, [BIN, 'up', '--name', 'fg', '--port-base', String(PORT_BASE)], { env: { ...process.env, REDIS_HA_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await eventually('the foreground up to be healthy', 20_000, async () => (out.includes('Ctrl-C stops it') ? true : undefined));
+    assert.equal(processesUnder(join(home, 'fg')).length, 6, 'three nodes and three Sentinels run');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.deepEqual(processesUnder(join(home, 'fg')), []);
+    assert.deepEqual(await listeningPorts(PORT_BASE, 30), []);
+  });
+});
