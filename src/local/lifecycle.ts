@@ -7,10 +7,12 @@ import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
 import { replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
-import { loadDeployment, members, nodeEndpoint, planDeployment, saveDeployment, sentinelEndpoint, type LocalDeployment } from './deployment.ts';
-import { addressOf, withConnection } from '../redis/connect.ts';
-import { requestFailover } from '../topology/act.ts';
-import { privateDir } from './fsutil.ts';
+import { loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment } from './deployment.ts';
+import { addressOf } from '../redis/connect.ts';
+import { Controller } from '../topology/controller.ts';
+import type { Memory } from '../topology/observation.ts';
+import type { Topology } from '../topology/observe.ts';
+import { privateDir, readJson, writeJson } from './fsutil.ts';
 import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
 import { isAlive, terminate } from './processes.ts';
@@ -86,51 +88,57 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
   return { kind: 'fresh', deployment: d, note };
 }
 
-/** The advisor a local supervisor consults before restarting a process: the topology brain's rule. */
-export function localAdvisor(d: LocalDeployment, log: (line: string) => void): RoleAdvisor {
-  return {
-    async restartPlan(node) {
-      const status = await collectStatus(statusTargetOf(d), 500);
-      const replicaOf = replicaOfForRestart(status, node);
-      const wasMaster = status.master !== null && addressOf(status.master) === addressOf(node);
-      if (!wasMaster || !replicaOf) return { replicaOf };
-      // The Sentinels still name this node master but it restarted (and may be empty): it comes back
-      // as a replica, and Sentinel promotes the replica with the most data right away instead of
-      // waiting ~down-after + 20 s to notice that its master now reports role slave.
-      return {
-        replicaOf,
-        afterStart: async () => {
-          const by = await requestFailover(d.sentinels.map((s) => sentinelEndpoint(d, s)), d.masterName);
-          log(`${node.id} restarted while named master; asked Sentinel ${addressOf(by)} to fail over`);
-          // Sentinel picks the new master itself and would only re-point this node after
-          // failover-timeout; point it at the winner as soon as the switch is done.
-          const deadline = Date.now() + d.spec.sentinel.failoverTimeout;
-          while (Date.now() < deadline) {
-            await sleep(100);
-            const now = await collectStatus(statusTargetOf(d), 500);
-            if (!now.master || addressOf(now.master) === addressOf(node) || now.sentinels.some((s) => s.failoverInProgress)) continue;
-            const self = now.nodes.find((n) => addressOf(n) === addressOf(node));
-            if (self?.following !== addressOf(now.master)) {
-              await withConnection(nodeEndpoint(d, node), (c) => c.call('REPLICAOF', now.master!.host, String(now.master!.port)));
-              log(`${node.id} now replicates from the new master ${addressOf(now.master)}`);
-            }
-            return;
-          }
-        },
-      };
-    },
-    async currentMaster() {
-      return (await collectStatus(statusTargetOf(d), 500)).master ?? undefined;
-    },
-  };
+/** The topology as the controller sees it: addresses, timings and credentials of one deployment. */
+export function topologyOf(d: LocalDeployment): Topology {
+  return { ...statusTargetOf(d), timings: d.spec.sentinel };
 }
 
-/** Starts (or adopts) the processes of a prepared deployment in this process. */
-export async function startSupervisor(p: Prepared, log: (line: string) => void): Promise<Supervisor> {
-  const sup = new Supervisor(p.deployment, log, localAdvisor(p.deployment, log));
-  if (p.kind === 'adopt') await sup.adopt(runState(p.deployment).live);
-  else sup.bootstrap(p.deployment.nodes[0]);
-  return sup;
+/** A running local deployment: its processes and the controller that keeps the invariants. */
+export interface Running {
+  readonly supervisor: Supervisor;
+  readonly controller: Controller;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts (or adopts) the processes of a prepared deployment in this process, with the topology
+ * controller beside them. Before a node restarts, the brain's restart rule gives its role.
+ */
+export async function startSupervisor(p: Prepared, log: (line: string) => void): Promise<Running> {
+  const d = p.deployment;
+  const files = filesOf(d.stateDir);
+  let published = '';
+  const controller = new Controller(topologyOf(d), {
+    log,
+    memory: {
+      load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
+      save: (m) => writeJson(files.memory, m),
+    },
+    publisher: {
+      publish(master) {
+        const now = master ? addressOf(master) : 'none';
+        if (now !== published) log(`master endpoint -> ${now}`);
+        published = now;
+      },
+    },
+  });
+  const advisor: RoleAdvisor = {
+    replicaOfFor: async (node) => replicaOfForRestart(await collectStatus(statusTargetOf(d), 500), node),
+    currentMaster: async () => (await collectStatus(statusTargetOf(d), 500)).master ?? undefined,
+    restarted: () => controller.trigger(),
+  };
+  const supervisor = new Supervisor(d, log, advisor);
+  if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
+  else supervisor.bootstrap(d.nodes[0]);
+  controller.start();
+  return {
+    supervisor,
+    controller,
+    async stop() {
+      await controller.stop();
+      await supervisor.stop();
+    },
+  };
 }
 
 /**

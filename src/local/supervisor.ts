@@ -33,13 +33,12 @@ type Address = { host: string; port: number };
 
 /** What the supervisor asks the topology brain before it restarts a process. */
 export interface RoleAdvisor {
-  /**
-   * Where a (re)starting Redis node replicates from (undefined: start as master), and what to do once
-   * it runs (e.g. have Sentinel promote a replica when the node was the master and lost its data).
-   */
-  restartPlan(node: Member): Promise<{ replicaOf?: Address; afterStart?: () => Promise<void> }>;
+  /** Where a (re)starting Redis node replicates from; undefined starts it as master. */
+  replicaOfFor(node: Member): Promise<Address | undefined>;
   /** The master a Sentinel that lost its config file is told to monitor. */
   currentMaster(): Promise<Address | undefined>;
+  /** Called once a restarted process runs, so the controller can look at once. */
+  restarted(member: Member): void;
 }
 
 interface Managed {
@@ -170,10 +169,9 @@ export class Supervisor {
     privateDir(files.dirOf(m.id));
     if (m.kind === 'node') {
       privateDir(files.dataOf(m.id));
-      const { replicaOf, afterStart } = await this.#advisor.restartPlan(m);
+      const replicaOf = await this.#advisor.replicaOfFor(m);
       writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
       this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${replicaOf.host}:${replicaOf.port}` : 'master'}`);
-      if (afterStart) afterStart().catch((err: Error) => this.#log(`after starting ${m.id}: ${err.message}`));
     } else if (!existsSync(files.configOf(m.id))) {
       const master = (await this.#advisor.currentMaster()) ?? this.#d.nodes[0];
       writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, master));
@@ -181,6 +179,7 @@ export class Supervisor {
     if (this.#stopping) return;
     this.#spawn(m, restarts);
     this.#record();
+    setTimeout(() => this.#advisor.restarted(m), 100);
   }
 
   #record(): void {

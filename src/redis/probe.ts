@@ -20,6 +20,9 @@ export interface SentinelView {
   readonly port: number;
   readonly flags: ReadonlySet<string>;
   readonly quorum: number;
+  readonly downAfterMilliseconds: number;
+  readonly failoverTimeout: number;
+  readonly parallelSyncs: number;
   readonly configEpoch: number;
   readonly failoverInProgress: boolean;
   readonly replicas: readonly { host: string; port: number; flags: ReadonlySet<string>; linkUp: boolean }[];
@@ -84,6 +87,9 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
           port: Number(master.get('port') ?? 0),
           flags,
           quorum: Number(master.get('quorum') ?? 0),
+          downAfterMilliseconds: Number(master.get('down-after-milliseconds') ?? 0),
+          failoverTimeout: Number(master.get('failover-timeout') ?? 0),
+          parallelSyncs: Number(master.get('parallel-syncs') ?? 0),
           configEpoch: Number(master.get('config-epoch') ?? 0),
           failoverInProgress: flags.has('failover_in_progress') || (master.get('failover-state') ?? 'none') !== 'none',
           replicas: replicas.map((r) => ({

@@ -1,10 +1,21 @@
-import { withConnection, type Endpoint } from '../redis/connect.ts';
+import type { Redis } from 'ioredis';
+import { addressOf, withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
+import { parseFlatRecord } from '../redis/parse.ts';
+import type { Address } from './observation.ts';
+import type { Action } from './plan.ts';
+import { nodeEndpointIn, sentinelEndpointIn, type Topology } from './observe.ts';
+
+/** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
+export interface MasterPublisher {
+  /** Idempotent; null means "no trustworthy master": the endpoint fails closed. */
+  publish(master: Address | null): void;
+}
 
 /**
  * Asks one Sentinel to fail over now (`SENTINEL FAILOVER`): Sentinel itself picks the replica with the
- * most data and reconfigures everyone, so we never fight it. Tries each Sentinel until one accepts.
- * Returns the Sentinel that accepted, or throws with every refusal.
+ * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
+ * counts as accepted; only an unreachable one makes us ask the next.
  */
 export async function requestFailover(sentinels: readonly Endpoint[], masterName: string): Promise<Endpoint> {
   const refusals: string[] = [];
@@ -13,8 +24,69 @@ export async function requestFailover(sentinels: readonly Endpoint[], masterName
       await withConnection(s, (c) => c.call('SENTINEL', 'FAILOVER', masterName));
       return s;
     } catch (err) {
-      refusals.push(`${s.host}:${s.port}: ${errorText(err)}`);
+      const text = errorText(err);
+      if (/INPROG/i.test(text)) return s;
+      refusals.push(`${addressOf(s)}: ${text}`);
+      if (!/connect|closed|timeout|ECONNREFUSED/i.test(text)) break;
     }
   }
   throw new Error(`no Sentinel accepted a failover of ${masterName}: ${refusals.join('; ')}`);
+}
+
+function settingsArgs(t: Topology): string[] {
+  const args = [
+    'down-after-milliseconds', String(t.timings.downAfterMilliseconds),
+    'failover-timeout', String(t.timings.failoverTimeout),
+    'parallel-syncs', String(t.timings.parallelSyncs),
+    'quorum', String(t.quorum),
+  ];
+  if (t.nodeAuth.password) args.push('auth-pass', t.nodeAuth.password);
+  if (t.nodeAuth.username) args.push('auth-user', t.nodeAuth.username);
+  return args;
+}
+
+async function monitor(c: Redis, t: Topology, master: Address): Promise<void> {
+  await c.call('SENTINEL', 'REMOVE', t.masterName).catch(() => undefined);
+  await c.call('SENTINEL', 'MONITOR', t.masterName, master.host, String(master.port), String(t.quorum));
+  await c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t));
+  const seen = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
+  if (seen.get('ip') !== master.host || seen.get('port') !== String(master.port)) {
+    throw new Error(`after MONITOR the Sentinel names ${seen.get('ip')}:${seen.get('port')}, not ${addressOf(master)}`);
+  }
+}
+
+/**
+ * Carries out one action against the real processes. Each is idempotent; a Sentinel change is
+ * verified by reading it back. Throws with the Redis error when the target refuses.
+ */
+export async function act(t: Topology, a: Action, publisher: MasterPublisher): Promise<void> {
+  switch (a.kind) {
+    case 'publish-master':
+      publisher.publish(a.master);
+      return;
+    case 'replicaof':
+      await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));
+      return;
+    case 'fence':
+      // Demote first, then drop the clients that may still hold the old role in mind; a writer
+      // reconnecting finds the master through Sentinel or the endpoint.
+      await withConnection(nodeEndpointIn(t, a.node), async (c) => {
+        await c.call('REPLICAOF', a.master.host, String(a.master.port));
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+      });
+      return;
+    case 'promote':
+      await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', 'NO', 'ONE'));
+      return;
+    case 'sentinel-failover':
+      await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName);
+      return;
+    case 'sentinel-monitor':
+      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => monitor(c, t, a.master));
+      return;
+    case 'sentinel-configure':
+      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t)));
+      return;
+  }
 }

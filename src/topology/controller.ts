@@ -1,0 +1,137 @@
+import { Redis } from 'ioredis';
+import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
+import { act, type MasterPublisher } from './act.ts';
+import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
+import { changes, describeAction, plan, type Action } from './plan.ts';
+
+/** Where the controller keeps its memory (local: a 0600 file written atomically; Kubernetes: CR status). */
+export interface MemoryStore {
+  load(): Memory;
+  /** Atomic: a crash leaves the old memory or the new one, never half. */
+  save(memory: Memory): void;
+}
+
+/** Sentinel channels that mean "look again now". The event type is also the channel name. */
+const WAKE_EVENTS = new Set([
+  '+switch-master', '+sdown', '-sdown', '+odown', '-odown', '+failover-end', '+failover-end-for-timeout',
+  '-failover-abort-not-elected', '-failover-abort-no-good-slave', '-failover-abort-slave-timeout',
+  '+tilt', '-tilt', '+convert-to-slave', '+reboot', '+slave', '+fix-slave-config', '+new-epoch',
+]);
+
+export interface ControllerOptions {
+  readonly memory: MemoryStore;
+  readonly publisher: MasterPublisher;
+  readonly log: (line: string) => void;
+  /** The safety-net resync period; events wake the controller sooner. */
+  readonly resyncMs?: number;
+}
+
+/**
+ * The topology brain's loop: observe → plan → act, one pass at a time. It wakes on Sentinel events
+ * (within milliseconds of `+switch-master`) and every `resyncMs` as a safety net. It spawns nothing
+ * and knows no runtime: it talks to Redis and Sentinel over the network only.
+ */
+export class Controller {
+  readonly #t: Topology;
+  readonly #o: ControllerOptions;
+  readonly #subscribers: Redis[] = [];
+  #timer?: NodeJS.Timeout;
+  #running = false;
+  #again = false;
+  #stopped = false;
+  #lastReason = '';
+  #memory: Memory;
+  /** A failover we asked for: not asked again until Sentinel names another master or it times out. */
+  #failoverAsked?: { from: string; at: number };
+  /** Resolves when the pass in flight (if any) ends. */
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(t: Topology, o: ControllerOptions) {
+    this.#t = t;
+    this.#o = o;
+    this.#memory = o.memory.load();
+  }
+
+  start(): void {
+    for (const s of this.#t.sentinels) this.#subscribe(s);
+    this.#timer = setInterval(() => this.trigger(), this.#o.resyncMs ?? 1000);
+    this.trigger();
+  }
+
+  /** Runs a pass now, or right after the one in flight. */
+  trigger(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#idle = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#pass();
+        } catch (err) {
+          this.#o.log(`controller pass failed: ${(err as Error).message}`);
+        }
+      } while (this.#again && !this.#stopped);
+      this.#running = false;
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const s of this.#subscribers) s.disconnect();
+    await this.#idle;
+  }
+
+  #subscribe(s: { host: string; port: number }): void {
+    const sub = new Redis({ ...sentinelEndpointIn(this.#t, s), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null });
+    sub.on('error', () => {});
+    sub.psubscribe('*').catch(() => {});
+    sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      if (!WAKE_EVENTS.has(channel) || !message.includes(this.#t.masterName)) return;
+      if (channel === '+switch-master') {
+        // `<name> <old-ip> <old-port> <new-ip> <new-port>`: the endpoint follows at once, the pass verifies.
+        const [name, , , host, port] = message.split(' ');
+        if (name === this.#t.masterName) this.#o.publisher.publish({ host, port: Number(port) });
+        this.#o.log(`${channel} ${message}`);
+      }
+      this.trigger();
+    });
+    this.#subscribers.push(sub);
+  }
+
+  /** Drops a repeated `sentinel-failover` while the one we asked for is still under way. */
+  #allowed(actions: readonly Action[], agreed: Address | undefined): Action[] {
+    const from = agreed ? addressKey(agreed) : '';
+    const asked = this.#failoverAsked;
+    const pending = asked && asked.from === from && Date.now() - asked.at < this.#t.timings.failoverTimeout;
+    if (!pending) this.#failoverAsked = undefined;
+    return actions.filter((a) => a.kind !== 'sentinel-failover' || !pending);
+  }
+
+  async #pass(): Promise<void> {
+    const obs = await observe(this.#t);
+    const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
+    const agreed = agreedMaster(obs);
+    const actions = this.#allowed(p.actions, agreed);
+    if (p.reason !== this.#lastReason) this.#o.log(p.reason);
+    this.#lastReason = p.reason;
+    for (const a of actions) {
+      if (this.#stopped) return;
+      try {
+        await act(this.#t, a, this.#o.publisher);
+        if (a.kind === 'sentinel-failover') this.#failoverAsked = { from: agreed ? addressKey(agreed) : '', at: Date.now() };
+        if (changes({ ...p, actions: [a] }).length > 0) this.#o.log(`did ${describeAction(obs, a)}`);
+      } catch (err) {
+        this.#o.log(`could not ${describeAction(obs, a)}: ${(err as Error).message}`);
+      }
+    }
+    if (p.memory.epoch !== this.#memory.epoch || addressKey(p.memory.master ?? { host: '', port: 0 }) !== addressKey(this.#memory.master ?? { host: '', port: 0 })) {
+      this.#o.memory.save(p.memory);
+    }
+    this.#memory = p.memory;
+  }
+}

@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Address, Memory, NodeObservation, Observation, SentinelObservation } from './observation.ts';
+import { addressKey, hasData, sameAddress } from './observation.ts';
+import { changes, plan, type Action, type Plan, type PlanSpec } from './plan.ts';
+import { applyActions, settledMaster } from './model.ts';
+import { clusterWithMasterAndTwoReplicas, nodeAddress, restartedEmptyMaster, sentinelAddress } from './plan-fixtures.ts';
+
+/** A Sentinel view may name an address that is no node of ours (a stale IP). */
+const staleAddress: Address = { host: '10.0.0.7', port: 6379 };
+const RUNS = 500;
+
+interface Scenario {
+  readonly obs: Observation;
+  readonly spec: PlanSpec;
+  readonly memory: Memory;
+}
+
+/** Index `n` (one past the last node) stands for the stale address. */
+const addressArb = (nodes: number): fc.Arbitrary<Address> =>
+  fc.integer({ min: 0, max: nodes }).map((i) => (i === nodes ? staleAddress : nodeAddress(i)));
+
+/** True with probability 1/`n`. */
+const oneIn = (n: number): fc.Arbitrary<boolean> => fc.integer({ min: 1, max: n }).map((x) => x === 1);
+
+/** `calm`: everything reachable, roles known, no failover, no TILT — the premise of convergence. */
+function nodeArb(i: number, nodes: number, calm: boolean): fc.Arbitrary<NodeObservation> {
+  return fc.record({
+    reachable: calm ? fc.constant(true) : oneIn(6).map((down) => !down),
+    role: calm ? fc.constantFrom('master', 'replica') : oneIn(12).chain((u) => (u ? fc.constant('unknown') : fc.constantFrom('master', 'replica'))),
+    replicaOf: fc.option(addressArb(nodes), { nil: undefined }),
+    linkUp: fc.boolean(),
+    offset: fc.integer({ min: 0, max: 2000 }),
+    replid: fc.constantFrom('a', 'b'),
+    keys: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })),
+  }).map((r) => {
+    const base = { id: `node-${i}`, ...nodeAddress(i), reachable: r.reachable, role: r.role, offset: r.offset, replid: r.replid, keys: r.keys };
+    return r.role === 'replica' ? { ...base, replicaOf: r.replicaOf ?? nodeAddress((i + 1) % nodes), linkUp: r.linkUp } : base;
+  });
+}
+
+/** Sentinels mostly agree on `favourite`, so every rule of the planner is reached often. */
+function sentinelArb(j: number, nodes: number, calm: boolean, favourite: Address): fc.Arbitrary<SentinelObservation> {
+  const rare = calm ? fc.constant(false) : oneIn(40);
+  return fc.record({
+    reachable: calm ? fc.constant(true) : oneIn(8).map((down) => !down),
+    monitoring: oneIn(5).map((lost) => !lost),
+    master: fc.oneof({ arbitrary: fc.constant(favourite), weight: 3 }, { arbitrary: fc.option(addressArb(nodes), { nil: undefined }), weight: 1 }),
+    failoverInProgress: rare,
+    tilt: rare,
+    configEpoch: fc.integer({ min: 0, max: 5 }),
+    settingsMatch: oneIn(4).map((wrong) => !wrong),
+  }).map((r) => ({ id: `sentinel-${j}`, ...sentinelAddress(j), ...r }));
+}
+
+function scenarioArb(calm: boolean): fc.Arbitrary<Scenario> {
+  return fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })).chain(([n, s]) => addressArb(n).chain((favourite) =>
+    fc.record({
+      nodes: fc.tuple(...Array.from({ length: n }, (_, i) => nodeArb(i, n, calm))),
+      sentinels: fc.tuple(...Array.from({ length: s }, (_, j) => sentinelArb(j, n, calm, favourite))),
+      quorum: fc.integer({ min: 1, max: s }),
+      remembered: fc.option(fc.integer({ min: 0, max: n - 1 }), { nil: undefined }),
+      epoch: fc.integer({ min: 0, max: 5 }),
+    }).map((r) => ({
+      obs: { at: 1_700_000_000_000, nodes: r.nodes, sentinels: r.sentinels },
+      spec: { masterName: 'mymaster', quorum: r.quorum },
+      memory: r.remembered === undefined ? { epoch: r.epoch } : { master: nodeAddress(r.remembered), epoch: r.epoch },
+    }))));
+}
+
+const touchesNodes = (p: Plan): boolean => p.actions.some((a) => 'node' in a || a.kind === 'sentinel-failover');
+const reachableMasters = (o: Observation): NodeObservation[] => o.nodes.filter((n) => n.reachable && n.role === 'master');
+const shown = (s: Scenario, p: Plan): string => `${p.reason}\n${JSON.stringify(p.actions)}\n${JSON.stringify(s)}`;
+
+test('the model: replicaof copies a reachable master\'s data; failover promotes the replica with most data', () => {
+  const o = clusterWithMasterAndTwoReplicas();
+  const emptied = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-2' ? { ...n, role: 'master' as const, keys: 0, replicaOf: undefined } : n)) };
+  const after = applyActions(emptied, [{ kind: 'fence', node: nodeAddress(2), master: nodeAddress(0) }]);
+  assert.equal(settledMaster(after)?.id, 'node-0');
+  assert.equal(after.nodes[2]?.keys, 100);
+  const failedOver = applyActions(restartedEmptyMaster(), [{ kind: 'sentinel-failover' }]);
+  assert.equal(settledMaster(failedOver)?.id, 'node-1', 'most keys, then highest offset: node-1 (1000) over node-2 (990)');
+  assert.ok(failedOver.sentinels.every((s) => s.configEpoch === 2));
+});
+
+test('(i) a plan that touches nodes leaves exactly one reachable master; one that does not leaves nodes as they were', () => {
+  fc.assert(fc.property(scenarioArb(false), (s) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    const after = applyActions(s.obs, p.actions);
+    if (touchesNodes(p)) assert.equal(reachableMasters(after).length, 1, shown(s, p));
+    else assert.deepEqual(after.nodes, s.obs.nodes, shown(s, p));
+  }), { numRuns: RUNS });
+});
+
+test('(ii) the master a plan leaves, or promotes, is never empty while a reachable node has data', () => {
+  fc.assert(fc.property(scenarioArb(false), (s) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    const after = applyActions(s.obs, p.actions);
+    const chosen = [
+      ...(touchesNodes(p) ? reachableMasters(after) : []),
+      ...p.actions.flatMap((a) => (a.kind === 'promote' ? [a.node] : [])),
+    ];
+    for (const c of chosen) {
+      const before = s.obs.nodes.find((n) => sameAddress(n, c));
+      const othersHaveData = s.obs.nodes.some((n) => n.reachable && hasData(n) && !sameAddress(n, c));
+      assert.ok(before && (hasData(before) || !othersHaveData), `chose empty ${addressKey(c)}\n${shown(s, p)}`);
+    }
+  }), { numRuns: RUNS });
+});
+
+test('(iii) no action at all, and memory unchanged, while a reachable sentinel reports a failover or TILT', () => {
+  fc.assert(fc.property(scenarioArb(false), (s) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    if (s.obs.sentinels.some((x) => x.reachable && (x.failoverInProgress || x.tilt))) {
+      assert.deepEqual(p.actions, [], shown(s, p));
+      assert.deepEqual(p.memory, s.memory);
+    }
+  }), { numRuns: RUNS });
+});
+
+test('(iv) from any calm state, plan→apply reaches a fixpoint with one master, followed by all, within sentinels+3 rounds', () => {
+  fc.assert(fc.property(scenarioArb(true), (s) => {
+    let obs = s.obs;
+    let memory = s.memory;
+    const trace: string[] = [];
+    const rounds = s.obs.sentinels.length + 3;
+    for (let round = 0; round < rounds; round++) {
+      const p = plan(obs, s.spec, memory);
+      trace.push(p.reason);
+      if (changes(p).length === 0) {
+        const master = settledMaster(obs);
+        assert.ok(master, `at rest but not settled:\n${trace.join('\n')}\n${JSON.stringify(s)}`);
+        assert.deepEqual(p.actions, [{ kind: 'publish-master', master: nodeAddress(Number(master.id.slice(5))) }]);
+        return;
+      }
+      obs = applyActions(obs, p.actions);
+      memory = p.memory;
+    }
+    assert.fail(`no fixpoint after ${rounds} rounds:\n${trace.join('\n')}\n${JSON.stringify(s)}`);
+  }), { numRuns: RUNS });
+});
+
+test('(v) deterministic, independent of input order, memory epoch never decreases', () => {
+  fc.assert(fc.property(scenarioArb(false), fc.integer({ min: 0, max: 4 }), (s, rotate) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    assert.deepEqual(plan(structuredClone(s.obs), s.spec, structuredClone(s.memory)), p);
+    const turn = <T>(xs: readonly T[]): T[] => [...xs.slice(rotate % xs.length), ...xs.slice(0, rotate % xs.length)].reverse();
+    assert.deepEqual(plan({ ...s.obs, nodes: turn(s.obs.nodes), sentinels: turn(s.obs.sentinels) }, s.spec, s.memory), p);
+    assert.ok(p.memory.epoch >= s.memory.epoch);
+  }), { numRuns: RUNS });
+});
+
+test('(d) well-formed plans: publish first, one step per node, never at itself, at most one sentinel, only reachable targets', () => {
+  fc.assert(fc.property(scenarioArb(false), (s) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    const publishes = p.actions.filter((a) => a.kind === 'publish-master');
+    assert.ok(publishes.length <= 1 && (publishes.length === 0 || p.actions[0]?.kind === 'publish-master'), shown(s, p));
+    const nodeSteps = p.actions.flatMap((a): Action[] => ('node' in a ? [a] : []));
+    const targets = nodeSteps.map((a) => ('node' in a ? addressKey(a.node) : ''));
+    assert.equal(new Set(targets).size, targets.length, `two steps on one node\n${shown(s, p)}`);
+    for (const a of nodeSteps) {
+      if (a.kind === 'replicaof' || a.kind === 'fence') assert.ok(!sameAddress(a.node, a.master), shown(s, p));
+      if ('node' in a) assert.ok(s.obs.nodes.some((n) => n.reachable && sameAddress(n, a.node)), shown(s, p));
+    }
+    const sentinelSteps = p.actions.filter((a) => a.kind === 'sentinel-monitor' || a.kind === 'sentinel-configure');
+    assert.ok(sentinelSteps.length <= 1, shown(s, p));
+    for (const a of sentinelSteps) {
+      if ('sentinel' in a) assert.ok(s.obs.sentinels.some((x) => x.reachable && sameAddress(x, a.sentinel)), shown(s, p));
+    }
+  }), { numRuns: RUNS });
+});

@@ -1,0 +1,163 @@
+/**
+ * The one value the planner reads: what every Redis node and every Sentinel of a deployment reported at
+ * one instant, plus the controller's memory. Built at the edge from parsed replies; a node or Sentinel
+ * that could not be asked is still listed (`reachable: false`), never left out, so "configured" counts
+ * stay true.
+ */
+
+/** A `host:port` pair. Hostnames on Kubernetes, IPs or `127.0.0.1` locally. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One Redis node as `ROLE` / `INFO replication` / `INFO keyspace` described it. */
+export interface NodeObservation {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly reachable: boolean;
+  /** 'unknown' when the node answered but its role could not be read (e.g. still loading). */
+  readonly role: 'master' | 'replica' | 'unknown';
+  /** For a replica: the master it follows. */
+  readonly replicaOf?: Address;
+  /** For a replica: `master_link_status:up`. */
+  readonly linkUp?: boolean;
+  /** Replication offset; only comparable between nodes sharing a replid history. */
+  readonly offset: number;
+  readonly replid: string;
+  /** Total keys in the keyspace; 0 = empty. */
+  readonly keys: number;
+}
+
+/** One Sentinel's view of the deployment's master group. */
+export interface SentinelObservation {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly reachable: boolean;
+  /** It monitors the deployment's master name. */
+  readonly monitoring: boolean;
+  /** The master it names (`SENTINEL GET-MASTER-ADDR-BY-NAME`). */
+  readonly master?: Address;
+  readonly failoverInProgress: boolean;
+  readonly tilt: boolean;
+  readonly configEpoch: number;
+  /** quorum, down-after, failover-timeout, parallel-syncs and auth-pass are as the spec says. */
+  readonly settingsMatch: boolean;
+}
+
+/** Everything observed in one pass. `sentinels` lists every CONFIGURED Sentinel, reachable or not. */
+export interface Observation {
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  readonly nodes: readonly NodeObservation[];
+  readonly sentinels: readonly SentinelObservation[];
+}
+
+/** What the controller remembers across passes and restarts (persisted by the runtime). */
+export interface Memory {
+  readonly master?: Address;
+  /** The highest Sentinel config epoch seen; never decreases. */
+  readonly epoch: number;
+}
+
+/**
+ * True when both addresses are given and equal.
+ * @example sameAddress({ host: 'a', port: 1 }, { host: 'a', port: 1 }) // true
+ */
+export function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
+  return a !== undefined && b !== undefined && a.host === b.host && a.port === b.port;
+}
+
+/**
+ * The canonical `host:port` text of an address, used as a map key and in messages.
+ * @example addressKey({ host: '127.0.0.1', port: 6379 }) // '127.0.0.1:6379'
+ */
+export function addressKey(a: Address): string {
+  return `${a.host}:${a.port}`;
+}
+
+/** The bare address of a node or Sentinel (drops the other fields so actions stay small). */
+export function addressOf(x: Address): Address {
+  return { host: x.host, port: x.port };
+}
+
+/** The number of votes that is a strict majority of `configured`: 2 of 3, 3 of 4, 3 of 5. */
+export function majorityOf(configured: number): number {
+  return Math.floor(configured / 2) + 1;
+}
+
+/**
+ * The master named by a strict majority of the CONFIGURED Sentinels (`obs.sentinels.length`), counting
+ * only reachable Sentinels that monitor the deployment; undefined when no address has a majority.
+ * Counting against the configured number, not the reachable one, keeps a partitioned minority from
+ * "agreeing" on its own.
+ */
+export function agreedMaster(obs: Observation): Address | undefined {
+  const votes = new Map<string, { address: Address; count: number }>();
+  for (const s of obs.sentinels) {
+    if (!s.reachable || !s.monitoring || !s.master) continue;
+    const key = addressKey(s.master);
+    const vote = votes.get(key) ?? { address: addressOf(s.master), count: 0 };
+    vote.count += 1;
+    votes.set(key, vote);
+  }
+  const needed = majorityOf(obs.sentinels.length);
+  for (const v of votes.values()) if (v.count >= needed) return v.address;
+  return undefined;
+}
+
+/**
+ * The first reachable Sentinel (by id) that is in TILT or reports a failover in progress: while one
+ * exists, Sentinel is acting or cannot be trusted, so the controller must not.
+ */
+export function busySentinel(obs: Observation): SentinelObservation | undefined {
+  return byId(obs.sentinels).find((s) => s.reachable && (s.failoverInProgress || s.tilt));
+}
+
+/** True when any reachable Sentinel reports a failover in progress. */
+export function failoverInProgress(obs: Observation): boolean {
+  return obs.sentinels.some((s) => s.reachable && s.failoverInProgress);
+}
+
+/** The configured node at `address`, reachable or not; undefined when it is not one of ours. */
+export function nodeAt(obs: Observation, address: Address): NodeObservation | undefined {
+  return obs.nodes.find((n) => sameAddress(n, address));
+}
+
+/** True when the node holds at least one key, i.e. making it a replica could lose data. */
+export function hasData(node: NodeObservation): boolean {
+  return node.keys > 0;
+}
+
+/** The highest config epoch among reachable Sentinels that monitor the deployment (0 when none). */
+export function sentinelEpoch(obs: Observation): number {
+  let epoch = 0;
+  for (const s of obs.sentinels) if (s.reachable && s.monitoring) epoch = Math.max(epoch, s.configEpoch);
+  return epoch;
+}
+
+/** A copy sorted by id, so every walk over nodes or Sentinels is independent of input order. */
+export function byId<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** How to name an address in a reason: the node's or Sentinel's id, or `host:port` if it is not ours. */
+export function nameOf(obs: Observation, address: Address): string {
+  const known = obs.nodes.find((n) => sameAddress(n, address)) ?? obs.sentinels.find((s) => sameAddress(s, address));
+  return known ? known.id : addressKey(address);
+}
+
+/** A node that could not be asked: listed with nothing known, so the planner treats it as absent. */
+export function unreachableNode(id: string, address: Address): NodeObservation {
+  return { id, host: address.host, port: address.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 };
+}
+
+/** A Sentinel that could not be asked: it counts as configured but casts no vote. */
+export function unreachableSentinel(id: string, address: Address): SentinelObservation {
+  return {
+    id, host: address.host, port: address.port, reachable: false, monitoring: false,
+    failoverInProgress: false, tilt: false, configEpoch: 0, settingsMatch: false,
+  };
+}

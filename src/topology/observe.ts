@@ -1,0 +1,76 @@
+import type { Endpoint } from '../redis/connect.ts';
+import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
+
+/** What the controller watches and how it authenticates: the same shape for every runtime. */
+export interface Topology {
+  readonly masterName: string;
+  readonly quorum: number;
+  readonly timings: { readonly downAfterMilliseconds: number; readonly failoverTimeout: number; readonly parallelSyncs: number };
+  readonly nodes: readonly { id: string; host: string; port: number }[];
+  readonly sentinels: readonly { id: string; host: string; port: number }[];
+  readonly nodeAuth: { readonly username?: string; readonly password?: string };
+  readonly sentinelAuth: { readonly username?: string; readonly password?: string };
+}
+
+export function nodeEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {
+  return { ...t.nodeAuth, host: a.host, port: a.port };
+}
+
+export function sentinelEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {
+  return { ...t.sentinelAuth, host: a.host, port: a.port };
+}
+
+/** Total keys over every database in `INFO keyspace` (`db0:keys=3,expires=0,...`). */
+function keyCount(info: ReadonlyMap<string, string> | undefined): number {
+  let keys = 0;
+  for (const [field, value] of info ?? []) {
+    if (/^db\d+$/.test(field)) keys += Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
+  }
+  return keys;
+}
+
+export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
+  const r = p.replication;
+  if (!p.reachable || !r) return { id, host: p.host, port: p.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 };
+  const loading = p.info?.get('loading') === '1';
+  return {
+    id,
+    host: p.host,
+    port: p.port,
+    reachable: true,
+    role: loading ? 'unknown' : r.role,
+    replicaOf: r.role === 'replica' && r.masterHost ? { host: r.masterHost, port: r.masterPort ?? 0 } : undefined,
+    linkUp: r.role === 'replica' ? r.linkUp : undefined,
+    offset: r.offset,
+    replid: r.replid,
+    keys: keyCount(p.info),
+  };
+}
+
+export function sentinelObservation(id: string, p: SentinelProbe, t: Topology): SentinelObservation {
+  const v = p.view;
+  const base = { id, host: p.host, port: p.port, reachable: p.reachable, tilt: p.tilt };
+  if (!v) return { ...base, monitoring: false, failoverInProgress: false, configEpoch: 0, settingsMatch: false };
+  return {
+    ...base,
+    monitoring: true,
+    master: { host: v.host, port: v.port },
+    failoverInProgress: v.failoverInProgress,
+    configEpoch: v.configEpoch,
+    settingsMatch:
+      v.quorum === t.quorum &&
+      v.downAfterMilliseconds === t.timings.downAfterMilliseconds &&
+      v.failoverTimeout === t.timings.failoverTimeout &&
+      v.parallelSyncs === t.timings.parallelSyncs,
+  };
+}
+
+/** Asks every node and Sentinel at once; an unreachable one is listed as such, never left out. */
+export async function observe(t: Topology, timeoutMs = 500): Promise<Observation> {
+  const [nodes, sentinels] = await Promise.all([
+    Promise.all(t.nodes.map(async (n) => nodeObservation(n.id, await probeNode(nodeEndpointIn(t, n), timeoutMs)))),
+    Promise.all(t.sentinels.map(async (s) => sentinelObservation(s.id, await probeSentinel(sentinelEndpointIn(t, s), t.masterName, timeoutMs), t))),
+  ]);
+  return { at: Date.now(), nodes, sentinels };
+}

@@ -1,0 +1,203 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Memory, Observation } from './observation.ts';
+import { agreedMaster, addressKey, busySentinel, hasData, nodeAt } from './observation.ts';
+import { changes, describeAction, plan, type Action } from './plan.ts';
+import { applyActions } from './model.ts';
+import {
+  clusterWithMasterAndTwoReplicas, failoverInProgress, freshDeployment, majorityOfSentinelsDown, masterUnreachable,
+  node, nodeAddress, observation, onlyStrayHoldsData, replica, restartedEmptyMaster, restartedEmptyMasterAsMaster,
+  sentinel, sentinelAddress, sentinelInTilt, sentinelsLostConfig, spec, staleSentinel, strayOldMaster,
+} from './plan-fixtures.ts';
+
+const remembering = (i: number, epoch = 1): Memory => ({ master: nodeAddress(i), epoch });
+const publish = (i: number | null): Action => ({ kind: 'publish-master', master: i === null ? null : nodeAddress(i) });
+
+test('observation queries: majority of configured sentinels, busy sentinel, data', () => {
+  const o = clusterWithMasterAndTwoReplicas();
+  assert.deepEqual(agreedMaster(o), nodeAddress(0));
+  assert.equal(agreedMaster(majorityOfSentinelsDown()), undefined, 'one reachable vote of three is no majority');
+  assert.equal(busySentinel(failoverInProgress())?.id, 'sentinel-1');
+  assert.equal(addressKey(nodeAddress(0)), 'node-0:6379');
+  assert.equal(nodeAt(o, nodeAddress(2))?.id, 'node-2');
+  assert.equal(hasData(node(0, { keys: 0 })), false);
+});
+
+test('healthy cluster: no action, the master is published', () => {
+  const p = plan(clusterWithMasterAndTwoReplicas(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0)]);
+  assert.deepEqual(changes(p), []);
+  assert.equal(p.reason, 'no action: node-0 is master, 2 replicas in sync');
+  assert.deepEqual(p.memory, remembering(0));
+});
+
+test('healthy cluster with a syncing replica and a dead one says so', () => {
+  const o = observation([node(0), replica(1, 0, { linkUp: false }), node(2, { reachable: false, role: 'unknown' })],
+    [0, 1, 2].map((i) => sentinel(i, 0)));
+  assert.equal(plan(o, spec, remembering(0)).reason, 'no action: node-0 is master, 0 of 1 replica in sync, node-2 unreachable');
+});
+
+test('failover in progress: no action at all, memory untouched', () => {
+  const p = plan(failoverInProgress(), spec, remembering(0));
+  assert.deepEqual(p.actions, []);
+  assert.equal(p.reason, 'waiting: sentinel-1 reports a failover in progress');
+  assert.deepEqual(p.memory, remembering(0));
+});
+
+test('a sentinel in TILT: no action', () => {
+  const p = plan(sentinelInTilt(), spec, remembering(0));
+  assert.deepEqual(p.actions, []);
+  assert.equal(p.reason, 'waiting: sentinel-2 is in TILT mode');
+});
+
+test('restarted empty master (as a replica): Sentinel picks a replica with data', () => {
+  const p = plan(restartedEmptyMaster(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover' }]);
+  assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 reports role replica and node-1 holds data');
+});
+
+test('restarted empty master (as a master): never let it wipe the replicas', () => {
+  const p = plan(restartedEmptyMasterAsMaster(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover' }]);
+  assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 is empty while node-1 holds data');
+  const after = applyActions(restartedEmptyMasterAsMaster(), p.actions);
+  assert.equal(nodeAt(after, nodeAddress(1))?.role, 'master');
+  assert.equal(nodeAt(after, nodeAddress(0))?.keys, 100, 'the old master resynced from the new one');
+});
+
+test('stray old master: fenced to the master Sentinel chose, Sentinel not undone', () => {
+  const p = plan(strayOldMaster(), spec, remembering(0, 1));
+  assert.deepEqual(p.actions, [publish(1), { kind: 'fence', node: nodeAddress(0), master: nodeAddress(1) }]);
+  assert.equal(p.reason, "converging on node-1, Sentinel's master: fencing node-0");
+  assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 2 });
+});
+
+test('master unreachable: wait for Sentinel, keep publishing it', () => {
+  const p = plan(masterUnreachable(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0)]);
+  assert.equal(p.reason, 'waiting for Sentinel: master node-0 unreachable');
+});
+
+test('majority of sentinels down: no failover possible, the healthy master stays published', () => {
+  const p = plan(majorityOfSentinelsDown(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0)]);
+  assert.equal(p.reason, 'failover impossible: 1 of 3 sentinels reachable, 2 needed; node-0 stays master');
+});
+
+test('majority of sentinels down and two masters: fail closed', () => {
+  const o = { ...majorityOfSentinelsDown(), nodes: [node(0), node(1), replica(2, 0)] };
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(null)]);
+  assert.equal(p.reason, 'failover impossible: 1 of 3 sentinels reachable, 2 needed; master endpoint closed');
+});
+
+test('sentinels lost their config: repoint one at a time to the master chosen by data, endpoint closed', () => {
+  let o: Observation = sentinelsLostConfig();
+  let memory = remembering(0, 3);
+  const reasons: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    const p = plan(o, spec, memory);
+    reasons.push(p.reason);
+    assert.ok(changes(p).filter((a) => a.kind.startsWith('sentinel')).length <= 1, 'one sentinel per pass');
+    o = applyActions(o, p.actions);
+    memory = p.memory;
+  }
+  assert.deepEqual(reasons, [
+    'no master agreed by Sentinel: chose node-0 by data (100 keys): repointing sentinel-0',
+    'no master agreed by Sentinel: chose node-0 by data (100 keys): repointing sentinel-1',
+    "converging on node-0, Sentinel's master: repointing sentinel-2",
+    'no action: node-0 is master, 2 replicas in sync',
+    'no action: node-0 is master, 2 replicas in sync',
+  ]);
+  assert.deepEqual(memory, remembering(0, 3), 'the epoch never goes back to the fresh sentinels\' 0');
+});
+
+test('a stale sentinel is repaired before a mis-set one, one per pass', () => {
+  const p = plan(staleSentinel(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-monitor', sentinel: sentinelAddress(2), master: nodeAddress(0) }]);
+  const next = plan(applyActions(staleSentinel(), p.actions), spec, p.memory);
+  assert.deepEqual(changes(next), [{ kind: 'sentinel-configure', sentinel: sentinelAddress(1) }]);
+  assert.equal(next.reason, "converging on node-0, Sentinel's master: configuring sentinel-1");
+});
+
+test('sentinels agree on an address that is not ours: treated as no agreement', () => {
+  const stale = { host: '10.0.0.7', port: 6379 };
+  const o = { ...clusterWithMasterAndTwoReplicas(), sentinels: [0, 1, 2].map((i) => ({ ...sentinel(i, 0), master: stale })) };
+  const p = plan(o, spec, remembering(0));
+  assert.equal(p.actions[0]?.kind, 'publish-master');
+  assert.deepEqual(p.actions[0], publish(null));
+  assert.equal(p.reason, 'sentinels name 10.0.0.7:6379, which is not a node of mymaster: chose node-0 by data (100 keys): repointing sentinel-0');
+});
+
+test('fresh deployment: the first node by id becomes master, the others follow it', () => {
+  const p = plan(freshDeployment(), spec, { epoch: 0 });
+  assert.deepEqual(p.actions, [
+    publish(null),
+    { kind: 'fence', node: nodeAddress(1), master: nodeAddress(0) },
+    { kind: 'fence', node: nodeAddress(2), master: nodeAddress(0) },
+    { kind: 'sentinel-monitor', sentinel: sentinelAddress(0), master: nodeAddress(0) },
+  ]);
+  assert.equal(p.reason, 'no master agreed by Sentinel: chose node-0 by data (all nodes empty): fencing node-1 and node-2; repointing sentinel-0');
+});
+
+test('never choose an empty node while one has data, whatever memory says', () => {
+  const o = observation([node(0, { keys: 0, offset: 5000 }), replica(1, 0, { keys: 3, offset: 10 })],
+    [0, 1, 2].map((i) => sentinel(i, 0, { monitoring: false, master: undefined })));
+  const p = plan(o, spec, remembering(0));
+  assert.ok(p.reason.startsWith('no master agreed by Sentinel: chose node-1 by data (3 keys)'));
+  assert.deepEqual(p.actions.slice(0, 3), [
+    publish(null), { kind: 'promote', node: nodeAddress(1) }, { kind: 'fence', node: nodeAddress(0), master: nodeAddress(1) },
+  ]);
+});
+
+test('the only data is on a master Sentinel forgot: move Sentinel to it over several passes', () => {
+  let o = onlyStrayHoldsData();
+  let p = plan(o, spec, remembering(0));
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica; node-1 holds the only data, moving Sentinel to it: '
+    + 'pointing node-0 and node-2 at node-1; repointing sentinel-0');
+  assert.deepEqual(p.memory.master, nodeAddress(1));
+  o = applyActions(o, p.actions);
+  p = plan(o, spec, p.memory);
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica; moving Sentinel to node-1: repointing sentinel-1');
+  o = applyActions(o, p.actions);
+  assert.equal(plan(o, spec, p.memory).reason, "converging on node-1, Sentinel's master: repointing sentinel-2");
+});
+
+test('Sentinel names a replica and nobody else has data: promote it', () => {
+  const o = observation([node(0, { role: 'replica', replicaOf: nodeAddress(9), linkUp: false, keys: 7 }), replica(1, 0, { keys: 0 })],
+    [0, 1, 2].map((i) => sentinel(i, 0)));
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(changes(p), [{ kind: 'promote', node: nodeAddress(0) }]);
+  assert.equal(p.reason, 'master node-0 reports role replica and no other node holds data: promoting node-0');
+});
+
+test('a node whose role is unknown blocks a choice by data', () => {
+  const o = { ...sentinelsLostConfig(), nodes: [node(0), node(1, { role: 'unknown' })] };
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(null)]);
+  assert.equal(p.reason, "waiting: no master agreed by Sentinel and node-1's role is unknown");
+});
+
+test('the controller missed a failover: it adopts the new master, never the remembered old one', () => {
+  // Memory still says node-0 at epoch 1; Sentinel moved to node-1 at epoch 2 and node-0 returned.
+  const p = plan(strayOldMaster(), spec, remembering(0, 1));
+  assert.deepEqual(p.memory.master, nodeAddress(1));
+  assert.ok(!p.actions.some((a) => a.kind === 'replicaof' || (a.kind === 'fence' && a.node.host === 'node-1')));
+});
+
+test('no agreement: the newest Sentinel epoch outranks the remembered master', () => {
+  // Sentinel failed over to node-1 at epoch 4; only sentinel-2 kept that config; node-0 returned as a master.
+  const o = observation([node(0), node(1, { replid: 'r3' }), replica(2, 1)],
+    [sentinel(0, 0, { monitoring: false, master: undefined, configEpoch: 0 }), sentinel(1, 0, { configEpoch: 1 }), sentinel(2, 1, { configEpoch: 4 })]);
+  const p = plan(o, spec, remembering(0, 1));
+  assert.equal(p.reason, 'no master agreed by Sentinel: chose node-1 by data (100 keys): fencing node-0; repointing sentinel-0');
+  assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 4 });
+});
+
+test('describeAction names nodes and sentinels by id', () => {
+  const o = clusterWithMasterAndTwoReplicas();
+  assert.equal(describeAction(o, { kind: 'fence', node: nodeAddress(2), master: nodeAddress(0) }), 'fence node-2 -> node-0');
+  assert.equal(describeAction(o, { kind: 'sentinel-monitor', sentinel: sentinelAddress(1), master: nodeAddress(0) }),
+    'sentinel-monitor sentinel-1 -> node-0');
+  assert.equal(describeAction(o, publish(null)), 'publish-master none');
+});

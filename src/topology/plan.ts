@@ -1,0 +1,243 @@
+import type { Address, Memory, NodeObservation, Observation } from './observation.ts';
+import {
+  addressKey, addressOf, agreedMaster, busySentinel, byId, hasData, majorityOf, nameOf, nodeAt, sameAddress,
+  sentinelEpoch,
+} from './observation.ts';
+import { rankByData } from './plan-rank.ts';
+
+/** The part of the RedisHA spec the planner needs. */
+export interface PlanSpec {
+  /** The Sentinel master-group name, unique to the deployment. */
+  readonly masterName: string;
+  /** Sentinel quorum; a failover also needs a majority of the configured Sentinels. */
+  readonly quorum: number;
+}
+
+/** One step for the actor. Node steps name a reachable node; Sentinel steps one reachable Sentinel. */
+export type Action =
+  /** Point a replica at the master (`REPLICAOF host port`). */
+  | { readonly kind: 'replicaof'; readonly node: Address; readonly master: Address }
+  /** A stray or returning master: `REPLICAOF master` then `CLIENT KILL TYPE normal`. */
+  | { readonly kind: 'fence'; readonly node: Address; readonly master: Address }
+  /** Make a replica the master (`REPLICAOF NO ONE`); only when Sentinel cannot (see `plan`). */
+  | { readonly kind: 'promote'; readonly node: Address }
+  /** `SENTINEL FAILOVER name`: Sentinel promotes its best replica and reconfigures everyone. */
+  | { readonly kind: 'sentinel-failover' }
+  /** (Re)point ONE Sentinel: `SENTINEL REMOVE` + `MONITOR` + `SET`, verified by the actor. */
+  | { readonly kind: 'sentinel-monitor'; readonly sentinel: Address; readonly master: Address }
+  /** `SENTINEL SET` the spec's settings on one Sentinel. */
+  | { readonly kind: 'sentinel-configure'; readonly sentinel: Address }
+  /** Tell the master endpoint where writes go; null = no trustworthy master, fail closed. */
+  | { readonly kind: 'publish-master'; readonly master: Address | null };
+
+/** What one pass decided, and why, in one sentence. */
+export interface Plan {
+  /** In order: `publish-master` first, then promote, fences, replicaofs, failover, one Sentinel step. */
+  readonly actions: readonly Action[];
+  /** e.g. "no action: node-0 is master, 2 replicas in sync". Log it once per pass. */
+  readonly reason: string;
+  /** The memory to persist once the actions are done. */
+  readonly memory: Memory;
+}
+
+/**
+ * The actions that change the deployment: all but `publish-master`, which every settled plan repeats.
+ * A plan whose `changes` are empty is at rest.
+ */
+export function changes(p: Plan): readonly Action[] {
+  return p.actions.filter((a) => a.kind !== 'publish-master');
+}
+
+/**
+ * Decides one pass. Pure and deterministic: nodes and Sentinels are walked by id, so neither the
+ * input order nor the clock changes the answer.
+ *
+ * 1. A reachable Sentinel in TILT or with a failover in progress: no action at all, memory unchanged.
+ *    Sentinel is acting (or blind); acting now could undo what it does.
+ * 2. A majority of the configured Sentinels names master M, and M is one of our nodes:
+ *    memory becomes {M, highest epoch seen}; `publish-master M` is always the first action (the
+ *    endpoint ignores repeats; stating it every pass heals a restarted endpoint). Then:
+ *    a. M unreachable, or its role unknown: wait; Sentinel's down-after handles a dead master.
+ *    b. M is fit (role master, and has data or no other reachable node has any): converge on M —
+ *       fence every other master to M, point every replica at M, repair one Sentinel.
+ *    c. M is unfit (a replica, e.g. restarted; or empty while another node holds data):
+ *       1. if we remember S ≠ M, S is a master with data, some Sentinel already names S and no
+ *          Sentinel epoch is newer than our memory: we are moving Sentinel to S; carry on (converge on S);
+ *       2. else if another replica holds data: fence the other masters to M and `sentinel-failover`;
+ *          Sentinel picks the replica, so we never choose against it;
+ *       3. else if a reachable node's role is unknown: wait, its data cannot be judged;
+ *       4. else if another master holds data: it is the only data left; converge on the best one
+ *          (remembered as S, so step 2.c.1 finishes the move);
+ *       5. else nobody else holds data and M is a replica: promote M (Sentinel already names it) and
+ *          converge on it.
+ * 3. No agreement (Sentinels disagree, lost their config, name an address that is not ours, or are down):
+ *    a. fewer reachable Sentinels than max(quorum, majority): no failover can happen and none can be
+ *       arranged. Keep publishing the remembered master only while it is reachable, reports master,
+ *       is the only master and no reachable Sentinel names another; otherwise publish null. No other action.
+ *    b. a reachable node with an unknown role: wait (publish null), the choice by data would be blind.
+ *    c. otherwise choose the master by data (`rankByData`), remember it, converge on it (promoting it
+ *       if it is a replica) and publish null until a majority of Sentinels names it.
+ *
+ * Converging never acts twice on one node, never fences or repoints the chosen master itself, and
+ * changes at most one Sentinel per pass (`sentinel-monitor` before `sentinel-configure`).
+ */
+export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
+  const busy = busySentinel(obs);
+  if (busy) {
+    const what = busy.failoverInProgress ? 'reports a failover in progress' : 'is in TILT mode';
+    return { actions: [], reason: `waiting: ${busy.id} ${what}`, memory };
+  }
+  const agreed = agreedMaster(obs);
+  const master = agreed && nodeAt(obs, agreed);
+  if (master) return followSentinel(obs, master, memory);
+  return withoutAgreement(obs, spec, memory, agreed);
+}
+
+/** Rule 2: a Sentinel majority names `m`. */
+function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): Plan {
+  const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
+  const remembered: Memory = { master: addressOf(m), epoch };
+  const publish: Action = { kind: 'publish-master', master: addressOf(m) };
+  if (!m.reachable) return { actions: [publish], reason: `waiting for Sentinel: master ${m.id} unreachable`, memory: remembered };
+  if (m.role === 'unknown') {
+    return { actions: [publish], reason: `waiting: master ${m.id} answers but its role is unknown`, memory: remembered };
+  }
+  const others = obs.nodes.filter((n) => n.reachable && !sameAddress(n, m));
+  const holder = byId(others).find(hasData);
+  if (m.role === 'master' && (hasData(m) || !holder)) {
+    return converge(obs, m, [publish], remembered, `converging on ${m.id}, Sentinel's master`);
+  }
+  const why = m.role === 'replica' ? `master ${m.id} reports role replica` : `master ${m.id} is empty while ${holder?.id} holds data`;
+
+  const target = memory.master && nodeAt(obs, memory.master);
+  const moving = target && !sameAddress(target, m) && target.reachable && target.role === 'master' && hasData(target)
+    && obs.sentinels.some((s) => s.reachable && s.monitoring && sameAddress(s.master, target))
+    && sentinelEpoch(obs) <= memory.epoch;
+  if (moving) return converge(obs, target, [publish], { master: addressOf(target), epoch }, `recovering: ${why}; moving Sentinel to ${target.id}`);
+
+  const dataReplica = byId(others).find((n) => n.role === 'replica' && hasData(n));
+  if (dataReplica) {
+    // Stray masters stop taking writes now (fenced to M, chained until Sentinel reconfigures M's
+    // replicas); Sentinel leaves masters it does not know alone, so without this two would remain.
+    const strays = byId(others).filter((n) => n.role === 'master');
+    const fences: Action[] = strays.map((n) => ({ kind: 'fence', node: addressOf(n), master: addressOf(m) }));
+    const fencing = strays.length ? `; fencing ${names(strays)}` : '';
+    const named = m.role === 'master' && holder?.id === dataReplica.id ? '' : ` and ${dataReplica.id} holds data`;
+    return {
+      actions: [publish, ...fences, { kind: 'sentinel-failover' }],
+      reason: `asking Sentinel to fail over: ${why}${named}${fencing}`,
+      memory: remembered,
+    };
+  }
+  const unknown = byId(others).find((n) => n.role === 'unknown');
+  if (unknown) return { actions: [publish], reason: `waiting: ${why} and ${unknown.id}'s role is unknown`, memory: remembered };
+
+  const dataMaster = rankByData(obs, memory).find((n) => n.role === 'master' && hasData(n) && !sameAddress(n, m));
+  if (dataMaster) {
+    return converge(obs, dataMaster, [publish], { master: addressOf(dataMaster), epoch },
+      `recovering: ${why}; ${dataMaster.id} holds the only data, moving Sentinel to it`);
+  }
+  return converge(obs, m, [publish], remembered, `${why} and no other node holds data`);
+}
+
+/** Rule 3: no Sentinel majority names one of our nodes. */
+function withoutAgreement(obs: Observation, spec: PlanSpec, memory: Memory, agreed: Address | undefined): Plan {
+  const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
+  const configured = obs.sentinels.length;
+  const reachable = obs.sentinels.filter((s) => s.reachable).length;
+  const needed = Math.max(spec.quorum, majorityOf(configured));
+  if (reachable < needed) {
+    const kept = lastMasterStillAlone(obs, memory);
+    return {
+      actions: [{ kind: 'publish-master', master: kept ? addressOf(kept) : null }],
+      reason: `failover impossible: ${reachable} of ${configured} sentinels reachable, ${needed} needed; `
+        + (kept ? `${kept.id} stays master` : 'master endpoint closed'),
+      memory: { ...memory, epoch },
+    };
+  }
+  const closed: Action = { kind: 'publish-master', master: null };
+  const why = agreed ? `sentinels name ${addressKey(agreed)}, which is not a node of ${spec.masterName}` : 'no master agreed by Sentinel';
+  const unknown = byId(obs.nodes).find((n) => n.reachable && n.role === 'unknown');
+  if (unknown) return { actions: [closed], reason: `waiting: ${why} and ${unknown.id}'s role is unknown`, memory: { ...memory, epoch } };
+  const chosen = rankByData(obs, memory)[0];
+  if (!chosen) return { actions: [closed], reason: `waiting: ${why} and no node is reachable`, memory: { ...memory, epoch } };
+  const data = hasData(chosen) ? `${chosen.keys} keys` : 'all nodes empty';
+  return converge(obs, chosen, [closed], { master: addressOf(chosen), epoch }, `${why}: chose ${chosen.id} by data (${data})`);
+}
+
+/** The remembered master, if nothing contradicts it: reachable, the only master, named by no rival. */
+function lastMasterStillAlone(obs: Observation, memory: Memory): NodeObservation | undefined {
+  const m = memory.master && nodeAt(obs, memory.master);
+  if (!m || !m.reachable || m.role !== 'master') return undefined;
+  if (obs.nodes.some((n) => n.reachable && n.role === 'master' && !sameAddress(n, m))) return undefined;
+  if (obs.sentinels.some((s) => s.reachable && s.monitoring && s.master && !sameAddress(s.master, m))) return undefined;
+  return m;
+}
+
+/**
+ * Brings every reachable node and (one at a time) every reachable Sentinel in line with `target`.
+ * Nodes whose role is unknown are left alone: acting on a node we cannot read could lose its data.
+ */
+function converge(obs: Observation, target: NodeObservation, lead: Action[], memory: Memory, headline: string): Plan {
+  const master = addressOf(target);
+  const actions: Action[] = [...lead];
+  const done: string[] = [];
+  if (target.role !== 'master') {
+    actions.push({ kind: 'promote', node: master });
+    done.push(`promoting ${target.id}`);
+  }
+  const reachable = byId(obs.nodes).filter((n) => n.reachable && !sameAddress(n, target));
+  const strays = reachable.filter((n) => n.role === 'master');
+  const astray = reachable.filter((n) => n.role === 'replica' && !sameAddress(n.replicaOf, target));
+  for (const n of strays) actions.push({ kind: 'fence', node: addressOf(n), master });
+  for (const n of astray) actions.push({ kind: 'replicaof', node: addressOf(n), master });
+  if (strays.length) done.push(`fencing ${names(strays)}`);
+  if (astray.length) done.push(`pointing ${names(astray)} at ${target.id}`);
+
+  const sentinels = byId(obs.sentinels).filter((s) => s.reachable);
+  const stale = sentinels.find((s) => !s.monitoring || !sameAddress(s.master, target));
+  const unset = sentinels.find((s) => !s.settingsMatch);
+  if (stale) {
+    actions.push({ kind: 'sentinel-monitor', sentinel: addressOf(stale), master });
+    done.push(`repointing ${stale.id}`);
+  } else if (unset) {
+    actions.push({ kind: 'sentinel-configure', sentinel: addressOf(unset) });
+    done.push(`configuring ${unset.id}`);
+  }
+  if (done.length) return { actions, reason: `${headline}: ${done.join('; ')}`, memory };
+  return { actions, reason: `no action: ${target.id} is master, ${replicaSummary(obs, target)}`, memory };
+}
+
+/** "2 replicas in sync", "1 of 2 replicas in sync", plus unreachable nodes, for the at-rest reason. */
+function replicaSummary(obs: Observation, master: NodeObservation): string {
+  const replicas = obs.nodes.filter((n) => n.reachable && n.role === 'replica' && sameAddress(n.replicaOf, master));
+  const synced = replicas.filter((n) => n.linkUp === true).length;
+  const plural = replicas.length === 1 ? 'replica' : 'replicas';
+  const count = synced === replicas.length ? `${synced} ${plural}` : `${synced} of ${replicas.length} ${plural}`;
+  const down = byId(obs.nodes).filter((n) => !n.reachable);
+  return `${count} in sync` + (down.length ? `, ${names(down)} unreachable` : '');
+}
+
+function names(items: readonly { readonly id: string }[]): string {
+  const ids = items.map((i) => i.id);
+  return ids.length <= 1 ? ids.join('') : `${ids.slice(0, -1).join(', ')} and ${ids.at(-1)}`;
+}
+
+/** For callers that log an action: "fence node-2 -> node-0", "sentinel-monitor sentinel-1 -> node-0". */
+export function describeAction(obs: Observation, a: Action): string {
+  switch (a.kind) {
+    case 'replicaof':
+    case 'fence':
+      return `${a.kind} ${nameOf(obs, a.node)} -> ${nameOf(obs, a.master)}`;
+    case 'promote':
+      return `promote ${nameOf(obs, a.node)}`;
+    case 'sentinel-failover':
+      return 'sentinel-failover';
+    case 'sentinel-monitor':
+      return `sentinel-monitor ${nameOf(obs, a.sentinel)} -> ${nameOf(obs, a.master)}`;
+    case 'sentinel-configure':
+      return `sentinel-configure ${nameOf(obs, a.sentinel)}`;
+    case 'publish-master':
+      return `publish-master ${a.master ? nameOf(obs, a.master) : 'none'}`;
+  }
+}
