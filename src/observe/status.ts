@@ -133,6 +133,10 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
     }
   }
   if (master && agreeing < t.quorum) problems.push(`only ${agreeing} Sentinels agree on the master; quorum is ${t.quorum}`);
+  // Sentinel needs the quorum to agree a master is down and a majority to authorize the failover.
+  const reachable = sentinels.filter((s) => s.reachable).length;
+  const needed = Math.max(t.quorum, Math.floor(t.sentinels.length / 2) + 1);
+  if (reachable < needed) problems.push(`failover is impossible: only ${reachable} of ${t.sentinels.length} Sentinels are reachable and a failover needs ${needed}`);
   return problems;
 }
 
