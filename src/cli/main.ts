@@ -1,8 +1,10 @@
 import { UserError } from '../errors.ts';
 import { SpecError } from '../spec/index.ts';
 import { UsageError } from './errors.ts';
+import { benchCommand } from './commands/bench.ts';
 import { cliCommand } from './commands/cli.ts';
 import { downCommand } from './commands/down.ts';
+import { failoverCommand } from './commands/failover.ts';
 import { logsCommand } from './commands/logs.ts';
 import { passwordCommand } from './commands/password.ts';
 import { statusCommand } from './commands/status.ts';
@@ -20,6 +22,8 @@ Commands:
   password   print the password (--sentinel: the Sentinels' password)
   cli        run one Redis command on the master found through Sentinel (--replica: on a replica)
   logs       show the logs of the supervisor, nodes and Sentinels
+  bench      benchmarks: 'bench failover --json'
+  failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
@@ -30,6 +34,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   password: passwordCommand,
   cli: cliCommand,
   logs: logsCommand,
+  bench: benchCommand,
+  failover: failoverCommand,
   supervise: superviseCommand,
 };
 

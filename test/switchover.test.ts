@@ -1,0 +1,226 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { eventually, runCli, testHome } from './helpers.ts';
+
+const PORT_BASE = 7500;
+const NAME = 'sw';
+const home = testHome();
+
+interface StatusJson {
+  healthy: boolean;
+  masterName: string;
+  master: { host: string; port: number } | null;
+  nodes: { id: string; host: string; port: number; role: string }[];
+  sentinels: { host: string; port: number }[];
+  problems: string[];
+}
+
+interface SwitchoverJson {
+  from: { id: string; host: string; port: number };
+  to: { id: string; host: string; port: number };
+  writePauseMs: number;
+  sentinelsAgreedMs: number;
+  oldMasterReleasedMs: number;
+  offsetAtSwitch: number;
+  tookMs: number;
+  warnings: string[];
+}
+
+async function status(): Promise<StatusJson> {
+  const r = await runCli(home, ['status', '--json', '--name', NAME]);
+  return JSON.parse(r.stdout) as StatusJson;
+}
+
+async function password(sentinel = false): Promise<string> {
+  const r = await runCli(home, ['password', '--name', NAME, ...(sentinel ? ['--sentinel'] : [])]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function failover(args: string[]): Promise<SwitchoverJson> {
+  const r = await runCli(home, ['failover', '--name', NAME, '--json', ...args], {}, 120_000);
+  assert.equal(r.code, 0, `failover ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as SwitchoverJson;
+}
+
+/** Waits until the deployment is healthy with `id` as its master. */
+async function healthyWithMaster(id: string): Promise<StatusJson> {
+  return eventually(`a healthy topology with master ${id}`, 30_000, async () => {
+    const s = await status();
+    const master = s.nodes.find((n) => n.id === id);
+    return s.healthy && master && s.master?.port === master.port && master.role === 'master' ? s : undefined;
+  });
+}
+
+/**
+ * Writes unique keys one after another through an ioredis Sentinel client, as an application would,
+ * and records every write the master acknowledged, and the longest time without an acknowledgement.
+ */
+class Writer {
+  readonly acked: string[] = [];
+  failures = 0;
+  longestGapMs = 0;
+  readonly #client: Redis;
+  readonly #prefix: string;
+  #stopped = false;
+  #loop?: Promise<void>;
+
+  constructor(s: StatusJson, pw: string, sentinelPw: string, prefix: string) {
+    this.#prefix = prefix;
+    this.#client = new Redis({
+      name: s.masterName,
+      sentinels: s.sentinels.map(({ host, port }) => ({ host, port })),
+      password: pw,
+      sentinelPassword: sentinelPw,
+      sentinelRetryStrategy: () => 50,
+      retryStrategy: () => 50,
+      // A write that reaches the fenced old master fails READONLY without being executed: reconnect
+      // (Sentinel names the new master) and resend it.
+      reconnectOnError: (err) => (/READONLY/.test(err.message) ? 2 : false),
+      connectTimeout: 1000,
+      commandTimeout: 5000,
+    });
+    this.#client.on('error', () => {});
+  }
+
+  start(): void {
+    this.#loop = (async () => {
+      let n = 0;
+      let lastAck = performance.now();
+      while (!this.#stopped) {
+        const key = `${this.#prefix}:${n++}`;
+        try {
+          await this.#client.set(key, String(n));
+          const now = performance.now();
+          this.longestGapMs = Math.max(this.longestGapMs, now - lastAck);
+          lastAck = now;
+          this.acked.push(key);
+        } catch {
+          this.failures++; // not acknowledged: the write may or may not exist, nothing is expected of it
+          await sleep(10);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    this.#client.disconnect();
+  }
+
+  /** Acknowledged keys that the node at `address` does not hold. */
+  async missingOn(address: { host: string; port: number }, pw: string): Promise<string[]> {
+    const c = new Redis({ host: address.host, port: address.port, password: pw, lazyConnect: true });
+    try {
+      await c.connect();
+      const missing: string[] = [];
+      for (let i = 0; i < this.acked.length; i += 1000) {
+        const keys = this.acked.slice(i, i + 1000);
+        const values = await c.mget(...keys);
+        values.forEach((v, j) => {
+          if (v === null) missing.push(keys[j]);
+        });
+      }
+      return missing;
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** Resolves once `more` further writes have been acknowledged. */
+  async ackedMore(more: number): Promise<void> {
+    const target = this.acked.length + more;
+    await eventually(`${more} more acknowledged writes`, 30_000, async () => (this.acked.length >= target ? true : undefined));
+  }
+}
+
+function assertResult(r: SwitchoverJson, from: string | undefined, to: string | undefined): void {
+  if (from) assert.equal(r.from.id, from);
+  if (to) assert.equal(r.to.id, to);
+  assert.notEqual(r.from.id, r.to.id);
+  assert.equal(typeof r.writePauseMs, 'number');
+  assert.ok(r.writePauseMs > 0, `writePauseMs is ${r.writePauseMs}`);
+  assert.ok(r.sentinelsAgreedMs >= r.writePauseMs);
+  assert.ok(r.oldMasterReleasedMs >= r.sentinelsAgreedMs);
+  assert.ok(r.offsetAtSwitch > 0);
+  assert.deepEqual(r.warnings, []);
+}
+
+describe('planned switchover (redis-ha failover) on real processes', () => {
+  let pw = '';
+  let sentinelPw = '';
+
+  before(async () => {
+    const up = await runCli(home, ['up', '--detach', '--name', NAME, '--port-base', String(PORT_BASE)]);
+    assert.equal(up.code, 0, `up failed: ${up.stderr}`);
+    pw = await password();
+    sentinelPw = await password(true);
+  });
+
+  after(async () => {
+    await runCli(home, ['down', '--name', NAME]);
+  });
+
+  test('failover --to node-2 under a write load: node-2 becomes master, no acknowledged write lost', async (t) => {
+    const s = await healthyWithMaster('node-0');
+    const writer = new Writer(s, pw, sentinelPw, 'one');
+    writer.start();
+    try {
+      await writer.ackedMore(200);
+      const r = await failover(['--to', 'node-2']);
+      assertResult(r, 'node-0', 'node-2');
+      await healthyWithMaster('node-2');
+      await writer.ackedMore(200); // the writer found the new master by itself
+      t.diagnostic(`writePauseMs=${r.writePauseMs} sentinelsAgreedMs=${r.sentinelsAgreedMs} oldMasterReleasedMs=${r.oldMasterReleasedMs} tookMs=${r.tookMs}`);
+    } finally {
+      await writer.stop();
+    }
+    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapMs)} ms`);
+    const after = await status();
+    assert.equal(after.nodes.find((n) => n.role === 'master')?.id, 'node-2');
+    assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
+  });
+
+  test('two switchovers back to back (to node-0, then to the most caught-up replica)', async (t) => {
+    const s = await healthyWithMaster('node-2');
+    const writer = new Writer(s, pw, sentinelPw, 'two');
+    writer.start();
+    let second: SwitchoverJson;
+    try {
+      await writer.ackedMore(100);
+      const first = await failover(['--to', 'node-0']);
+      assertResult(first, 'node-2', 'node-0');
+      second = await failover([]);
+      assertResult(second, 'node-0', undefined);
+      await healthyWithMaster(second.to.id);
+      await writer.ackedMore(100);
+      t.diagnostic(`writePauseMs=${first.writePauseMs},${second.writePauseMs} sentinelsAgreedMs=${first.sentinelsAgreedMs},${second.sentinelsAgreedMs}`);
+    } finally {
+      await writer.stop();
+    }
+    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapMs)} ms`);
+    const after = await status();
+    assert.equal(after.nodes.find((n) => n.role === 'master')?.id, second.to.id);
+    assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
+  });
+
+  test('an unknown --to node, or the master itself, is refused with one clear line', async () => {
+    const unknown = await runCli(home, ['failover', '--name', NAME, '--to', 'node-9']);
+    assert.ok(unknown.code === 2 || unknown.code === 1, `exit code ${unknown.code}`);
+    assert.equal(unknown.stdout, '');
+    assert.equal(unknown.stderr.trim().split('\n').length, 1, unknown.stderr);
+    assert.match(unknown.stderr, /node-9.*node-0.*node-1.*node-2/);
+
+    const s = await status();
+    const master = s.nodes.find((n) => n.role === 'master');
+    assert.ok(master);
+    const self = await runCli(home, ['failover', '--name', NAME, '--to', master.id]);
+    assert.equal(self.code, 1);
+    assert.equal(self.stderr.trim().split('\n').length, 1, self.stderr);
+    assert.match(self.stderr, new RegExp(`${master.id} is already the master`));
+  });
+});
