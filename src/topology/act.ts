@@ -27,7 +27,9 @@ export async function requestFailover(sentinels: readonly Endpoint[], masterName
       const text = errorText(err);
       if (/INPROG/i.test(text)) return s;
       refusals.push(`${addressOf(s)}: ${text}`);
-      if (!/connect|closed|timeout|ECONNREFUSED/i.test(text)) break;
+      // A Sentinel that answered (NOGOODSLAVE, ...) speaks for all; one that did not (stopped,
+      // unreachable, timed out) says nothing, so ask the next.
+      if ((err as Error).name === 'ReplyError') break;
     }
   }
   throw new Error(`no Sentinel accepted a failover of ${masterName}: ${refusals.join('; ')}`);
