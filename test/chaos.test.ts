@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { eventually, runCli, testHome } from './helpers.ts';
+import { eventually, passwordOf, runCli, statusOf, testHome } from './helpers.ts';
 import { AckedWriter } from './writer.ts';
 
 // Chaos on real processes with the `fast` profile (down-after 1 s). After every fault the test waits
@@ -24,9 +24,7 @@ interface Status {
   sentinels: { id: string; host: string; port: number; master: { host: string; port: number } | null }[];
 }
 
-async function status(): Promise<Status> {
-  return JSON.parse((await runCli(home, ['status', '--json', '--name', NAME])).stdout) as Status;
-}
+const status = () => statusOf<Status>(home, NAME);
 
 function pidOf(id: string): number {
   const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { supervisorPid: number; members: Record<string, { pid: number }> };
@@ -57,8 +55,8 @@ describe('chaos on real processes', () => {
   before(async () => {
     const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
     assert.equal(up.code, 0, up.stderr);
-    password = (await runCli(home, ['password', '--name', NAME])).stdout.trim();
-    sentinelPassword = (await runCli(home, ['password', '--name', NAME, '--sentinel'])).stdout.trim();
+    password = await passwordOf(home, NAME);
+    sentinelPassword = await passwordOf(home, NAME, true);
   });
 
   after(async () => {

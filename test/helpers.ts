@@ -75,3 +75,15 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     await sleep(100);
   }
 }
+
+/** `status --json` of a deployment, parsed. */
+export async function statusOf<T>(home: string, name: string): Promise<T> {
+  return JSON.parse((await runCli(home, ['status', '--json', '--name', name])).stdout) as T;
+}
+
+/** `password [--sentinel]` of a deployment; fails the test when the command does. */
+export async function passwordOf(home: string, name: string, sentinel = false): Promise<string> {
+  const r = await runCli(home, ['password', '--name', name, ...(sentinel ? ['--sentinel'] : [])]);
+  if (r.code !== 0) throw new Error(`redis-ha password failed: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -4,7 +4,7 @@ import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
-import { eventually, listeningPorts, processesUnder, runCli, testHome } from './helpers.ts';
+import { eventually, listeningPorts, processesUnder, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
 
 const PORT_BASE = 7100;
 const NAME = 'itest';
@@ -23,16 +23,8 @@ interface StatusJson {
   sentinelUser: string;
 }
 
-async function status(): Promise<StatusJson> {
-  const r = await runCli(home, ['status', '--json', '--name', NAME]);
-  return JSON.parse(r.stdout) as StatusJson;
-}
-
-async function password(sentinel = false): Promise<string> {
-  const r = await runCli(home, ['password', '--name', NAME, ...(sentinel ? ['--sentinel'] : [])]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
+const status = () => statusOf<StatusJson>(home, NAME);
+const password = (sentinel = false) => passwordOf(home, NAME, sentinel);
 
 describe('local HA topology on real processes', () => {
   let pw = '';

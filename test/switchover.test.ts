@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { eventually, runCli, testHome } from './helpers.ts';
+import { eventually, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
 
 const PORT_BASE = 7500;
 const NAME = 'sw';
@@ -29,16 +29,8 @@ interface SwitchoverJson {
   warnings: string[];
 }
 
-async function status(): Promise<StatusJson> {
-  const r = await runCli(home, ['status', '--json', '--name', NAME]);
-  return JSON.parse(r.stdout) as StatusJson;
-}
-
-async function password(sentinel = false): Promise<string> {
-  const r = await runCli(home, ['password', '--name', NAME, ...(sentinel ? ['--sentinel'] : [])]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
+const status = () => statusOf<StatusJson>(home, NAME);
+const password = (sentinel = false) => passwordOf(home, NAME, sentinel);
 
 async function failover(args: string[]): Promise<SwitchoverJson> {
   const r = await runCli(home, ['failover', '--name', NAME, '--json', ...args], {}, 120_000);
