@@ -7,56 +7,55 @@ import { addressOf } from '../src/redis/connect.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
 import { filesOf } from '../src/local/layout.ts';
-import type { LocalDeployment } from '../src/local/deployment.ts';
-
-/** One SIGKILL of the master under load. */
-interface Trial {
-  readonly unavailableMs: number;
-  readonly converged: boolean;
-  /** Some probe saw two nodes reporting role master at once (may be a probe-timing artefact). */
-  readonly twoMasters: boolean;
-}
+import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
+import { AckedWriter } from './writer.ts';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** Acknowledged keys of `writer` missing on the current master. */
+async function countLost(d: LocalDeployment, writer: AckedWriter): Promise<number> {
+  const status = await collectStatus(statusTargetOf(d));
+  if (!status.master) return writer.acked.length;
+  return (await writer.missingOn(status.master, d.spec.auth.password)).length;
+}
+
 /**
- * Writes unique keys back to back through an ioredis Sentinel client and keeps the time of every
- * acknowledgement: write unavailability is the longest gap between two acks around a fault.
+ * Watches every node at once for a split brain: each round asks all nodes `ROLE` in parallel on
+ * standing connections, and every node that says master gets a probe write in the same round. Two
+ * nodes answering master in one round is counted; two accepting the write in one round is a split
+ * brain (a master fenced by min-replicas-to-write refuses it with NOREPLICAS).
  */
-class TimedWriter {
-  readonly acks: { key: string; at: number }[] = [];
+export class SplitBrainWatch {
+  roundsWithTwoMasters = 0;
+  roundsWithTwoWritableMasters = 0;
+  rounds = 0;
+  readonly #clients: Redis[];
   #stop = false;
   #loop?: Promise<void>;
-  readonly #client: Redis;
 
   constructor(d: LocalDeployment) {
-    this.#client = new Redis({
-      name: d.masterName,
-      sentinels: d.sentinels.map((s) => ({ host: s.host, port: s.port })),
-      password: d.spec.auth.password,
-      sentinelPassword: d.spec.auth.sentinelPassword,
-      sentinelRetryStrategy: () => 20,
-      retryStrategy: () => 20,
-      reconnectOnError: (err) => /READONLY/.test(err.message),
-      maxRetriesPerRequest: 1,
+    this.#clients = d.nodes.map((n) => {
+      const c = new Redis({ host: n.host, port: n.port, password: d.spec.auth.password, retryStrategy: () => 20, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 200 });
+      c.on('error', () => {});
+      return c;
     });
-    this.#client.on('error', () => {});
   }
 
   start(): void {
-    let n = 0;
     this.#loop = (async () => {
       while (!this.#stop) {
-        const key = `bench:${n++}`;
-        try {
-          await this.#client.set(key, '1');
-          this.acks.push({ key, at: performance.now() });
-        } catch {
-          await sleep(5);
+        const roles = await Promise.all(this.#clients.map((c) => c.call('ROLE').then((r) => String((r as unknown[])[0]), () => 'unreachable')));
+        const masters = this.#clients.filter((_, i) => roles[i] === 'master');
+        this.rounds++;
+        if (masters.length > 1) {
+          this.roundsWithTwoMasters++;
+          const accepted = await Promise.all(masters.map((c) => c.set('redis-ha:bench:split-brain-probe', String(Date.now())).then(() => true, () => false)));
+          if (accepted.filter(Boolean).length > 1) this.roundsWithTwoWritableMasters++;
         }
+        await sleep(10);
       }
     })();
   }
@@ -64,24 +63,56 @@ class TimedWriter {
   async stop(): Promise<void> {
     this.#stop = true;
     await this.#loop;
-    this.#client.disconnect();
+    for (const c of this.#clients) c.disconnect();
   }
 }
 
-async function countLost(d: LocalDeployment, keys: string[]): Promise<number> {
-  const status = await collectStatus(statusTargetOf(d));
-  if (!status.master) return keys.length;
-  const c = new Redis({ ...status.master, password: d.spec.auth.password });
-  try {
-    let lost = 0;
-    for (let i = 0; i < keys.length; i += 1000) lost += (await c.mget(...keys.slice(i, i + 1000))).filter((v) => v === null).length;
-    return lost;
-  } finally {
-    c.disconnect();
+/**
+ * Records when each Sentinel announces `+switch-master`, so a trial knows when the majority had
+ * switched: the moment the master endpoint is measured against.
+ */
+export class SwitchClock {
+  readonly #subs: Redis[];
+  readonly #switches: { sentinel: number; at: number }[] = [];
+  readonly #majority: number;
+
+  constructor(sentinels: readonly { host: string; port: number }[], sentinelPassword: string) {
+    this.#majority = Math.floor(sentinels.length / 2) + 1;
+    this.#subs = sentinels.map((s, i) => {
+      const c = new Redis({ host: s.host, port: s.port, password: sentinelPassword, retryStrategy: () => 50 });
+      c.on('error', () => {});
+      void c.subscribe('+switch-master');
+      c.on('message', () => this.#switches.push({ sentinel: i, at: performance.now() }));
+      return c;
+    });
+  }
+
+  /** When a majority of Sentinels had announced a switch after `since`, or undefined. */
+  majoritySwitchedAfter(since: number): number | undefined {
+    const seen = new Set<number>();
+    for (const s of this.#switches) {
+      if (s.at < since) continue;
+      seen.add(s.sentinel);
+      if (seen.size >= this.#majority) return s.at;
+    }
+    return undefined;
+  }
+
+  stop(): void {
+    for (const c of this.#subs) c.disconnect();
   }
 }
 
-async function trial(d: LocalDeployment, writer: TimedWriter): Promise<Trial> {
+/** One SIGKILL of the master under load, seen by both writers. */
+interface Trial {
+  readonly converged: boolean;
+  readonly sentinelClientUnavailableMs: number;
+  readonly endpointClientUnavailableMs: number;
+  /** From the majority of Sentinels announcing the switch to the first write acknowledged through the master endpoint. */
+  readonly endpointAfterSwitchMs?: number;
+}
+
+async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<Trial> {
   const before = await collectStatus(statusTargetOf(d));
   const master = before.nodes.find((n) => n.role === 'master');
   if (!master || !before.healthy) throw new Error(`not healthy before the trial: ${before.problems.join('; ')}`);
@@ -89,12 +120,10 @@ async function trial(d: LocalDeployment, writer: TimedWriter): Promise<Trial> {
   const runtime = JSON.parse(readFileSync(filesOf(d.stateDir).runtime, 'utf8')) as { members: Record<string, { pid: number }> };
   const killedAt = performance.now();
   process.kill(runtime.members[master.id].pid, 'SIGKILL');
-  let twoMasters = false;
   let converged = false;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const s = await collectStatus(statusTargetOf(d), 300);
-    twoMasters ||= s.nodes.filter((n) => n.role === 'master').length > 1;
     if (s.healthy && s.master && addressOf(s.master) !== addressOf(master)) {
       converged = true;
       break;
@@ -102,11 +131,20 @@ async function trial(d: LocalDeployment, writer: TimedWriter): Promise<Trial> {
     await sleep(50);
   }
   await sleep(500);
-  // The longest silence between two acknowledged writes from just before the kill until now.
-  const window = writer.acks.filter((a) => a.at >= killedAt - 1000).map((a) => a.at);
-  let longest = Number.NaN;
-  for (let i = 1; i < window.length; i++) longest = Math.max(Number.isNaN(longest) ? 0 : longest, window[i] - window[i - 1]);
-  return { unavailableMs: Math.round(longest), converged, twoMasters };
+  const switched = clock.majoritySwitchedAfter(killedAt);
+  const firstEndpointAck = switched === undefined ? undefined : writers.endpoint.firstAckAfter(switched);
+  return {
+    converged,
+    // The longest silence between two acknowledged writes from just before the kill until now.
+    sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)),
+    endpointClientUnavailableMs: Math.round(writers.endpoint.longestGapSince(killedAt - 1000)),
+    endpointAfterSwitchMs: switched !== undefined && firstEndpointAck !== undefined ? Math.round(firstEndpointAck - switched) : undefined,
+  };
+}
+
+function summary(values: (number | undefined)[]) {
+  const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? null, samples: sorted.length };
 }
 
 /** Runs `trials` master kills per profile and returns one JSON-ready object. */
@@ -119,32 +157,54 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
     try {
       const pid = spawnDetachedSupervisor(d);
       await waitHealthy(d, pid, 30_000, () => {});
-      const writer = new TimedWriter(d);
-      writer.start();
+      const password = d.spec.auth.password;
+      const writers = {
+        sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.spec.auth.sentinelPassword }, password, prefix: 'bench:sentinel' }),
+        endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, password, prefix: 'bench:endpoint' }),
+      };
+      const watch = new SplitBrainWatch(d);
+      const clock = new SwitchClock(d.sentinels, d.spec.auth.sentinelPassword);
+      writers.sentinel.start();
+      writers.endpoint.start();
+      watch.start();
       const trials: Trial[] = [];
       for (let i = 0; i < o.trials; i++) {
-        const t = await trial(d, writer);
+        const t = await trial(d, writers, clock);
         trials.push(t);
-        o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.unavailableMs} ms${t.converged ? '' : ', DID NOT CONVERGE'}`);
+        o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.converged ? '' : ', DID NOT CONVERGE'}`);
         await waitHealthy(d, pid, 30_000, () => {});
       }
-      await writer.stop();
-      const lost = await countLost(d, writer.acks.map((a) => a.key));
-      const gaps = trials.map((t) => t.unavailableMs).filter(Number.isFinite).sort((a, b) => a - b);
+      await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
+      clock.stop();
       results[profile] = {
         downAfterMilliseconds: spec.sentinel.downAfterMilliseconds,
         trials: trials.length,
-        unavailableMs: { p50: percentile(gaps, 50), p95: percentile(gaps, 95), max: gaps.at(-1) ?? null },
-        acknowledgedWrites: writer.acks.length,
-        acknowledgedWritesLost: lost,
         failedFailovers: trials.filter((t) => !t.converged).length,
-        // Nodes are probed one after another, so a switch between two probes can show two masters;
-        // lost acknowledged writes are the evidence of a real split brain.
-        trialsWithTwoMastersObserved: trials.filter((t) => t.twoMasters).length,
+        sentinelClient: {
+          unavailableMs: summary(trials.map((t) => t.sentinelClientUnavailableMs)),
+          acknowledgedWrites: writers.sentinel.acked.length,
+          acknowledgedWritesLost: await countLost(d, writers.sentinel),
+        },
+        masterEndpoint: {
+          unavailableMs: summary(trials.map((t) => t.endpointClientUnavailableMs)),
+          afterSentinelSwitchMs: summary(trials.map((t) => t.endpointAfterSwitchMs)),
+          acknowledgedWrites: writers.endpoint.acked.length,
+          acknowledgedWritesLost: await countLost(d, writers.endpoint),
+        },
+        splitBrain: {
+          roundsChecked: watch.rounds,
+          roundsWithTwoMasters: watch.roundsWithTwoMasters,
+          roundsWithTwoWritableMasters: watch.roundsWithTwoWritableMasters,
+        },
       };
     } finally {
       await downLocal(d);
     }
   }
-  return { benchmark: 'failover', client: 'ioredis via Sentinel', fault: 'SIGKILL of the master (restarted by the supervisor)', results };
+  return {
+    benchmark: 'failover',
+    clients: ['ioredis via Sentinel', 'ioredis via the master endpoint'],
+    fault: 'SIGKILL of the master (restarted by the supervisor)',
+    results,
+  };
 }

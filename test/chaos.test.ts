@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { eventually, passwordOf, runCli, statusOf, testHome } from './helpers.ts';
-import { AckedWriter } from './writer.ts';
+import { AckedWriter } from '../bench/writer.ts';
 
 // Chaos on real processes with the `fast` profile (down-after 1 s). After every fault the test waits
 // for convergence and checks: exactly one master, every Sentinel names it, every replica follows it
@@ -50,7 +50,7 @@ describe('chaos on real processes', () => {
   let password = '';
   let sentinelPassword = '';
   const writer = () =>
-    status().then((s) => new AckedWriter({ masterName: s.masterName, sentinels: s.sentinels.map(({ host, port }) => ({ host, port })), password, sentinelPassword, prefix: `w${Date.now()}` }));
+    status().then((s) => new AckedWriter({ target: { masterName: s.masterName, sentinels: s.sentinels.map(({ host, port }) => ({ host, port })), sentinelPassword }, password, prefix: `w${Date.now()}` }));
 
   before(async () => {
     const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
@@ -75,7 +75,7 @@ describe('chaos on real processes', () => {
     }
     await sleep(300);
     await w.stop();
-    const lost = await w.lostOn(masterOf(s), password);
+    const lost = (await w.missingOn(masterOf(s), password)).length;
     t.diagnostic(`acknowledged writes: ${w.acked.length}, lost: ${lost}, failed attempts: ${w.failures}`);
     assert.ok(w.acked.length > 0, 'the writer made progress');
     assert.ok(lost < w.acked.length / 2, `most acknowledged writes survive five failovers (lost ${lost} of ${w.acked.length})`);

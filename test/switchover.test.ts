@@ -1,9 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { eventually, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
+import { AckedWriter } from '../bench/writer.ts';
 
 const PORT_BASE = 7500;
 const NAME = 'sw';
@@ -47,87 +45,8 @@ async function healthyWithMaster(id: string): Promise<StatusJson> {
   });
 }
 
-/**
- * Writes unique keys one after another through an ioredis Sentinel client, as an application would,
- * and records every write the master acknowledged, and the longest time without an acknowledgement.
- */
-class Writer {
-  readonly acked: string[] = [];
-  failures = 0;
-  longestGapMs = 0;
-  readonly #client: Redis;
-  readonly #prefix: string;
-  #stopped = false;
-  #loop?: Promise<void>;
-
-  constructor(s: StatusJson, pw: string, sentinelPw: string, prefix: string) {
-    this.#prefix = prefix;
-    this.#client = new Redis({
-      name: s.masterName,
-      sentinels: s.sentinels.map(({ host, port }) => ({ host, port })),
-      password: pw,
-      sentinelPassword: sentinelPw,
-      sentinelRetryStrategy: () => 50,
-      retryStrategy: () => 50,
-      // A write that reaches the fenced old master fails READONLY without being executed: reconnect
-      // (Sentinel names the new master) and resend it.
-      reconnectOnError: (err) => (/READONLY/.test(err.message) ? 2 : false),
-      connectTimeout: 1000,
-      commandTimeout: 5000,
-    });
-    this.#client.on('error', () => {});
-  }
-
-  start(): void {
-    this.#loop = (async () => {
-      let n = 0;
-      let lastAck = performance.now();
-      while (!this.#stopped) {
-        const key = `${this.#prefix}:${n++}`;
-        try {
-          await this.#client.set(key, String(n));
-          const now = performance.now();
-          this.longestGapMs = Math.max(this.longestGapMs, now - lastAck);
-          lastAck = now;
-          this.acked.push(key);
-        } catch {
-          this.failures++; // not acknowledged: the write may or may not exist, nothing is expected of it
-          await sleep(10);
-        }
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-    this.#client.disconnect();
-  }
-
-  /** Acknowledged keys that the node at `address` does not hold. */
-  async missingOn(address: { host: string; port: number }, pw: string): Promise<string[]> {
-    const c = new Redis({ host: address.host, port: address.port, password: pw, lazyConnect: true });
-    try {
-      await c.connect();
-      const missing: string[] = [];
-      for (let i = 0; i < this.acked.length; i += 1000) {
-        const keys = this.acked.slice(i, i + 1000);
-        const values = await c.mget(...keys);
-        values.forEach((v, j) => {
-          if (v === null) missing.push(keys[j]);
-        });
-      }
-      return missing;
-    } finally {
-      c.disconnect();
-    }
-  }
-
-  /** Resolves once `more` further writes have been acknowledged. */
-  async ackedMore(more: number): Promise<void> {
-    const target = this.acked.length + more;
-    await eventually(`${more} more acknowledged writes`, 30_000, async () => (this.acked.length >= target ? true : undefined));
-  }
+function sentinelWriter(s: StatusJson, pw: string, sentinelPw: string, prefix: string): AckedWriter {
+  return new AckedWriter({ target: { masterName: s.masterName, sentinels: s.sentinels.map(({ host, port }) => ({ host, port })), sentinelPassword: sentinelPw }, password: pw, prefix });
 }
 
 function assertResult(r: SwitchoverJson, from: string | undefined, to: string | undefined): void {
@@ -159,7 +78,7 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
 
   test('failover --to node-2 under a write load: node-2 becomes master, no acknowledged write lost', async (t) => {
     const s = await healthyWithMaster('node-0');
-    const writer = new Writer(s, pw, sentinelPw, 'one');
+    const writer = sentinelWriter(s, pw, sentinelPw, 'one');
     writer.start();
     try {
       await writer.ackedMore(200);
@@ -171,7 +90,7 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
     } finally {
       await writer.stop();
     }
-    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapMs)} ms`);
+    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapSince(0))} ms`);
     const after = await status();
     assert.equal(after.nodes.find((n) => n.role === 'master')?.id, 'node-2');
     assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
@@ -179,7 +98,7 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
 
   test('two switchovers back to back (to node-0, then to the most caught-up replica)', async (t) => {
     const s = await healthyWithMaster('node-2');
-    const writer = new Writer(s, pw, sentinelPw, 'two');
+    const writer = sentinelWriter(s, pw, sentinelPw, 'two');
     writer.start();
     let second: SwitchoverJson;
     try {
@@ -194,7 +113,7 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
     } finally {
       await writer.stop();
     }
-    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapMs)} ms`);
+    t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapSince(0))} ms`);
     const after = await status();
     assert.equal(after.nodes.find((n) => n.role === 'master')?.id, second.to.id);
     assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');

@@ -7,6 +7,7 @@ import { downCommand } from './commands/down.ts';
 import { failoverCommand } from './commands/failover.ts';
 import { logsCommand } from './commands/logs.ts';
 import { passwordCommand } from './commands/password.ts';
+import { proxyCommand } from './commands/proxy.ts';
 import { statusCommand } from './commands/status.ts';
 import { superviseCommand } from './commands/supervise.ts';
 import { upCommand } from './commands/up.ts';
@@ -24,6 +25,7 @@ Commands:
   logs       show the logs of the supervisor, nodes and Sentinels
   bench      benchmarks: 'bench failover --json'
   failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
+  proxy      run the master/replicas endpoints on their own against any Sentinel set
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   logs: logsCommand,
   bench: benchCommand,
   failover: failoverCommand,
+  proxy: proxyCommand,
   supervise: superviseCommand,
 };
 

@@ -49,6 +49,14 @@ export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: nu
   return { spec, masterName: masterGroupName(spec), stateDir, portBase, binaries, nodes, sentinels, sentinelIds };
 }
 
+/** Where the local master and replicas endpoints (the proxy in the supervisor) listen. */
+export function endpointsOf(d: { portBase: number }): { master: Endpoint; replicas: Endpoint } {
+  return {
+    master: { host: LOCAL_HOST, port: d.portBase + PORT_OFFSETS.masterEndpoint },
+    replicas: { host: LOCAL_HOST, port: d.portBase + PORT_OFFSETS.replicaEndpoint },
+  };
+}
+
 export function members(d: LocalDeployment): Member[] {
   return [...d.nodes, ...d.sentinels];
 }

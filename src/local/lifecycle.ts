@@ -7,8 +7,11 @@ import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
 import { replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
-import { loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment } from './deployment.ts';
-import { addressOf } from '../redis/connect.ts';
+import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment } from './deployment.ts';
+import { MasterRouter } from '../endpoint/router.ts';
+import { EndpointProxy } from '../endpoint/proxy.ts';
+import { addressOf, withConnection } from '../redis/connect.ts';
+import { errorText } from '../redis/probe.ts';
 import { Controller } from '../topology/controller.ts';
 import type { Memory } from '../topology/observation.ts';
 import type { Topology } from '../topology/observe.ts';
@@ -28,6 +31,12 @@ export function statusTargetOf(d: LocalDeployment): StatusTarget {
     nodeAuth: { password: d.spec.auth.password },
     sentinelAuth: { password: d.spec.auth.sentinelPassword },
   };
+}
+
+/** Every port a running deployment listens on: its processes and the supervisor's endpoints. */
+function ownedPorts(d: LocalDeployment): { id: string; host: string; port: number }[] {
+  const e = endpointsOf(d);
+  return [...members(d), { id: 'the master endpoint', ...e.master }, { id: 'the replicas endpoint', ...e.replicas }];
 }
 
 /** Loads a deployment by name, or explains how to create it. */
@@ -81,7 +90,7 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
       }
     : o.spec;
   const d = planDeployment(spec, stateDir, o.portBase, binaries);
-  await assertPortsFree(members(d).map((m) => ({ host: m.host, port: m.port, use: `${m.id} of '${spec.name}'` })));
+  await assertPortsFree(ownedPorts(d).map((m) => ({ host: m.host, port: m.port, use: `${m.id} of '${spec.name}'` })));
   privateDir(stateDir);
   saveDeployment(d);
   const note = previous ? `found state of a previous run of '${spec.name}' with nothing running; starting fresh (passwords kept)` : undefined;
@@ -93,12 +102,16 @@ export function topologyOf(d: LocalDeployment): Topology {
   return { ...statusTargetOf(d), timings: d.spec.sentinel };
 }
 
-/** A running local deployment: its processes and the controller that keeps the invariants. */
+/** A running local deployment: its processes, the controller that keeps the invariants, the endpoints. */
 export interface Running {
   readonly supervisor: Supervisor;
   readonly controller: Controller;
+  readonly endpoints: EndpointProxy;
   stop(): Promise<void>;
 }
+
+/** Reads of the replicas endpoint go to replicas at most this many seconds behind. */
+const MAX_REPLICA_LAG_SECONDS = 5;
 
 /**
  * Starts (or adopts) the processes of a prepared deployment in this process, with the topology
@@ -107,8 +120,19 @@ export interface Running {
 export async function startSupervisor(p: Prepared, log: (line: string) => void): Promise<Running> {
   const d = p.deployment;
   const files = filesOf(d.stateDir);
+  const t = topologyOf(d);
+  const router = new MasterRouter({
+    masterName: t.masterName,
+    sentinels: t.sentinels,
+    sentinelAuth: t.sentinelAuth,
+    nodeAuth: t.nodeAuth,
+    maxReplicaLagSeconds: MAX_REPLICA_LAG_SECONDS,
+    log,
+  });
+  const endpoints = new EndpointProxy(router, { ...endpointsOf(d), replicaFallback: 'master' });
+  await endpoints.listen();
   let published = '';
-  const controller = new Controller(topologyOf(d), {
+  const controller = new Controller(t, {
     log,
     memory: {
       load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
@@ -117,8 +141,10 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     publisher: {
       publish(master) {
         const now = master ? addressOf(master) : 'none';
-        if (now !== published) log(`master endpoint -> ${now}`);
+        if (now !== published) log(`controller: master ${now}`);
         published = now;
+        // The router checks for itself (majority of Sentinels + ROLE); the controller only says "look now".
+        void router.refresh();
       },
     },
   });
@@ -131,11 +157,15 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.nodes[0]);
   controller.start();
+  void router.start();
   return {
     supervisor,
     controller,
+    endpoints,
     async stop() {
       await controller.stop();
+      router.stop();
+      await endpoints.close();
       await supervisor.stop();
     },
   };
@@ -159,8 +189,19 @@ function lastLines(path: string, n: number): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-n).join(' | ');
 }
 
+/** Why the master endpoint does not reach the master yet, or undefined when it does. */
+async function masterEndpointProblem(d: LocalDeployment): Promise<string | undefined> {
+  const at = endpointsOf(d).master;
+  try {
+    const role = await withConnection({ ...at, password: d.spec.auth.password }, (c) => c.call('ROLE'), 500);
+    return Array.isArray(role) && role[0] === 'master' ? undefined : `the master endpoint ${addressOf(at)} reaches a ${String((role as unknown[])[0])}`;
+  } catch (err) {
+    return `the master endpoint ${addressOf(at)}: ${errorText(err)}`;
+  }
+}
+
 /**
- * Polls until the deployment is healthy. Reports each new reason for waiting through `progress`.
+ * Polls until the deployment is healthy and its master endpoint reaches the master. Reports each new reason for waiting through `progress`.
  * Fails with the last problems when `timeoutMs` passes or the supervisor dies.
  */
 export async function waitHealthy(d: LocalDeployment, supervisorPid: number, timeoutMs: number, progress: (line: string) => void): Promise<TopologyStatus> {
@@ -168,8 +209,9 @@ export async function waitHealthy(d: LocalDeployment, supervisorPid: number, tim
   let lastProblem = '';
   for (;;) {
     const status = await collectStatus(statusTargetOf(d), 500);
-    if (status.healthy) return status;
-    const problem = status.problems[0] ?? '';
+    const endpointProblem = status.healthy ? await masterEndpointProblem(d) : undefined;
+    if (status.healthy && !endpointProblem) return status;
+    const problem = endpointProblem ?? status.problems[0] ?? '';
     if (problem !== lastProblem) progress(`waiting: ${problem}`);
     lastProblem = problem;
     if (!isAlive(supervisorPid)) {
@@ -196,7 +238,7 @@ export async function downLocal(d: LocalDeployment): Promise<{ supervisor: boole
     await Promise.all(pids.map((pid) => terminate(pid)));
   }
   rmSync(filesOf(d.stateDir).runtime, { force: true });
-  const free = await waitPortsFree(members(d).map((m) => ({ host: m.host, port: m.port })), 10_000);
+  const free = await waitPortsFree(ownedPorts(d).map((m) => ({ host: m.host, port: m.port })), 10_000);
   if (!free) throw new UserError(`some ports of '${d.spec.name}' (from ${d.portBase}) are still in use after stopping it; check with 'ss -ltnp'`);
   return { supervisor: supervisorPid !== undefined, processes: live.size };
 }

@@ -2,6 +2,7 @@ import { addressOf } from '../../redis/connect.ts';
 import { collectStatus, type TopologyStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
 import { requireDeployment, runState, statusTargetOf } from '../../local/lifecycle.ts';
+import { endpointsOf } from '../../local/deployment.ts';
 import { NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { table } from '../table.ts';
 
@@ -13,22 +14,20 @@ Exit code 0 when healthy, 1 when not.`;
 /** The `status --json` document: the status model plus where the deployment lives locally. */
 export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) {
   const { supervisorPid, live } = runState(d);
-  const master = status.master ? addressOf(status.master) : null;
+  const endpoints = endpointsOf(d);
   return {
     ...status,
     user: 'default',
     sentinelUser: 'default',
-    endpoints: {
-      master,
-      replicas: status.nodes.filter((n) => n.role === 'replica' && n.reachable).map(addressOf).join(','),
-    },
+    // Served by the supervisor while it runs; fixed addresses that follow failover.
+    endpoints: { master: addressOf(endpoints.master), replicas: addressOf(endpoints.replicas) },
     stateDir: d.stateDir,
     supervisor: { pid: supervisorPid ?? null, running: supervisorPid !== undefined, processes: live.size },
   };
 }
 
 export function statusTable(doc: ReturnType<typeof localStatusDocument>): string {
-  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.endpoints.master ?? 'none'}, quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}`;
+  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}`;
   const nodes = table(
     ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)'],
     doc.nodes.map((n) => [n.id, addressOf(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes]),

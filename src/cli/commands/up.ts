@@ -5,7 +5,7 @@ import type { TopologyStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
 import { prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
 import { waitPortsFree } from '../../local/ports.ts';
-import { members } from '../../local/deployment.ts';
+import { endpointsOf, members } from '../../local/deployment.ts';
 import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
 import { UsageError } from '../errors.ts';
 
@@ -81,17 +81,19 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
   const sentinels = d.sentinels.map(addressOf);
   const nameFlag = d.spec.name === 'local' ? '' : ` --name ${d.spec.name}`;
   const s0 = d.sentinels[0];
+  const endpoints = endpointsOf(d);
   return [
     `redis-ha '${d.spec.name}' is healthy (took ${took})`,
     '',
     `  master      ${master}`,
     `  replicas    ${replicas.join(', ') || 'none'}`,
     `  sentinels   ${sentinels.join(', ')}   master name: ${d.masterName}, quorum ${d.spec.quorum}`,
+    `  endpoints   ${addressOf(endpoints.master)} (always the master)   ${addressOf(endpoints.replicas)} (reads, replicas)`,
     `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
     `  state       ${d.stateDir}`,
     '',
     'Connect:',
-    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli -h ${status.master?.host ?? s0.host} -p ${status.master?.port ?? d.nodes[0].port} PING`,
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
     `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag} --sentinel)" redis-cli -p ${s0.port} SENTINEL get-master-addr-by-name ${d.masterName}`,
     '  // ioredis, finding the master through Sentinel:',
     `  new Redis({ name: '${d.masterName}', sentinels: [${d.sentinels.map((s) => `{ host: '${s.host}', port: ${s.port} }`).join(', ')}],`,
@@ -141,7 +143,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     stopping ??= (async () => {
       progress('stopping…');
       await sup.stop();
-      await waitPortsFree(members(d), 10_000);
+      await waitPortsFree([...members(d), ...Object.values(endpointsOf(d))], 10_000);
       progress('stopped; no process left');
     })();
     return stopping;

@@ -1,0 +1,109 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+/** How the writer finds the master: through Sentinel, as a Sentinel-aware application does, or a fixed endpoint. */
+export type WriterTarget =
+  | { readonly masterName: string; readonly sentinels: readonly { host: string; port: number }[]; readonly sentinelPassword: string }
+  | { readonly endpoint: { readonly host: string; readonly port: number } };
+
+/**
+ * Writes unique keys back to back, as an application would, and records every write the master
+ * acknowledged and when: tests and benchmarks count acknowledged writes lost after a fault and
+ * measure write unavailability as the longest silence between two acknowledgements.
+ *
+ * A write that reaches a demoted master fails with READONLY without being executed; the client
+ * reconnects (to the master Sentinel or the endpoint names now) and sends it again.
+ */
+export class AckedWriter {
+  readonly acked: string[] = [];
+  /** `performance.now()` of each acknowledgement, parallel to `acked`. */
+  readonly ackTimes: number[] = [];
+  /** Writes that were not acknowledged (nothing is expected of them). */
+  failures = 0;
+  readonly #client: Redis;
+  readonly #prefix: string;
+  #stopped = false;
+  #loop?: Promise<void>;
+
+  constructor(o: { target: WriterTarget; password: string; prefix: string }) {
+    this.#prefix = o.prefix;
+    const common = {
+      password: o.password,
+      retryStrategy: () => 20,
+      reconnectOnError: (err: Error) => (/READONLY/.test(err.message) ? (2 as const) : false),
+      maxRetriesPerRequest: 1,
+      connectTimeout: 1000,
+      commandTimeout: 5000,
+    };
+    const t = o.target;
+    this.#client =
+      'endpoint' in t
+        ? new Redis({ ...common, host: t.endpoint.host, port: t.endpoint.port })
+        : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20 });
+    this.#client.on('error', () => {});
+  }
+
+  start(): void {
+    this.#loop = (async () => {
+      let n = 0;
+      while (!this.#stopped) {
+        const key = `${this.#prefix}:${n++}`;
+        try {
+          await this.#client.set(key, '1');
+          this.ackTimes.push(performance.now());
+          this.acked.push(key);
+        } catch {
+          this.failures++;
+          await sleep(5);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    this.#client.disconnect();
+  }
+
+  /** Resolves once `more` further writes have been acknowledged; rejects after `timeoutMs`. */
+  async ackedMore(more: number, timeoutMs = 30_000): Promise<void> {
+    const target = this.acked.length + more;
+    const deadline = Date.now() + timeoutMs;
+    while (this.acked.length < target) {
+      if (Date.now() > deadline) throw new Error(`the writer got ${this.acked.length - target + more} of ${more} more acknowledgements within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
+  /** The longest time without an acknowledgement among those after `since` (performance.now() time). */
+  longestGapSince(since: number): number {
+    const times = this.ackTimes.filter((t) => t >= since);
+    let longest = 0;
+    for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i] - times[i - 1]);
+    return longest;
+  }
+
+  /** The first acknowledgement at or after `since`, or undefined. */
+  firstAckAfter(since: number): number | undefined {
+    return this.ackTimes.find((t) => t >= since);
+  }
+
+  /** Acknowledged keys that the node at `address` does not hold. */
+  async missingOn(address: { host: string; port: number }, password: string): Promise<string[]> {
+    const c = new Redis({ host: address.host, port: address.port, password, lazyConnect: true });
+    try {
+      await c.connect();
+      const missing: string[] = [];
+      for (let i = 0; i < this.acked.length; i += 1000) {
+        const keys = this.acked.slice(i, i + 1000);
+        (await c.mget(...keys)).forEach((v, j) => {
+          if (v === null) missing.push(keys[j]);
+        });
+      }
+      return missing;
+    } finally {
+      c.disconnect();
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { addressOf } from '../../redis/connect.ts';
+import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
+import { MasterRouter } from '../../endpoint/router.ts';
+import { UsageError } from '../errors.ts';
+import { intFlag, parse } from '../options.ts';
+
+export const PROXY_HELP = `Usage: redis-ha proxy --sentinels HOST:PORT,... --master-name NAME [options]
+
+Runs the master and replicas endpoints on their own, against any Sentinel set: a fixed address that
+always reaches the master (and one for reads), for clients that cannot speak Sentinel. A master is
+used only when a majority of the Sentinels name it and it answers ROLE as master; otherwise new
+connections get one '-ERR ...' line saying why. Runs until Ctrl-C or SIGTERM.
+
+Options:
+      --sentinels LIST         Sentinel addresses, comma-separated (or $REDIS_HA_SENTINELS)
+      --master-name NAME       the Sentinel master-group name (or $REDIS_HA_MASTER_NAME)
+      --bind HOST              address to listen on (default: 127.0.0.1)
+      --master-port P          master endpoint port (default: 6379)
+      --replicas-port P        replicas endpoint port (default: 6380; 0 turns it off)
+      --max-replica-lag S      replicas more than S seconds behind get no reads (default: 5)
+      --replicas-fallback M    with no caught-up replica: 'master' (default) or 'refuse'
+
+Credentials the endpoints use for their own checks come from the environment only:
+REDIS_HA_PASSWORD / REDIS_HA_USER for the Redis nodes, REDIS_HA_SENTINEL_PASSWORD /
+REDIS_HA_SENTINEL_USER for the Sentinels. Clients authenticate through the endpoint themselves.`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  sentinels: { type: 'string' },
+  'master-name': { type: 'string' },
+  bind: { type: 'string' },
+  'master-port': { type: 'string' },
+  'replicas-port': { type: 'string' },
+  'max-replica-lag': { type: 'string' },
+  'replicas-fallback': { type: 'string' },
+} as const;
+
+/** `host:port,host:port` → addresses, or a UsageError naming the bad entry. */
+export function parseAddressList(flag: string, raw: string): { host: string; port: number }[] {
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (list.length === 0) throw new UsageError(`--${flag}: give at least one HOST:PORT`);
+  return list.map((entry) => {
+    const m = /^(.+):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) throw new UsageError(`--${flag}: "${entry}" is not HOST:PORT with a port from 1 to 65535`);
+    return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+  });
+}
+
+function fallbackOf(raw: string | undefined): ReplicaFallback {
+  if (raw === undefined || raw === 'master' || raw === 'refuse') return raw ?? 'master';
+  throw new UsageError(`--replicas-fallback: must be 'master' or 'refuse' (got "${raw}")`);
+}
+
+function auth(user: string | undefined, password: string | undefined) {
+  return { ...(user ? { username: user } : {}), ...(password ? { password } : {}) };
+}
+
+export async function proxyCommand(argv: string[]): Promise<number> {
+  const { values } = parse('proxy', argv, OPTIONS);
+  if (values.help) {
+    console.log(PROXY_HELP);
+    return 0;
+  }
+  const env = process.env;
+  const sentinelList = values.sentinels ?? env.REDIS_HA_SENTINELS;
+  if (!sentinelList) throw new UsageError(`proxy: --sentinels is required (or set REDIS_HA_SENTINELS); see 'redis-ha proxy --help'`);
+  const masterName = values['master-name'] ?? env.REDIS_HA_MASTER_NAME;
+  if (!masterName) throw new UsageError(`proxy: --master-name is required (or set REDIS_HA_MASTER_NAME); see 'redis-ha proxy --help'`);
+  const sentinels = parseAddressList('sentinels', sentinelList);
+  const host = values.bind ?? '127.0.0.1';
+  const masterPort = intFlag('master-port', values['master-port'], 1, 65535) ?? 6379;
+  const replicasPort = intFlag('replicas-port', values['replicas-port'], 0, 65535) ?? 6380;
+  const maxLag = intFlag('max-replica-lag', values['max-replica-lag'], 0, 3600) ?? 5;
+  const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+
+  const router = new MasterRouter({
+    masterName,
+    sentinels,
+    sentinelAuth: auth(env.REDIS_HA_SENTINEL_USER, env.REDIS_HA_SENTINEL_PASSWORD),
+    nodeAuth: auth(env.REDIS_HA_USER, env.REDIS_HA_PASSWORD),
+    maxReplicaLagSeconds: maxLag,
+    log,
+  });
+  const proxy = new EndpointProxy(router, {
+    master: { host, port: masterPort },
+    replicas: replicasPort === 0 ? undefined : { host, port: replicasPort },
+    replicaFallback: fallbackOf(values['replicas-fallback']),
+  });
+  // Decide the first route before listening, so the first client is never refused for "starting".
+  await router.start();
+  await proxy.listen();
+  const at = proxy.addresses();
+  log(`master endpoint ${addressOf(at.master)}${at.replicas ? `, replicas endpoint ${addressOf(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressOf).join(', ')}, master name ${masterName}`);
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+  });
+  router.stop();
+  await proxy.close();
+  return 0;
+}

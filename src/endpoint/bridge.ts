@@ -1,0 +1,90 @@
+import net from 'node:net';
+
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where a new client connection goes, decided when the client first speaks: a backend, or a refusal
+ * sent back as one RESP error line before the connection closes.
+ */
+export type Target = { readonly backend: Address; readonly key: string } | { readonly refuse: string };
+
+/**
+ * One client connection piped to one backend. The data path is bytes only: no parsing, `noDelay` on
+ * both legs, and flow control by pausing the side that reads while the other side's send buffer is
+ * full, so a connection never holds more than its sockets' buffers plus one chunk.
+ *
+ * The backend is dialled only when the client first sends something (Redis clients always speak
+ * first), so an idle client costs one socket and no backend connection.
+ */
+export class Bridge {
+  readonly client: net.Socket;
+  /** The routing key of the backend this bridge is bound to, once bound. */
+  key?: string;
+  #backend?: net.Socket;
+  #closed = false;
+  readonly #onClose: (b: Bridge) => void;
+
+  constructor(client: net.Socket, route: () => Target, onClose: (b: Bridge) => void) {
+    this.client = client;
+    this.#onClose = onClose;
+    client.setNoDelay(true);
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
+    client.once('data', (first: Buffer) => {
+      const target = route();
+      if ('refuse' in target) {
+        this.refuse(target.refuse);
+        return;
+      }
+      this.key = target.key;
+      this.#connect(target.backend, first);
+    });
+  }
+
+  /** Answers with `-ERR <reason>` and closes: what a client sees when no backend may be used. */
+  refuse(reason: string): void {
+    if (this.#closed) return;
+    this.client.pause();
+    this.client.end(`-ERR ${reason.replace(/[\r\n]+/g, ' ')}\r\n`);
+    this.#closed = true;
+    this.client.once('finish', () => this.client.destroy());
+    this.#onClose(this);
+  }
+
+  #connect(to: Address, first: Buffer): void {
+    const client = this.client;
+    client.pause();
+    const backend = net.connect({ host: to.host, port: to.port, noDelay: true, allowHalfOpen: true });
+    this.#backend = backend;
+    backend.on('error', () => this.close());
+    backend.on('close', () => this.close());
+    backend.once('connect', () => {
+      if (this.#closed) return;
+      pipe(client, backend);
+      pipe(backend, client);
+      if (!backend.write(first)) return; // the drain handler of pipe() resumes the client
+      client.resume();
+    });
+  }
+
+  /** Closes both legs at once; the client sees the connection drop and reconnects. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.client.destroy();
+    this.#backend?.destroy();
+    this.#onClose(this);
+  }
+}
+
+/** Copies `from` into `to`, pausing `from` while `to` cannot take more. */
+function pipe(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
+}

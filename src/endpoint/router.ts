@@ -1,0 +1,226 @@
+import { Redis } from 'ioredis';
+import { addressOf, withConnection, type Endpoint } from '../redis/connect.ts';
+import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
+import { errorText } from '../redis/probe.ts';
+import type { Address } from './bridge.ts';
+
+/**
+ * One Sentinel's answer about the master group, or why there is none. `failingOver` is set while that
+ * Sentinel leads a failover: it then reports the new epoch with the old address until the failover
+ * ends, so its address is not a vote.
+ */
+export type SentinelAnswer =
+  | { readonly sentinel: string; readonly master: Address; readonly epoch: number; readonly failingOver: boolean }
+  | { readonly sentinel: string; readonly error: string };
+
+/** Where the endpoints send clients now. `master` null means the master port refuses, with `reason`. */
+export interface Route {
+  readonly master: Address | null;
+  readonly reason: string;
+  /** Replicas that are online and within the lag bound, in a stable order. */
+  readonly replicas: readonly Address[];
+  readonly epoch: number;
+}
+
+/** Sentinel events after which the routes may differ: the master switched, or a replica came or went. */
+const WATCHED_EVENTS = ['+switch-master', '+promoted-slave', '+sdown', '-sdown', '+slave', '+slave-reconf-done', '+convert-to-slave'];
+
+export const NO_ROUTE: Route = { master: null, reason: 'starting: no Sentinel has answered yet', replicas: [], epoch: 0 };
+
+/**
+ * The master the Sentinels agree on, or why none. Only the newest configuration counts: the address
+ * named under the highest config epoch any reachable Sentinel reports, by Sentinels not leading a
+ * failover, and only if a majority of all `total` Sentinels name it. Mid-failover the leader is ahead
+ * (new epoch, old address) and the others follow a moment later: until a majority has followed, the
+ * endpoint refuses rather than keep sending writes to the old master.
+ */
+export function agreedMaster(answers: readonly SentinelAnswer[], total: number): { master: Address; epoch: number } | { reason: string } {
+  const needed = Math.floor(total / 2) + 1;
+  const named = answers.filter((a): a is Extract<SentinelAnswer, { master: Address }> => 'master' in a);
+  if (named.length < needed) {
+    const why = answers.filter((a) => 'error' in a).map((a) => `${a.sentinel}: ${(a as { error: string }).error}`);
+    return { reason: `only ${named.length} of ${total} Sentinels answered and ${needed} must agree${why.length ? ` (${why.join('; ')})` : ''}` };
+  }
+  const epoch = Math.max(...named.map((a) => a.epoch));
+  const voters = named.filter((a) => !a.failingOver);
+  const latest = new Set(voters.filter((a) => a.epoch === epoch).map((a) => addressOf(a.master)));
+  if (latest.size === 0) return { reason: `failover in progress: no Sentinel names the master of config epoch ${epoch} yet` };
+  if (latest.size > 1) return { reason: `Sentinels at config epoch ${epoch} name different masters: ${[...latest].join(', ')}` };
+  const [address] = latest;
+  const agreeing = voters.filter((a) => addressOf(a.master) === address).length;
+  if (agreeing < needed) {
+    return { reason: `failover in progress: ${agreeing} of ${total} Sentinels name ${address} (epoch ${epoch}), ${needed} must agree` };
+  }
+  const master = voters.find((a) => addressOf(a.master) === address)!.master;
+  return { master, epoch };
+}
+
+export interface RouterOptions {
+  readonly masterName: string;
+  readonly sentinels: readonly Address[];
+  readonly sentinelAuth: { readonly username?: string; readonly password?: string };
+  readonly nodeAuth: { readonly username?: string; readonly password?: string };
+  /** Replicas more than this many seconds behind (by their last acknowledgement) get no reads. */
+  readonly maxReplicaLagSeconds: number;
+  /** The safety-net period; Sentinel events make it look sooner. */
+  readonly resyncMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Decides where the endpoints route, from the Sentinels: it subscribes to `+switch-master` (and the
+ * replica events) on each of them and asks all of them again on every event and every `resyncMs`. A master is admitted only when
+ * a majority of Sentinels name it and it answers `ROLE` as master. The moment any Sentinel announces a
+ * switch away from the admitted master, that master is withdrawn (fail closed) until the majority
+ * agrees on the new one.
+ */
+export class MasterRouter {
+  readonly #o: RouterOptions;
+  readonly #commands: Redis[] = [];
+  readonly #subscribers: Redis[] = [];
+  readonly #listeners: ((next: Route, previous: Route) => void)[] = [];
+  #route: Route = NO_ROUTE;
+  #timer?: NodeJS.Timeout;
+  #busy = false;
+  #again = false;
+  #stopped = false;
+  /** Counts `+switch-master` events: a look that began before the latest one is stale. */
+  #switches = 0;
+
+  constructor(o: RouterOptions) {
+    this.#o = o;
+  }
+
+  get route(): Route {
+    return this.#route;
+  }
+
+  onChange(listener: (next: Route, previous: Route) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Connects to the Sentinels and resolves after the first decision (which may be "no master"). */
+  async start(): Promise<void> {
+    for (const s of this.#o.sentinels) {
+      const options = {
+        host: s.host,
+        port: s.port,
+        ...this.#o.sentinelAuth,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 500,
+        connectTimeout: 500,
+        retryStrategy: () => 250,
+      };
+      const command = new Redis({ ...options, lazyConnect: true });
+      command.on('error', () => {});
+      this.#commands.push(command);
+      const sub = new Redis({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+      sub.on('error', () => {});
+      sub.subscribe(...WATCHED_EVENTS).catch(() => {});
+      sub.on('message', (channel: string, message: string) => {
+        if (channel === '+switch-master' || channel === '+promoted-slave') this.#switched(addressOf(s), channel, message);
+        else if (message.includes(this.#o.masterName)) void this.refresh();
+      });
+      // A Sentinel that comes back may have moved on while we were not listening.
+      sub.on('ready', () => this.refresh());
+      this.#subscribers.push(sub);
+    }
+    // The first decision waits for the connections (each fails within its connect timeout).
+    await Promise.all(this.#commands.map((c) => c.connect().catch(() => {})));
+    this.#timer = setInterval(() => this.refresh(), this.#o.resyncMs ?? 1000);
+    await this.refresh();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const c of [...this.#commands, ...this.#subscribers]) c.disconnect();
+  }
+
+  /** Looks again now (or right after the look in flight). Resolves when the routes are current. */
+  async refresh(): Promise<void> {
+    if (this.#stopped) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#busy = true;
+    try {
+      do {
+        this.#again = false;
+        const switches = this.#switches;
+        const route = await this.#decide();
+        if (switches === this.#switches) this.#set(route);
+        else this.#again = true;
+      } while (this.#again && !this.#stopped);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * A Sentinel says the master is being replaced: `+promoted-slave slave <id> <ip> <port> @ <name> ...`
+   * when it has promoted a replica, `+switch-master <name> <old-ip> <old-port> <ip> <port>` when it has
+   * switched. The admitted master is withdrawn at once if it is not the new one.
+   */
+  #switched(sentinel: string, channel: string, message: string): void {
+    const parts = message.split(' ');
+    const [name, host, port] = channel === '+switch-master' ? [parts[0], parts[3], parts[4]] : [parts[5], parts[2], parts[3]];
+    if (name !== this.#o.masterName) return;
+    this.#switches++;
+    const to = `${host}:${port}`;
+    const current = this.#route.master;
+    if (current && addressOf(current) !== to) {
+      this.#set({ ...this.#route, master: null, reason: `failover in progress: Sentinel ${sentinel} ${channel === '+switch-master' ? 'switched' : 'promoted'} ${to}` });
+    }
+    void this.refresh();
+  }
+
+  #set(next: Route): void {
+    if (this.#stopped) return;
+    const previous = this.#route;
+    this.#route = next;
+    const same =
+      (previous.master ? addressOf(previous.master) : '') === (next.master ? addressOf(next.master) : '') &&
+      previous.replicas.map(addressOf).join() === next.replicas.map(addressOf).join() &&
+      previous.reason === next.reason;
+    if (same) return;
+    if ((previous.master === null) !== (next.master === null) || previous.master && next.master && addressOf(previous.master) !== addressOf(next.master)) {
+      this.#o.log?.(next.master ? `endpoint: master ${addressOf(next.master)} (epoch ${next.epoch})` : `endpoint: no master: ${next.reason}`);
+    }
+    for (const l of this.#listeners) l(next, previous);
+  }
+
+  async #ask(c: Redis, sentinel: Address): Promise<SentinelAnswer> {
+    const at = addressOf(sentinel);
+    if (c.status !== 'ready') return { sentinel: at, error: 'not connected' };
+    try {
+      const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', this.#o.masterName));
+      const failingOver = parseFlags(m.get('flags')).has('failover_in_progress');
+      return { sentinel: at, master: { host: m.get('ip') ?? '', port: Number(m.get('port')) }, epoch: Number(m.get('config-epoch') ?? 0), failingOver };
+    } catch (err) {
+      return { sentinel: at, error: errorText(err) };
+    }
+  }
+
+  async #decide(): Promise<Route> {
+    const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
+    const agreed = agreedMaster(answers, this.#o.sentinels.length);
+    if ('reason' in agreed) return { master: null, reason: agreed.reason, replicas: [], epoch: this.#route.epoch };
+    const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master };
+    try {
+      const [role, info] = await withConnection(node, async (c) => [await c.call('ROLE'), (await c.info('replication')) as string], 500);
+      const actual = Array.isArray(role) ? String(role[0]) : 'unknown';
+      if (actual !== 'master') {
+        return { master: null, reason: `Sentinels name ${addressOf(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
+      }
+      const replicas = parseReplication(info)
+        .replicas.filter((r) => r.state === 'online' && r.lag <= this.#o.maxReplicaLagSeconds)
+        .map((r) => ({ host: r.host, port: r.port }));
+      return { master: agreed.master, reason: 'a majority of Sentinels name it and it answers ROLE as master', replicas, epoch: agreed.epoch };
+    } catch (err) {
+      return { master: null, reason: `Sentinels name ${addressOf(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
+    }
+  }
+}

@@ -1,0 +1,244 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { withConnection } from '../src/redis/connect.ts';
+import { AckedWriter } from '../bench/writer.ts';
+import { SwitchClock } from '../bench/failover.ts';
+import { BIN, eventually, passwordOf, runCli, statusOf, testHome } from './helpers.ts';
+
+// The master and replicas endpoints (the proxy in the supervisor, and `redis-ha proxy` on its own),
+// on real processes: protocol transparency compared with a direct connection, routing, refusal
+// when the Sentinels do not agree, and clients following a failover through the fixed address.
+const PORT_BASE = 7900;
+const NAME = 'ep';
+const home = testHome();
+
+type Address = { host: string; port: number };
+interface StatusJson {
+  healthy: boolean;
+  masterName: string;
+  master: Address | null;
+  nodes: (Address & { id: string; role: string })[];
+  sentinels: Address[];
+  endpoints: { master: string; replicas: string };
+}
+
+const status = () => statusOf<StatusJson>(home, NAME);
+const parseAddress = (s: string): Address => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) });
+
+/** Which node a connection to `at` reaches: the `tcp_port` that node reports. */
+async function reachedPort(at: Address, password: string): Promise<number> {
+  const info = (await withConnection({ ...at, password }, (c) => c.info('server'))) as string;
+  return Number(/tcp_port:(\d+)/.exec(info)?.[1]);
+}
+
+/**
+ * Sends raw bytes and collects the reply until `done(replySoFar)` holds: for what ioredis does not
+ * speak (RESP3) and for seeing exactly what a refused client reads.
+ */
+function exchange(at: Address, send: string, done: (reply: string) => boolean, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(at);
+    let reply = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete reply within ${timeoutMs} ms; got ${JSON.stringify(reply.slice(0, 200))}`));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply);
+    };
+    socket.on('data', (d) => {
+      reply += d.toString('latin1');
+      if (done(reply)) finish();
+    });
+    socket.on('close', finish);
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.write(send);
+  });
+}
+
+const resp = (...args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+
+describe('master and replicas endpoints on real processes', () => {
+  let pw = '';
+  let sentinelPw = '';
+  let s: StatusJson;
+  let masterEndpoint: Address;
+  let replicasEndpoint: Address;
+
+  before(async () => {
+    const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /endpoints\s+127\.0\.0\.1:7920 \(always the master\)\s+127\.0\.0\.1:7921/);
+    pw = await passwordOf(home, NAME);
+    sentinelPw = await passwordOf(home, NAME, true);
+    s = await status();
+    masterEndpoint = parseAddress(s.endpoints.master);
+    replicasEndpoint = parseAddress(s.endpoints.replicas);
+  });
+
+  after(async () => {
+    await runCli(home, ['down', '--name', NAME]);
+  });
+
+  test('status names the endpoints; the master port reaches the master, the replicas port spreads over the replicas', async () => {
+    assert.deepEqual(s.endpoints, { master: '127.0.0.1:7920', replicas: '127.0.0.1:7921' });
+    assert.equal(await reachedPort(masterEndpoint, pw), s.master?.port);
+    const replicaPorts = s.nodes.filter((n) => n.role === 'replica').map((n) => n.port).sort();
+    // Both replicas are admitted once the endpoint has seen them online (at its next look, within a second).
+    await eventually('reads to reach both replicas', 5000, async () => {
+      const reached = new Set<number>();
+      for (let i = 0; i < 4; i++) reached.add(await reachedPort(replicasEndpoint, pw));
+      return [...reached].sort().join() === replicaPorts.join() ? true : undefined;
+    });
+    await assert.rejects(withConnection({ ...replicasEndpoint, password: pw }, (c) => c.set('x', '1')), /READONLY/);
+  });
+
+  for (const via of ['direct', 'endpoint'] as const) {
+    test(`protocol through ${via}: AUTH, SELECT, MULTI/EXEC, deep pipelining, a 10 MB value`, async () => {
+      const at = via === 'direct' ? (s.master as Address) : masterEndpoint;
+      const wrong = await exchange(at, resp('AUTH', 'not-the-password'), (r) => r.endsWith('\r\n'));
+      assert.match(wrong, /^-WRONGPASS /);
+      const c = new Redis({ ...at, password: pw, db: 5 });
+      try {
+        const key = `proto:${via}`;
+        assert.equal(await c.call('CLIENT', 'INFO').then((i) => /db=5/.test(String(i))), true, 'SELECT 5 took effect');
+        const exec = await c.multi().del(key).incr(key).incrby(key, 41).get(key).exec();
+        assert.deepEqual(exec?.map(([err, v]) => [err, v]), [[null, 0], [null, 1], [null, 42], [null, '42']]);
+        const pipeline = c.pipeline();
+        for (let i = 0; i < 20_000; i++) pipeline.rpush(`${key}:list`, String(i));
+        const pushed = await pipeline.exec();
+        assert.equal(pushed?.at(-1)?.[1], 20_000, 'all 20,000 pipelined commands answered in order');
+        assert.deepEqual(await c.lrange(`${key}:list`, 19_998, -1), ['19998', '19999']);
+        await c.del(`${key}:list`);
+        const big = Buffer.alloc(10 * 1024 * 1024, 7);
+        big.write('start', 0);
+        big.write('end', big.length - 3);
+        await c.set(`${key}:big`, big);
+        const back = await c.getBuffer(`${key}:big`);
+        assert.ok(back && back.equals(big), 'the 10 MB value comes back byte for byte');
+      } finally {
+        c.disconnect();
+      }
+    });
+
+    test(`blocking, pub/sub and MONITOR through ${via}`, async () => {
+      const at = via === 'direct' ? (s.master as Address) : masterEndpoint;
+      const blocked = new Redis({ ...at, password: pw });
+      const other = new Redis({ ...at, password: pw });
+      const subscriber = new Redis({ ...at, password: pw });
+      const monitorOwner = new Redis({ ...at, password: pw });
+      const monitor = await monitorOwner.monitor();
+      try {
+        const popped = blocked.blpop(`queue:${via}`, 5);
+        await new Promise((r) => setTimeout(r, 100));
+        await other.rpush(`queue:${via}`, 'job');
+        assert.deepEqual(await popped, [`queue:${via}`, 'job']);
+
+        const message = new Promise<string>((resolve) => subscriber.on('message', (_ch: string, m: string) => resolve(m)));
+        await subscriber.subscribe(`news:${via}`);
+        const seen = new Promise<string[]>((resolve) => monitor.on('monitor', (_t: string, args: string[]) => args[0]?.toLowerCase() === 'echo' && resolve(args)));
+        assert.equal(await other.publish(`news:${via}`, 'hello'), 1);
+        assert.equal(await message, 'hello');
+        await other.echo(`seen-by-monitor-${via}`);
+        assert.deepEqual(await seen, ['echo', `seen-by-monitor-${via}`]);
+      } finally {
+        for (const c of [blocked, other, subscriber, monitor, monitorOwner]) c.disconnect();
+      }
+    });
+
+    test(`HELLO 3 switches the connection to RESP3 through ${via}`, async () => {
+      const at = via === 'direct' ? (s.master as Address) : masterEndpoint;
+      const reply = await exchange(at, resp('HELLO', '3', 'AUTH', 'default', pw) + resp('PING'), (r) => r.includes('+PONG\r\n'));
+      assert.match(reply, /^%7\r\n/, 'HELLO 3 answers with a RESP3 map');
+      assert.match(reply, /\$5\r\nproto\r\n:3\r\n/);
+    });
+  }
+
+  test('redis-ha proxy on its own: routes when the Sentinels agree, refuses with one -ERR line when a majority is missing', async (t) => {
+    const sentinels = s.sentinels.map((x) => `${x.host}:${x.port}`);
+    const run = (list: string[], port: number): ChildProcess =>
+      spawn(process.execPath, [BIN, 'proxy', '--sentinels', list.join(','), '--master-name', s.masterName, '--master-port', String(port), '--replicas-port', '0'], {
+        env: { ...process.env, REDIS_HA_PASSWORD: pw, REDIS_HA_SENTINEL_PASSWORD: sentinelPw },
+        stdio: 'ignore',
+      });
+    // Two of the three "Sentinels" are ports where nothing listens: only one answers, two must agree.
+    const lonely = run([sentinels[0], '127.0.0.1:7928', '127.0.0.1:7929'], 7926);
+    const agreed = run(sentinels, 7927);
+    try {
+      const refusal = await eventually('the lonely proxy to listen', 10_000, () =>
+        exchange({ host: '127.0.0.1', port: 7926 }, resp('PING'), (r) => r.endsWith('\r\n')).catch(() => undefined),
+      );
+      t.diagnostic(`refusal: ${refusal.trim()}`);
+      assert.match(refusal, /^-ERR redis-ha: no master to route to: only 1 of 3 Sentinels answered and 2 must agree/);
+      assert.equal(refusal.split('\r\n').length, 2, 'exactly one line, then the connection closes');
+      const port = await eventually('the agreeing proxy to route', 10_000, () => reachedPort({ host: '127.0.0.1', port: 7927 }, pw).catch(() => undefined));
+      assert.equal(port, (await status()).master?.port);
+    } finally {
+      lonely.kill('SIGTERM');
+      agreed.kill('SIGTERM');
+    }
+  });
+
+  test('SIGKILL of the master: a client of the master endpoint is cut from the old master and writes on to the new one', async (t) => {
+    const before = await status();
+    const old = before.nodes.find((n) => n.role === 'master') as StatusJson['nodes'][number];
+    const clock = new SwitchClock(before.sentinels, sentinelPw);
+    const writer = new AckedWriter({ target: { endpoint: masterEndpoint }, password: pw, prefix: 'ep-kill' });
+    const idle = new Redis({ ...masterEndpoint, password: pw, retryStrategy: () => null });
+    let idleClosed = false;
+    idle.on('close', () => (idleClosed = true));
+    idle.on('error', () => {});
+    await idle.ping();
+    writer.start();
+    try {
+      await writer.ackedMore(100);
+      const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: Record<string, { pid: number }> };
+      const killedAt = performance.now();
+      process.kill(runtime.members[old.id].pid, 'SIGKILL');
+      const after = await eventually('a healthy topology with a new master', 30_000, async () => {
+        const now = await status();
+        return now.healthy && now.master && now.master.port !== old.port ? now : undefined;
+      });
+      await writer.ackedMore(200);
+      const switched = clock.majoritySwitchedAfter(killedAt);
+      const first = switched === undefined ? undefined : writer.firstAckAfter(switched);
+      t.diagnostic(
+        `writes unavailable ${Math.round(writer.longestGapSince(killedAt - 500))} ms; first write through the endpoint ${first !== undefined && switched !== undefined ? Math.round(first - switched) : '?'} ms after a majority of Sentinels switched; acknowledged ${writer.acked.length}, not acknowledged ${writer.failures}`,
+      );
+      assert.ok(switched !== undefined, 'a majority of Sentinels announced +switch-master');
+      assert.equal(await reachedPort(masterEndpoint, pw), after.master?.port, 'the endpoint reaches the new master');
+      assert.ok(idleClosed, 'the connection bound to the old master was closed');
+    } finally {
+      await writer.stop();
+      clock.stop();
+      idle.disconnect();
+    }
+  });
+
+  test('planned switchover: a writer on the master endpoint loses no acknowledged write', async (t) => {
+    const writer = new AckedWriter({ target: { endpoint: masterEndpoint }, password: pw, prefix: 'ep-switch' });
+    writer.start();
+    try {
+      await writer.ackedMore(200);
+      const sw = await runCli(home, ['failover', '--name', NAME, '--json']);
+      assert.equal(sw.code, 0, sw.stderr);
+      await writer.ackedMore(200);
+    } finally {
+      await writer.stop();
+    }
+    const now = await status();
+    t.diagnostic(`acknowledged ${writer.acked.length}, not acknowledged ${writer.failures}, longest gap ${Math.round(writer.longestGapSince(0))} ms`);
+    assert.deepEqual(await writer.missingOn(now.master as Address, pw), [], 'acknowledged writes lost');
+    assert.equal(await reachedPort(masterEndpoint, pw), now.master?.port);
+  });
+});
