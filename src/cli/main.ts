@@ -7,13 +7,14 @@ import { downCommand } from './commands/down.ts';
 import { failoverCommand } from './commands/failover.ts';
 import { logsCommand } from './commands/logs.ts';
 import { passwordCommand } from './commands/password.ts';
+import { renderCommand } from './commands/render.ts';
 import { statusCommand } from './commands/status.ts';
 import { superviseCommand } from './commands/supervise.ts';
 import { upCommand } from './commands/up.ts';
 
 const HELP = `Usage: redis-ha <command> [options]
 
-Redis master-replica replication with Sentinel failover, on this machine.
+Redis master-replica replication with Sentinel failover, on this machine or on Kubernetes.
 
 Commands:
   up         start a local HA topology (1 master, 2 replicas, 3 Sentinels by default)
@@ -24,6 +25,7 @@ Commands:
   logs       show the logs of the supervisor, nodes and Sentinels
   bench      benchmarks: 'bench failover --json'
   failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
+  render     Kubernetes manifests from a spec (-f) or a Bitnami redis values file (--from-bitnami)
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
@@ -36,6 +38,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   logs: logsCommand,
   bench: benchCommand,
   failover: failoverCommand,
+  render: renderCommand,
   supervise: superviseCommand,
 };
 

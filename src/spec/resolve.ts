@@ -110,7 +110,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
 
   problems.push(...kubernetesProblems(given, usable));
 
-  if (problems.length > 0) throw new SpecError(problems);
+  if (problems.length > 0) throw new SpecError(withoutRepeatedPasswordProblem(problems, input));
 
   const generate = opts.generateSecret ?? generatePassword;
   const { storageClass } = spec.persistence;
@@ -139,6 +139,17 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
     redisConfig: { ...spec.redisConfig },
     ...resolveKubernetes(spec),
   });
+}
+
+/**
+ * When both passwords are the same string (an imported Bitnami file uses one for both), a problem with
+ * it is reported once, for auth.password.
+ */
+function withoutRepeatedPasswordProblem(problems: string[], input: unknown): string[] {
+  const auth = (input as { auth?: { password?: unknown; sentinelPassword?: unknown } }).auth;
+  if (auth?.password === undefined || auth.password !== auth.sentinelPassword) return problems;
+  const passwordProblems = new Set(problems.filter((p) => p.startsWith('auth.password: ')).map((p) => p.slice('auth.password: '.length)));
+  return problems.filter((p) => !(p.startsWith('auth.sentinelPassword: ') && passwordProblems.has(p.slice('auth.sentinelPassword: '.length))));
 }
 
 /** Cross-field rules of the Kubernetes fields and of the passwords, one line each. */
