@@ -8,13 +8,14 @@ import { failoverCommand } from './commands/failover.ts';
 import { logsCommand } from './commands/logs.ts';
 import { passwordCommand } from './commands/password.ts';
 import { proxyCommand } from './commands/proxy.ts';
+import { renderCommand } from './commands/render.ts';
 import { statusCommand } from './commands/status.ts';
 import { superviseCommand } from './commands/supervise.ts';
 import { upCommand } from './commands/up.ts';
 
 const HELP = `Usage: redis-ha <command> [options]
 
-Redis master-replica replication with Sentinel failover, on this machine.
+Redis master-replica replication with Sentinel failover, on this machine or on Kubernetes.
 
 Commands:
   up         start a local HA topology (1 master, 2 replicas, 3 Sentinels by default)
@@ -26,6 +27,7 @@ Commands:
   bench      benchmarks: 'bench failover --json'
   failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
   proxy      run the master/replicas endpoints on their own against any Sentinel set
+  render     Kubernetes manifests from a spec (-f) or a Bitnami redis values file (--from-bitnami)
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   bench: benchCommand,
   failover: failoverCommand,
   proxy: proxyCommand,
+  render: renderCommand,
   supervise: superviseCommand,
 };
 

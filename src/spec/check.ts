@@ -2,7 +2,7 @@
  * Checking input against a field table from schema.ts: types, ranges, patterns, unknown keys, and the
  * table's static defaults. Rules that span fields live in resolve.ts.
  */
-import type { Field, ObjectField, StringField, StringMapField } from './schema.ts';
+import type { Field, ListField, ObjectField, StringField, StringMapField } from './schema.ts';
 import { closeNames } from './suggest.ts';
 
 /** The result of checking input against a field table: defaults applied to absent fields. */
@@ -88,7 +88,30 @@ function checkValue(field: Field, given: unknown, path: string, report: Report):
       return checkString(field, given, path, report);
     case 'stringMap':
       return checkStringMap(field, given, path, report);
+    case 'list':
+      return checkList(field, given, path, report);
   }
+}
+
+function checkList(field: ListField, given: unknown, path: string, report: Report): string[] | undefined {
+  if (!Array.isArray(given)) {
+    report(path, `must be a list (got ${describe(given)})`);
+    return undefined;
+  }
+  if (given.length > field.maxItems) {
+    report(path, `must have at most ${field.maxItems} entries (got ${given.length})`);
+    return undefined;
+  }
+  const out: string[] = [];
+  let ok = true;
+  given.forEach((item, i) => {
+    const checked = checkString(field.items, item, `${path}[${i}]`, (p, m) => {
+      ok = false;
+      report(p, m);
+    });
+    if (checked !== undefined) out.push(checked);
+  });
+  return ok ? out : undefined;
 }
 
 function checkString(field: StringField, given: unknown, path: string, report: Report): string | undefined {

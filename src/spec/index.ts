@@ -1,5 +1,22 @@
 /** The RedisHA spec: one schema for validation, defaults and the CRD's OpenAPI schema. Import from here. */
-export type { AuthSpec, PersistenceSpec, RedisHASpec, SentinelTimings, TimingProfile } from './types.ts';
+export type {
+  AuthSpec,
+  ImageSpec,
+  KubernetesFields,
+  LoadBalancerPreset,
+  MetricsSpec,
+  NetworkPolicySpec,
+  PersistenceSpec,
+  RedisHASpec,
+  ResourceSpec,
+  SchedulingSpec,
+  SentinelTimings,
+  ServiceSpec,
+  ServiceType,
+  TimingProfile,
+} from './types.ts';
+export type { ImageFlavor } from './images.ts';
+export { IMAGE_FLAVORS, LUA_CVES, belowFloor } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
 export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec } from './resolve.ts';
 export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile } from './load.ts';

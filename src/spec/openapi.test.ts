@@ -14,7 +14,7 @@ describe('specToOpenAPI', () => {
   const schema = specToOpenAPI();
 
   it('is structural: every node has a type and a description', () => {
-    const types = new Set(['object', 'integer', 'string', 'boolean']);
+    const types = new Set(['object', 'integer', 'string', 'boolean', 'array']);
     let nodes = 0;
     for (const [path, node] of walk(schema)) {
       nodes++;

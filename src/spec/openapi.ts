@@ -1,10 +1,10 @@
 /** The CRD's OpenAPI v3 schema, generated from the same field table that validates specs. */
 import { SPEC_SCHEMA } from './schema.ts';
-import type { Field } from './schema.ts';
+import type { Field, StringField } from './schema.ts';
 
 /** A node of an OpenAPI v3 structural schema (the subset this spec uses). Every node has a `type`. */
 export interface OpenAPISchema {
-  type: 'object' | 'integer' | 'string' | 'boolean';
+  type: 'object' | 'integer' | 'string' | 'boolean' | 'array';
   description?: string;
   default?: number | string | boolean;
   minimum?: number;
@@ -16,6 +16,8 @@ export interface OpenAPISchema {
   properties?: Record<string, OpenAPISchema>;
   required?: string[];
   additionalProperties?: OpenAPISchema;
+  items?: OpenAPISchema;
+  maxItems?: number;
 }
 
 /**
@@ -43,17 +45,25 @@ function toOpenAPI(field: Field): OpenAPISchema {
     case 'enum':
       return { type: 'string', description, enum: [...field.values], ...withDefault(field.default) };
     case 'string':
-      return {
-        type: 'string',
-        description,
-        ...withDefault(field.default),
-        ...(field.minLength !== undefined ? { minLength: field.minLength } : {}),
-        ...(field.maxLength !== undefined ? { maxLength: field.maxLength } : {}),
-        ...(field.pattern !== undefined ? { pattern: field.pattern } : {}),
-      };
+      return stringSchema(field);
+    case 'list': {
+      const { description: _, ...items } = stringSchema(field.items);
+      return { type: 'array', description, maxItems: field.maxItems, items };
+    }
     case 'stringMap':
       return { type: 'object', description, additionalProperties: { type: 'string', maxLength: field.maxValueLength } };
   }
+}
+
+function stringSchema(field: StringField): OpenAPISchema {
+  return {
+    type: 'string',
+    description: field.description,
+    ...withDefault(field.default),
+    ...(field.minLength !== undefined ? { minLength: field.minLength } : {}),
+    ...(field.maxLength !== undefined ? { maxLength: field.maxLength } : {}),
+    ...(field.pattern !== undefined ? { pattern: field.pattern } : {}),
+  };
 }
 
 function withDefault(value: number | string | boolean | undefined): Pick<OpenAPISchema, 'default'> {

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { checkFields } from './check.ts';
-import { SPEC_SCHEMA } from './schema.ts';
-import type { RedisHASpec, TimingProfile } from './types.ts';
+import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
+import { IMAGE_FLAVORS, belowFloor } from './images.ts';
+import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile } from './types.ts';
 
 /**
  * A spec a user got wrong. `problems` holds one line per problem, each naming the field path, the rule
@@ -40,13 +41,41 @@ interface CheckedInput {
   replicas: number;
   sentinels: number;
   quorum?: number;
-  auth: { password?: string; sentinelPassword?: string };
+  auth: {
+    password?: string;
+    sentinelPassword?: string;
+    existingSecret?: string;
+    existingSecretPasswordKey: string;
+    allowShortPasswords: boolean;
+    aclRules: string;
+  };
   sentinel: { profile: TimingProfile; downAfterMilliseconds?: number; failoverTimeout?: number; parallelSyncs: number };
   persistence: { enabled: boolean; size: string; storageClass?: string };
   minReplicasToWrite?: number;
   minReplicasMaxLag: number;
   redisConfig?: Record<string, string>;
+  image: Omit<KubernetesFields['image'], 'repository' | 'tag'> & { repository?: string; tag?: string };
+  services: { preset: LoadBalancerPreset } & Record<ServiceName, CheckedService>;
+  metrics: KubernetesFields['metrics'];
+  networkPolicy: KubernetesFields['networkPolicy'];
+  resources: KubernetesFields['resources'];
+  podDisruptionBudget: KubernetesFields['podDisruptionBudget'];
+  scheduling: KubernetesFields['scheduling'];
 }
+
+type ServiceName = 'master' | 'replicas' | 'sentinel';
+const SERVICE_NAMES: readonly ServiceName[] = ['master', 'replicas', 'sentinel'];
+
+interface CheckedService {
+  type: ServiceSpec['type'];
+  preset?: LoadBalancerPreset;
+  annotations?: Record<string, string>;
+  loadBalancerSourceRanges?: string[];
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+}
+
+/** ACL rule words that would change the application user's passwords or switch it off. */
+const ACL_RULES_OWNED = /^(on|off|nopass|resetpass|reset|[<>#!].*)$/i;
 
 /**
  * Validates `input` (a parsed YAML/JSON mapping), applies every default and returns a deeply frozen
@@ -79,7 +108,9 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       `sentinel.failoverTimeout: must be greater than sentinel.downAfterMilliseconds (got ${failoverTimeout} <= ${downAfterMilliseconds})`,
     );
 
-  if (problems.length > 0) throw new SpecError(problems);
+  problems.push(...kubernetesProblems(given, usable));
+
+  if (problems.length > 0) throw new SpecError(withoutRepeatedPasswordProblem(problems, input));
 
   const generate = opts.generateSecret ?? generatePassword;
   const { storageClass } = spec.persistence;
@@ -89,8 +120,13 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
     sentinels: spec.sentinels,
     quorum,
     auth: {
-      password: spec.auth.password ?? generate(),
-      sentinelPassword: spec.auth.sentinelPassword ?? generate(),
+      // With an existing Secret the pods read that Secret; these stay empty and are never rendered.
+      password: spec.auth.existingSecret !== undefined ? '' : (spec.auth.password ?? generate()),
+      sentinelPassword: spec.auth.existingSecret !== undefined ? '' : (spec.auth.sentinelPassword ?? generate()),
+      ...(spec.auth.existingSecret !== undefined ? { existingSecret: spec.auth.existingSecret } : {}),
+      existingSecretPasswordKey: spec.auth.existingSecretPasswordKey,
+      allowShortPasswords: spec.auth.allowShortPasswords,
+      aclRules: spec.auth.aclRules,
     },
     sentinel: { profile: spec.sentinel.profile, downAfterMilliseconds, failoverTimeout, parallelSyncs: spec.sentinel.parallelSyncs },
     persistence: {
@@ -101,7 +137,111 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
     minReplicasToWrite,
     minReplicasMaxLag: spec.minReplicasMaxLag,
     redisConfig: { ...spec.redisConfig },
+    ...resolveKubernetes(spec),
   });
+}
+
+/**
+ * When both passwords are the same string (an imported Bitnami file uses one for both), a problem with
+ * it is reported once, for auth.password.
+ */
+function withoutRepeatedPasswordProblem(problems: string[], input: unknown): string[] {
+  const auth = (input as { auth?: { password?: unknown; sentinelPassword?: unknown } }).auth;
+  if (auth?.password === undefined || auth.password !== auth.sentinelPassword) return problems;
+  const passwordProblems = new Set(problems.filter((p) => p.startsWith('auth.password: ')).map((p) => p.slice('auth.password: '.length)));
+  return problems.filter((p) => !(p.startsWith('auth.sentinelPassword: ') && passwordProblems.has(p.slice('auth.sentinelPassword: '.length))));
+}
+
+/** Cross-field rules of the Kubernetes fields and of the passwords, one line each. */
+function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: string[]) => boolean): string[] {
+  const problems: string[] = [];
+  const auth = given.auth;
+  if (auth !== undefined) {
+    for (const key of ['password', 'sentinelPassword'] as const) {
+      const value = auth[key];
+      if (value === undefined || !usable(`auth.${key}`)) continue;
+      if (auth.existingSecret !== undefined) {
+        if (value !== '')
+          problems.push(`auth.${key}: must not be set together with auth.existingSecret (the Secret ${auth.existingSecret} holds it); remove one`);
+      } else if (value === '') {
+        problems.push(`auth.${key}: must not be empty; remove it to have one generated`);
+      } else if (!auth.allowShortPasswords && [...value].length < MIN_PASSWORD_LENGTH) {
+        problems.push(`auth.${key}: must be at least ${MIN_PASSWORD_LENGTH} characters (got ${[...value].length})`);
+      }
+    }
+    const owned = auth.aclRules?.split(/\s+/).find((word) => ACL_RULES_OWNED.test(word));
+    if (owned !== undefined)
+      problems.push(`auth.aclRules: must only grant or deny commands, keys and channels (got ${JSON.stringify(owned.replace(/^([<>#!]).*/, '$1...'))}); redis-ha sets the user's password and state`);
+  }
+
+  const image = given.image;
+  if (image?.tag !== undefined && usable('image.flavor', 'image.tag')) {
+    const why = belowFloor(image.flavor, image.tag);
+    if (why !== undefined) problems.push(`image.tag: ${why}`);
+  }
+
+  for (const name of SERVICE_NAMES) {
+    const svc = given.services?.[name];
+    if (svc === undefined) continue;
+    const path = `services.${name}`;
+    const exposed = svc.type === 'LoadBalancer' || svc.type === 'NodePort';
+    if (svc.externalTrafficPolicy !== undefined && !exposed && usable(`${path}.type`))
+      problems.push(`${path}.externalTrafficPolicy: only for type LoadBalancer or NodePort (got type ${svc.type}); remove it or change the type`);
+    if (svc.loadBalancerSourceRanges?.length && svc.type !== 'LoadBalancer' && usable(`${path}.type`))
+      problems.push(`${path}.loadBalancerSourceRanges: only for type LoadBalancer (got type ${svc.type}); remove it or set type: LoadBalancer`);
+    if (svc.preset !== undefined && svc.preset !== 'none' && svc.type !== 'LoadBalancer' && usable(`${path}.type`))
+      problems.push(`${path}.preset: only for type LoadBalancer (got type ${svc.type}); set type: LoadBalancer or remove the preset`);
+  }
+
+  const metrics = given.metrics;
+  if (metrics !== undefined && !metrics.enabled && usable('metrics.enabled')) {
+    for (const part of ['serviceMonitor', 'prometheusRule', 'dashboard'] as const) {
+      if (metrics[part]?.enabled) problems.push(`metrics.${part}.enabled: needs metrics.enabled: true (there is nothing to scrape without the exporters)`);
+    }
+  }
+  return problems;
+}
+
+/** The Kubernetes fields with every default applied. */
+function resolveKubernetes(spec: CheckedInput): KubernetesFields {
+  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  const services = {} as Record<ServiceName, ServiceSpec>;
+  for (const name of SERVICE_NAMES) {
+    const svc = spec.services[name];
+    services[name] = {
+      type: svc.type,
+      preset: svc.preset ?? (svc.type === 'LoadBalancer' ? spec.services.preset : 'none'),
+      annotations: { ...svc.annotations },
+      loadBalancerSourceRanges: [...(svc.loadBalancerSourceRanges ?? [])],
+      ...(svc.externalTrafficPolicy !== undefined ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
+    };
+  }
+  const withLabels = <T extends { labels?: Record<string, string> }>(part: T): T & { labels: Record<string, string> } => ({
+    ...part,
+    labels: { ...part.labels },
+  });
+  return {
+    image: {
+      ...spec.image,
+      repository: spec.image.repository ?? flavor.repository,
+      tag: spec.image.tag ?? flavor.defaultTag,
+    },
+    services,
+    metrics: {
+      ...spec.metrics,
+      serviceMonitor: withLabels(spec.metrics.serviceMonitor),
+      prometheusRule: withLabels(spec.metrics.prometheusRule),
+      dashboard: withLabels(spec.metrics.dashboard),
+    },
+    networkPolicy: {
+      ...spec.networkPolicy,
+      allowedNamespaces: [...(spec.networkPolicy.allowedNamespaces ?? [])],
+      allowedCidrs: [...(spec.networkPolicy.allowedCidrs ?? [])],
+    },
+    resources: spec.resources,
+    podDisruptionBudget: spec.podDisruptionBudget,
+    scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector } },
+  };
 }
 
 /** A new random password: 30 bytes from the CSPRNG as base64url, i.e. 40 characters of [A-Za-z0-9_-]. */
@@ -121,7 +261,7 @@ export const REDACTED = '<redacted>';
 export function redactSpec(spec: RedisHASpec): RedisHASpec {
   return deepFreeze({
     ...structuredClone(spec),
-    auth: { password: REDACTED, sentinelPassword: REDACTED },
+    auth: { ...spec.auth, password: REDACTED, sentinelPassword: REDACTED },
   });
 }
 

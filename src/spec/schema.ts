@@ -7,6 +7,7 @@
  * stated in the field's description so the CRD documents it too.
  */
 import { checkRedisConfigEntry } from './redis-config.ts';
+import { KUBERNETES_AUTH_FIELDS, KUBERNETES_FIELDS } from './schema-kubernetes.ts';
 
 interface FieldBase {
   readonly description: string;
@@ -59,7 +60,17 @@ export interface ObjectField extends FieldBase {
   readonly required?: readonly string[];
 }
 
-export type Field = IntegerField | StringField | BooleanField | EnumField | StringMapField | ObjectField;
+/** A list of strings, each checked like a string field (e.g. CIDRs). */
+export interface ListField extends FieldBase {
+  readonly kind: 'list';
+  readonly items: StringField;
+  readonly maxItems: number;
+}
+
+export type Field = IntegerField | StringField | BooleanField | EnumField | StringMapField | ObjectField | ListField;
+
+/** Passwords shorter than this are refused unless `auth.allowShortPasswords` is set. */
+export const MIN_PASSWORD_LENGTH = 16;
 
 /** Characters a password may not contain: ASCII control characters, space and DEL. */
 const NO_SPACE_OR_CONTROL = '^[^\\x00-\\x20\\x7f]*$';
@@ -68,7 +79,7 @@ function password(description: string): StringField {
   return {
     kind: 'string',
     description,
-    minLength: 16,
+    // At least MIN_PASSWORD_LENGTH unless auth.allowShortPasswords: resolve.ts checks the length.
     maxLength: 512,
     pattern: NO_SPACE_OR_CONTROL,
     rule: 'must not contain whitespace or control characters',
@@ -107,6 +118,7 @@ export const SPEC_SCHEMA: ObjectField = {
       fields: {
         password: password("The application's password (Redis requirepass and masterauth). 16 to 512 characters."),
         sentinelPassword: password('The password Sentinel clients must give. 16 to 512 characters.'),
+        ...KUBERNETES_AUTH_FIELDS,
       },
     },
     sentinel: {
@@ -185,5 +197,6 @@ export const SPEC_SCHEMA: ObjectField = {
       normalizeKey: (key) => key.toLowerCase(),
       checkEntry: checkRedisConfigEntry,
     },
+    ...KUBERNETES_FIELDS,
   },
 };

@@ -1,3 +1,5 @@
+import type { ImageFlavor } from './images.ts';
+
 /** The Sentinel timing profile: `default` (down-after 5 s) or `fast` (down-after 1 s). */
 export type TimingProfile = 'default' | 'fast';
 
@@ -14,6 +16,19 @@ export interface AuthSpec {
   readonly password: string;
   /** The password Sentinels require from their clients. Generated when absent. */
   readonly sentinelPassword: string;
+  /**
+   * Kubernetes: a Secret the user manages with the keys `existingSecretPasswordKey` and
+   * `sentinel-password`. When set, `password` and `sentinelPassword` above are placeholders
+   * (generated, never rendered) and the pods read the Secret instead.
+   */
+  readonly existingSecret?: string;
+  // The three below are always set by resolveSpec; they are optional so that code rebuilding `auth` from
+  // two passwords (the local runtime keeping a previous run's) stays valid. Read them through
+  // `kubernetesAuth` in src/kubernetes, which supplies the same defaults.
+  readonly existingSecretPasswordKey?: string;
+  readonly allowShortPasswords?: boolean;
+  /** Kubernetes: ACL rules of the application (`default`) user. */
+  readonly aclRules?: string;
 }
 
 export interface PersistenceSpec {
@@ -27,7 +42,7 @@ export interface PersistenceSpec {
  * A fully resolved RedisHA spec: every default applied, every rule checked, secrets present.
  * Produced only by `resolveSpec` in this folder; the rest of the code never applies defaults itself.
  */
-export interface RedisHASpec {
+export interface RedisHASpec extends KubernetesFields {
   /** DNS-1123 label; also the Sentinel master-group name's suffix. */
   readonly name: string;
   /** Number of replicas besides the master. */
@@ -43,4 +58,70 @@ export interface RedisHASpec {
   readonly minReplicasMaxLag: number;
   /** Allow-listed Redis config overrides, e.g. `{ maxmemory: '256mb' }`. */
   readonly redisConfig: Readonly<Record<string, string>>;
+}
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+export type LoadBalancerPreset = 'none' | 'aws-internal' | 'gcp-internal' | 'azure-internal';
+
+export interface ServiceSpec {
+  readonly type: ServiceType;
+  /** The preset in force for this Service (its own, else `services.preset`). */
+  readonly preset: LoadBalancerPreset;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly loadBalancerSourceRanges: readonly string[];
+  readonly externalTrafficPolicy?: 'Cluster' | 'Local';
+}
+
+export interface ImageSpec {
+  readonly flavor: ImageFlavor;
+  readonly repository: string;
+  readonly tag: string;
+  readonly digest?: string;
+  readonly pullPolicy: 'IfNotPresent' | 'Always' | 'Never';
+}
+
+export interface ResourceSpec {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+export interface NamespacedExtra {
+  readonly enabled: boolean;
+  readonly namespace?: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Kubernetes-only parts of the spec; the local runtime ignores them. */
+export interface MetricsSpec {
+  readonly enabled: boolean;
+  readonly image: string;
+  readonly serviceMonitor: NamespacedExtra & { readonly interval: string };
+  readonly prometheusRule: NamespacedExtra;
+  readonly dashboard: NamespacedExtra;
+}
+
+export interface NetworkPolicySpec {
+  readonly enabled: boolean;
+  readonly operatorNamespace?: string;
+  readonly allowedNamespaces: readonly string[];
+  readonly allowedCidrs: readonly string[];
+}
+
+export interface SchedulingSpec {
+  readonly podAntiAffinity: 'soft' | 'hard' | 'none';
+  readonly zoneSpread: 'soft' | 'hard' | 'none';
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly priorityClassName?: string;
+  readonly serviceAccountName?: string;
+}
+
+/** The fields of the spec only Kubernetes reads (render and the operator). */
+export interface KubernetesFields {
+  readonly image: ImageSpec;
+  readonly services: { readonly master: ServiceSpec; readonly replicas: ServiceSpec; readonly sentinel: ServiceSpec };
+  readonly metrics: MetricsSpec;
+  readonly networkPolicy: NetworkPolicySpec;
+  readonly resources: { readonly redis: ResourceSpec; readonly sentinel: ResourceSpec; readonly exporter: ResourceSpec };
+  readonly podDisruptionBudget: { readonly enabled: boolean };
+  readonly scheduling: SchedulingSpec;
 }

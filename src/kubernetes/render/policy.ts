@@ -1,0 +1,83 @@
+/** The NetworkPolicy and the PodDisruptionBudgets. */
+import type { RedisHASpec } from '../../spec/index.ts';
+import type { K8sObject } from './object.ts';
+import { meta } from './object.ts';
+import { METRICS_PORT, OPERATOR_POD_LABELS, REDIS_PORT, SENTINEL_PORT, clientLabel, commonLabels, namesOf, selectorOf } from './names.ts';
+
+const ANYWHERE = ['0.0.0.0/0', '::/0'];
+
+/**
+ * Ingress to the deployment's pods: from its own pods, the operator, pods labelled as its clients and the
+ * namespaces and CIDRs the spec names; the ports of exposed (LoadBalancer, NodePort) Services from their
+ * loadBalancerSourceRanges, or from anywhere when they have none (with a warning); metrics from the
+ * ServiceMonitor's namespace. Egress is not restricted: Sentinel and replicas only talk to each other.
+ */
+export function networkPolicy(spec: RedisHASpec, namespace: string): { object: K8sObject; warnings: string[] } {
+  const warnings: string[] = [];
+  const data = [
+    { protocol: 'TCP', port: REDIS_PORT },
+    { protocol: 'TCP', port: SENTINEL_PORT },
+  ];
+  const instance = { 'app.kubernetes.io/name': 'redis-ha', 'app.kubernetes.io/instance': spec.name };
+  const np = spec.networkPolicy;
+  const from: Record<string, unknown>[] = [
+    { podSelector: { matchLabels: instance } },
+    { podSelector: { matchLabels: { [clientLabel(spec.name)]: 'true' } } },
+    {
+      namespaceSelector: np.operatorNamespace !== undefined ? { matchLabels: { 'kubernetes.io/metadata.name': np.operatorNamespace } } : {},
+      podSelector: { matchLabels: { ...OPERATOR_POD_LABELS } },
+    },
+    ...np.allowedNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } })),
+    ...np.allowedCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
+  const ingress: Record<string, unknown>[] = [{ from, ports: data }];
+  const exposedPorts: Array<[string, number]> = [
+    ['master', REDIS_PORT],
+    ['replicas', REDIS_PORT],
+    ['sentinel', SENTINEL_PORT],
+  ];
+  for (const [which, port] of exposedPorts) {
+    const svc = spec.services[which as 'master' | 'replicas' | 'sentinel'];
+    if (svc.type === 'ClusterIP') continue;
+    let cidrs = svc.loadBalancerSourceRanges;
+    if (cidrs.length === 0 && np.allowedCidrs.length === 0) {
+      cidrs = ANYWHERE;
+      warnings.push(
+        `services.${which}: type ${svc.type} without loadBalancerSourceRanges, so the NetworkPolicy lets any address reach port ${port} (the password still applies); set services.${which}.loadBalancerSourceRanges or networkPolicy.allowedCidrs to narrow it`,
+      );
+    }
+    if (cidrs.length) ingress.push({ from: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port }] });
+  }
+  if (spec.metrics.enabled) {
+    const ns = spec.metrics.serviceMonitor.namespace;
+    ingress.push({
+      from: [{ namespaceSelector: ns !== undefined ? { matchLabels: { 'kubernetes.io/metadata.name': ns } } : {} }],
+      ports: [{ protocol: 'TCP', port: METRICS_PORT }],
+    });
+  }
+  return {
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(spec.name, namespace, commonLabels(spec.name)),
+      spec: { podSelector: { matchLabels: instance }, policyTypes: ['Ingress'], ingress },
+    },
+    warnings,
+  };
+}
+
+/**
+ * Redis: at most one node down at a time. Sentinels: enough left up to reach the quorum and to
+ * authorize a failover (a majority).
+ */
+export function disruptionBudgets(spec: RedisHASpec, namespace: string): K8sObject[] {
+  const names = namesOf(spec);
+  const needed = Math.max(spec.quorum, Math.floor(spec.sentinels / 2) + 1);
+  const budget = (name: string, component: 'redis' | 'sentinel', maxUnavailable: number): K8sObject => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(name, namespace, commonLabels(spec.name)),
+    spec: { maxUnavailable, selector: { matchLabels: selectorOf(spec.name, component) } },
+  });
+  return [budget(names.redis, 'redis', 1), budget(names.sentinel, 'sentinel', Math.max(1, spec.sentinels - needed))];
+}

@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import { parseAllDocuments } from 'yaml';
+import { SpecError, loadSpecFile, resolveSpec, specToOpenAPI } from '../../spec/index.ts';
+import type { RedisHASpec } from '../../spec/index.ts';
+import { fromBitnami } from '../bitnami.ts';
+import { formatObjects } from '../../cli/commands/render.ts';
+import { kubernetesValidator } from '../../../test/k8s-schemas.ts';
+import { MASTER_POD_LABEL, SECRET_KEYS, renderManifests, renderResource } from './index.ts';
+import type { K8sObject } from './index.ts';
+
+const HERE = import.meta.dirname;
+const TESTDATA = join(HERE, 'testdata');
+const BIN = join(HERE, '../../../bin/redis-ha.js');
+const fixed = () => 'generated-password-for-tests-0123456789';
+
+function brief(): { spec: RedisHASpec; input: Record<string, unknown>; warnings: string[] } {
+  const { input, warnings } = fromBitnami(loadSpecFile(join(TESTDATA, 'bitnami-brief.yaml')) as Record<string, unknown>, 'redis');
+  return { spec: resolveSpec(input, { generateSecret: fixed }), input, warnings };
+}
+
+function maximal(): { spec: RedisHASpec; input: Record<string, unknown> } {
+  const input = loadSpecFile(join(TESTDATA, 'maximal.yaml')) as Record<string, unknown>;
+  return { spec: resolveSpec(input), input };
+}
+
+const find = (objects: K8sObject[], kind: string, name?: string): K8sObject[] =>
+  objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+/** Every pod template of the rendered workloads. */
+function podSpecs(objects: K8sObject[]): Array<Record<string, any>> {
+  return find(objects, 'StatefulSet').map((s) => (s.spec as any).template.spec);
+}
+
+const VARIANTS: Array<[string, () => K8sObject[]]> = [
+  ['defaults', () => renderManifests(resolveSpec({ name: 'demo' })).objects],
+  ['the brief (Bitnami values)', () => renderManifests(brief().spec, { namespace: 'cache' }).objects],
+  ['the maximal spec', () => renderManifests(maximal().spec, { namespace: 'shop' }).objects],
+  ['persistence, no replicas, one Sentinel', () => renderManifests(resolveSpec({ name: 'p', replicas: 0, sentinels: 1, persistence: { enabled: true } })).objects],
+  [
+    'an existing Secret, metrics without extras, no policies',
+    () =>
+      renderManifests(
+        resolveSpec({ name: 'x', auth: { existingSecret: 'mine' }, metrics: { enabled: true }, networkPolicy: { enabled: false }, podDisruptionBudget: { enabled: false }, scheduling: { podAntiAffinity: 'none', zoneSpread: 'none' } }),
+      ).objects,
+  ],
+  ['the resource form', () => renderResource(maximal().input, maximal().spec, { namespace: 'shop' }).filter((o) => o.kind !== 'RedisHA')],
+];
+
+describe('rendered objects validate against the upstream schemas (offline)', () => {
+  for (const [what, render] of VARIANTS) {
+    it(what, () => {
+      const validator = kubernetesValidator();
+      const objects = render();
+      assert.ok(objects.length > 0);
+      for (const object of objects) assert.deepEqual(validator.problems(object), [], `${object.kind} ${object.metadata.name}`);
+    });
+  }
+
+  it('catches what the API server would reject or drop (the validator is not a no-op)', () => {
+    const validator = kubernetesValidator();
+    const [sts] = find(renderManifests(resolveSpec({ name: 'demo' })).objects, 'StatefulSet');
+    const broken = structuredClone(sts!) as any;
+    broken.spec.template.spec.containers[0].imagePullPolcy = 'Always';
+    broken.spec.replicas = 'three';
+    const problems = validator.problems(broken);
+    assert.ok(problems.some((p) => p.includes('imagePullPolcy')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.includes('/spec/replicas')), problems.join('\n'));
+    assert.ok(validator.problems({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: { endpoints: 'no' } }).length > 0);
+  });
+
+  it('the RedisHA resource validates against the CRD schema generated from the field table', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(specToOpenAPI());
+    for (const input of [maximal().input, brief().input, { name: 'demo' }]) {
+      const objects = renderResource(input, resolveSpec(input, { generateSecret: fixed }));
+      const cr = objects.find((o) => o.kind === 'RedisHA')!;
+      assert.equal(cr.apiVersion, 'redis-ha.io/v1alpha1');
+      assert.ok(validate(cr.spec), JSON.stringify(validate.errors));
+      assert.ok(!JSON.stringify(cr).includes('password-0123456789') && !JSON.stringify(cr).includes('blablacar'), 'no password in the resource');
+    }
+  });
+});
+
+describe("the brief's values file", () => {
+  const { spec, warnings } = brief();
+  const objects = renderManifests(spec, { namespace: 'cache' }).objects;
+
+  it('renders a Secret holding blablacar', () => {
+    const [secret] = find(objects, 'Secret');
+    assert.equal((secret!.stringData as Record<string, string>)[SECRET_KEYS.password], 'blablacar');
+    assert.ok(warnings.some((w) => w.includes('9 characters')), 'the short password is kept with a warning');
+  });
+
+  it('renders -master, -replicas and -sentinel as internal AWS load balancers', () => {
+    for (const name of ['redis-master', 'redis-replicas', 'redis-sentinel']) {
+      const [svc] = find(objects, 'Service', name);
+      assert.equal((svc!.spec as any).type, 'LoadBalancer', name);
+      assert.equal(svc!.metadata.annotations?.['service.beta.kubernetes.io/aws-load-balancer-internal'], 'true', name);
+    }
+    assert.equal((find(objects, 'Service', 'redis-master')[0]!.spec as any).selector[MASTER_POD_LABEL], 'master');
+  });
+
+  it('has no PVC, exporter sidecars, and a ServiceMonitor in monitoring', () => {
+    assert.ok(!JSON.stringify(objects).includes('PersistentVolumeClaim'));
+    for (const pod of podSpecs(objects)) assert.ok(pod.containers.some((c: any) => c.name === 'exporter'));
+    const [sm] = find(objects, 'ServiceMonitor');
+    assert.equal(sm!.metadata.namespace, 'monitoring');
+    assert.deepEqual((sm!.spec as any).namespaceSelector, { matchNames: ['cache'] });
+  });
+
+  it('maps every key of the values file (no warning about an unmapped one)', () => {
+    assert.deepEqual(warnings.filter((w) => w.includes('not mapped')), []);
+  });
+});
+
+describe('golden files', () => {
+  const cases: Array<[string, () => string]> = [
+    ['bitnami-brief.golden.yaml', () => formatObjects(renderManifests(brief().spec, { namespace: 'cache' }).objects, 'yaml')],
+    ['maximal.golden.yaml', () => formatObjects(renderManifests(maximal().spec, { namespace: 'shop' }).objects, 'yaml')],
+  ];
+  for (const [file, render] of cases) {
+    it(`${file} (UPDATE_GOLDEN=1 rewrites it)`, () => {
+      const path = join(TESTDATA, file);
+      const text = render();
+      if (process.env.UPDATE_GOLDEN) writeFileSync(path, text);
+      assert.equal(text, readFileSync(path, 'utf8'));
+    });
+  }
+});
+
+describe('secrets stay in the Secret', () => {
+  it('no password appears in any ConfigMap, argv, or environment value of a rendered pod', () => {
+    for (const { spec, objects } of [
+      { spec: maximal().spec, objects: renderManifests(maximal().spec).objects },
+      { spec: brief().spec, objects: renderManifests(brief().spec).objects },
+    ]) {
+      const secret = find(objects, 'Secret')[0]!.stringData as Record<string, string>;
+      const passwords = Object.values(secret);
+      assert.equal(passwords.length, 6);
+      assert.ok(passwords.includes(spec.auth.password));
+      const exposed: string[] = [];
+      for (const cm of find(objects, 'ConfigMap')) exposed.push(...Object.values(cm.data as Record<string, string>));
+      for (const pod of podSpecs(objects)) {
+        for (const c of pod.containers) {
+          exposed.push(...(c.command ?? []), ...(c.args ?? []));
+          for (const env of c.env ?? []) {
+            if (env.value !== undefined) exposed.push(env.value);
+            else assert.ok(env.valueFrom.secretKeyRef || env.valueFrom.fieldRef, `env ${env.name} comes from a secretKeyRef or the downward API`);
+          }
+          for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe, c.lifecycle?.preStop]) exposed.push(...(probe?.exec?.command ?? []));
+        }
+      }
+      exposed.push(JSON.stringify(find(objects, 'StatefulSet')));
+      for (const password of passwords) assert.ok(!exposed.some((text) => text.includes(password)), 'a password leaked');
+    }
+  });
+});
+
+describe('Pod Security "restricted"', () => {
+  it('every pod and container sets what the restricted profile requires', () => {
+    for (const [what, render] of VARIANTS.slice(0, 5)) {
+      for (const pod of podSpecs(render())) {
+        assert.equal(pod.securityContext.runAsNonRoot, true, what);
+        assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault', what);
+        assert.notEqual(pod.securityContext.runAsUser, 0);
+        assert.equal(pod.automountServiceAccountToken, false);
+        assert.ok(!pod.hostNetwork && !pod.hostPID && !pod.hostIPC);
+        for (const volume of pod.volumes) {
+          const types = Object.keys(volume).filter((k) => k !== 'name');
+          assert.ok(types.every((t) => ['configMap', 'secret', 'emptyDir', 'persistentVolumeClaim', 'projected', 'downwardAPI'].includes(t)), `${what}: volume ${volume.name}`);
+        }
+        for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+          const sc = c.securityContext;
+          assert.equal(sc.allowPrivilegeEscalation, false, `${what} ${c.name}`);
+          assert.deepEqual(sc.capabilities.drop, ['ALL']);
+          assert.equal(sc.capabilities.add, undefined);
+          assert.equal(sc.readOnlyRootFilesystem, true);
+          assert.equal(sc.runAsNonRoot, true);
+          assert.ok(!sc.privileged);
+          assert.ok(sc.seccompProfile === undefined || sc.seccompProfile.type === 'RuntimeDefault');
+          assert.ok(!(c.ports ?? []).some((p: any) => p.hostPort));
+        }
+      }
+    }
+  });
+});
+
+describe('warnings', () => {
+  it('an alb.ingress.kubernetes.io annotation on a Service is reported with the right one', () => {
+    const spec = resolveSpec({ name: 'a', services: { master: { type: 'LoadBalancer', annotations: { 'alb.ingress.kubernetes.io/scheme': 'internal' } } } });
+    const { warnings } = renderManifests(spec);
+    assert.ok(
+      warnings.includes(
+        'services.master.annotations: alb.ingress.kubernetes.io/scheme does nothing on a Service (only the AWS Load Balancer Controller reads it, on an Ingress); use service.beta.kubernetes.io/aws-load-balancer-internal: "true" (or preset: aws-internal)',
+      ),
+      warnings.join('\n'),
+    );
+  });
+
+  it('every Bitnami key that is not mapped is listed', () => {
+    const { input, warnings } = fromBitnami(
+      { global: { redis: { password: 'p'.repeat(20) } }, master: { count: 2, extraFlags: ['--maxclients 5'] }, replica: { replicaCount: 3, podLabels: { a: 'b' } }, sentinel: { enabled: true, quorum: 2 }, image: { tag: '7.0.0' }, useHostnames: true },
+      'r',
+    );
+    assert.deepEqual(input, { name: 'r', auth: { password: 'p'.repeat(20), sentinelPassword: 'p'.repeat(20) }, replicas: 2, sentinels: 3, quorum: 2 });
+    assert.deepEqual(warnings, [
+      'values: master.count is not mapped (redis-ha runs exactly one master); ignored',
+      'values: image is not mapped (redis-ha runs the official images, version-pinned; see the image and metrics.image fields); ignored',
+      'values: master.extraFlags is not mapped; ignored',
+      'values: replica.podLabels.a is not mapped; ignored',
+      'values: useHostnames is not mapped; ignored',
+    ]);
+  });
+});
+
+describe('invalid specs and values files get one clear message naming the field', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ image: { tag: '7.2.4' } }, 'image.tag: redis 7.2.4 lacks the fixes for CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819; use 7.2.11 or newer on the 7.2 line'],
+    [{ image: { tag: '8.2.1' } }, 'image.tag: redis 8.2.1 lacks the fixes for CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819; use 8.2.2 or newer on the 8.2 line'],
+    [{ image: { tag: '7.0.15' } }, 'image.tag: redis 7.0 has no release with the fixes for CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819; use 8.2.3 (or another fixed line: 6.2.20, 7.2.11, 7.4.6, 8.0.4, 8.2.2 or newer)'],
+    [{ image: { flavor: 'valkey', tag: '8.1.3' } }, 'image.tag: valkey 8.1.3 lacks the fixes for CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819; use 8.1.4 or newer on the 8.1 line'],
+    [{ image: { tag: 'latest' } }, 'image.tag: must be an exact version such as 8.2.3 or 8.2.3-alpine (floating tags cannot be checked against the CVE floor) (got "latest")'],
+    [{ image: { flavor: 'keydb' } }, 'image.flavor: must be one of redis, valkey (got "keydb")'],
+    [{ image: { digest: 'sha256:abc' } }, 'image.digest: must be sha256: followed by 64 hex digits (got "sha256:abc")'],
+    [{ services: { master: { type: 'External' } } }, 'services.master.type: must be one of ClusterIP, NodePort, LoadBalancer (got "External")'],
+    [{ services: { master: { externalTrafficPolicy: 'Local' } } }, 'services.master.externalTrafficPolicy: only for type LoadBalancer or NodePort (got type ClusterIP); remove it or change the type'],
+    [{ services: { replicas: { type: 'NodePort', loadBalancerSourceRanges: ['10.0.0.0/8'] } } }, 'services.replicas.loadBalancerSourceRanges: only for type LoadBalancer (got type NodePort); remove it or set type: LoadBalancer'],
+    [{ services: { sentinel: { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'] } } }, 'services.sentinel.loadBalancerSourceRanges[0]: must be a CIDR such as 10.0.0.0/8 (got "10.0.0.0/33")'],
+    [{ services: { sentinel: { type: 'LoadBalancer', loadBalancerSourceRanges: '10.0.0.0/8' } } }, 'services.sentinel.loadBalancerSourceRanges: must be a list (got "10.0.0.0/8")'],
+    [{ services: { master: { preset: 'aws-internal' } } }, 'services.master.preset: only for type LoadBalancer (got type ClusterIP); set type: LoadBalancer or remove the preset'],
+    [{ services: { preset: 'oracle-internal' } }, 'services.preset: must be one of none, aws-internal, gcp-internal, azure-internal (got "oracle-internal")'],
+    [{ services: { master: { annotations: { 'bad key!': 'x' } } } }, `services.master.annotations."bad key!": must be a Kubernetes key: an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.'`],
+    [{ services: { mastr: {} } }, 'services.mastr: unknown field (did you mean master?)'],
+    [{ metrics: { serviceMonitor: { enabled: true } } }, 'metrics.serviceMonitor.enabled: needs metrics.enabled: true (there is nothing to scrape without the exporters)'],
+    [{ metrics: { enabled: true, serviceMonitor: { namespace: 'Monitoring' } } }, 'metrics.serviceMonitor.namespace: must be a namespace name (DNS-1123 label) (got "Monitoring")'],
+    [{ metrics: { enabled: true, serviceMonitor: { labels: { release: 'a b' } } } }, "metrics.serviceMonitor.labels.release: must be a label value: at most 63 letters, digits, '-', '_' or '.'"],
+    [{ metrics: { enabled: true, image: 'oliver006/redis_exporter' } }, 'metrics.image: must be an image with a tag such as docker.io/oliver006/redis_exporter:v1.67.0 (got "oliver006/redis_exporter")'],
+    [{ resources: { redis: { limits: { memory: 'lots' } } } }, 'resources.redis.limits.memory: must be a memory quantity such as 256Mi or 1Gi (got "lots")'],
+    [{ resources: { sentinel: { requests: { cpu: '1 core' } } } }, 'resources.sentinel.requests.cpu: must be a CPU quantity such as 100m or 0.5 (got "1 core")'],
+    [{ networkPolicy: { allowedCidrs: ['everywhere'] } }, 'networkPolicy.allowedCidrs[0]: must be a CIDR such as 10.0.0.0/8 (got "everywhere")'],
+    [{ networkPolicy: { enabled: 'yes' } }, 'networkPolicy.enabled: must be true or false (got "yes")'],
+    [{ podDisruptionBudget: { minAvailable: 2 } }, 'podDisruptionBudget.minAvailable: unknown field'],
+    [{ scheduling: { podAntiAffinity: 'strict' } }, 'scheduling.podAntiAffinity: must be one of soft, hard, none (got "strict")'],
+    [{ auth: { existingSecret: 'mine', password: 'p'.repeat(20) } }, 'auth.password: must not be set together with auth.existingSecret (the Secret mine holds it); remove one'],
+    [{ auth: { existingSecret: 'Mine_Secret' } }, 'auth.existingSecret: must be a Secret name (DNS subdomain) (got "Mine_Secret")'],
+    [{ auth: { aclRules: '+@all nopass' } }, 'auth.aclRules: must only grant or deny commands, keys and channels (got "nopass"); redis-ha sets the user\'s password and state'],
+    [{ auth: { aclRules: '+@all >secret' } }, 'auth.aclRules: must only grant or deny commands, keys and channels (got ">..."); redis-ha sets the user\'s password and state'],
+    [{ auth: { password: '' } }, 'auth.password: must not be empty; remove it to have one generated'],
+  ];
+  for (const [fields, expected] of cases) {
+    it(expected, () => {
+      try {
+        resolveSpec({ name: 'demo', ...fields });
+        assert.fail('expected a SpecError');
+      } catch (error) {
+        assert.ok(error instanceof SpecError, String(error));
+        assert.equal(error.message, expected);
+      }
+    });
+  }
+
+  const values: Array<[string, string]> = [
+    ['master:\n  service:\n    type: Ingress\n', 'services.master.type: must be one of ClusterIP, NodePort, LoadBalancer (got "Ingress")'],
+    ['global:\n  redis:\n    password: "has space"\n', 'auth.password: must not contain whitespace or control characters'],
+    ['sentinel:\n  enabled: true\n  quorum: 5\n', 'quorum: must be <= sentinels (got 5 > 3)'],
+    ['metrics:\n  serviceMonitor:\n    enabled: true\n', 'metrics.serviceMonitor.enabled: needs metrics.enabled: true (there is nothing to scrape without the exporters)'],
+    ['- just\n- a list\n', 'top level must be a mapping (got a list)'],
+  ];
+  for (const [text, expected] of values) {
+    it(`values file: ${expected}`, () => {
+      const path = join(process.env.TMPDIR ?? '/tmp', `redis-ha-values-${process.pid}-${values.findIndex(([t]) => t === text)}.yaml`);
+      writeFileSync(path, text);
+      const run = spawnSync(process.execPath, [BIN, 'render', '--from-bitnami', path], { encoding: 'utf8' });
+      assert.equal(run.status, 2, run.stderr);
+      assert.equal(run.stdout, '');
+      const errors = run.stderr.split('\n').filter((l) => l.startsWith('redis-ha: ') && !l.startsWith('redis-ha: warning:'));
+      assert.equal(errors.length, 1, run.stderr);
+      assert.ok(errors[0]!.endsWith(expected), errors[0]);
+    });
+  }
+});
+
+describe('redis-ha render (command line)', () => {
+  it('prints a multi-document YAML stream, -o json a v1 List, and warnings on stderr', () => {
+    const brief = join(TESTDATA, 'bitnami-brief.yaml');
+    const yamlRun = spawnSync(process.execPath, [BIN, 'render', '--from-bitnami', brief], { encoding: 'utf8' });
+    assert.equal(yamlRun.status, 0, yamlRun.stderr);
+    const docs = parseAllDocuments(yamlRun.stdout).map((d) => d.toJS());
+    assert.ok(docs.length >= 10);
+    assert.ok(docs.every((d) => d.apiVersion && d.kind && d.metadata.name));
+    assert.match(yamlRun.stderr, /redis-ha: warning: values: the password is 9 characters/);
+    const json = JSON.parse(execFileSync(process.execPath, [BIN, 'render', '--from-bitnami', brief, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(json.kind, 'List');
+    assert.deepEqual(json.items.map((o: K8sObject) => o.kind), docs.map((d) => d.kind));
+  });
+
+  it('--as-resource prints a Secret and the RedisHA resource naming it', () => {
+    const out = execFileSync(process.execPath, [BIN, 'render', '-f', join(TESTDATA, 'maximal.yaml'), '--as-resource', '-o', 'json'], { encoding: 'utf8' });
+    const items = JSON.parse(out).items as K8sObject[];
+    assert.deepEqual(items.map((o) => o.kind), ['Secret', 'RedisHA']);
+    assert.equal((items[1]!.spec as any).auth.existingSecret, 'shop-auth');
+  });
+
+  it('refuses a missing or doubled input with exit 2', () => {
+    const run = spawnSync(process.execPath, [BIN, 'render'], { encoding: 'utf8' });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /give exactly one of -f SPEC.yaml or --from-bitnami VALUES.yaml/);
+  });
+});
+
+describe('the scripts in the ConfigMap', () => {
+  it('are valid POSIX sh', () => {
+    for (const spec of [maximal().spec, brief().spec]) {
+      const [cm] = find(renderManifests(spec).objects, 'ConfigMap');
+      for (const [key, text] of Object.entries(cm!.data as Record<string, string>)) {
+        if (!key.endsWith('.sh')) continue;
+        const run = spawnSync('sh', ['-n'], { input: text, encoding: 'utf8' });
+        assert.equal(run.status, 0, `${key}: ${run.stderr}`);
+      }
+    }
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The ConfigMap's contents: redis.conf, sentinel.conf and the POSIX sh scripts the pods run. None of
+ * them holds a secret: the scripts read passwords from the Secret volume at start-up and write the
+ * final configs (0600) into an in-memory emptyDir. ACL passwords are stored there as SHA-256 hashes.
+ */
+import type { RedisHASpec } from '../../spec/index.ts';
+import { IMAGE_FLAVORS } from '../../spec/images.ts';
+import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from './names.ts';
+import { maxmemoryFor } from './quantity.ts';
+
+/** Where things are mounted in the pods. */
+export const PATHS = {
+  config: '/etc/redis-ha/config',
+  secrets: '/etc/redis-ha/secrets',
+  run: '/run/redis-ha',
+  data: '/data',
+} as const;
+
+/** Least-privilege ACL rules of the internal users (from the Redis and redis_exporter docs). */
+export const ACL_RULES = {
+  replication: '+psync +replconf +ping',
+  sentinel:
+    '&* +multi +slaveof +replicaof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill',
+  exporter:
+    '-@all +@connection +memory -readonly +strlen +config|get +xinfo +pfcount -quit +zcard +type +xlen -readwrite -command +client -wait +scard +llen +hlen +get +eval +slowlog +cluster|info -hello -echo +info +latency +scan -reset -auth -asking',
+  operator:
+    '-@all +@connection +ping +info +role +replicaof +slaveof +client|kill +client|list +client|pause +client|unpause +config|get +config|set +wait +failover',
+} as const;
+
+function q(value: string | number): string {
+  return `"${String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** redis.conf without secrets, replication target or announce address: the start script adds those. */
+export function redisConf(spec: RedisHASpec): string {
+  const lines = [
+    '# Rendered by redis-ha; start-redis.sh appends users, masterauth and replicaof at start-up.',
+    `port ${REDIS_PORT}`,
+    'bind * -::*',
+    // Every user has a password; protected-mode would only refuse non-loopback clients of `default`.
+    'protected-mode no',
+    `dir ${PATHS.data}`,
+    'replica-read-only yes',
+    'repl-diskless-sync yes',
+    'repl-diskless-sync-delay 0',
+    `min-replicas-to-write ${spec.minReplicasToWrite}`,
+    `min-replicas-max-lag ${spec.minReplicasMaxLag}`,
+  ];
+  if (spec.persistence.enabled) lines.push('save 3600 1 300 100 60 10000', 'appendonly yes', 'appendfsync everysec');
+  else lines.push('save ""', 'appendonly no');
+  const maxmemory = spec.redisConfig.maxmemory ?? maxmemoryFor(spec.resources.redis.limits.memory);
+  if (spec.redisConfig.maxmemory === undefined && maxmemory !== undefined) lines.push(`maxmemory ${maxmemory}`);
+  for (const [key, value] of Object.entries(spec.redisConfig)) {
+    const parts = value.trim().split(/\s+/).filter((p) => p !== '');
+    lines.push(`${key} ${parts.length === 0 ? '""' : parts.map(q).join(' ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** sentinel.conf without secrets or the monitored master: start-sentinel.sh adds those. */
+export function sentinelConf(spec: RedisHASpec): string {
+  return [
+    '# Rendered by redis-ha; start-sentinel.sh appends passwords, announce-ip and the monitor line.',
+    `port ${SENTINEL_PORT}`,
+    `dir ${PATHS.data}`,
+    'sentinel resolve-hostnames yes',
+    'sentinel announce-hostnames yes',
+    'sentinel deny-scripts-reconfig yes',
+    '',
+  ].join('\n');
+}
+
+/** Shell variables every script starts with. Values are validated names and numbers: no quoting issues. */
+function prelude(spec: RedisHASpec): string {
+  const names = namesOf(spec);
+  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  return `#!/bin/sh
+# Rendered by redis-ha. POD_NAME and POD_NAMESPACE come from the downward API.
+set -eu
+CLI=${flavor.cli}
+GROUP=${names.group}
+DOMAIN="${names.headless}.\${POD_NAMESPACE}.svc"
+ME="\${POD_NAME}.\${DOMAIN}"
+REDIS_PODS="${Array.from({ length: spec.replicas + 1 }, (_, i) => `${names.redis}-${i}`).join(' ')}"
+SENTINEL_PODS="${Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}`).join(' ')}"
+SECRETS=${PATHS.secrets}
+
+secret() { cat "$SECRETS/$1"; }
+# Passwords reach redis-cli through its environment, never argv.
+ask_redis() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.operator})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.operator})" timeout 3 $CLI --no-auth-warning --user ${ACL_USERS.operator} -h "$host" -p ${REDIS_PORT} "$@"; }
+ask_sentinel() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" timeout 3 $CLI --no-auth-warning -h "$host" -p ${SENTINEL_PORT} "$@"; }
+# The master the Sentinels name, as "host", or nothing.
+sentinel_master() {
+  for pod in $SENTINEL_PODS; do
+    [ "$pod.$DOMAIN" = "$ME" ] && continue
+    m=$(ask_sentinel "$pod.$DOMAIN" --raw SENTINEL get-master-addr-by-name "$GROUP" 2>/dev/null | head -n 1) || true
+    if [ -n "$m" ]; then echo "$m"; return 0; fi
+  done
+}
+# A Redis pod that reports itself master, or nothing.
+peer_master() {
+  for pod in $REDIS_PODS; do
+    [ "$pod.$DOMAIN" = "$ME" ] && continue
+    role=$(ask_redis "$pod.$DOMAIN" --raw ROLE 2>/dev/null | head -n 1) || true
+    if [ "$role" = master ]; then echo "$pod.$DOMAIN"; return 0; fi
+  done
+}
+hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+`;
+}
+
+/** Starts redis-server: users and masterauth from the Secret, then master or replica of the right node. */
+export function startRedisScript(spec: RedisHASpec): string {
+  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  const rules = spec.auth.aclRules ?? '~* &* +@all -@dangerous +info +role';
+  const passwordKey = spec.auth.existingSecret !== undefined ? (spec.auth.existingSecretPasswordKey ?? 'password') : SECRET_KEYS.password;
+  return `${prelude(spec)}
+umask 077
+conf=${PATHS.run}/redis.conf
+cp ${PATHS.config}/redis.conf "$conf"
+{
+  echo "replica-announce-ip $ME"
+  echo "masteruser ${ACL_USERS.replication}"
+  printf 'masterauth "%s"\\n' "$(secret ${SECRET_KEYS.replication} | sed 's/[\\\\"]/\\\\&/g')"
+  echo "user default on #$(hash "$(secret ${passwordKey})") ${rules}"
+  echo "user ${ACL_USERS.replication} on #$(hash "$(secret ${SECRET_KEYS.replication})") ${ACL_RULES.replication}"
+  echo "user ${ACL_USERS.sentinel} on #$(hash "$(secret ${SECRET_KEYS.sentinelUser})") ${ACL_RULES.sentinel}"
+  echo "user ${ACL_USERS.exporter} on #$(hash "$(secret ${SECRET_KEYS.exporter})") ${ACL_RULES.exporter}"
+  echo "user ${ACL_USERS.operator} on #$(hash "$(secret ${SECRET_KEYS.operator})") ${ACL_RULES.operator}"
+} >> "$conf"
+
+# Who is master: the Sentinels' word first, then a peer that says it is master, then the first pod.
+master=$(sentinel_master)
+[ -n "$master" ] || master=$(peer_master)
+if [ -z "$master" ] && [ "$POD_NAME" != "${namesOf(spec).redis}-0" ]; then master="${namesOf(spec).redis}-0.$DOMAIN"; fi
+if [ "$master" = "$ME" ] && [ ${spec.replicas} -gt 0 ]; then
+  # Sentinel still names this pod, which has just restarted and may be empty. Come back as a replica
+  # (of itself, so it serves nobody) and let Sentinel promote the replica that has the data.
+  echo "replicaof $ME ${REDIS_PORT}" >> "$conf"
+elif [ -n "$master" ] && [ "$master" != "$ME" ]; then
+  echo "replicaof $master ${REDIS_PORT}" >> "$conf"
+fi
+exec ${flavor.server} "$conf"
+`;
+}
+
+/** Starts Sentinel monitoring the master the other Sentinels (or the Redis pods) name. */
+export function startSentinelScript(spec: RedisHASpec): string {
+  const names = namesOf(spec);
+  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  return `${prelude(spec)}
+umask 077
+conf=${PATHS.data}/sentinel.conf
+master=$(sentinel_master)
+[ -n "$master" ] || master=$(peer_master)
+[ -n "$master" ] || master="${names.redis}-0.$DOMAIN"
+cp ${PATHS.config}/sentinel.conf "$conf"
+esc() { sed 's/[\\\\"]/\\\\&/g'; }
+{
+  echo "sentinel announce-ip $ME"
+  printf 'requirepass "%s"\\n' "$(secret ${SECRET_KEYS.sentinelPassword} | esc)"
+  printf 'sentinel sentinel-pass "%s"\\n' "$(secret ${SECRET_KEYS.sentinelPassword} | esc)"
+  echo "sentinel monitor $GROUP $master ${REDIS_PORT} ${spec.quorum}"
+  echo "sentinel auth-user $GROUP ${ACL_USERS.sentinel}"
+  printf 'sentinel auth-pass %s "%s"\\n' "$GROUP" "$(secret ${SECRET_KEYS.sentinelUser} | esc)"
+  echo "sentinel down-after-milliseconds $GROUP ${spec.sentinel.downAfterMilliseconds}"
+  echo "sentinel failover-timeout $GROUP ${spec.sentinel.failoverTimeout}"
+  echo "sentinel parallel-syncs $GROUP ${spec.sentinel.parallelSyncs}"
+} >> "$conf"
+exec ${flavor.sentinel} "$conf"
+`;
+}
+
+/**
+ * preStop of a Redis pod: when this pod is master, ask a Sentinel for SENTINEL FAILOVER and wait until
+ * this pod is no longer master, so clients move before it stops rather than after down-after.
+ */
+export function preStopScript(spec: RedisHASpec): string {
+  const wait = Math.ceil(spec.sentinel.failoverTimeout / 1000);
+  return `${prelude(spec)}
+[ ${spec.replicas} -gt 0 ] || exit 0
+role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
+[ "$role" = master ] || exit 0
+for pod in $SENTINEL_PODS; do
+  if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then break; fi
+done
+i=0
+while [ $i -lt ${wait} ]; do
+  role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
+  [ "$role" = master ] || exit 0
+  sleep 1
+  i=$((i + 1))
+done
+echo "redis-ha: still master after ${wait} s; stopping anyway" >&2
+`;
+}
+
+/** Readiness of a Redis pod: answers PING, and as a replica has its link to the master up. */
+export function probeRedisScript(spec: RedisHASpec): string {
+  return `${prelude(spec)}
+[ "$(ask_redis localhost PING)" = PONG ]
+[ "\${1:-}" = live ] && exit 0
+info=$(ask_redis localhost INFO replication | tr -d '\\r')
+echo "$info" | grep -q '^role:master' && exit 0
+echo "$info" | grep -q '^master_link_status:up'
+`;
+}
+
+export function probeSentinelScript(spec: RedisHASpec): string {
+  return `${prelude(spec)}
+[ "$(ask_sentinel localhost PING)" = PONG ]
+`;
+}

@@ -1,0 +1,193 @@
+/** The two StatefulSets: Redis nodes and Sentinels, with Pod Security "restricted" pods. */
+import type { RedisHASpec, ResourceSpec } from '../../spec/index.ts';
+import type { K8sObject } from './object.ts';
+import { meta } from './object.ts';
+import { PATHS } from './scripts.ts';
+import {
+  COMPONENT_LABEL,
+  METRICS_PORT,
+  REDIS_PORT,
+  RUN_AS_USER,
+  SECRET_KEYS,
+  SENTINEL_PORT,
+  commonLabels,
+  namesOf,
+  selectorOf,
+} from './names.ts';
+
+type Component = 'redis' | 'sentinel';
+
+/** The container securityContext every container gets: what Pod Security "restricted" asks, and more. */
+export const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+function resourcesOf(r: ResourceSpec): Record<string, unknown> {
+  return {
+    requests: { cpu: r.requests.cpu, memory: r.requests.memory },
+    limits: { ...(r.limits.cpu !== undefined ? { cpu: r.limits.cpu } : {}), memory: r.limits.memory },
+  };
+}
+
+function imageOf(spec: RedisHASpec): string {
+  const { repository, tag, digest } = spec.image;
+  return `${repository}:${tag}${digest !== undefined ? `@${digest}` : ''}`;
+}
+
+const POD_ENV = [
+  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+];
+
+const exec = (script: string, ...args: string[]) => ({ exec: { command: ['sh', `${PATHS.config}/${script}`, ...args] } });
+
+function exporter(spec: RedisHASpec, component: Component, secretName: string): Record<string, unknown> {
+  const port = component === 'redis' ? REDIS_PORT : SENTINEL_PORT;
+  const env: Record<string, unknown>[] = [{ name: 'REDIS_ADDR', value: `redis://localhost:${port}` }];
+  if (component === 'redis') env.push({ name: 'REDIS_USER', value: 'exporter' });
+  const key = component === 'redis' ? SECRET_KEYS.exporter : SECRET_KEYS.sentinelPassword;
+  env.push({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key } } });
+  return {
+    name: 'exporter',
+    image: spec.metrics.image,
+    imagePullPolicy: 'IfNotPresent',
+    env,
+    ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+    resources: resourcesOf(spec.resources.exporter),
+    securityContext: CONTAINER_SECURITY,
+    readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10 },
+  };
+}
+
+function affinityOf(spec: RedisHASpec, component: Component): Record<string, unknown> {
+  const term = { labelSelector: { matchLabels: selectorOf(spec.name, component) }, topologyKey: 'kubernetes.io/hostname' };
+  const mode = spec.scheduling.podAntiAffinity;
+  if (mode === 'none') return {};
+  const podAntiAffinity =
+    mode === 'hard'
+      ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+      : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
+  return { affinity: { podAntiAffinity } };
+}
+
+function spreadOf(spec: RedisHASpec, component: Component): Record<string, unknown> {
+  const mode = spec.scheduling.zoneSpread;
+  if (mode === 'none') return {};
+  return {
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: mode === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway',
+        labelSelector: { matchLabels: selectorOf(spec.name, component) },
+      },
+    ],
+  };
+}
+
+function statefulSet(spec: RedisHASpec, namespace: string, component: Component): K8sObject {
+  const names = namesOf(spec);
+  const secretName = spec.auth.existingSecret ?? names.secret;
+  const isRedis = component === 'redis';
+  const persistent = isRedis && spec.persistence.enabled;
+  const labels = { ...commonLabels(spec.name), [COMPONENT_LABEL]: component };
+  const main: Record<string, unknown> = {
+    name: component,
+    image: imageOf(spec),
+    imagePullPolicy: spec.image.pullPolicy,
+    command: ['sh', `${PATHS.config}/${isRedis ? 'start-redis.sh' : 'start-sentinel.sh'}`],
+    env: POD_ENV,
+    ports: [{ name: component, containerPort: isRedis ? REDIS_PORT : SENTINEL_PORT, protocol: 'TCP' }],
+    resources: resourcesOf(isRedis ? spec.resources.redis : spec.resources.sentinel),
+    securityContext: CONTAINER_SECURITY,
+    startupProbe: { ...exec(isRedis ? 'probe-redis.sh' : 'probe-sentinel.sh', 'live'), periodSeconds: 2, failureThreshold: 150, timeoutSeconds: 5 },
+    livenessProbe: { ...exec(isRedis ? 'probe-redis.sh' : 'probe-sentinel.sh', 'live'), periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
+    readinessProbe: { ...exec(isRedis ? 'probe-redis.sh' : 'probe-sentinel.sh'), periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 5 },
+    volumeMounts: [
+      { name: 'config', mountPath: PATHS.config, readOnly: true },
+      { name: 'secrets', mountPath: PATHS.secrets, readOnly: true },
+      { name: 'run', mountPath: PATHS.run },
+      { name: 'data', mountPath: PATHS.data },
+    ],
+  };
+  if (isRedis) main.lifecycle = { preStop: exec('prestop-redis.sh') };
+  const containers = [main];
+  if (spec.metrics.enabled) containers.push(exporter(spec, component, secretName));
+
+  const volumes: Record<string, unknown>[] = [
+    { name: 'config', configMap: { name: names.config, defaultMode: 0o444 } },
+    { name: 'secrets', secret: { secretName, defaultMode: 0o440 } },
+    { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+  ];
+  if (!persistent) volumes.push({ name: 'data', emptyDir: {} });
+
+  const failoverSeconds = Math.ceil(spec.sentinel.failoverTimeout / 1000);
+  const podSpec: Record<string, unknown> = {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    ...(spec.scheduling.serviceAccountName !== undefined ? { serviceAccountName: spec.scheduling.serviceAccountName } : {}),
+    ...(spec.scheduling.priorityClassName !== undefined ? { priorityClassName: spec.scheduling.priorityClassName } : {}),
+    ...(Object.keys(spec.scheduling.nodeSelector).length ? { nodeSelector: { ...spec.scheduling.nodeSelector } } : {}),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      fsGroup: RUN_AS_USER,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    // Room for the preStop hook's hand-over, which waits at most failoverTimeout.
+    terminationGracePeriodSeconds: isRedis ? failoverSeconds + 15 : 30,
+    ...affinityOf(spec, component),
+    ...spreadOf(spec, component),
+    containers,
+    volumes,
+  };
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(isRedis ? names.redis : names.sentinel, namespace, labels),
+    spec: {
+      serviceName: names.headless,
+      replicas: isRedis ? spec.replicas + 1 : spec.sentinels,
+      // Pods start together: each finds the master through the Sentinels and its peers, not by order.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      selector: { matchLabels: selectorOf(spec.name, component) },
+      template: {
+        metadata: {
+          labels,
+          // Restart pods when the scripts or configs change; the hash covers no secret.
+          annotations: { 'redis-ha.io/config-hash': '' },
+        },
+        spec: podSpec,
+      },
+      ...(persistent
+        ? {
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+            volumeClaimTemplates: [
+              {
+                apiVersion: 'v1',
+                kind: 'PersistentVolumeClaim',
+                metadata: { name: 'data', labels },
+                spec: {
+                  accessModes: ['ReadWriteOnce'],
+                  ...(spec.persistence.storageClass !== undefined ? { storageClassName: spec.persistence.storageClass } : {}),
+                  resources: { requests: { storage: spec.persistence.size } },
+                },
+              },
+            ],
+          }
+        : {}),
+    },
+  };
+}
+
+/** The Redis and Sentinel StatefulSets. */
+export function statefulSets(spec: RedisHASpec, namespace: string): K8sObject[] {
+  return [statefulSet(spec, namespace, 'redis'), statefulSet(spec, namespace, 'sentinel')];
+}

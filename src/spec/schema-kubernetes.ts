@@ -1,0 +1,241 @@
+/**
+ * The spec fields that only matter on Kubernetes (render and the operator): images, Services, metrics,
+ * NetworkPolicy, resources, disruption budgets and scheduling. The local runtime ignores them, and every
+ * one of them is optional with a default, so a spec written for the local runtime means what it meant.
+ * They are part of SPEC_SCHEMA, so validation and the CRD's OpenAPI schema follow this table.
+ */
+import type { EnumField, Field, ObjectField, StringField, StringMapField } from './schema.ts';
+import { IMAGE_FLAVORS, LUA_CVES, VERSION_TAG_PATTERN } from './images.ts';
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const MEMORY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
+const CPU = '^[0-9]+(\\.[0-9]+)?m?$';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const CIDR = `^((${OCTET}\\.){3}${OCTET}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$`;
+
+/** The problem with a label or annotation key, or undefined. */
+function keyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const name = key.slice(slash + 1);
+  if (!QUALIFIED_NAME.test(key) || name.length > 63 || (slash >= 0 && slash > 253))
+    return "must be a Kubernetes key: an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.'";
+  return undefined;
+}
+
+function stringMap(description: string, checkValue?: (value: string) => string | undefined, maxValueLength = 4096): StringMapField {
+  return {
+    kind: 'stringMap',
+    description,
+    maxValueLength,
+    normalizeKey: (key) => key,
+    checkEntry: (key, value) => keyProblem(key) ?? checkValue?.(value),
+  };
+}
+
+const labels = (description: string): StringMapField =>
+  stringMap(description, (v) => (LABEL_VALUE.test(v) && v.length <= 63 ? undefined : "must be a label value: at most 63 letters, digits, '-', '_' or '.'"), 63);
+
+function str(description: string, pattern: string, rule: string, extra: Partial<StringField> = {}): StringField {
+  return { kind: 'string', description, pattern, rule, maxLength: 253, ...extra };
+}
+
+function enumOf(description: string, values: readonly string[], def?: string): EnumField {
+  return { kind: 'enum', description, values, ...(def !== undefined ? { default: def } : {}) };
+}
+
+const PRESETS = ['none', 'aws-internal', 'gcp-internal', 'azure-internal'] as const;
+
+function service(what: string): ObjectField {
+  return {
+    kind: 'object',
+    description: `The ${what} Service.`,
+    fields: {
+      type: enumOf('Service type.', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP'),
+      preset: enumOf('Internal load balancer preset for this Service; default: services.preset.', PRESETS),
+      annotations: stringMap('Annotations on the Service (added after the preset\'s, so they win).'),
+      loadBalancerSourceRanges: {
+        kind: 'list',
+        description: 'CIDRs allowed through the load balancer (type LoadBalancer only); also opened in the NetworkPolicy.',
+        maxItems: 64,
+        items: str('A CIDR.', CIDR, 'must be a CIDR such as 10.0.0.0/8', { maxLength: 64 }),
+      },
+      externalTrafficPolicy: enumOf('Cluster or Local (type LoadBalancer or NodePort only).', ['Cluster', 'Local']),
+    },
+  };
+}
+
+function resources(what: string, cpu: string, memory: string, memoryLimit: string): ObjectField {
+  const quantity = (d: string, pattern: string, def?: string): StringField =>
+    str(d, pattern, pattern === CPU ? 'must be a CPU quantity such as 100m or 0.5' : 'must be a memory quantity such as 256Mi or 1Gi', {
+      maxLength: 32,
+      ...(def !== undefined ? { default: def } : {}),
+    });
+  return {
+    kind: 'object',
+    description: `Resources of the ${what} container.`,
+    fields: {
+      requests: {
+        kind: 'object',
+        description: 'Requests.',
+        fields: { cpu: quantity('CPU request.', CPU, cpu), memory: quantity('Memory request.', MEMORY, memory) },
+      },
+      limits: {
+        kind: 'object',
+        description: 'Limits. No CPU limit by default: a throttled Redis misses Sentinel pings.',
+        fields: { cpu: quantity('CPU limit.', CPU), memory: quantity('Memory limit.', MEMORY, memoryLimit) },
+      },
+    },
+  };
+}
+
+const namespace = (d: string): StringField => str(d, DNS_LABEL, 'must be a namespace name (DNS-1123 label)', { maxLength: 63 });
+
+/** Kubernetes-only fields, merged into SPEC_SCHEMA after the runtime-neutral ones. */
+export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
+  image: {
+    kind: 'object',
+    description: `Server image (Kubernetes). The official redis or valkey image, pinned; versions without the fixes for ${LUA_CVES} are refused.`,
+    fields: {
+      flavor: enumOf('redis or valkey.', ['redis', 'valkey'], 'redis'),
+      repository: str(
+        `Image repository; default ${IMAGE_FLAVORS.redis.repository} or ${IMAGE_FLAVORS.valkey.repository}. A mirror must carry the same image.`,
+        '^[a-z0-9]([-a-z0-9._:/]*[a-z0-9])?$',
+        'must be an image repository such as docker.io/library/redis',
+      ),
+      tag: str(
+        `Exact version; default ${IMAGE_FLAVORS.redis.defaultTag} (redis) or ${IMAGE_FLAVORS.valkey.defaultTag} (valkey).`,
+        VERSION_TAG_PATTERN,
+        'must be an exact version such as 8.2.3 or 8.2.3-alpine (floating tags cannot be checked against the CVE floor)',
+        { maxLength: 64 },
+      ),
+      digest: str('Image digest to pin as well (sha256:...).', '^sha256:[0-9a-f]{64}$', 'must be sha256: followed by 64 hex digits', {
+        maxLength: 71,
+      }),
+      pullPolicy: enumOf('imagePullPolicy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
+    },
+  },
+  services: {
+    kind: 'object',
+    description: 'The -master, -replicas and -sentinel Services (Kubernetes).',
+    fields: {
+      preset: enumOf(
+        'Internal load balancer annotations for every LoadBalancer Service: aws-internal, gcp-internal, azure-internal.',
+        PRESETS,
+        'none',
+      ),
+      master: service('-master (read-write; follows the master-pod label)'),
+      replicas: service('-replicas (read-only)'),
+      sentinel: service('-sentinel'),
+    },
+  },
+  metrics: {
+    kind: 'object',
+    description: 'redis_exporter sidecars, ServiceMonitor, PrometheusRule and a Grafana dashboard (Kubernetes).',
+    fields: {
+      enabled: { kind: 'boolean', description: 'Run redis_exporter beside every Redis and Sentinel.', default: false },
+      image: str('redis_exporter image with an exact tag.', '^[a-z0-9][-a-z0-9._/]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$', 'must be an image with a tag such as docker.io/oliver006/redis_exporter:v1.67.0', {
+        default: 'docker.io/oliver006/redis_exporter:v1.67.0',
+      }),
+      serviceMonitor: {
+        kind: 'object',
+        description: 'A prometheus-operator ServiceMonitor.',
+        fields: {
+          enabled: { kind: 'boolean', description: 'Render a ServiceMonitor.', default: false },
+          namespace: namespace("Namespace of the ServiceMonitor; default: the deployment's."),
+          labels: labels('Extra labels, e.g. the release label your Prometheus selects.'),
+          interval: str('Scrape interval.', '^[0-9]+(ms|s|m)$', 'must be a duration such as 30s', { default: '30s', maxLength: 16 }),
+        },
+      },
+      prometheusRule: {
+        kind: 'object',
+        description: 'A PrometheusRule with alerts: no master, several masters, replication link down, replica lag, Sentinel quorum, failover, memory.',
+        fields: {
+          enabled: { kind: 'boolean', description: 'Render a PrometheusRule.', default: false },
+          namespace: namespace("Namespace; default: the ServiceMonitor's."),
+          labels: labels('Extra labels, e.g. the label your Prometheus selects rules by.'),
+        },
+      },
+      dashboard: {
+        kind: 'object',
+        description: 'A Grafana dashboard in a ConfigMap labelled grafana_dashboard: "1".',
+        fields: {
+          enabled: { kind: 'boolean', description: 'Render the dashboard ConfigMap.', default: false },
+          namespace: namespace("Namespace; default: the deployment's."),
+          labels: labels('Extra labels for your Grafana sidecar.'),
+        },
+      },
+    },
+  },
+  networkPolicy: {
+    kind: 'object',
+    description:
+      "A NetworkPolicy: only the deployment's pods, the operator and pods labelled redis-ha.io/client-<name>: \"true\" reach 6379/26379 (Kubernetes).",
+    fields: {
+      enabled: { kind: 'boolean', description: 'Render the NetworkPolicy.', default: true },
+      operatorNamespace: namespace('Namespace of the redis-ha operator; default: any namespace.'),
+      allowedNamespaces: {
+        kind: 'list',
+        description: 'Namespaces whose every pod may connect.',
+        maxItems: 64,
+        items: namespace('A namespace.'),
+      },
+      allowedCidrs: {
+        kind: 'list',
+        description: 'Extra CIDRs that may connect (e.g. a VPC when the Services are load balancers).',
+        maxItems: 64,
+        items: str('A CIDR.', CIDR, 'must be a CIDR such as 10.0.0.0/8', { maxLength: 64 }),
+      },
+    },
+  },
+  resources: {
+    kind: 'object',
+    description: 'Container resources (Kubernetes). maxmemory defaults to 80% of the Redis memory limit.',
+    fields: {
+      redis: resources('Redis', '100m', '256Mi', '512Mi'),
+      sentinel: resources('Sentinel', '20m', '64Mi', '128Mi'),
+      exporter: resources('redis_exporter', '10m', '32Mi', '64Mi'),
+    },
+  },
+  podDisruptionBudget: {
+    kind: 'object',
+    description: 'PodDisruptionBudgets: Redis at most one down, Sentinels at least quorum up (Kubernetes).',
+    fields: { enabled: { kind: 'boolean', description: 'Render them.', default: true } },
+  },
+  scheduling: {
+    kind: 'object',
+    description: 'Where pods go (Kubernetes).',
+    fields: {
+      podAntiAffinity: enumOf('Spread pods of one StatefulSet over nodes: soft (preferred), hard (required) or none.', ['soft', 'hard', 'none'], 'soft'),
+      zoneSpread: enumOf('Topology spread over topology.kubernetes.io/zone: soft (ScheduleAnyway), hard or none.', ['soft', 'hard', 'none'], 'soft'),
+      nodeSelector: labels('nodeSelector for every pod.'),
+      priorityClassName: str('PriorityClass of every pod.', DNS_SUBDOMAIN, 'must be a PriorityClass name (DNS subdomain)'),
+      serviceAccountName: str('ServiceAccount of the pods; default: the namespace default (its token is not mounted).', DNS_SUBDOMAIN, 'must be a ServiceAccount name (DNS subdomain)'),
+    },
+  },
+};
+
+/** Kubernetes-only fields of `auth`. */
+export const KUBERNETES_AUTH_FIELDS: Readonly<Record<string, Field>> = {
+  existingSecret: str(
+    'A Secret you manage holding the keys password and sentinel-password (Kubernetes); then auth.password and auth.sentinelPassword must be absent.',
+    DNS_SUBDOMAIN,
+    'must be a Secret name (DNS subdomain)',
+  ),
+  existingSecretPasswordKey: str("The key of the application's password in existingSecret.", '^[-._a-zA-Z0-9]+$', "must be a Secret key: letters, digits, '-', '_' or '.'", {
+    default: 'password',
+  }),
+  allowShortPasswords: {
+    kind: 'boolean',
+    description: 'Accept passwords shorter than 16 characters (imported Bitnami values). Weak: rotate them.',
+    default: false,
+  },
+  aclRules: str(
+    'ACL rules of the application user (default) on Kubernetes, where replication, Sentinel, the exporter and the operator each get their own least-privilege user.',
+    '^[^\\x00-\\x1f\\x7f]*$',
+    'must be one line of ACL rules',
+    { default: '~* &* +@all -@dangerous +info +role', maxLength: 1024 },
+  ),
+};
