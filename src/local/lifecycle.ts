@@ -17,6 +17,7 @@ import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
 import { isAlive, terminate } from './processes.ts';
 import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './supervisor.ts';
+import { startHttpServer } from './http.ts';
 
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
   return {
@@ -130,11 +131,13 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.nodes[0]);
+  const http = await startHttpServer(d, { controller, log });
   controller.start();
   return {
     supervisor,
     controller,
     async stop() {
+      await http.stop();
       await controller.stop();
       await supervisor.stop();
     },
@@ -163,14 +166,14 @@ function lastLines(path: string, n: number): string {
  * Polls until the deployment is healthy. Reports each new reason for waiting through `progress`.
  * Fails with the last problems when `timeoutMs` passes or the supervisor dies.
  */
-export async function waitHealthy(d: LocalDeployment, supervisorPid: number, timeoutMs: number, progress: (line: string) => void): Promise<TopologyStatus> {
+export async function waitHealthy(d: LocalDeployment, supervisorPid: number, timeoutMs: number, progress: (line: string, status: TopologyStatus) => void): Promise<TopologyStatus> {
   const deadline = Date.now() + timeoutMs;
   let lastProblem = '';
   for (;;) {
     const status = await collectStatus(statusTargetOf(d), 500);
     if (status.healthy) return status;
     const problem = status.problems[0] ?? '';
-    if (problem !== lastProblem) progress(`waiting: ${problem}`);
+    if (problem !== lastProblem) progress(`waiting: ${problem}`, status);
     lastProblem = problem;
     if (!isAlive(supervisorPid)) {
       throw new UserError(`the supervisor of '${d.spec.name}' stopped while starting: ${lastLines(filesOf(d.stateDir).supervisorLog, 3) || 'no output'}; see 'redis-ha logs --name ${d.spec.name}'`);
