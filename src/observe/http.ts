@@ -20,8 +20,8 @@ import type { TopologyMetrics } from './metrics.ts';
 import type { TopologyStatus } from './status.ts';
 import type { Timeline } from './timeline.ts';
 
-/** What the dashboard shows: the status model plus whatever the runtime adds (endpoints, state dir, ...). */
-export type StatusDocument = TopologyStatus & Record<string, unknown>;
+/** What the dashboard shows: the status model, plus whatever the runtime adds (endpoints, state dir, ...). */
+export type StatusDocument = TopologyStatus;
 
 export interface DashboardSource {
   /** A fresh status; called at most once per `STATUS_MAX_AGE_MS` however many viewers and scrapers there are. */
