@@ -117,6 +117,12 @@ describe('metrics, status --watch and up progress on real processes', () => {
     const before = await eventually('a healthy topology', 30_000, async () => ((await status()).healthy ? status() : undefined));
     const killed = masterOf(before);
     assert.ok(killed);
+    // The replicas hold the keys written above, so the brain has Sentinel promote one rather than
+    // take the restarted (empty) master back.
+    await eventually('every node holding keys', 10_000, async () => {
+      const s = await statusOf<{ nodes: { figures?: { keys?: number } }[] }>(home, NAME);
+      return s.nodes.every((n) => (n.figures?.keys ?? 0) >= 1) ? true : undefined;
+    });
     const e0 = await scrape(metricsUrl);
     const changes0 = valueOf(e0, 'redis_ha_master_changes_total');
     const failovers0 = valueOf(e0, 'redis_ha_failover_duration_seconds_count');
