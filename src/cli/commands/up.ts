@@ -96,7 +96,7 @@ function progressReporter(started: number) {
   const report = (line: string, status?: TopologyStatus) => {
     const text = `[${elapsed(started)}] ${status ? `${bootProgress(status)} — ${line}` : line}`;
     if (tty && status) {
-      process.stderr.write(`\r\x1b[K${text.slice(0, Math.max(20, (process.stderr.columns ?? 100) - 1))}`);
+      process.stderr.write(`\r\x1b[K${text.slice(0, Math.max(20, (process.stderr.columns || 100) - 1))}`);
       open = true;
       return;
     }
