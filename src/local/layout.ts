@@ -30,6 +30,8 @@ export function filesOf(stateDir: string) {
     runtime: join(stateDir, 'runtime.json'),
     memory: join(stateDir, 'memory.json'),
     supervisorLog: join(stateDir, 'supervisor.log'),
+    /** Where the supervisor serves the dashboard and /metrics (`{ pid, url }`), while it does. */
+    http: join(stateDir, 'http.json'),
     dirOf: (member: string) => join(stateDir, member),
     configOf: (member: string) => join(stateDir, member, member.startsWith('sentinel') ? 'sentinel.conf' : 'redis.conf'),
     logOf: (member: string) => join(stateDir, member, `${member}.log`),

@@ -20,6 +20,7 @@ import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
 import { isAlive, terminate } from './processes.ts';
 import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './supervisor.ts';
+import { startHttpServer } from './http.ts';
 
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
   return {
@@ -156,6 +157,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.nodes[0]);
+  const http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
   void router.start();
   return {
@@ -163,6 +165,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     controller,
     endpoints,
     async stop() {
+      await http.stop();
       await controller.stop();
       router.stop();
       await endpoints.close();
@@ -204,7 +207,7 @@ async function masterEndpointProblem(d: LocalDeployment): Promise<string | undef
  * Polls until the deployment is healthy and its master endpoint reaches the master. Reports each new reason for waiting through `progress`.
  * Fails with the last problems when `timeoutMs` passes or the supervisor dies.
  */
-export async function waitHealthy(d: LocalDeployment, supervisorPid: number, timeoutMs: number, progress: (line: string) => void): Promise<TopologyStatus> {
+export async function waitHealthy(d: LocalDeployment, supervisorPid: number, timeoutMs: number, progress: (line: string, status: TopologyStatus) => void): Promise<TopologyStatus> {
   const deadline = Date.now() + timeoutMs;
   let lastProblem = '';
   for (;;) {
@@ -212,7 +215,7 @@ export async function waitHealthy(d: LocalDeployment, supervisorPid: number, tim
     const endpointProblem = status.healthy ? await masterEndpointProblem(d) : undefined;
     if (status.healthy && !endpointProblem) return status;
     const problem = endpointProblem ?? status.problems[0] ?? '';
-    if (problem !== lastProblem) progress(`waiting: ${problem}`);
+    if (problem !== lastProblem) progress(`waiting: ${problem}`, status);
     lastProblem = problem;
     if (!isAlive(supervisorPid)) {
       throw new UserError(`the supervisor of '${d.spec.name}' stopped while starting: ${lastLines(filesOf(d.stateDir).supervisorLog, 3) || 'no output'}; see 'redis-ha logs --name ${d.spec.name}'`);

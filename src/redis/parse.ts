@@ -90,3 +90,12 @@ export function parseFlatRecords(reply: unknown): Map<string, string>[] {
 export function parseFlags(flags: string | undefined): Set<string> {
   return new Set((flags ?? '').split(',').filter((s) => s !== ''));
 }
+
+/** Total keys over every database in `INFO keyspace` (`db0:keys=3,expires=0,...`). */
+export function keyCount(info: ReadonlyMap<string, string> | undefined): number {
+  let keys = 0;
+  for (const [field, value] of info ?? []) {
+    if (/^db\d+$/.test(field)) keys += Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
+  }
+  return keys;
+}

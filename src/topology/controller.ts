@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
 import { act, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
-import { changes, describeAction, plan, type Action } from './plan.ts';
+import { describeAction, plan, type Action } from './plan.ts';
+import { FailoverClock, type ControllerObserver } from './events.ts';
 
 /** Where the controller keeps its memory (local: a 0600 file written atomically; Kubernetes: CR status). */
 export interface MemoryStore {
@@ -24,6 +25,8 @@ export interface ControllerOptions {
   readonly log: (line: string) => void;
   /** The safety-net resync period; events wake the controller sooner. */
   readonly resyncMs?: number;
+  /** Told about actions, master changes and Sentinel events (metrics, timeline); see `addObserver`. */
+  readonly observer?: ControllerObserver;
 }
 
 /**
@@ -41,6 +44,8 @@ export class Controller {
   #stopped = false;
   #lastReason = '';
   #memory: Memory;
+  readonly #observers: ControllerObserver[] = [];
+  readonly #clock: FailoverClock;
   /** A failover we asked for: not asked again until Sentinel names another master or it times out. */
   #failoverAsked?: { from: string; at: number };
   /** Resolves when the pass in flight (if any) ends. */
@@ -50,6 +55,23 @@ export class Controller {
     this.#t = t;
     this.#o = o;
     this.#memory = o.memory.load();
+    this.#clock = new FailoverClock(t.masterName);
+    if (o.observer) this.#observers.push(o.observer);
+  }
+
+  /** Adds an observer (metrics, a timeline); each is told every event from now on. */
+  addObserver(o: ControllerObserver): void {
+    this.#observers.push(o);
+  }
+
+  #tell(fn: (o: ControllerObserver) => void): void {
+    for (const o of this.#observers) {
+      try {
+        fn(o);
+      } catch (err) {
+        this.#o.log(`controller observer failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   start(): void {
@@ -86,11 +108,16 @@ export class Controller {
     await this.#idle;
   }
 
-  #subscribe(s: { host: string; port: number }): void {
+  #subscribe(s: { id: string; host: string; port: number }): void {
     const sub = new Redis({ ...sentinelEndpointIn(this.#t, s), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null });
     sub.on('error', () => {});
     sub.psubscribe('*').catch(() => {});
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      if ((channel.startsWith('+') || channel.startsWith('-')) && message.includes(this.#t.masterName)) {
+        const at = Date.now();
+        this.#clock.sentinelEvent(channel, message, at);
+        this.#tell((o) => o.sentinelEvent?.({ at, sentinel: s.id, type: channel, message }));
+      }
       if (!WAKE_EVENTS.has(channel) || !message.includes(this.#t.masterName)) return;
       if (channel === '+switch-master') {
         // `<name> <old-ip> <old-port> <new-ip> <new-port>`: the endpoint follows at once, the pass verifies.
@@ -117,16 +144,29 @@ export class Controller {
     const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
     const agreed = agreedMaster(obs);
     const actions = this.#allowed(p.actions, agreed);
-    if (p.reason !== this.#lastReason) this.#o.log(p.reason);
+    if (p.reason !== this.#lastReason) {
+      this.#o.log(p.reason);
+      this.#tell((o) => o.reason?.({ at: obs.at, text: p.reason }));
+    }
     this.#lastReason = p.reason;
+    const change = this.#clock.pass(obs);
+    if (change) this.#tell((o) => o.masterChanged?.(change));
     for (const a of actions) {
       if (this.#stopped) return;
       try {
+        if (a.kind === 'sentinel-failover') this.#clock.trouble(Date.now());
         await act(this.#t, a, this.#o.publisher);
         if (a.kind === 'sentinel-failover') this.#failoverAsked = { from: agreed ? addressKey(agreed) : '', at: Date.now() };
-        if (changes({ ...p, actions: [a] }).length > 0) this.#o.log(`did ${describeAction(obs, a)}`);
+        if (a.kind !== 'publish-master') {
+          const description = describeAction(obs, a);
+          this.#o.log(`did ${description}`);
+          this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: true }));
+        }
       } catch (err) {
-        this.#o.log(`could not ${describeAction(obs, a)}: ${(err as Error).message}`);
+        const description = describeAction(obs, a);
+        const error = (err as Error).message;
+        this.#o.log(`could not ${description}: ${error}`);
+        if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }
     }
     if (p.memory.epoch !== this.#memory.epoch || addressKey(p.memory.master ?? { host: '', port: 0 }) !== addressKey(this.#memory.master ?? { host: '', port: 0 })) {

@@ -1,5 +1,6 @@
 import type { Endpoint } from '../redis/connect.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+import { keyCount } from '../redis/parse.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
 
 /** What the controller watches and how it authenticates: the same shape for every runtime. */
@@ -19,15 +20,6 @@ export function nodeEndpointIn(t: Topology, a: { host: string; port: number }): 
 
 export function sentinelEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {
   return { ...t.sentinelAuth, host: a.host, port: a.port };
-}
-
-/** Total keys over every database in `INFO keyspace` (`db0:keys=3,expires=0,...`). */
-function keyCount(info: ReadonlyMap<string, string> | undefined): number {
-  let keys = 0;
-  for (const [field, value] of info ?? []) {
-    if (/^db\d+$/.test(field)) keys += Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
-  }
-  return keys;
 }
 
 export function nodeObservation(id: string, p: NodeProbe): NodeObservation {

@@ -1,36 +1,29 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { addressOf } from '../../redis/connect.ts';
-import { collectStatus, type TopologyStatus } from '../../observe/status.ts';
+import { collectStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
-import { requireDeployment, runState, statusTargetOf } from '../../local/lifecycle.ts';
-import { endpointsOf } from '../../local/deployment.ts';
-import { NAME_OPTIONS, nameOf, parse } from '../options.ts';
+import { requireDeployment, statusTargetOf } from '../../local/lifecycle.ts';
+import { localStatusDocument, type LocalStatusDocument } from '../../local/status.ts';
+import { intFlag, NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { table } from '../table.ts';
 
-export const STATUS_HELP = `Usage: redis-ha status [--name NAME] [--json]
+export const STATUS_HELP = `Usage: redis-ha status [--name NAME] [--json] [--watch [--interval SECONDS]]
 
 Shows roles, replication offsets and lag, link status, and each Sentinel's view of the master.
-Exit code 0 when healthy, 1 when not.`;
+Exit code 0 when healthy, 1 when not.
 
-/** The `status --json` document: the status model plus where the deployment lives locally. */
-export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) {
-  const { supervisorPid, live } = runState(d);
-  const endpoints = endpointsOf(d);
-  return {
-    ...status,
-    user: 'default',
-    sentinelUser: 'default',
-    // Served by the supervisor while it runs; fixed addresses that follow failover.
-    endpoints: { master: addressOf(endpoints.master), replicas: addressOf(endpoints.replicas) },
-    stateDir: d.stateDir,
-    supervisor: { pid: supervisorPid ?? null, running: supervisorPid !== undefined, processes: live.size },
-  };
-}
+  -w, --watch          keep showing it, redrawn in place every --interval seconds (default 1) until
+                       Ctrl-C (exit 0); with --json, one JSON object per line instead`;
 
-export function statusTable(doc: ReturnType<typeof localStatusDocument>): string {
-  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}`;
+export function statusTable(doc: LocalStatusDocument): string {
+  const served = doc.endpoints.dashboard ? `, dashboard ${doc.endpoints.dashboard}` : '';
+  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}`;
   const nodes = table(
-    ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)'],
-    doc.nodes.map((n) => [n.id, addressOf(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes]),
+    ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)', 'OPS/S', 'CLIENTS', 'KEYS'],
+    doc.nodes.map((n) => [
+      n.id, addressOf(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes,
+      n.figures?.instantaneous_ops_per_sec, n.figures?.connected_clients, n.figures?.keys,
+    ]),
   );
   const sentinels = table(
     ['SENTINEL', 'ADDRESS', 'SEES MASTER', 'FLAGS', 'REPLICAS', 'SENTINELS', 'EPOCH', 'QUORUM'],
@@ -49,14 +42,56 @@ export function statusTable(doc: ReturnType<typeof localStatusDocument>): string
   return `${head}\n\n${nodes}\n\n${sentinels}${problems}`;
 }
 
+const snapshot = async (d: LocalDeployment) => localStatusDocument(d, await collectStatus(statusTargetOf(d)));
+
+/**
+ * `status --watch`: on a terminal the table is redrawn in place (cursor home, each line cleared, the
+ * rest of the screen cleared); into a pipe each frame is printed after a blank line (with --json: one
+ * object per line). Ctrl-C (or SIGTERM) ends it with exit code 0.
+ */
+async function watch(d: LocalDeployment, json: boolean, intervalMs: number): Promise<number> {
+  const out = process.stdout;
+  const tty = out.isTTY === true && !json;
+  let stopped = false;
+  const abort = new AbortController();
+  const stop = () => {
+    stopped = true;
+    abort.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (tty) out.write('\x1b[?25l\x1b[2J'); // hide the cursor, clear once
+  try {
+    let first = true;
+    while (!stopped) {
+      const doc = await snapshot(d);
+      if (stopped) break;
+      if (json) out.write(`${JSON.stringify(doc)}\n`);
+      else if (tty) {
+        const frame = `${new Date().toLocaleTimeString('en-GB', { hour12: false })}  every ${intervalMs / 1000} s, Ctrl-C to stop\n\n${statusTable(doc)}`;
+        out.write(`\x1b[H${frame.split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
+      } else out.write(`${first ? '' : '\n'}${new Date().toISOString()}\n${statusTable(doc)}\n`);
+      first = false;
+      await sleep(intervalMs, undefined, { signal: abort.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (tty) out.write('\x1b[?25h');
+  }
+  return 0;
+}
+
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parse('status', argv, { ...NAME_OPTIONS, json: { type: 'boolean' } });
+  const { values } = parse('status', argv, { ...NAME_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' } });
   if (values.help) {
     console.log(STATUS_HELP);
     return 0;
   }
   const d = requireDeployment(nameOf(values));
-  const doc = localStatusDocument(d, await collectStatus(statusTargetOf(d)));
+  const intervalSeconds = intFlag('interval', values.interval, 1, 3600) ?? 1;
+  if (values.watch) return watch(d, values.json === true, intervalSeconds * 1000);
+  const doc = await snapshot(d);
   console.log(values.json ? JSON.stringify(doc) : statusTable(doc));
   return doc.healthy ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import type { LocalDeployment } from '../../local/deployment.ts';
 import { prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
 import { waitPortsFree } from '../../local/ports.ts';
 import { endpointsOf, members } from '../../local/deployment.ts';
+import { servedHttp } from '../../local/status.ts';
 import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
 import { UsageError } from '../errors.ts';
 
@@ -74,8 +75,46 @@ function elapsed(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(1)} s`;
 }
 
+/**
+ * How far a bootstrap has come, in one line: `nodes 3/3 up · replicas 1/2 following · Sentinels 2/3 agree`.
+ */
+export function bootProgress(status: TopologyStatus): string {
+  const master = status.master ? addressOf(status.master) : undefined;
+  const up = status.nodes.filter((n) => n.reachable).length;
+  const following = status.nodes.filter((n) => n.role === 'replica' && n.linkUp && n.following === master).length;
+  const agree = status.sentinels.filter((s) => s.master && addressOf(s.master) === master).length;
+  return `nodes ${up}/${status.nodes.length} up · replicas ${following}/${status.nodes.length - 1} following · Sentinels ${agree}/${status.sentinels.length} agree`;
+}
+
+/**
+ * Progress on stderr, so stdout stays the summary scripts read. On a terminal one line is rewritten in
+ * place; into a pipe or file each step is its own line.
+ */
+function progressReporter(started: number) {
+  const tty = process.stderr.isTTY === true;
+  let open = false;
+  const report = (line: string, status?: TopologyStatus) => {
+    const text = `[${elapsed(started)}] ${status ? `${bootProgress(status)} — ${line}` : line}`;
+    if (tty && status) {
+      process.stderr.write(`\r\x1b[K${text.slice(0, Math.max(20, (process.stderr.columns || 100) - 1))}`);
+      open = true;
+      return;
+    }
+    if (open) process.stderr.write('\n');
+    open = false;
+    process.stderr.write(`${text}\n`);
+  };
+  /** Ends an in-place line before other output. */
+  report.done = () => {
+    if (open) process.stderr.write('\r\x1b[K');
+    open = false;
+  };
+  return report;
+}
+
 /** The summary a person reads after `up`: where everything is and how to connect. */
 export function summary(d: LocalDeployment, status: TopologyStatus, took: string): string {
+  const http = servedHttp(d);
   const master = status.master ? addressOf(status.master) : 'none';
   const replicas = status.nodes.filter((n) => n.role === 'replica').map(addressOf);
   const sentinels = d.sentinels.map(addressOf);
@@ -91,6 +130,7 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
     `  endpoints   ${addressOf(endpoints.master)} (always the master)   ${addressOf(endpoints.replicas)} (reads, replicas)`,
     `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
     `  state       ${d.stateDir}`,
+    `  dashboard   ${http ? `${http.url}   (Prometheus metrics: ${http.url}metrics)` : 'not served (see redis-ha logs)'}`,
     '',
     'Connect:',
     `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
@@ -126,13 +166,13 @@ export async function upCommand(argv: string[]): Promise<number> {
     passwordsGiven: given,
   });
   const d = prepared.deployment;
-  const progress = (line: string) => process.stderr.write(`[${elapsed(started)}] ${line}\n`);
+  const progress = progressReporter(started);
   if (prepared.note) progress(prepared.note);
   progress(`starting ${d.nodes.length} Redis nodes and ${d.sentinels.length} Sentinels of '${d.spec.name}' from port ${d.portBase}`);
 
   if (values.detach) {
     const pid = spawnDetachedSupervisor(d);
-    const status = await waitHealthy(d, pid, timeoutSeconds * 1000, progress);
+    const status = await waitHealthy(d, pid, timeoutSeconds * 1000, progress).finally(progress.done);
     console.log(summary(d, status, elapsed(started)));
     return 0;
   }
@@ -152,7 +192,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stop().then(resolve));
   });
   try {
-    const status = await waitHealthy(d, process.pid, timeoutSeconds * 1000, progress);
+    const status = await waitHealthy(d, process.pid, timeoutSeconds * 1000, progress).finally(progress.done);
     console.log(summary(d, status, elapsed(started)));
     console.log('\nRunning in the foreground; Ctrl-C stops it (or use --detach).');
   } catch (err) {

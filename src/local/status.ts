@@ -1,0 +1,47 @@
+import { addressOf } from '../redis/connect.ts';
+import type { TopologyStatus } from '../observe/status.ts';
+import { endpointsOf, type LocalDeployment } from './deployment.ts';
+import { readJson } from './fsutil.ts';
+import { filesOf } from './layout.ts';
+import { isAlive } from './processes.ts';
+import { liveMembers, readRuntime } from './supervisor.ts';
+
+/** What `http.json` records while a supervisor serves the dashboard. */
+export interface HttpRecord {
+  readonly pid: number;
+  /** `http://127.0.0.1:P/` */
+  readonly url: string;
+}
+
+/** The dashboard URL of a running deployment, when its supervisor serves one. */
+export function servedHttp(d: LocalDeployment): HttpRecord | undefined {
+  const record = readJson<HttpRecord>(filesOf(d.stateDir).http);
+  return record && isAlive(record.pid) ? record : undefined;
+}
+
+/**
+ * The `status --json` document (and what the dashboard shows): the status model plus where the
+ * deployment lives locally and where it is served.
+ */
+export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) {
+  const runtime = readRuntime(d.stateDir);
+  const supervisorPid = runtime && isAlive(runtime.supervisorPid) ? runtime.supervisorPid : undefined;
+  const live = liveMembers(d, runtime);
+  const endpoints = endpointsOf(d);
+  const http = servedHttp(d);
+  return {
+    ...status,
+    user: 'default',
+    sentinelUser: 'default',
+    // Served by the supervisor while it runs: fixed addresses that follow failover.
+    endpoints: {
+      master: addressOf(endpoints.master),
+      replicas: addressOf(endpoints.replicas),
+      ...(http ? { dashboard: http.url, metrics: `${http.url}metrics` } : {}),
+    },
+    stateDir: d.stateDir,
+    supervisor: { pid: supervisorPid ?? null, running: supervisorPid !== undefined, processes: live.size },
+  };
+}
+
+export type LocalStatusDocument = ReturnType<typeof localStatusDocument>;
