@@ -1,17 +1,6 @@
 import { UserError } from '../errors.ts';
 import { SpecError } from '../spec/index.ts';
 import { UsageError } from './errors.ts';
-import { benchCommand } from './commands/bench.ts';
-import { cliCommand } from './commands/cli.ts';
-import { downCommand } from './commands/down.ts';
-import { failoverCommand } from './commands/failover.ts';
-import { logsCommand } from './commands/logs.ts';
-import { passwordCommand } from './commands/password.ts';
-import { proxyCommand } from './commands/proxy.ts';
-import { renderCommand } from './commands/render.ts';
-import { statusCommand } from './commands/status.ts';
-import { superviseCommand } from './commands/supervise.ts';
-import { upCommand } from './commands/up.ts';
 
 const HELP = `Usage: redis-ha <command> [options]
 
@@ -31,18 +20,19 @@ Commands:
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  up: upCommand,
-  down: downCommand,
-  status: statusCommand,
-  password: passwordCommand,
-  cli: cliCommand,
-  logs: logsCommand,
-  bench: benchCommand,
-  failover: failoverCommand,
-  proxy: proxyCommand,
-  render: renderCommand,
-  supervise: superviseCommand,
+/** Each command's module is loaded only when it runs: a long-running `proxy` carries no renderer. */
+const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
+  up: () => import('./commands/up.ts').then((m) => m.upCommand),
+  down: () => import('./commands/down.ts').then((m) => m.downCommand),
+  status: () => import('./commands/status.ts').then((m) => m.statusCommand),
+  password: () => import('./commands/password.ts').then((m) => m.passwordCommand),
+  cli: () => import('./commands/cli.ts').then((m) => m.cliCommand),
+  logs: () => import('./commands/logs.ts').then((m) => m.logsCommand),
+  bench: () => import('./commands/bench.ts').then((m) => m.benchCommand),
+  failover: () => import('./commands/failover.ts').then((m) => m.failoverCommand),
+  proxy: () => import('./commands/proxy.ts').then((m) => m.proxyCommand),
+  render: () => import('./commands/render.ts').then((m) => m.renderCommand),
+  supervise: () => import('./commands/supervise.ts').then((m) => m.superviseCommand),
 };
 
 /** Exit codes: 0 ok, 1 failed or unhealthy, 2 bad input (usage or spec), 70 internal error. */
@@ -58,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await run(rest);
+    return await (await run())(rest);
   } catch (err) {
     if (err instanceof UsageError || err instanceof SpecError) {
       console.error(`redis-ha: ${err.message}`);

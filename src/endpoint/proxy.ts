@@ -12,6 +12,8 @@ export interface EndpointOptions {
   /** Omit to serve the master port only. */
   readonly replicas?: Address;
   readonly replicaFallback: ReplicaFallback;
+  /** Listen with SO_REUSEPORT, so several processes can serve one port (the kernel spreads connections). */
+  readonly reusePort?: boolean;
 }
 
 export interface EndpointStats {
@@ -84,7 +86,7 @@ export class EndpointProxy {
             : new UserError(`the ${port} endpoint cannot listen on ${addressOf(at)}: ${err.message}`),
         );
       });
-      server.listen(at.port, at.host, () => resolve());
+      server.listen({ port: at.port, host: at.host, reusePort: this.#o.reusePort ?? false }, () => resolve());
     });
   }
 

@@ -2,24 +2,56 @@ import { UsageError } from '../errors.ts';
 import { intFlag, parse, portBaseOf } from '../options.ts';
 import type { TimingProfile } from '../../spec/types.ts';
 
-export const BENCH_HELP = `Usage: redis-ha bench failover [--trials N] [--profile fast|default|both] [--port-base P] [--json]
+export const BENCH_HELP = `Usage: redis-ha bench <failover|proxy> [options] [--json]
 
-Measures write unavailability when the master is SIGKILLed under a steady write load through an
-ioredis Sentinel client: p50/p95/max, acknowledged writes lost, failed failovers, split brains.
-Brings up its own deployment (port base 7800 by default) and removes it afterwards.`;
+Each benchmark brings up its own deployment and removes it afterwards, and prints one JSON object.
+
+  failover [--trials N] [--profile fast|default|both] [--port-base P]
+      SIGKILL of the master under a steady write load, seen by an ioredis Sentinel client and by a
+      client of the master endpoint: write unavailability p50/p95/max, how long after the Sentinels'
+      switch the endpoint followed, acknowledged writes lost, failed failovers, split brains.
+      Port base 7800 by default.
+  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--port-base P]
+      redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
+      master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
+      runs (default 3), with the ratios; then N idle connections (default 10000) and the proxies' RSS.
+      Needs redis-tools and haproxy. Port base 7830 by default.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     'bench',
     argv,
-    { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, trials: { type: 'string' }, profile: { type: 'string' }, 'port-base': { type: 'string' } },
+    {
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      trials: { type: 'string' },
+      profile: { type: 'string' },
+      'port-base': { type: 'string' },
+      runs: { type: 'string' },
+      requests: { type: 'string' },
+      clients: { type: 'string' },
+      idle: { type: 'string' },
+    },
     true,
   );
   if (values.help) {
     console.log(BENCH_HELP);
     return 0;
   }
-  if (positionals[0] !== 'failover') throw new UsageError(`bench: unknown benchmark '${positionals[0] ?? ''}'; available: failover`);
+  if (positionals[0] === 'proxy') {
+    const { benchProxy } = await import('../../../bench/proxy.ts');
+    const result = await benchProxy({
+      runs: intFlag('runs', values.runs, 1, 100) ?? 3,
+      requests: intFlag('requests', values.requests, 1000, 100_000_000) ?? 100_000,
+      clients: intFlag('clients', values.clients, 1, 10_000) ?? 50,
+      idle: intFlag('idle', values.idle, 0, 50_000) ?? 10_000,
+      portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7830,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    return 0;
+  }
+  if (positionals[0] !== 'failover') throw new UsageError(`bench: unknown benchmark '${positionals[0] ?? ''}'; available: failover, proxy`);
   const profile = values.profile ?? 'both';
   if (!['fast', 'default', 'both'].includes(profile)) throw new UsageError(`--profile: must be one of fast, default, both (got "${profile}")`);
   const profiles: TimingProfile[] = profile === 'both' ? ['fast', 'default'] : [profile as TimingProfile];

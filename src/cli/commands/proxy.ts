@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { addressOf } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
 import { MasterRouter } from '../../endpoint/router.ts';
@@ -19,6 +21,8 @@ Options:
       --replicas-port P        replicas endpoint port (default: 6380; 0 turns it off)
       --max-replica-lag S      replicas more than S seconds behind get no reads (default: 5)
       --replicas-fallback M    with no caught-up replica: 'master' (default) or 'refuse'
+      --workers N              processes serving the ports (SO_REUSEPORT; each checks the Sentinels
+                               itself), like HAProxy's nbthread (default: 1)
 
 Credentials the endpoints use for their own checks come from the environment only:
 REDIS_HA_PASSWORD / REDIS_HA_USER for the Redis nodes, REDIS_HA_SENTINEL_PASSWORD /
@@ -33,6 +37,8 @@ const OPTIONS = {
   'replicas-port': { type: 'string' },
   'max-replica-lag': { type: 'string' },
   'replicas-fallback': { type: 'string' },
+  workers: { type: 'string' },
+  'reuse-port': { type: 'boolean' },
 } as const;
 
 /** `host:port,host:port` → addresses, or a UsageError naming the bad entry. */
@@ -56,6 +62,36 @@ function auth(user: string | undefined, password: string | undefined) {
   return { ...(user ? { username: user } : {}), ...(password ? { password } : {}) };
 }
 
+/**
+ * Starts `count` more copies of this command as worker processes on the same ports (SO_REUSEPORT) and
+ * keeps them running: a worker that dies is started again. Credentials reach them through the
+ * environment. Returns a function that stops them.
+ */
+function startWorkers(argv: string[], count: number, log: (line: string) => void): () => Promise<void> {
+  const bin = fileURLToPath(new URL('../../../bin/redis-ha.js', import.meta.url));
+  const args = [bin, 'proxy', ...argv.filter((a, i) => a !== '--workers' && argv[i - 1] !== '--workers' && !a.startsWith('--workers=')), '--workers', '1', '--reuse-port'];
+  let stopping = false;
+  const children = new Set<ChildProcess>();
+  const start = (n: number): void => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    children.add(child);
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (stopping) return;
+      log(`proxy worker ${n} (pid ${child.pid}) exited (${signal ?? code}); starting it again`);
+      setTimeout(() => start(n), 1000);
+    });
+  };
+  for (let n = 1; n <= count; n++) start(n);
+  return async () => {
+    stopping = true;
+    await Promise.all([...children].map((c) => new Promise((resolve) => {
+      c.once('exit', resolve);
+      c.kill('SIGTERM');
+    })));
+  };
+}
+
 export async function proxyCommand(argv: string[]): Promise<number> {
   const { values } = parse('proxy', argv, OPTIONS);
   if (values.help) {
@@ -72,7 +108,9 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const masterPort = intFlag('master-port', values['master-port'], 1, 65535) ?? 6379;
   const replicasPort = intFlag('replicas-port', values['replicas-port'], 0, 65535) ?? 6380;
   const maxLag = intFlag('max-replica-lag', values['max-replica-lag'], 0, 3600) ?? 5;
+  const workers = intFlag('workers', values.workers, 1, 64) ?? 1;
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+  const fallback = fallbackOf(values['replicas-fallback']);
 
   const router = new MasterRouter({
     masterName,
@@ -85,16 +123,20 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const proxy = new EndpointProxy(router, {
     master: { host, port: masterPort },
     replicas: replicasPort === 0 ? undefined : { host, port: replicasPort },
-    replicaFallback: fallbackOf(values['replicas-fallback']),
+    replicaFallback: fallback,
+    reusePort: workers > 1 || (values['reuse-port'] ?? false),
   });
   // Decide the first route before listening, so the first client is never refused for "starting".
   await router.start();
   await proxy.listen();
   const at = proxy.addresses();
   log(`master endpoint ${addressOf(at.master)}${at.replicas ? `, replicas endpoint ${addressOf(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressOf).join(', ')}, master name ${masterName}`);
+  // This process serves too: `--workers N` means N processes in all.
+  const stopWorkers = workers > 1 ? startWorkers(argv, workers - 1, log) : async () => {};
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
+  await stopWorkers();
   router.stop();
   await proxy.close();
   return 0;

@@ -1,0 +1,237 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveSpec } from '../src/spec/index.ts';
+import { addressOf, withConnection } from '../src/redis/connect.ts';
+import { collectStatus } from '../src/observe/status.ts';
+import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
+import { writePrivateFile } from '../src/local/fsutil.ts';
+import type { LocalDeployment } from '../src/local/deployment.ts';
+import { UserError } from '../src/errors.ts';
+
+/**
+ * A throwaway ACL user for redis-benchmark, created on each node of the bench's own deployment only:
+ * `nopass`, so the `-a` that redis-benchmark needs in its argv carries no secret.
+ */
+const BENCH_USER = 'redis-ha-bench';
+const BENCH_PASS = 'unused-nopass';
+
+interface Run {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function requireBinary(name: string, pkg: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new UserError(`bench proxy needs ${name}; install it with 'apt-get install -y ${pkg}'`);
+  return found;
+}
+
+/** One redis-benchmark run (SET and GET), parsed from its CSV: requests/s and latency, averaged over the two tests. */
+function redisBenchmark(port: number, pipeline: number, requests: number, clients: number): Run {
+  const r = spawnSync(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '--user', BENCH_USER, '-a', BENCH_PASS, '-c', String(clients), '-n', String(requests), '-P', String(pipeline), '-t', 'set,get', '--csv'],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  const rows = r.stdout.split('\n').filter((l) => /^"(SET|GET)"/.test(l)).map((l) => l.split(',').map((f) => Number(f.replace(/"/g, ''))));
+  if (r.status !== 0 || rows.length !== 2) throw new Error(`redis-benchmark against port ${port} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const avg = (i: number) => (rows[0][i] + rows[1][i]) / 2;
+  return { rps: avg(1), p50Ms: avg(4), p99Ms: avg(6) };
+}
+
+function haproxyConfig(d: LocalDeployment, port: number): string {
+  const check = [
+    `  tcp-check send "AUTH ${BENCH_USER} ${BENCH_PASS}\\r\\n"`,
+    '  tcp-check expect string +OK',
+    '  tcp-check send PING\\r\\n',
+    '  tcp-check expect string +PONG',
+    '  tcp-check send info\\ replication\\r\\n',
+    '  tcp-check expect string role:master',
+    '  tcp-check send QUIT\\r\\n',
+    '  tcp-check expect string +OK',
+  ];
+  return [
+    'global',
+    '  maxconn 8000',
+    'defaults',
+    '  mode tcp',
+    '  timeout connect 2s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    `frontend redis_master`,
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend redis_nodes',
+    'backend redis_nodes',
+    '  option tcp-check',
+    ...check,
+    ...d.nodes.map((n) => `  server ${n.id} ${n.host}:${n.port} check inter 1s`),
+    '',
+  ].join('\n');
+}
+
+/** Waits until 20 connections in a row reach the master (HAProxy counts servers up until its first checks fail). */
+async function waitRoutesToMaster(port: number, password: string, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let inARow = 0;
+  for (;;) {
+    try {
+      const role = await withConnection({ host: '127.0.0.1', port, password }, (c) => c.call('ROLE'), 500);
+      inARow = Array.isArray(role) && role[0] === 'master' ? inARow + 1 : 0;
+      if (inARow >= 20) return;
+      continue;
+    } catch {
+      inARow = 0;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} on port ${port} did not reach the master within 20 s`);
+    await sleep(200);
+  }
+}
+
+/** Resident memory of a process and its child processes (our proxy's workers, HAProxy's master-worker). */
+function rssBytes(root: number): number {
+  const pids = [root];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === root) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  for (const pid of pids) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    total += m ? Number(m[1]) * 1024 : 0;
+  }
+  return total;
+}
+
+/** Opens `count` idle client connections to `port`, measures the proxy's RSS, closes them. */
+async function idleConnections(port: number, pid: number, count: number): Promise<{ connections: number; rssBeforeBytes: number; rssWithConnectionsBytes: number; perConnectionBytes: number }> {
+  const before = rssBytes(pid);
+  const sockets: net.Socket[] = [];
+  try {
+    for (let i = 0; i < count; i += 500) {
+      const batch = Array.from({ length: Math.min(500, count - i) }, () => new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+        s.on('error', reject);
+      }));
+      sockets.push(...(await Promise.all(batch)));
+    }
+    await sleep(1000);
+    const during = rssBytes(pid);
+    return { connections: sockets.length, rssBeforeBytes: before, rssWithConnectionsBytes: during, perConnectionBytes: Math.round((during - before) / sockets.length) };
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+}
+
+export interface ProxyBenchOptions {
+  readonly runs: number;
+  readonly requests: number;
+  readonly clients: number;
+  readonly idle: number;
+  readonly portBase: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * redis-benchmark against the master directly, through our master endpoint (`redis-ha proxy`, its own
+ * process) and through HAProxy (`mode tcp` with the usual `role:master` tcp-check), all in one run on
+ * one deployment, runs interleaved so that machine noise falls on all three alike.
+ */
+export async function benchProxy(o: ProxyBenchOptions) {
+  requireBinary('redis-benchmark', 'redis-tools');
+  const haproxyBin = requireBinary('haproxy', 'haproxy');
+  const spec = resolveSpec({ name: 'bench-proxy' });
+  const prepared = await prepareUp({ spec, portBase: o.portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
+  const d = prepared.deployment;
+  const work = mkdtempSync(join(tmpdir(), 'redis-ha-bench-proxy-'));
+  const children: ChildProcess[] = [];
+  const ours = o.portBase + 25;
+  const haproxyPort = o.portBase + 26;
+  try {
+    const supervisorPid = spawnDetachedSupervisor(d);
+    await waitHealthy(d, supervisorPid, 30_000, () => {});
+    const status = await collectStatus(statusTargetOf(d));
+    const master = status.master;
+    if (!master) throw new Error('no master after up');
+    for (const n of d.nodes) {
+      await withConnection({ ...n, password: d.spec.auth.password }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
+    }
+
+    const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
+    // As many processes as HAProxy runs threads by default (one per CPU).
+    const workers = availableParallelism();
+    const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers)], {
+      env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
+      stdio: 'ignore',
+    });
+    children.push(proxy);
+    const configFile = join(work, 'haproxy.cfg');
+    writePrivateFile(configFile, haproxyConfig(d, haproxyPort));
+    const haproxy = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
+    children.push(haproxy);
+    await waitRoutesToMaster(ours, d.spec.auth.password, 'redis-ha proxy');
+    await waitRoutesToMaster(haproxyPort, d.spec.auth.password, 'HAProxy');
+
+    const targets = { direct: master.port, ours, haproxy: haproxyPort } as const;
+    const runs: Record<string, Record<string, Run[]>> = {};
+    for (const pipeline of [1, 16]) {
+      for (let i = 0; i < o.runs; i++) {
+        // Rotate the order each round: no target always runs first (or last) on a warming machine.
+        const order = Object.keys(targets).map((_, k, all) => all[(k + i) % all.length]) as (keyof typeof targets)[];
+        for (const name of order) {
+          const run = redisBenchmark(targets[name], pipeline, pipeline === 1 ? o.requests : o.requests * 8, o.clients);
+          ((runs[`P${pipeline}`] ??= {})[name] ??= []).push(run);
+          o.log(`-P ${pipeline} run ${i + 1}/${o.runs} ${name}: ${Math.round(run.rps)} ops/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);
+        }
+      }
+    }
+    const results: Record<string, unknown> = {};
+    for (const [depth, byTarget] of Object.entries(runs)) {
+      const m = Object.fromEntries(
+        Object.entries(byTarget).map(([name, rs]) => [name, { opsPerSec: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), runs: rs.length }]),
+      ) as Record<'direct' | 'ours' | 'haproxy', { opsPerSec: number; p50Ms: number; p99Ms: number; runs: number }>;
+      results[depth] = {
+        ...m,
+        oursOverHaproxy: Number((m.ours.opsPerSec / m.haproxy.opsPerSec).toFixed(3)),
+        oursOverDirect: Number((m.ours.opsPerSec / m.direct.opsPerSec).toFixed(3)),
+        haproxyOverDirect: Number((m.haproxy.opsPerSec / m.direct.opsPerSec).toFixed(3)),
+        addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
+      };
+    }
+    o.log(`opening ${o.idle} idle connections to each proxy`);
+    const idle = {
+      ours: await idleConnections(ours, proxy.pid as number, o.idle),
+      haproxy: await idleConnections(haproxyPort, haproxy.pid as number, Math.min(o.idle, 7000)),
+    };
+    return {
+      benchmark: 'proxy',
+      tool: `redis-benchmark -c ${o.clients} -t set,get (${o.requests} requests at -P 1, ${o.requests * 8} at -P 16), median of ${o.runs} interleaved runs`,
+      machine: { cpus: availableParallelism(), note: 'client, proxies and Redis share these cores' },
+      ourWorkers: availableParallelism(),
+      results,
+      idleConnections: idle,
+    };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+    await downLocal(d);
+  }
+}
