@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../src/local/ports.ts';
+import { withConnection } from '../src/redis/connect.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
 
@@ -86,4 +87,15 @@ export async function passwordOf(home: string, name: string, sentinel = false): 
   const r = await runCli(home, ['password', '--name', name, ...(sentinel ? ['--sentinel'] : [])]);
   if (r.code !== 0) throw new Error(`redis-ha password failed: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** `"host:port"` (as status --json writes endpoints) → an address. */
+export function parseAddress(s: string): { host: string; port: number } {
+  return { host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) };
+}
+
+/** Which node a connection to `at` reaches (through an endpoint, say): the `tcp_port` that node reports. */
+export async function reachedPort(at: { host: string; port: number }, password: string): Promise<number> {
+  const info = (await withConnection({ ...at, password }, (c) => c.info('server'))) as string;
+  return Number(/tcp_port:(\d+)/.exec(info)?.[1]);
 }

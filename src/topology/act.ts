@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { addressOf, withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
-import { parseFlatRecord } from '../redis/parse.ts';
+import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
 import type { Address } from './observation.ts';
 import type { Action } from './plan.ts';
 import { nodeEndpointIn, sentinelEndpointIn, type Topology } from './observe.ts';
@@ -13,17 +13,47 @@ export interface MasterPublisher {
 }
 
 /**
+ * Sentinel moved on between the observation a plan was made from and the action: the action would
+ * undo what Sentinel just did, so it is dropped (not a failure; the next pass looks again).
+ */
+export class ActionOvertaken extends Error {}
+
+/** The master the Sentinels name now, asked of the first one that answers; undefined when none does. */
+async function sentinelMasterNow(t: Topology): Promise<string | undefined> {
+  for (const s of t.sentinels) {
+    try {
+      const r = await withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName), 300);
+      if (Array.isArray(r) && r.length === 2) return `${r[0]}:${r[1]}`;
+    } catch {
+      // ask the next
+    }
+  }
+  return undefined;
+}
+
+/**
  * Asks one Sentinel to fail over now (`SENTINEL FAILOVER`): Sentinel itself picks the replica with the
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
  * counts as accepted; only an unreachable one makes us ask the next.
  */
-export async function requestFailover(sentinels: readonly Endpoint[], masterName: string): Promise<Endpoint> {
+export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address): Promise<Endpoint> {
   const refusals: string[] = [];
   for (const s of sentinels) {
     try {
-      await withConnection(s, (c) => c.call('SENTINEL', 'FAILOVER', masterName));
+      await withConnection(s, async (c) => {
+        if (from) {
+          // The plan was made a moment ago; Sentinel may have failed over by itself since. Asking now
+          // would fail over the new master and move it back, so check on this very connection first.
+          const seen = parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName));
+          const now = `${seen.get('ip')}:${seen.get('port')}`;
+          if (now !== addressOf(from)) throw new ActionOvertaken(`Sentinel ${addressOf(s)} already names ${now}, not ${addressOf(from)}`);
+          if (parseFlags(seen.get('flags')).has('failover_in_progress')) return;
+        }
+        await c.call('SENTINEL', 'FAILOVER', masterName);
+      });
       return s;
     } catch (err) {
+      if (err instanceof ActionOvertaken) throw err;
       const text = errorText(err);
       if (/INPROG/i.test(text)) return s;
       refusals.push(`${addressOf(s)}: ${text}`);
@@ -70,6 +100,8 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher): P
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));
       return;
     case 'fence':
+      // Never fence the node Sentinel has just promoted (the plan may predate the promotion).
+      if ((await sentinelMasterNow(t)) === addressOf(a.node)) throw new ActionOvertaken(`Sentinel now names ${addressOf(a.node)} as master`);
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
       // reconnecting finds the master through Sentinel or the endpoint.
       await withConnection(nodeEndpointIn(t, a.node), async (c) => {
@@ -82,7 +114,7 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher): P
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', 'NO', 'ONE'));
       return;
     case 'sentinel-failover':
-      await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName);
+      await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName, a.from);
       return;
     case 'sentinel-monitor':
       await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => monitor(c, t, a.master));

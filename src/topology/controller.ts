@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
-import { act, type MasterPublisher } from './act.ts';
+import { act, ActionOvertaken, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
@@ -165,6 +165,11 @@ export class Controller {
       } catch (err) {
         const description = describeAction(obs, a);
         const error = (err as Error).message;
+        if (err instanceof ActionOvertaken) {
+          this.#o.log(`skipped ${description}: ${error}`);
+          this.trigger();
+          return;
+        }
         this.#o.log(`could not ${description}: ${error}`);
         if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }

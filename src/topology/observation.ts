@@ -116,6 +116,25 @@ export function busySentinel(obs: Observation): SentinelObservation | undefined 
   return byId(obs.sentinels).find((s) => s.reachable && (s.failoverInProgress || s.tilt));
 }
 
+/**
+ * A reachable Sentinel that names a master other than `agreed` under a config epoch newer than that of
+ * every Sentinel naming `agreed`, and that master reports role master: Sentinel has just switched and
+ * the majority has not followed yet.
+ * Sentinel's own rule (the newest epoch wins) will bring them over; the controller must not pull the
+ * other way meanwhile.
+ */
+export function sentinelAhead(obs: Observation, agreed: Address): SentinelObservation | undefined {
+  const monitoring = byId(obs.sentinels).filter((s) => s.reachable && s.monitoring && s.master);
+  const majorityEpoch = Math.max(0, ...monitoring.filter((s) => sameAddress(s.master, agreed)).map((s) => s.configEpoch));
+  return monitoring.find((s) => {
+    if (sameAddress(s.master, agreed) || s.configEpoch <= majorityEpoch) return false;
+    // Only a switch Sentinel carried out: the master it names has been promoted. (A newer epoch that
+    // names a replica is a stale config the controller's own repairs are replacing.)
+    const named = s.master && nodeAt(obs, s.master);
+    return named !== undefined && named.reachable && named.role === 'master';
+  });
+}
+
 /** True when any reachable Sentinel reports a failover in progress. */
 export function failoverInProgress(obs: Observation): boolean {
   return obs.sentinels.some((s) => s.reachable && s.failoverInProgress);

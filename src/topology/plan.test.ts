@@ -52,13 +52,13 @@ test('a sentinel in TILT: no action', () => {
 
 test('restarted empty master (as a replica): Sentinel picks a replica with data', () => {
   const p = plan(restartedEmptyMaster(), spec, remembering(0));
-  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover' }]);
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover', from: nodeAddress(0) }]);
   assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 reports role replica and node-1 holds data');
 });
 
 test('restarted empty master (as a master): never let it wipe the replicas', () => {
   const p = plan(restartedEmptyMasterAsMaster(), spec, remembering(0));
-  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover' }]);
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover', from: nodeAddress(0) }]);
   assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 is empty while node-1 holds data');
   const after = applyActions(restartedEmptyMasterAsMaster(), p.actions);
   assert.equal(nodeAt(after, nodeAddress(1))?.role, 'master');
@@ -200,4 +200,14 @@ test('describeAction names nodes and sentinels by id', () => {
   assert.equal(describeAction(o, { kind: 'sentinel-monitor', sentinel: sentinelAddress(1), master: nodeAddress(0) }),
     'sentinel-monitor sentinel-1 -> node-0');
   assert.equal(describeAction(o, publish(null)), 'publish-master none');
+});
+
+test('a failover has just ended on one Sentinel (newer epoch, promoted master) and the others lag: no action, nothing undone', () => {
+  // node-1 was promoted; sentinel-0 switched under epoch 2, sentinel-1 and -2 still name node-0 (epoch 1),
+  // which still reports master until Sentinel reconfigures it. Fencing node-1 now would undo the failover.
+  const o = observation([node(0), node(1), replica(2, 0)], [sentinel(0, 1, { configEpoch: 2 }), sentinel(1, 0), sentinel(2, 0)]);
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(p.actions, []);
+  assert.equal(p.reason, 'waiting: sentinel-0 names node-1 under config epoch 2, newer than the majority\'s; the others follow it');
+  assert.deepEqual(p.memory, remembering(0));
 });

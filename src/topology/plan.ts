@@ -1,7 +1,7 @@
 import type { Address, Memory, NodeObservation, Observation } from './observation.ts';
 import {
   addressKey, addressOf, agreedMaster, busySentinel, byId, hasData, majorityOf, nameOf, nodeAt, sameAddress,
-  sentinelEpoch,
+  sentinelAhead, sentinelEpoch,
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
 
@@ -22,7 +22,8 @@ export type Action =
   /** Make a replica the master (`REPLICAOF NO ONE`); only when Sentinel cannot (see `plan`). */
   | { readonly kind: 'promote'; readonly node: Address }
   /** `SENTINEL FAILOVER name`: Sentinel promotes its best replica and reconfigures everyone. */
-  | { readonly kind: 'sentinel-failover' }
+  /** `from`: the master it replaces; the request is dropped if Sentinel no longer names it. */
+  | { readonly kind: 'sentinel-failover'; readonly from: Address }
   /** (Re)point ONE Sentinel: `SENTINEL REMOVE` + `MONITOR` + `SET`, verified by the actor. */
   | { readonly kind: 'sentinel-monitor'; readonly sentinel: Address; readonly master: Address }
   /** `SENTINEL SET` the spec's settings on one Sentinel. */
@@ -52,8 +53,10 @@ export function changes(p: Plan): readonly Action[] {
  * Decides one pass. Pure and deterministic: nodes and Sentinels are walked by id, so neither the
  * input order nor the clock changes the answer.
  *
- * 1. A reachable Sentinel in TILT or with a failover in progress: no action at all, memory unchanged.
- *    Sentinel is acting (or blind); acting now could undo what it does.
+ * 1. A reachable Sentinel in TILT or with a failover in progress, or one that names another master
+ *    under a newer config epoch than the majority's (a failover has just ended and the others are about
+ *    to follow it): no action at all, memory unchanged. Sentinel is acting (or blind); acting now could
+ *    undo what it does.
  * 2. A majority of the configured Sentinels names master M, and M is one of our nodes:
  *    memory becomes {M, highest epoch seen}; `publish-master M` is always the first action (the
  *    endpoint ignores repeats; stating it every pass heals a restarted endpoint). Then:
@@ -88,6 +91,10 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
     return { actions: [], reason: `waiting: ${busy.id} ${what}`, memory };
   }
   const agreed = agreedMaster(obs);
+  const ahead = agreed && sentinelAhead(obs, agreed);
+  if (ahead) {
+    return { actions: [], reason: `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`, memory };
+  }
   const master = agreed && nodeAt(obs, agreed);
   if (master) return followSentinel(obs, master, memory);
   return withoutAgreement(obs, spec, memory, agreed);
@@ -124,7 +131,7 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
     const fencing = strays.length ? `; fencing ${names(strays)}` : '';
     const named = m.role === 'master' && holder?.id === dataReplica.id ? '' : ` and ${dataReplica.id} holds data`;
     return {
-      actions: [publish, ...fences, { kind: 'sentinel-failover' }],
+      actions: [publish, ...fences, { kind: 'sentinel-failover', from: addressOf(m) }],
       reason: `asking Sentinel to fail over: ${why}${named}${fencing}`,
       memory: remembered,
     };
@@ -232,7 +239,7 @@ export function describeAction(obs: Observation, a: Action): string {
     case 'promote':
       return `promote ${nameOf(obs, a.node)}`;
     case 'sentinel-failover':
-      return 'sentinel-failover';
+      return `sentinel-failover of ${nameOf(obs, a.from)}`;
     case 'sentinel-monitor':
       return `sentinel-monitor ${nameOf(obs, a.sentinel)} -> ${nameOf(obs, a.master)}`;
     case 'sentinel-configure':
