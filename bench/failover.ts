@@ -10,7 +10,7 @@ import { filesOf } from '../src/local/layout.ts';
 import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
 import { AckedWriter } from './writer.ts';
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }

@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { intFlag, parse, portBaseOf } from '../options.ts';
 import type { TimingProfile } from '../../spec/types.ts';
 
-export const BENCH_HELP = `Usage: redis-ha bench <failover|proxy> [options] [--json]
+export const BENCH_HELP = `Usage: redis-ha bench <failover|switchover|proxy> [options] [--json]
 
 Each benchmark brings up its own deployment and removes it afterwards, and prints one JSON object.
 
@@ -11,6 +11,10 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       client of the master endpoint: write unavailability p50/p95/max, how long after the Sentinels'
       switch the endpoint followed, acknowledged writes lost, failed failovers, split brains.
       Port base 7800 by default.
+  switchover [--trials N] [--profile fast|default] [--port-base P]
+      N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
+      write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
+      Port base 7860 by default.
   proxy [--runs N] [--requests N] [--clients N] [--idle N] [--port-base P]
       redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
       master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
@@ -51,7 +55,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
     return 0;
   }
-  if (positionals[0] !== 'failover') throw new UsageError(`bench: unknown benchmark '${positionals[0] ?? ''}'; available: failover, proxy`);
+  if (positionals[0] === 'switchover') {
+    const profile = values.profile ?? 'default';
+    if (profile !== 'fast' && profile !== 'default') throw new UsageError(`--profile: must be fast or default (got "${profile}")`);
+    const { benchSwitchover } = await import('../../../bench/switchover.ts');
+    const result = await benchSwitchover({
+      trials: intFlag('trials', values.trials, 1, 1000) ?? 10,
+      profile,
+      portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7860,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    return 0;
+  }
+  if (positionals[0] !== 'failover') throw new UsageError(`bench: unknown benchmark '${positionals[0] ?? ''}'; available: failover, switchover, proxy`);
   const profile = values.profile ?? 'both';
   if (!['fast', 'default', 'both'].includes(profile)) throw new UsageError(`--profile: must be one of fast, default, both (got "${profile}")`);
   const profiles: TimingProfile[] = profile === 'both' ? ['fast', 'default'] : [profile as TimingProfile];

@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveSpec } from '../src/spec/index.ts';
+import type { TimingProfile } from '../src/spec/types.ts';
+import { collectStatus } from '../src/observe/status.ts';
+import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, topologyOf, waitHealthy } from '../src/local/lifecycle.ts';
+import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
+import { switchover, type SwitchoverResult } from '../src/topology/switchover.ts';
+import { AckedWriter } from './writer.ts';
+import { percentile, SplitBrainWatch } from './failover.ts';
+
+function summary(values: number[]) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? null, samples: sorted.length };
+}
+
+async function missingOnMaster(d: LocalDeployment, w: AckedWriter): Promise<number> {
+  const status = await collectStatus(statusTargetOf(d));
+  return status.master ? (await w.missingOn(status.master, d.spec.auth.password)).length : w.acked.length;
+}
+
+/**
+ * `trials` planned switchovers (`redis-ha failover`, to the most caught-up replica) under two steady
+ * writers, one through Sentinel and one through the master endpoint: the write pause the switchover
+ * reports, what each client saw (the longest time without an acknowledgement around the switch), and
+ * acknowledged writes lost, which must be zero.
+ */
+export async function benchSwitchover(o: { trials: number; profile: TimingProfile; portBase: number; log: (line: string) => void }) {
+  const spec = resolveSpec({ name: 'bench-switchover', sentinel: { profile: o.profile } });
+  const prepared = await prepareUp({ spec, portBase: o.portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
+  const d = prepared.deployment;
+  try {
+    const pid = spawnDetachedSupervisor(d);
+    await waitHealthy(d, pid, 30_000, () => {});
+    const password = d.spec.auth.password;
+    const writers = {
+      sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.spec.auth.sentinelPassword }, password, prefix: 'bench:sw:sentinel' }),
+      endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, password, prefix: 'bench:sw:endpoint' }),
+    };
+    const watch = new SplitBrainWatch(d);
+    writers.sentinel.start();
+    writers.endpoint.start();
+    watch.start();
+    const results: SwitchoverResult[] = [];
+    const seen = { sentinel: [] as number[], endpoint: [] as number[] };
+    for (let i = 0; i < o.trials; i++) {
+      await writers.sentinel.ackedMore(100);
+      await writers.endpoint.ackedMore(100);
+      const started = performance.now();
+      const r = await switchover(topologyOf(d), { timeoutMs: 60_000, log: () => {} });
+      await writers.sentinel.ackedMore(100);
+      await writers.endpoint.ackedMore(100);
+      results.push(r);
+      seen.sentinel.push(Math.round(writers.sentinel.longestGapSince(started - 200)));
+      seen.endpoint.push(Math.round(writers.endpoint.longestGapSince(started - 200)));
+      o.log(`switchover ${i + 1}/${o.trials} ${r.from.id} -> ${r.to.id}: write pause ${r.writePauseMs} ms, Sentinels agreed ${r.sentinelsAgreedMs} ms; clients saw ${seen.sentinel.at(-1)} ms (Sentinel) / ${seen.endpoint.at(-1)} ms (endpoint)`);
+      await waitHealthy(d, pid, 30_000, () => {});
+      await sleep(200);
+    }
+    await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
+    return {
+      benchmark: 'switchover',
+      profile: o.profile,
+      trials: results.length,
+      writePauseMs: summary(results.map((r) => r.writePauseMs)),
+      sentinelsAgreedMs: summary(results.map((r) => r.sentinelsAgreedMs)),
+      oldMasterReleasedMs: summary(results.map((r) => r.oldMasterReleasedMs)),
+      sentinelClient: {
+        longestGapMs: summary(seen.sentinel),
+        acknowledgedWrites: writers.sentinel.acked.length,
+        acknowledgedWritesLost: await missingOnMaster(d, writers.sentinel),
+      },
+      masterEndpoint: {
+        longestGapMs: summary(seen.endpoint),
+        acknowledgedWrites: writers.endpoint.acked.length,
+        acknowledgedWritesLost: await missingOnMaster(d, writers.endpoint),
+      },
+      splitBrain: { roundsChecked: watch.rounds, roundsWithTwoMasters: watch.roundsWithTwoMasters, roundsWithTwoWritableMasters: watch.roundsWithTwoWritableMasters },
+      warnings: results.flatMap((r) => r.warnings),
+    };
+  } finally {
+    await downLocal(d);
+  }
+}
