@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisHASpec } from '../spec/types.ts';
+import { UserError } from '../errors.ts';
 import { masterGroupName } from '../spec/index.ts';
 import type { Endpoint } from '../redis/connect.ts';
 import type { Binaries } from './binaries.ts';
@@ -14,7 +15,16 @@ export interface Member {
   readonly kind: MemberKind;
   readonly host: string;
   readonly port: number;
+  /** The network namespace the process runs in (`ip netns exec`), when placed as a host of its own. */
+  readonly netns?: string;
 }
+
+/**
+ * Where members run when they are not all on loopback: member id → the network namespace (made
+ * beforehand, e.g. with `ip netns add` and a veth on a bridge) and the address it has there. Used to
+ * test what crosses a network, such as a partition of the master.
+ */
+export type Placement = Readonly<Record<string, { readonly host: string; readonly netns: string }>>;
 
 /**
  * Everything needed to run (or re-adopt) one local deployment. Stored as `deployment.json` (0600:
@@ -32,19 +42,22 @@ export interface LocalDeployment {
   readonly sentinelIds: readonly string[];
 }
 
-export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: number, binaries: Binaries): LocalDeployment {
+export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: number, binaries: Binaries, placement: Placement = {}): LocalDeployment {
+  const place = (id: string): { host: string; netns?: string } => placement[id] ?? { host: LOCAL_HOST };
   const nodes = Array.from({ length: spec.replicas + 1 }, (_, i) => ({
     id: `node-${i}`,
     kind: 'node' as const,
-    host: LOCAL_HOST,
+    ...place(`node-${i}`),
     port: portBase + PORT_OFFSETS.node + i,
   }));
   const sentinels = Array.from({ length: spec.sentinels }, (_, i) => ({
     id: `sentinel-${i}`,
     kind: 'sentinel' as const,
-    host: LOCAL_HOST,
+    ...place(`sentinel-${i}`),
     port: portBase + PORT_OFFSETS.sentinel + i,
   }));
+  const unknown = Object.keys(placement).filter((id) => ![...nodes, ...sentinels].some((m) => m.id === id));
+  if (unknown.length > 0) throw new UserError(`placement names ${unknown.join(', ')}, which this deployment does not have (it has node-0..node-${nodes.length - 1}, sentinel-0..sentinel-${sentinels.length - 1})`);
   const sentinelIds = sentinels.map(() => randomBytes(20).toString('hex'));
   return { spec, masterName: masterGroupName(spec), stateDir, portBase, binaries, nodes, sentinels, sentinelIds };
 }

@@ -7,7 +7,7 @@ import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
 import { replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
-import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment } from './deployment.ts';
+import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment, type Placement } from './deployment.ts';
 import { MasterRouter } from '../endpoint/router.ts';
 import { EndpointProxy } from '../endpoint/proxy.ts';
 import { addressOf, withConnection } from '../redis/connect.ts';
@@ -34,10 +34,13 @@ export function statusTargetOf(d: LocalDeployment): StatusTarget {
   };
 }
 
-/** Every port a running deployment listens on: its processes and the supervisor's endpoints. */
+/**
+ * Every port a running deployment listens on in this network namespace: its processes and the
+ * supervisor's endpoints (members placed in namespaces of their own listen there, not here).
+ */
 function ownedPorts(d: LocalDeployment): { id: string; host: string; port: number }[] {
   const e = endpointsOf(d);
-  return [...members(d), { id: 'the master endpoint', ...e.master }, { id: 'the replicas endpoint', ...e.replicas }];
+  return [...members(d).filter((m) => !m.netns), { id: 'the master endpoint', ...e.master }, { id: 'the replicas endpoint', ...e.replicas }];
 }
 
 /** Loads a deployment by name, or explains how to create it. */
@@ -60,6 +63,8 @@ export interface UpOptions {
   readonly binaries: { redisServer?: string; redisSentinel?: string };
   /** Whether the spec's passwords were given explicitly (else a previous run's are kept). */
   readonly passwordsGiven: { password: boolean; sentinelPassword: boolean };
+  /** Members that run in network namespaces of their own (see `Placement`). */
+  readonly placement?: Placement;
 }
 
 export type Prepared = { kind: 'fresh' | 'adopt'; deployment: LocalDeployment; note?: string };
@@ -90,7 +95,7 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
         },
       }
     : o.spec;
-  const d = planDeployment(spec, stateDir, o.portBase, binaries);
+  const d = planDeployment(spec, stateDir, o.portBase, binaries, o.placement);
   await assertPortsFree(ownedPorts(d).map((m) => ({ host: m.host, port: m.port, use: `${m.id} of '${spec.name}'` })));
   privateDir(stateDir);
   saveDeployment(d);

@@ -135,7 +135,9 @@ export class Supervisor {
     // Output before Redis opens its logfile (config errors) lands in the same log, through a file
     // descriptor rather than a pipe, so the process keeps running if this supervisor dies.
     const out = openSync(files.logOf(m.id), 'a', 0o600);
-    const child = spawn(binary, [files.configOf(m.id)], {
+    // `ip netns exec` enters the namespace and then execs the binary in place: the pid stays Redis's.
+    const [command, args] = m.netns ? ['ip', ['netns', 'exec', m.netns, binary, files.configOf(m.id)]] : [binary, [files.configOf(m.id)]];
+    const child = spawn(command, args, {
       cwd: files.dirOf(m.id),
       stdio: ['ignore', out, out],
       detached: true,

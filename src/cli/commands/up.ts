@@ -5,7 +5,9 @@ import type { TopologyStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
 import { prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
 import { waitPortsFree } from '../../local/ports.ts';
-import { endpointsOf, members } from '../../local/deployment.ts';
+import { endpointsOf, members, type Placement } from '../../local/deployment.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { servedHttp } from '../../local/status.ts';
 import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
 import { UsageError } from '../errors.ts';
@@ -24,6 +26,9 @@ Options:
       --quorum N           Sentinels that must agree a master is down (default: majority)
   -d, --detach             return once healthy and leave it running in the background
       --timeout SECONDS    how long to wait for healthy (default: 30)
+      --placement FILE     JSON {"node-0": {"netns": "NS", "host": "IP"}, ...}: run those members as hosts
+                           of their own in network namespaces you made (ip netns + veth), e.g. to
+                           test a partition; the supervisor and endpoints stay in this namespace
       --redis-server PATH  redis-server binary (default: $REDIS_HA_REDIS_SERVER, then PATH)
       --redis-sentinel PATH
                            redis-sentinel binary (default: $REDIS_HA_REDIS_SENTINEL, then PATH)
@@ -43,7 +48,29 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'redis-server': { type: 'string' },
   'redis-sentinel': { type: 'string' },
+  placement: { type: 'string' },
 } as const;
+
+/** Reads `--placement`: member id → namespace and address; each namespace must exist. */
+function placementOf(file: string | undefined): Placement | undefined {
+  if (file === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--placement: cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--placement: ${file} must hold an object of member id -> {"netns": ..., "host": ...}`);
+  const placement: Record<string, { host: string; netns: string }> = {};
+  for (const [id, where] of Object.entries(raw)) {
+    const { host, netns } = (where ?? {}) as { host?: unknown; netns?: unknown };
+    if (typeof host !== 'string' || isIP(host) === 0) throw new UsageError(`--placement: ${id}.host must be an IP address (got ${JSON.stringify(host)})`);
+    if (typeof netns !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw new UsageError(`--placement: ${id}.netns must be a network namespace name (got ${JSON.stringify(netns)})`);
+    if (!existsSync(`/run/netns/${netns}`)) throw new UsageError(`--placement: network namespace '${netns}' for ${id} does not exist; create it first (ip netns add ${netns})`);
+    placement[id] = { host, netns };
+  }
+  return placement;
+}
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {};
@@ -164,6 +191,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     portBase,
     binaries: { redisServer: values['redis-server'], redisSentinel: values['redis-sentinel'] },
     passwordsGiven: given,
+    placement: placementOf(values.placement),
   });
   const d = prepared.deployment;
   const progress = progressReporter(started);
@@ -183,7 +211,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     stopping ??= (async () => {
       progress('stopping…');
       await sup.stop();
-      await waitPortsFree([...members(d), ...Object.values(endpointsOf(d))], 10_000);
+      await waitPortsFree([...members(d).filter((m) => !m.netns), ...Object.values(endpointsOf(d))], 10_000);
       progress('stopped; no process left');
     })();
     return stopping;
