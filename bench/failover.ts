@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { resolveSpec } from '../src/spec/index.ts';
 import type { TimingProfile } from '../src/spec/types.ts';
 import { addressOf } from '../src/redis/connect.ts';
 import { collectStatus } from '../src/observe/status.ts';
-import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
+import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
 import { filesOf } from '../src/local/layout.ts';
-import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
-import { AckedWriter } from './writer.ts';
+import type { LocalDeployment } from '../src/local/deployment.ts';
+import type { AckedWriter } from './writer.ts';
+import { bothWriters, withBenchDeployment } from './harness.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -151,17 +151,8 @@ function summary(values: (number | undefined)[]) {
 export async function benchFailover(o: { trials: number; profiles: TimingProfile[]; portBase: number; log: (line: string) => void }) {
   const results: Record<string, unknown> = {};
   for (const profile of o.profiles) {
-    const spec = resolveSpec({ name: `bench-failover-${profile}`, sentinel: { profile } });
-    const prepared = await prepareUp({ spec, portBase: o.portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
-    const d = prepared.deployment;
-    try {
-      const pid = spawnDetachedSupervisor(d);
-      await waitHealthy(d, pid, 30_000, () => {});
-      const password = d.spec.auth.password;
-      const writers = {
-        sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.spec.auth.sentinelPassword }, password, prefix: 'bench:sentinel' }),
-        endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, password, prefix: 'bench:endpoint' }),
-      };
+    results[profile] = await withBenchDeployment({ name: `bench-failover-${profile}`, sentinel: { profile } }, o.portBase, async (d, pid) => {
+      const writers = bothWriters(d, 'bench');
       const watch = new SplitBrainWatch(d);
       const clock = new SwitchClock(d.sentinels, d.spec.auth.sentinelPassword);
       writers.sentinel.start();
@@ -176,8 +167,8 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
       }
       await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
       clock.stop();
-      results[profile] = {
-        downAfterMilliseconds: spec.sentinel.downAfterMilliseconds,
+      return {
+        downAfterMilliseconds: d.spec.sentinel.downAfterMilliseconds,
         trials: trials.length,
         failedFailovers: trials.filter((t) => !t.converged).length,
         sentinelClient: {
@@ -197,9 +188,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
           roundsWithTwoWritableMasters: watch.roundsWithTwoWritableMasters,
         },
       };
-    } finally {
-      await downLocal(d);
-    }
+    });
   }
   return {
     benchmark: 'failover',

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveSpec } from '../src/spec/index.ts';
 import { addressOf, withConnection } from '../src/redis/connect.ts';
 import { collectStatus } from '../src/observe/status.ts';
-import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
+import { statusTargetOf } from '../src/local/lifecycle.ts';
+import { withBenchDeployment } from './harness.ts';
 import { writePrivateFile } from '../src/local/fsutil.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import { UserError } from '../src/errors.ts';
@@ -158,29 +158,25 @@ export interface ProxyBenchOptions {
 export async function benchProxy(o: ProxyBenchOptions) {
   requireBinary('redis-benchmark', 'redis-tools');
   const haproxyBin = requireBinary('haproxy', 'haproxy');
-  const spec = resolveSpec({ name: 'bench-proxy' });
-  const prepared = await prepareUp({ spec, portBase: o.portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
-  const d = prepared.deployment;
   const work = mkdtempSync(join(tmpdir(), 'redis-ha-bench-proxy-'));
   const children: ChildProcess[] = [];
   const ours = o.portBase + 25;
   const haproxyPort = o.portBase + 26;
   try {
-    const supervisorPid = spawnDetachedSupervisor(d);
-    await waitHealthy(d, supervisorPid, 30_000, () => {});
-    const status = await collectStatus(statusTargetOf(d));
-    const master = status.master;
-    if (!master) throw new Error('no master after up');
-    for (const n of d.nodes) {
-      await withConnection({ ...n, password: d.spec.auth.password }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
-    }
+    return await withBenchDeployment({ name: 'bench-proxy' }, o.portBase, async (d) => {
+      const status = await collectStatus(statusTargetOf(d));
+      const master = status.master;
+      if (!master) throw new Error('no master after up');
+      for (const n of d.nodes) {
+        await withConnection({ ...n, password: d.spec.auth.password }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
+      }
 
-    const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
-    // As many processes as HAProxy runs threads by default (one per CPU).
-    const workers = availableParallelism();
-    const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers)], {
-      env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
-      stdio: 'ignore',
+      const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
+      // As many processes as HAProxy runs threads by default (one per CPU).
+      const workers = availableParallelism();
+      const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers)], {
+        env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
+        stdio: 'ignore',
     });
     children.push(proxy);
     const configFile = join(work, 'haproxy.cfg');
@@ -229,9 +225,9 @@ export async function benchProxy(o: ProxyBenchOptions) {
       results,
       idleConnections: idle,
     };
+    });
   } finally {
     for (const c of children) c.kill('SIGTERM');
     rmSync(work, { recursive: true, force: true });
-    await downLocal(d);
   }
 }

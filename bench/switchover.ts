@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveSpec } from '../src/spec/index.ts';
 import type { TimingProfile } from '../src/spec/types.ts';
 import { collectStatus } from '../src/observe/status.ts';
-import { downLocal, prepareUp, spawnDetachedSupervisor, statusTargetOf, topologyOf, waitHealthy } from '../src/local/lifecycle.ts';
-import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
+import { statusTargetOf, topologyOf, waitHealthy } from '../src/local/lifecycle.ts';
+import type { LocalDeployment } from '../src/local/deployment.ts';
+import { bothWriters, withBenchDeployment } from './harness.ts';
 import { switchover, type SwitchoverResult } from '../src/topology/switchover.ts';
-import { AckedWriter } from './writer.ts';
+import type { AckedWriter } from './writer.ts';
 import { percentile, SplitBrainWatch } from './failover.ts';
 
 function summary(values: number[]) {
@@ -25,17 +25,8 @@ async function missingOnMaster(d: LocalDeployment, w: AckedWriter): Promise<numb
  * acknowledged writes lost, which must be zero.
  */
 export async function benchSwitchover(o: { trials: number; profile: TimingProfile; portBase: number; log: (line: string) => void }) {
-  const spec = resolveSpec({ name: 'bench-switchover', sentinel: { profile: o.profile } });
-  const prepared = await prepareUp({ spec, portBase: o.portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
-  const d = prepared.deployment;
-  try {
-    const pid = spawnDetachedSupervisor(d);
-    await waitHealthy(d, pid, 30_000, () => {});
-    const password = d.spec.auth.password;
-    const writers = {
-      sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.spec.auth.sentinelPassword }, password, prefix: 'bench:sw:sentinel' }),
-      endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, password, prefix: 'bench:sw:endpoint' }),
-    };
+  return withBenchDeployment({ name: 'bench-switchover', sentinel: { profile: o.profile } }, o.portBase, async (d, pid) => {
+    const writers = bothWriters(d, 'bench:sw');
     const watch = new SplitBrainWatch(d);
     writers.sentinel.start();
     writers.endpoint.start();
@@ -77,7 +68,5 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
       splitBrain: { roundsChecked: watch.rounds, roundsWithTwoMasters: watch.roundsWithTwoMasters, roundsWithTwoWritableMasters: watch.roundsWithTwoWritableMasters },
       warnings: results.flatMap((r) => r.warnings),
     };
-  } finally {
-    await downLocal(d);
-  }
+  });
 }

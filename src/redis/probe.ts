@@ -25,6 +25,8 @@ export interface SentinelView {
   readonly parallelSyncs: number;
   readonly configEpoch: number;
   readonly failoverInProgress: boolean;
+  /** Sentinel's failover state machine (`none`, `wait_start`, ..., `reconf_slaves`, `update_config`). */
+  readonly failoverState: string;
   readonly replicas: readonly { host: string; port: number; flags: ReadonlySet<string>; linkUp: boolean }[];
   readonly sentinels: readonly { host: string; port: number; runId: string; flags: ReadonlySet<string> }[];
   readonly ckquorum: { readonly ok: boolean; readonly message: string };
@@ -92,6 +94,7 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
           parallelSyncs: Number(master.get('parallel-syncs') ?? 0),
           configEpoch: Number(master.get('config-epoch') ?? 0),
           failoverInProgress: flags.has('failover_in_progress') || (master.get('failover-state') ?? 'none') !== 'none',
+          failoverState: master.get('failover-state') ?? 'none',
           replicas: replicas.map((r) => ({
             host: r.get('ip') ?? '',
             port: Number(r.get('port') ?? 0),

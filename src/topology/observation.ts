@@ -41,6 +41,8 @@ export interface SentinelObservation {
   /** The master it names (`SENTINEL GET-MASTER-ADDR-BY-NAME`). */
   readonly master?: Address;
   readonly failoverInProgress: boolean;
+  /** The state of that failover (`reconf_slaves` once the new master is promoted), when known. */
+  readonly failoverState?: string;
   readonly tilt: boolean;
   readonly configEpoch: number;
   /** quorum, down-after, failover-timeout, parallel-syncs and auth-pass are as the spec says. */
@@ -113,7 +115,18 @@ export function agreedMaster(obs: Observation): Address | undefined {
  * exists, Sentinel is acting or cannot be trusted, so the controller must not.
  */
 export function busySentinel(obs: Observation): SentinelObservation | undefined {
-  return byId(obs.sentinels).find((s) => s.reachable && (s.failoverInProgress || s.tilt));
+  const agreed = agreedMaster(obs);
+  return byId(obs.sentinels).find((s) => s.reachable && (s.tilt || (s.failoverInProgress && !promotedAndFollowed(s, agreed))));
+}
+
+/**
+ * A Sentinel whose failover has promoted a replica that the majority already names, and that is now
+ * only reconfiguring the other replicas (which can take until failover-timeout when one is slow): the
+ * controller may help with that (point replicas at the new master) without undoing anything, as long
+ * as it leaves that Sentinel itself alone.
+ */
+function promotedAndFollowed(s: SentinelObservation, agreed: Address | undefined): boolean {
+  return (s.failoverState === 'reconf_slaves' || s.failoverState === 'update_config') && agreed !== undefined && !sameAddress(s.master, agreed);
 }
 
 /**

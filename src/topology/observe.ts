@@ -49,6 +49,7 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Topology): 
     monitoring: true,
     master: { host: v.host, port: v.port },
     failoverInProgress: v.failoverInProgress,
+    failoverState: v.failoverState,
     configEpoch: v.configEpoch,
     settingsMatch:
       v.quorum === t.quorum &&

@@ -211,3 +211,22 @@ test('a failover has just ended on one Sentinel (newer epoch, promoted master) a
   assert.equal(p.reason, 'waiting: sentinel-0 names node-1 under config epoch 2, newer than the majority\'s; the others follow it');
   assert.deepEqual(p.memory, remembering(0));
 });
+
+test('a failover stuck reconfiguring a replica (reconf_slaves until failover-timeout): the replica is pointed at the new master, the leading Sentinel left alone', () => {
+  // sentinel-0 led the failover to node-0: it still lists node-2 (the old address) under the new epoch
+  // while it waits for node-1; the two others already name node-0. node-1 still follows the old master.
+  const o = observation([node(0), replica(1, 2), replica(2, 0)], [
+    sentinel(0, 2, { configEpoch: 9, failoverInProgress: true, failoverState: 'reconf_slaves' }),
+    sentinel(1, 0, { configEpoch: 9 }),
+    sentinel(2, 0, { configEpoch: 9 }),
+  ]);
+  const p = plan(o, spec, remembering(2));
+  assert.deepEqual(changes(p), [{ kind: 'replicaof', node: nodeAddress(1), master: nodeAddress(0) }]);
+});
+
+test('a failover before promotion (select_slave): no action at all', () => {
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [
+    sentinel(0, 0, { failoverInProgress: true, failoverState: 'select_slave' }), sentinel(1, 0), sentinel(2, 0),
+  ]);
+  assert.deepEqual(plan(o, spec, remembering(0)).actions, []);
+});

@@ -201,7 +201,7 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
   if (strays.length) done.push(`fencing ${names(strays)}`);
   if (astray.length) done.push(`pointing ${names(astray)} at ${target.id}`);
 
-  const sentinels = byId(obs.sentinels).filter((s) => s.reachable);
+  const sentinels = byId(obs.sentinels).filter((s) => s.reachable && !s.failoverInProgress); // never touch one mid-failover
   const stale = sentinels.find((s) => !s.monitoring || !sameAddress(s.master, target));
   const unset = sentinels.find((s) => !s.settingsMatch);
   if (stale) {
