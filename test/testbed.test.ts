@@ -18,6 +18,7 @@ const skip = kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_
 const NS = 'testbed-smoke';
 const DNS_IP = '10.96.0.10';
 const REDIS_IMAGE = 'localhost/redis-ha/redis:test';
+const NODE_IMAGE = 'localhost/redis-ha/node:24';
 
 /** kubectl from the test bed's build (bin/ beside the kubeconfig), on the test bed's kubeconfig. */
 async function kubectl(args: string[], input?: string): Promise<string> {
@@ -82,6 +83,17 @@ metadata: {name: smoke-redis, namespace: ${NS}}
 spec:
   selector: {app: smoke-redis}
   ports: [{port: 6379, targetPort: 6379}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: node, namespace: ${NS}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: node
+    image: ${NODE_IMAGE}
+    imagePullPolicy: Never
+    args: ["-e", "console.log('node ' + process.version)"]
 `;
 
 describe('Kubernetes test bed', { skip }, () => {
@@ -119,6 +131,11 @@ describe('Kubernetes test bed', { skip }, () => {
     assert.equal(pong, 'PONG');
     const { stdout: info } = await run('redis-cli', ['-h', clusterIP, '-p', '6379', 'INFO', 'server'], { timeout: 5_000 });
     assert.match(info, /redis_version:/);
+  });
+
+  test('the Node 24 base image runs node, and its log comes back through the kubelet', async () => {
+    await kubectl(['-n', NS, 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/node', '--timeout=120s']);
+    assert.match(await kubectl(['-n', NS, 'logs', 'pod/node']), /^node v24\.\d+\.\d+\n$/);
   });
 
   test('CoreDNS resolves the Service name to its ClusterIP', async () => {

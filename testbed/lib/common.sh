@@ -15,9 +15,11 @@ SVC_CIDR=10.96.0.0/16
 KUBE_SVC_IP=10.96.0.1
 DNS_IP=10.96.0.10
 CLUSTER_DOMAIN=cluster.local
-ETCD_PORT=7901             # loopback only
-ETCD_PEER_PORT=7902
+ETCD_PORT=2379             # etcd's own ports, loopback only (the project's tests use 7000-7999)
+ETCD_PEER_PORT=2380
 API_PORT=6443              # on NODE_IP
+# Every port a component listens on; up checks them free before it starts anything.
+PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259)
 GUARD_CHAIN=RHA-TESTBED-GUARD
 K8S_VERSION=v1.34.4
 REDIS_IMAGE=localhost/redis-ha/redis:test
@@ -34,6 +36,6 @@ DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd k
 log() { echo "testbed: $*" >&2; }
 die() { echo "testbed: $*" >&2; exit 1; }
 ctr_() { "$(command -v ctr)" --address "$CTR_SOCK" -n k8s.io "$@"; }
-kc() { "$TB_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+kc() { "$TB_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=20s "$@"; }
 pid_of() { local f="$TB_RUN/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
 alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
