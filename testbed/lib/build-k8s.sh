@@ -4,6 +4,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 : "${TB_CACHE:?}"
+export PATH="$PATH:/usr/local/go/bin"
+gov="$(go env GOVERSION 2>/dev/null || true)"
+[[ "$gov" =~ ^go1\.(2[6-9]|[3-9][0-9]) ]] ||
+  { echo "build-k8s: needs Go 1.26 or newer (CoreDNS 1.15 requires it), found '${gov:-no go}'; install Go 1.26" >&2; exit 1; }
 export GOMODCACHE="$TB_CACHE/gomod" GOCACHE="$TB_CACHE/gocache" GOFLAGS="-modcacherw -buildvcs=false" GOTOOLCHAIN=local
 K8S_VERSION="$(cd "$here/build/k8s" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 [[ "$K8S_VERSION" =~ ^v1\.([0-9]+)\.[0-9]+$ ]] || { echo "build-k8s: unexpected k8s.io/kubernetes version '$K8S_VERSION'" >&2; exit 1; }
