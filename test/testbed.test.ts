@@ -1,0 +1,151 @@
+// Smoke test of the Kubernetes test bed (testbed/up): the real API server, node, containerd, CNI,
+// kube-proxy and CoreDNS, with a pod from the locally built Redis image. Runs when
+// REDIS_HA_TESTBED_KUBECONFIG names the kubeconfig that testbed/up printed (.ci/run sets it).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { eventually } from './helpers.ts';
+
+const run = promisify(execFile);
+const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
+const skip = kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints';
+const NS = 'testbed-smoke';
+const DNS_IP = '10.96.0.10';
+const REDIS_IMAGE = 'localhost/redis-ha/redis:test';
+const NODE_IMAGE = 'localhost/redis-ha/node:24';
+
+/** kubectl from the test bed's build (bin/ beside the kubeconfig), on the test bed's kubeconfig. */
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const bin = join(dirname(kubeconfig!), 'bin', 'kubectl');
+  const child = run(bin, ['--kubeconfig', kubeconfig!, ...args], { timeout: 60_000 });
+  if (input !== undefined) {
+    child.child.stdin!.end(input);
+  }
+  return (await child).stdout;
+}
+
+interface Kubeconfig {
+  clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+  users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+}
+
+/** GET on the API server with the kubeconfig's client certificate, no client library in between. */
+function apiGet(path: string): Promise<{ status: number; body: string }> {
+  const kc = parse(readFileSync(kubeconfig!, 'utf8')) as Kubeconfig;
+  const b64 = (s: string) => Buffer.from(s, 'base64');
+  const url = new URL(path, kc.clusters[0]!.cluster.server);
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      ca: b64(kc.clusters[0]!.cluster['certificate-authority-data']),
+      cert: b64(kc.users[0]!.user['client-certificate-data']),
+      key: b64(kc.users[0]!.user['client-key-data']),
+      timeout: 10_000,
+    }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.end();
+  });
+}
+
+const manifests = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: redis, namespace: ${NS}, labels: {app: smoke-redis}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: redis
+    image: ${REDIS_IMAGE}
+    imagePullPolicy: Never
+    args: ["--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+    ports: [{containerPort: 6379}]
+    readinessProbe:
+      exec: {command: [redis-cli, ping]}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: smoke-redis, namespace: ${NS}}
+spec:
+  selector: {app: smoke-redis}
+  ports: [{port: 6379, targetPort: 6379}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: node, namespace: ${NS}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: node
+    image: ${NODE_IMAGE}
+    imagePullPolicy: Never
+    args: ["-e", "console.log('node ' + process.version)"]
+`;
+
+describe('Kubernetes test bed', { skip }, () => {
+  before(async () => {
+    await kubectl(['apply', '-f', '-'], manifests);
+  });
+  after(async () => {
+    await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => {});
+  });
+
+  test('the API server answers with its version and is ready', async () => {
+    const ready = await apiGet('/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    const version = JSON.parse((await apiGet('/version')).body) as { gitVersion: string };
+    assert.match(version.gitVersion, /^v1\.34\.\d+$/);
+  });
+
+  test('the node is Ready', async () => {
+    const status = await eventually('node Ready', 60_000, async () => {
+      const s = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).trim();
+      return s === 'True' ? s : undefined;
+    });
+    assert.equal(status, 'True');
+  });
+
+  test('a pod from the local Redis image runs and its Service answers PING through the ClusterIP from the host', async () => {
+    await kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/redis', '--timeout=120s']);
+    const clusterIP = (await kubectl(['-n', NS, 'get', 'service', 'smoke-redis', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    assert.match(clusterIP, /^10\.96\.\d+\.\d+$/);
+    // kube-proxy programs the Service's rules shortly after its endpoints appear.
+    const pong = await eventually('PING through the ClusterIP', 60_000, async () => {
+      const { stdout } = await run('redis-cli', ['-h', clusterIP, '-p', '6379', 'PING'], { timeout: 5_000 });
+      return stdout.trim() === 'PONG' ? stdout.trim() : undefined;
+    });
+    assert.equal(pong, 'PONG');
+    const { stdout: info } = await run('redis-cli', ['-h', clusterIP, '-p', '6379', 'INFO', 'server'], { timeout: 5_000 });
+    assert.match(info, /redis_version:/);
+  });
+
+  test('the Node 24 base image runs node, and its log comes back through the kubelet', async () => {
+    await kubectl(['-n', NS, 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/node', '--timeout=120s']);
+    assert.match(await kubectl(['-n', NS, 'logs', 'pod/node']), /^node v24\.\d+\.\d+\n$/);
+  });
+
+  test('CoreDNS resolves the Service name to its ClusterIP', async () => {
+    const clusterIP = (await kubectl(['-n', NS, 'get', 'service', 'smoke-redis', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+    resolver.setServers([DNS_IP]);
+    const addresses = await eventually('the Service name in CoreDNS', 60_000, async () => {
+      const a = await resolver.resolve4(`smoke-redis.${NS}.svc.cluster.local`);
+      return a.length ? a : undefined;
+    });
+    assert.deepEqual(addresses, [clusterIP]);
+  });
+});

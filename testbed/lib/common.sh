@@ -1,0 +1,41 @@
+# Shared settings of testbed/up and testbed/down (sourced, not run).
+# Addresses: the node's own address sits on an interface the test bed creates; pod and Service
+# ranges are routed to that interface (or the bridge the CNI plugin creates), so traffic for a cluster
+# address that nothing serves stays on this machine instead of following the default route.
+TB_CACHE="${REDIS_HA_TESTBED_CACHE:-/var/cache/redis-ha/testbed}"
+TB_RUN="${REDIS_HA_TESTBED_DIR:-/var/lib/redis-ha-testbed}"
+TB_BIN="$TB_CACHE/bin"
+NODE_NAME=redis-ha-testbed
+NODE_IF=rhatb0             # interface (a bridge with no ports) holding NODE_IP
+NODE_IP=10.245.0.1
+BRIDGE=rhatb-br0           # the CNI bridge
+POD_CIDR=10.244.0.0/16     # cluster CIDR (kube-proxy's "inside" range)
+NODE_POD_SUBNET=10.244.0.0/24
+SVC_CIDR=10.96.0.0/16
+KUBE_SVC_IP=10.96.0.1
+DNS_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
+ETCD_PORT=2379             # etcd's own ports, loopback only (the project's tests use 7000-7999)
+ETCD_PEER_PORT=2380
+API_PORT=6443              # on NODE_IP
+# Every port a component listens on; up checks them free before it starts anything.
+PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259)
+GUARD_CHAIN=RHA-TESTBED-GUARD
+K8S_VERSION=v1.34.4
+REDIS_IMAGE=localhost/redis-ha/redis:test
+NODE_IMAGE=localhost/redis-ha/node:24
+PAUSE_IMAGE=registry.k8s.io/pause:3.6
+COREDNS_IMAGE=localhost/redis-ha/coredns:test
+CTR_SOCK="$TB_RUN/containerd/containerd.sock"
+KUBECONFIG_PATH="$TB_RUN/kubeconfig"
+# Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
+SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
+  kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
+DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+
+log() { echo "testbed: $*" >&2; }
+die() { echo "testbed: $*" >&2; exit 1; }
+ctr_() { "$(command -v ctr)" --address "$CTR_SOCK" -n k8s.io "$@"; }
+kc() { "$TB_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=20s "$@"; }
+pid_of() { local f="$TB_RUN/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
+alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
