@@ -1,0 +1,44 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli, testHome } from './helpers.ts';
+
+// The benchmarks are not timed tests: this only runs each once, briefly, on real processes and checks
+// that it prints one JSON object with its figures (numbers, no failed failover, no write lost).
+const home = testHome();
+
+async function bench(args: string[]): Promise<Record<string, any>> {
+  const r = await runCli(home, ['bench', ...args, '--json'], {}, 300_000);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'one JSON object on one line');
+  return JSON.parse(lines[0]);
+}
+
+describe('benchmarks run and print JSON', () => {
+  test('bench failover --trials 2 --profile fast', async () => {
+    const r = await bench(['failover', '--trials', '2', '--profile', 'fast']);
+    const fast = r.results.fast;
+    assert.equal(fast.trials, 2);
+    assert.equal(fast.failedFailovers, 0);
+    assert.equal(typeof fast.sentinelClient.unavailableMs.p50, 'number');
+    assert.equal(typeof fast.masterEndpoint.afterSentinelSwitchMs.p50, 'number');
+    assert.equal(fast.splitBrain.roundsWithTwoWritableMasters, 0);
+  });
+
+  test('bench switchover --trials 2', async () => {
+    const r = await bench(['switchover', '--trials', '2', '--profile', 'fast']);
+    assert.equal(r.trials, 2);
+    assert.ok(r.writePauseMs.p50 > 0);
+    assert.equal(r.sentinelClient.acknowledgedWritesLost, 0);
+    assert.equal(r.masterEndpoint.acknowledgedWritesLost, 0);
+  });
+
+  test('bench proxy --runs 1 (direct, ours, HAProxy)', async () => {
+    const r = await bench(['proxy', '--runs', '1', '--requests', '5000', '--idle', '200']);
+    for (const depth of ['P1', 'P16']) {
+      for (const target of ['direct', 'ours', 'haproxy']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
+      assert.equal(typeof r.results[depth].oursOverHaproxy, 'number');
+    }
+    assert.equal(r.idleConnections.ours.connections, 200);
+  });
+});
