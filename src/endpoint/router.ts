@@ -77,6 +77,8 @@ export interface RouterOptions {
 export class MasterRouter {
   readonly #o: RouterOptions;
   readonly #commands: Redis[] = [];
+  /** The last connection error of each command connection, so "not connected" can say why. */
+  readonly #lastErrors = new Map<Redis, string>();
   readonly #subscribers: Redis[] = [];
   readonly #listeners: ((next: Route, previous: Route) => void)[] = [];
   #route: Route = NO_ROUTE;
@@ -113,7 +115,8 @@ export class MasterRouter {
         retryStrategy: () => 250,
       };
       const command = new Redis({ ...options, lazyConnect: true });
-      command.on('error', () => {});
+      command.on('error', (err: unknown) => this.#lastErrors.set(command, errorText(err)));
+      command.on('ready', () => this.#lastErrors.delete(command));
       this.#commands.push(command);
       const sub = new Redis({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
       sub.on('error', () => {});
@@ -194,7 +197,7 @@ export class MasterRouter {
 
   async #ask(c: Redis, sentinel: Address): Promise<SentinelAnswer> {
     const at = addressOf(sentinel);
-    if (c.status !== 'ready') return { sentinel: at, error: 'not connected' };
+    if (c.status !== 'ready') return { sentinel: at, error: this.#lastErrors.get(c) ?? 'not connected' };
     try {
       const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', this.#o.masterName));
       const failingOver = parseFlags(m.get('flags')).has('failover_in_progress');

@@ -31,8 +31,18 @@ export function connect(e: Endpoint, timeoutMs = 1000): Redis {
     commandTimeout: timeoutMs,
     enableReadyCheck: false,
   });
-  client.on('error', () => {}); // surfaced through the failing command instead
+  // Surfaced through the failing command instead; kept, because a refused login (WRONGPASS) closes
+  // the connection and the command then only says "Stream isn't writeable".
+  client.on('error', (err: Error) => connectionErrors.set(client, err));
   return client;
+}
+
+const connectionErrors = new WeakMap<Redis, Error>();
+
+/** Why a command failed: the connection's own error when the command only saw it closing. */
+export function causeOf(client: Redis, err: unknown): unknown {
+  const closed = err instanceof Error && /Stream isn't writeable|Connection is closed/i.test(err.message);
+  return (closed && connectionErrors.get(client)) || err;
 }
 
 /**
@@ -44,6 +54,8 @@ export async function withConnection<T>(e: Endpoint, fn: (c: Redis) => Promise<T
   try {
     await client.connect();
     return await fn(client);
+  } catch (err) {
+    throw causeOf(client, err);
   } finally {
     client.disconnect();
   }

@@ -24,3 +24,16 @@ export type { OpenAPISchema } from './openapi.ts';
 export { specToOpenAPI } from './openapi.ts';
 export { ALLOWED_REDIS_SETTINGS, ownedReason } from './redis-config.ts';
 export { SPEC_SCHEMA } from './schema.ts';
+export type { Credentials, InternalUser } from './acl.ts';
+export {
+  ACL_RULES,
+  ACL_USERS,
+  DEFAULT_APPLICATION_ACL_RULES,
+  DEFAULT_APPLICATION_USER,
+  DEFAULT_USER_OFF,
+  INTERNAL_USERS,
+  aclPasswordHash,
+  aclUserLine,
+  applicationRules,
+  applicationUser,
+} from './acl.ts';
