@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { GuardedConnector } from './guard.ts';
 
 /** Where a Redis server or Sentinel listens, and how to authenticate to it. */
 export interface Endpoint {
@@ -30,18 +31,30 @@ export function connect(e: Endpoint, timeoutMs = 1000): Redis {
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     enableReadyCheck: false,
+    Connector: GuardedConnector,
   });
-  // Surfaced through the failing command instead; kept, because a refused login (WRONGPASS) closes
-  // the connection and the command then only says "Stream isn't writeable".
-  client.on('error', (err: Error) => connectionErrors.set(client, err));
+  rememberErrors(client);
   return client;
 }
 
 const connectionErrors = new WeakMap<Redis, Error>();
 
+/**
+ * Keeps a client's connection errors (instead of letting them go unhandled) for `causeOf`: a refused
+ * login (WRONGPASS) or a reply that is not RESP closes the connection, and the command in flight then
+ * only says "Stream isn't writeable".
+ */
+export function rememberErrors(client: Redis): void {
+  client.on('error', (err: Error) => {
+    if (!CLOSED.test(err.message)) connectionErrors.set(client, err);
+  });
+}
+
+const CLOSED = /Stream isn't writeable|Connection is closed/i;
+
 /** Why a command failed: the connection's own error when the command only saw it closing. */
 export function causeOf(client: Redis, err: unknown): unknown {
-  const closed = err instanceof Error && /Stream isn't writeable|Connection is closed/i.test(err.message);
+  const closed = err instanceof Error && CLOSED.test(err.message);
   return (closed && connectionErrors.get(client)) || err;
 }
 

@@ -19,7 +19,7 @@ export type { ImageFlavor } from './images.ts';
 export { IMAGE_FLAVORS, LUA_CVES, belowFloor } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
 export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec } from './resolve.ts';
-export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile } from './load.ts';
+export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile, parseSpecText } from './load.ts';
 export type { OpenAPISchema } from './openapi.ts';
 export { specToOpenAPI } from './openapi.ts';
 export { ALLOWED_REDIS_SETTINGS, ownedReason } from './redis-config.ts';
