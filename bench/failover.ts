@@ -19,7 +19,7 @@ export function percentile(sorted: number[], p: number): number {
 async function countLost(d: LocalDeployment, writer: AckedWriter): Promise<number> {
   const status = await collectStatus(statusTargetOf(d));
   if (!status.master) return writer.acked.length;
-  return (await writer.missingOn(status.master, d.spec.auth.password)).length;
+  return (await writer.missingOn(status.master, d.users.application.password, d.users.application.username)).length;
 }
 
 /**
@@ -38,7 +38,7 @@ export class SplitBrainWatch {
 
   constructor(d: LocalDeployment) {
     this.#clients = d.nodes.map((n) => {
-      const c = new Redis({ host: n.host, port: n.port, password: d.spec.auth.password, retryStrategy: () => 20, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 200 });
+      const c = new Redis({ host: n.host, port: n.port, ...d.users.application, retryStrategy: () => 20, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 200 });
       c.on('error', () => {});
       return c;
     });
@@ -154,7 +154,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
     results[profile] = await withBenchDeployment({ name: `bench-failover-${profile}`, sentinel: { profile } }, o.portBase, async (d, pid) => {
       const writers = bothWriters(d, 'bench');
       const watch = new SplitBrainWatch(d);
-      const clock = new SwitchClock(d.sentinels, d.spec.auth.sentinelPassword);
+      const clock = new SwitchClock(d.sentinels, d.users.sentinelClient.password);
       writers.sentinel.start();
       writers.endpoint.start();
       watch.start();

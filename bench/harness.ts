@@ -22,9 +22,9 @@ export async function withBenchDeployment<T>(input: Record<string, unknown>, por
 
 /** The two clients every availability benchmark measures: a Sentinel-aware one and one on the master endpoint. */
 export function bothWriters(d: LocalDeployment, prefix: string): { sentinel: AckedWriter; endpoint: AckedWriter } {
-  const password = d.spec.auth.password;
+  const app = d.users.application;
   return {
-    sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.spec.auth.sentinelPassword }, password, prefix: `${prefix}:sentinel` }),
-    endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, password, prefix: `${prefix}:endpoint` }),
+    sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.users.sentinelClient.password }, ...app, prefix: `${prefix}:sentinel` }),
+    endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, ...app, prefix: `${prefix}:endpoint` }),
   };
 }

@@ -163,7 +163,8 @@ export async function benchProxy(o: ProxyBenchOptions) {
   const ours = o.portBase + 25;
   const haproxyPort = o.portBase + 26;
   try {
-    return await withBenchDeployment({ name: 'bench-proxy' }, o.portBase, async (d) => {
+    // The benchmark adds a user of its own (ACL SETUSER), which the default application rules forbid.
+    return await withBenchDeployment({ name: 'bench-proxy', auth: { aclRules: '~* &* +@all' } }, o.portBase, async (d) => {
       const status = await collectStatus(statusTargetOf(d));
       const master = status.master;
       if (!master) throw new Error('no master after up');

@@ -15,7 +15,7 @@ function summary(values: number[]) {
 
 async function missingOnMaster(d: LocalDeployment, w: AckedWriter): Promise<number> {
   const status = await collectStatus(statusTargetOf(d));
-  return status.master ? (await w.missingOn(status.master, d.spec.auth.password)).length : w.acked.length;
+  return status.master ? (await w.missingOn(status.master, d.users.application.password, d.users.application.username)).length : w.acked.length;
 }
 
 /**

@@ -25,9 +25,10 @@ export class AckedWriter {
   #stopped = false;
   #loop?: Promise<void>;
 
-  constructor(o: { target: WriterTarget; password: string; prefix: string }) {
+  constructor(o: { target: WriterTarget; password: string; username?: string; prefix: string }) {
     this.#prefix = o.prefix;
     const common = {
+      username: o.username,
       password: o.password,
       retryStrategy: () => 20,
       reconnectOnError: (err: Error) => (/READONLY/.test(err.message) ? (2 as const) : false),
@@ -90,8 +91,8 @@ export class AckedWriter {
   }
 
   /** Acknowledged keys that the node at `address` does not hold. */
-  async missingOn(address: { host: string; port: number }, password: string): Promise<string[]> {
-    const c = new Redis({ host: address.host, port: address.port, password, lazyConnect: true });
+  async missingOn(address: { host: string; port: number }, password: string, username?: string): Promise<string[]> {
+    const c = new Redis({ host: address.host, port: address.port, username, password, lazyConnect: true });
     try {
       await c.connect();
       const missing: string[] = [];

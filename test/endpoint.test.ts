@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
@@ -69,7 +69,9 @@ describe('master and replicas endpoints on real processes', () => {
   let replicasEndpoint: Address;
 
   before(async () => {
-    const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
+    // MONITOR is @dangerous: this deployment's application user is allowed it, to test MONITOR through the endpoint.
+    writeFileSync(join(home, 'spec.yaml'), `name: ${NAME}\nauth:\n  aclRules: "~* &* +@all -@dangerous +info +role +monitor"\n`);
+    const up = await runCli(home, ['up', '-d', '-f', join(home, 'spec.yaml'), '--port-base', String(PORT_BASE), '--profile', 'fast']);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /endpoints\s+127\.0\.0\.1:7920 \(always the master\)\s+127\.0\.0\.1:7921/);
     pw = await passwordOf(home, NAME);

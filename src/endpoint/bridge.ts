@@ -11,6 +11,9 @@ export interface Address {
  */
 export type Target = { readonly backend: Address; readonly key: string } | { readonly refuse: string };
 
+/** How long a client may stay connected without sending anything before the endpoint drops it. */
+export const UNBOUND_IDLE_MS = 10_000;
+
 /**
  * One client connection piped to one backend. The data path is bytes only: no parsing, `noDelay` on
  * both legs, and flow control by pausing the side that reads while the other side's send buffer is
@@ -25,15 +28,23 @@ export class Bridge {
   key?: string;
   #backend?: net.Socket;
   #closed = false;
+  #clientEnded = false;
   readonly #onClose: (b: Bridge) => void;
 
-  constructor(client: net.Socket, route: () => Target, onClose: (b: Bridge) => void) {
+  constructor(client: net.Socket, route: () => Target, onClose: (b: Bridge) => void, silentMs = UNBOUND_IDLE_MS) {
     this.client = client;
     this.#onClose = onClose;
     client.setNoDelay(true);
     client.on('error', () => this.close());
     client.on('close', () => this.close());
+    // A connection that never speaks (a scanner, a half-open socket) is dropped instead of held forever.
+    client.setTimeout(silentMs, () => this.close());
+    client.once('end', () => {
+      if (this.key === undefined) this.close(); // said goodbye before saying anything
+      else this.#clientEnded = true; // before the backend answered: passed on once it has
+    });
     client.once('data', (first: Buffer) => {
+      client.setTimeout(0);
       const target = route();
       if ('refuse' in target) {
         this.refuse(target.refuse);
@@ -65,7 +76,12 @@ export class Bridge {
       if (this.#closed) return;
       pipe(client, backend);
       pipe(backend, client);
-      if (!backend.write(first)) return; // the drain handler of pipe() resumes the client
+      const more = backend.write(first);
+      if (this.#clientEnded) {
+        backend.end();
+        return;
+      }
+      if (!more) return; // the drain handler of pipe() resumes the client
       client.resume();
     });
   }

@@ -14,7 +14,13 @@ export interface EndpointOptions {
   readonly replicaFallback: ReplicaFallback;
   /** Listen with SO_REUSEPORT, so several processes can serve one port (the kernel spreads connections). */
   readonly reusePort?: boolean;
+  /** Open connections per port beyond which new ones are refused at once (Redis's own maxclients default). */
+  readonly maxConnections?: number;
+  /** A client silent this long after connecting is dropped (UNBOUND_IDLE_MS unless set). */
+  readonly silentMs?: number;
 }
+
+export const MAX_ENDPOINT_CONNECTIONS = 10_000;
 
 export interface EndpointStats {
   /** Open client connections per port (bound to a backend or not yet). */
@@ -68,7 +74,11 @@ export class EndpointProxy {
   #serve(port: 'master' | 'replicas', at: Address, route: () => Target): Promise<void> {
     const open = this.#open[port];
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
-      const bridge = new Bridge(client, route, (b) => open.delete(b));
+      const bridge = new Bridge(client, route, (b) => open.delete(b), this.#o.silentMs);
+      if (open.size >= (this.#o.maxConnections ?? MAX_ENDPOINT_CONNECTIONS)) {
+        bridge.refuse(`redis-ha: the ${port} endpoint has ${open.size} connections open, its limit; close some`);
+        return;
+      }
       open.add(bridge);
       // Fail closed at once: a client connecting while there is no master learns why immediately.
       // (Only the master port: picking a replica advances the round-robin.)

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { addressOf, withConnection, type Endpoint } from '../redis/connect.ts';
+import { addressOf, causeOf, rememberErrors, withConnection, type Endpoint } from '../redis/connect.ts';
+import { GuardedConnector } from '../redis/guard.ts';
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
 import type { Address } from './bridge.ts';
@@ -77,6 +78,7 @@ export interface RouterOptions {
 export class MasterRouter {
   readonly #o: RouterOptions;
   readonly #commands: Redis[] = [];
+
   readonly #subscribers: Redis[] = [];
   readonly #listeners: ((next: Route, previous: Route) => void)[] = [];
   #route: Route = NO_ROUTE;
@@ -111,9 +113,10 @@ export class MasterRouter {
         commandTimeout: 500,
         connectTimeout: 500,
         retryStrategy: () => 250,
+        Connector: GuardedConnector,
       };
       const command = new Redis({ ...options, lazyConnect: true });
-      command.on('error', () => {});
+      rememberErrors(command);
       this.#commands.push(command);
       const sub = new Redis({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
       sub.on('error', () => {});
@@ -194,13 +197,21 @@ export class MasterRouter {
 
   async #ask(c: Redis, sentinel: Address): Promise<SentinelAnswer> {
     const at = addressOf(sentinel);
-    if (c.status !== 'ready') return { sentinel: at, error: 'not connected' };
+    if (c.status !== 'ready') {
+      const why = causeOf(c, new Error('Connection is closed.'));
+      return { sentinel: at, error: (why as Error).message === 'Connection is closed.' ? 'not connected' : errorText(why) };
+    }
     try {
       const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', this.#o.masterName));
       const failingOver = parseFlags(m.get('flags')).has('failover_in_progress');
-      return { sentinel: at, master: { host: m.get('ip') ?? '', port: Number(m.get('port')) }, epoch: Number(m.get('config-epoch') ?? 0), failingOver };
+      const port = Number(m.get('port'));
+      if (!m.get('ip') || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`SENTINEL MASTER ${this.#o.masterName} gave no usable address`);
+      return { sentinel: at, master: { host: m.get('ip') ?? '', port }, epoch: Number(m.get('config-epoch') ?? 0) || 0, failingOver };
     } catch (err) {
-      return { sentinel: at, error: errorText(err) };
+      // Anything but a Redis error reply (a timeout, a reply that is not RESP) leaves the connection in
+      // an unknown state, perhaps with a half-read reply buffered: start it afresh.
+      if ((err as Error).name !== 'ReplyError') c.disconnect(true);
+      return { sentinel: at, error: errorText(causeOf(c, err)) };
     }
   }
 

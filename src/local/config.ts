@@ -1,5 +1,6 @@
 import type { LocalDeployment, Member } from './deployment.ts';
 import { filesOf } from './layout.ts';
+import { ACL_RULES, DEFAULT_USER_OFF, INTERNAL_USERS, aclUserLine, applicationRules } from '../spec/index.ts';
 
 /** Quotes one argument for redis.conf (double quotes, backslash escapes). Values are validated upstream. */
 function q(value: string | number): string {
@@ -29,8 +30,9 @@ export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { h
     'daemonize no',
     `dir ${q(files.dataOf(node.id))}`,
     `logfile ${q(files.logOf(node.id))}`,
-    `requirepass ${q(spec.auth.password)}`,
-    `masterauth ${q(spec.auth.password)}`,
+    ...aclLines(d),
+    `masteruser ${d.users.replication.username}`,
+    `masterauth ${q(d.users.replication.password)}`,
     `replica-announce-ip ${node.host}`,
     'replica-read-only yes',
     // Replicas get the data straight from the master's memory, without the default 5 s wait for more
@@ -51,6 +53,18 @@ export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { h
 }
 
 /**
+ * The ACL users, passwords as SHA-256 hashes: the application's (`default`, or a user of its own with
+ * `default` switched off) and one least-privilege user per component.
+ */
+function aclLines(d: LocalDeployment): string[] {
+  const app = d.users.application;
+  const lines = app.username === 'default' ? [] : [DEFAULT_USER_OFF];
+  lines.push(aclUserLine(app.username, app.password, applicationRules(d.spec)));
+  for (const u of INTERNAL_USERS) lines.push(aclUserLine(d.users[u].username, d.users[u].password, ACL_RULES[u]));
+  return lines;
+}
+
+/**
  * sentinel.conf for one Sentinel. Every Sentinel is told its own run id and those of the others and
  * the replicas up front, so they agree within a second instead of after several hello rounds.
  */
@@ -65,13 +79,14 @@ export function renderSentinelConf(d: LocalDeployment, sentinel: Member, master:
     'daemonize no',
     `dir ${q(files.dirOf(sentinel.id))}`,
     `logfile ${q(files.logOf(sentinel.id))}`,
-    `requirepass ${q(spec.auth.sentinelPassword)}`,
-    `sentinel sentinel-pass ${q(spec.auth.sentinelPassword)}`,
+    `requirepass ${q(d.users.sentinelClient.password)}`,
+    `sentinel sentinel-pass ${q(d.users.sentinelClient.password)}`,
     `sentinel myid ${d.sentinelIds[index]}`,
     'sentinel resolve-hostnames no',
     'sentinel deny-scripts-reconfig yes',
     `sentinel monitor ${name} ${master.host} ${master.port} ${spec.quorum}`,
-    `sentinel auth-pass ${name} ${q(spec.auth.password)}`,
+    `sentinel auth-user ${name} ${d.users.sentinel.username}`,
+    `sentinel auth-pass ${name} ${q(d.users.sentinel.password)}`,
     `sentinel down-after-milliseconds ${name} ${spec.sentinel.downAfterMilliseconds}`,
     `sentinel failover-timeout ${name} ${spec.sentinel.failoverTimeout}`,
     `sentinel parallel-syncs ${name} ${spec.sentinel.parallelSyncs}`,

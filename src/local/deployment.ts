@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisHASpec } from '../spec/types.ts';
 import { UserError } from '../errors.ts';
-import { masterGroupName } from '../spec/index.ts';
+import { INTERNAL_USERS, ACL_USERS, applicationUser, generatePassword, masterGroupName, type Credentials, type InternalUser } from '../spec/index.ts';
 import type { Endpoint } from '../redis/connect.ts';
 import type { Binaries } from './binaries.ts';
 import { filesOf, LOCAL_HOST, PORT_OFFSETS } from './layout.ts';
@@ -40,9 +40,42 @@ export interface LocalDeployment {
   readonly sentinels: readonly Member[];
   /** Each Sentinel's fixed run id, so all of them can be told about each other before they start. */
   readonly sentinelIds: readonly string[];
+  /**
+   * The ACL users and their passwords: the application's (from the spec) and one per component, each
+   * with its own random password, so knowing one never gives another.
+   */
+  readonly users: DeploymentUsers;
 }
 
-export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: number, binaries: Binaries, placement: Placement = {}): LocalDeployment {
+/** Who logs in where: `application` is what clients use, the others are redis-ha's own users. */
+export type DeploymentUsers = { readonly application: Credentials; readonly sentinelClient: Credentials } & {
+  readonly [K in InternalUser]: Credentials;
+};
+
+/**
+ * The users of a deployment of `spec`. Internal passwords are kept from `previous` (a past run of the
+ * same deployment) and generated otherwise; the application's and the Sentinels' come from the spec.
+ */
+export function usersFor(spec: RedisHASpec, previous?: Partial<DeploymentUsers>): DeploymentUsers {
+  const internal = Object.fromEntries(
+    INTERNAL_USERS.map((u) => [u, { username: ACL_USERS[u], password: previous?.[u]?.password ?? generatePassword() }]),
+  ) as { [K in InternalUser]: Credentials };
+  return {
+    application: { username: applicationUser(spec), password: spec.auth.password },
+    // Sentinels have one user, `default`, with the Sentinel password: every Sentinel client sends only that.
+    sentinelClient: { username: 'default', password: spec.auth.sentinelPassword },
+    ...internal,
+  };
+}
+
+export function planDeployment(
+  spec: RedisHASpec,
+  stateDir: string,
+  portBase: number,
+  binaries: Binaries,
+  placement: Placement = {},
+  previousUsers?: Partial<DeploymentUsers>,
+): LocalDeployment {
   const place = (id: string): { host: string; netns?: string } => placement[id] ?? { host: LOCAL_HOST };
   const nodes = Array.from({ length: spec.replicas + 1 }, (_, i) => ({
     id: `node-${i}`,
@@ -59,7 +92,7 @@ export function planDeployment(spec: RedisHASpec, stateDir: string, portBase: nu
   const unknown = Object.keys(placement).filter((id) => ![...nodes, ...sentinels].some((m) => m.id === id));
   if (unknown.length > 0) throw new UserError(`placement names ${unknown.join(', ')}, which this deployment does not have (it has node-0..node-${nodes.length - 1}, sentinel-0..sentinel-${sentinels.length - 1})`);
   const sentinelIds = sentinels.map(() => randomBytes(20).toString('hex'));
-  return { spec, masterName: masterGroupName(spec), stateDir, portBase, binaries, nodes, sentinels, sentinelIds };
+  return { spec, masterName: masterGroupName(spec), stateDir, portBase, binaries, nodes, sentinels, sentinelIds, users: usersFor(spec, previousUsers) };
 }
 
 /** Where the local master and replicas endpoints (the proxy in the supervisor) listen. */
@@ -74,13 +107,14 @@ export function members(d: LocalDeployment): Member[] {
   return [...d.nodes, ...d.sentinels];
 }
 
-/** How clients authenticate to a node of this deployment. */
-export function nodeEndpoint(d: LocalDeployment, m: { host: string; port: number }): Endpoint {
-  return { host: m.host, port: m.port, password: d.spec.auth.password };
+/** How `user` logs in to a node of this deployment. */
+export function nodeEndpoint(d: LocalDeployment, m: { host: string; port: number }, user: keyof DeploymentUsers = 'operator'): Endpoint {
+  return { host: m.host, port: m.port, ...d.users[user] };
 }
 
+/** How redis-ha (and any Sentinel client) logs in to a Sentinel of this deployment. */
 export function sentinelEndpoint(d: LocalDeployment, m: { host: string; port: number }): Endpoint {
-  return { host: m.host, port: m.port, password: d.spec.auth.sentinelPassword };
+  return { host: m.host, port: m.port, ...d.users.sentinelClient };
 }
 
 export function saveDeployment(d: LocalDeployment): void {
@@ -88,5 +122,7 @@ export function saveDeployment(d: LocalDeployment): void {
 }
 
 export function loadDeployment(stateDir: string): LocalDeployment | undefined {
-  return readJson<LocalDeployment>(filesOf(stateDir).deployment);
+  const d = readJson<LocalDeployment>(filesOf(stateDir).deployment);
+  // Written before there were ACL users: give it some (they take effect at its next fresh start).
+  return d && !d.users ? { ...d, users: usersFor(d.spec) } : d;
 }

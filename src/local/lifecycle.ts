@@ -18,7 +18,7 @@ import type { Topology } from '../topology/observe.ts';
 import { privateDir, readJson, writeJson } from './fsutil.ts';
 import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
-import { isAlive, terminate } from './processes.ts';
+import { childEnv, isAlive, terminate } from './processes.ts';
 import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './supervisor.ts';
 import { startHttpServer } from './http.ts';
 
@@ -29,8 +29,9 @@ export function statusTargetOf(d: LocalDeployment): StatusTarget {
     quorum: d.spec.quorum,
     nodes: d.nodes,
     sentinels: d.sentinels,
-    nodeAuth: { password: d.spec.auth.password },
-    sentinelAuth: { password: d.spec.auth.sentinelPassword },
+    // Status, metrics and the dashboard only read: the exporter's user is enough.
+    nodeAuth: d.users.exporter,
+    sentinelAuth: d.users.sentinelClient,
   };
 }
 
@@ -90,12 +91,13 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
     ? {
         ...o.spec,
         auth: {
+          ...o.spec.auth,
           password: o.passwordsGiven.password ? o.spec.auth.password : previous.spec.auth.password,
           sentinelPassword: o.passwordsGiven.sentinelPassword ? o.spec.auth.sentinelPassword : previous.spec.auth.sentinelPassword,
         },
       }
     : o.spec;
-  const d = planDeployment(spec, stateDir, o.portBase, binaries, o.placement);
+  const d = planDeployment(spec, stateDir, o.portBase, binaries, o.placement, previous?.users);
   await assertPortsFree(ownedPorts(d).map((m) => ({ host: m.host, port: m.port, use: `${m.id} of '${spec.name}'` })));
   privateDir(stateDir);
   saveDeployment(d);
@@ -105,7 +107,7 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
 
 /** The topology as the controller sees it: addresses, timings and credentials of one deployment. */
 export function topologyOf(d: LocalDeployment): Topology {
-  return { ...statusTargetOf(d), timings: d.spec.sentinel };
+  return { ...statusTargetOf(d), nodeAuth: d.users.operator, monitorAuth: d.users.sentinel, timings: d.spec.sentinel };
 }
 
 /** A running local deployment: its processes, the controller that keeps the invariants, the endpoints. */
@@ -125,6 +127,8 @@ const MAX_REPLICA_LAG_SECONDS = 5;
  */
 export async function startSupervisor(p: Prepared, log: (line: string) => void): Promise<Running> {
   const d = p.deployment;
+  // Everything the processes write (RDB and AOF files, rewritten configs) is for this user only.
+  process.umask(0o077);
   const files = filesOf(d.stateDir);
   const t = topologyOf(d);
   const router = new MasterRouter({
@@ -186,7 +190,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
 export function spawnDetachedSupervisor(d: LocalDeployment): number {
   const bin = fileURLToPath(new URL('../../bin/redis-ha.js', import.meta.url));
   const out = openSync(filesOf(d.stateDir).supervisorLog, 'a', 0o600);
-  const child = spawn(process.execPath, [bin, 'supervise', '--state-dir', d.stateDir], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, [bin, 'supervise', '--state-dir', d.stateDir], { detached: true, env: childEnv(), stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
   return child.pid ?? -1;
@@ -201,7 +205,7 @@ function lastLines(path: string, n: number): string {
 async function masterEndpointProblem(d: LocalDeployment): Promise<string | undefined> {
   const at = endpointsOf(d).master;
   try {
-    const role = await withConnection({ ...at, password: d.spec.auth.password }, (c) => c.call('ROLE'), 500);
+    const role = await withConnection({ ...at, ...d.users.application }, (c) => c.call('ROLE'), 500);
     return Array.isArray(role) && role[0] === 'master' ? undefined : `the master endpoint ${addressOf(at)} reaches a ${String((role as unknown[])[0])}`;
   } catch (err) {
     return `the master endpoint ${addressOf(at)}: ${errorText(err)}`;

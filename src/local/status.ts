@@ -31,8 +31,8 @@ export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) 
   const http = servedHttp(d);
   return {
     ...status,
-    user: 'default',
-    sentinelUser: 'default',
+    user: d.users.application.username,
+    sentinelUser: d.users.sentinelClient.username,
     // Served by the supervisor while it runs: fixed addresses that follow failover.
     endpoints: {
       master: addressOf(endpoints.master),

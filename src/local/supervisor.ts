@@ -5,7 +5,7 @@ import { members } from './deployment.ts';
 import { renderRedisConf, renderSentinelConf } from './config.ts';
 import { privateDir, readJson, writeJson, writePrivateFile } from './fsutil.ts';
 import { filesOf } from './layout.ts';
-import { isAlive, isProcessIn, terminate } from './processes.ts';
+import { childEnv, isAlive, isProcessIn, terminate } from './processes.ts';
 
 /** What `runtime.json` records: who runs now, so `down`, `status` and a new supervisor can find them. */
 export interface RuntimeRecord {
@@ -139,6 +139,7 @@ export class Supervisor {
     const [command, args] = m.netns ? ['ip', ['netns', 'exec', m.netns, binary, files.configOf(m.id)]] : [binary, [files.configOf(m.id)]];
     const child = spawn(command, args, {
       cwd: files.dirOf(m.id),
+      env: childEnv(),
       stdio: ['ignore', out, out],
       detached: true,
     });

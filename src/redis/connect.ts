@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { GuardedConnector } from './guard.ts';
 
 /** Where a Redis server or Sentinel listens, and how to authenticate to it. */
 export interface Endpoint {
@@ -30,9 +31,31 @@ export function connect(e: Endpoint, timeoutMs = 1000): Redis {
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     enableReadyCheck: false,
+    Connector: GuardedConnector,
   });
-  client.on('error', () => {}); // surfaced through the failing command instead
+  rememberErrors(client);
   return client;
+}
+
+const connectionErrors = new WeakMap<Redis, Error>();
+
+/**
+ * Keeps a client's connection errors (instead of letting them go unhandled) for `causeOf`: a refused
+ * login (WRONGPASS) or a reply that is not RESP closes the connection, and the command in flight then
+ * only says "Stream isn't writeable".
+ */
+export function rememberErrors(client: Redis): void {
+  client.on('error', (err: Error) => {
+    if (!CLOSED.test(err.message)) connectionErrors.set(client, err);
+  });
+}
+
+const CLOSED = /Stream isn't writeable|Connection is closed/i;
+
+/** Why a command failed: the connection's own error when the command only saw it closing. */
+export function causeOf(client: Redis, err: unknown): unknown {
+  const closed = err instanceof Error && CLOSED.test(err.message);
+  return (closed && connectionErrors.get(client)) || err;
 }
 
 /**
@@ -44,6 +67,8 @@ export async function withConnection<T>(e: Endpoint, fn: (c: Redis) => Promise<T
   try {
     await client.connect();
     return await fn(client);
+  } catch (err) {
+    throw causeOf(client, err);
   } finally {
     client.disconnect();
   }

@@ -42,10 +42,23 @@ export interface SentinelProbe {
   readonly tilt: boolean;
 }
 
+/**
+ * One line for an error from a Redis or Sentinel connection, with the usual login failures said plainly
+ * (the server's own words kept after them), e.g. `login refused: wrong user name or password, or the
+ * user is disabled (WRONGPASS ...)`.
+ */
 export function errorText(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/\s+/g, ' ').slice(0, 200);
+  const msg = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
+  const plain = LOGIN_FAILURES.find(([pattern]) => pattern.test(msg))?.[1];
+  return (plain ? `${plain} (${msg})` : msg).slice(0, 240);
 }
+
+const LOGIN_FAILURES: readonly (readonly [RegExp, string])[] = [
+  [/^WRONGPASS/, 'login refused: wrong user name or password, or the user is disabled; check the credentials'],
+  [/^NOAUTH/, 'login required: the server wants a password and none was sent'],
+  [/^NOPERM/, 'not allowed: this ACL user may not run that command'],
+  [/Protocol error/i, 'the server does not speak the Redis protocol (RESP)'],
+];
 
 async function sentinel(c: Redis, ...args: string[]): Promise<unknown> {
   return c.call('SENTINEL', ...args);

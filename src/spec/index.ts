@@ -19,8 +19,21 @@ export type { ImageFlavor } from './images.ts';
 export { IMAGE_FLAVORS, LUA_CVES, belowFloor } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
 export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec } from './resolve.ts';
-export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile } from './load.ts';
+export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile, parseSpecText } from './load.ts';
 export type { OpenAPISchema } from './openapi.ts';
 export { specToOpenAPI } from './openapi.ts';
 export { ALLOWED_REDIS_SETTINGS, ownedReason } from './redis-config.ts';
 export { SPEC_SCHEMA } from './schema.ts';
+export type { Credentials, InternalUser } from './acl.ts';
+export {
+  ACL_RULES,
+  ACL_USERS,
+  DEFAULT_APPLICATION_ACL_RULES,
+  DEFAULT_APPLICATION_USER,
+  DEFAULT_USER_OFF,
+  INTERNAL_USERS,
+  aclPasswordHash,
+  aclUserLine,
+  applicationRules,
+  applicationUser,
+} from './acl.ts';

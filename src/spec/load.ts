@@ -19,7 +19,18 @@ export function loadSpecFile(path: string): unknown {
   const fail = (problem: string): never => {
     throw new SpecError([`${path}: ${problem}`]);
   };
-  const text = readBounded(path, fail);
+  return parseSpecText(readBounded(path, fail), path);
+}
+
+/**
+ * Parses spec text (what `loadSpecFile` read from `source`) into its top-level mapping, not yet
+ * validated. Throws `SpecError` whose message starts with `source`, and nothing else, whatever the text.
+ */
+export function parseSpecText(text: string, source: string): unknown {
+  const fail = (problem: string): never => {
+    throw new SpecError([`${source}: ${problem}`]);
+  };
+  if (text.length > MAX_SPEC_FILE_BYTES) return fail('too large (over 1 MiB); a spec is a few lines');
 
   let parsed;
   try {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { checkFields } from './check.ts';
 import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
 import { IMAGE_FLAVORS, belowFloor } from './images.ts';
+import { ACL_RULES_OWNED, ACL_USERS } from './acl.ts';
 import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile } from './types.ts';
 
 /**
@@ -44,6 +45,7 @@ interface CheckedInput {
   auth: {
     password?: string;
     sentinelPassword?: string;
+    username: string;
     existingSecret?: string;
     existingSecretPasswordKey: string;
     allowShortPasswords: boolean;
@@ -73,9 +75,6 @@ interface CheckedService {
   loadBalancerSourceRanges?: string[];
   externalTrafficPolicy?: 'Cluster' | 'Local';
 }
-
-/** ACL rule words that would change the application user's passwords or switch it off. */
-const ACL_RULES_OWNED = /^(on|off|nopass|resetpass|reset|[<>#!].*)$/i;
 
 /**
  * Validates `input` (a parsed YAML/JSON mapping), applies every default and returns a deeply frozen
@@ -123,6 +122,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       // With an existing Secret the pods read that Secret; these stay empty and are never rendered.
       password: spec.auth.existingSecret !== undefined ? '' : (spec.auth.password ?? generate()),
       sentinelPassword: spec.auth.existingSecret !== undefined ? '' : (spec.auth.sentinelPassword ?? generate()),
+      username: spec.auth.username,
       ...(spec.auth.existingSecret !== undefined ? { existingSecret: spec.auth.existingSecret } : {}),
       existingSecretPasswordKey: spec.auth.existingSecretPasswordKey,
       allowShortPasswords: spec.auth.allowShortPasswords,
@@ -169,6 +169,8 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
         problems.push(`auth.${key}: must be at least ${MIN_PASSWORD_LENGTH} characters (got ${[...value].length})`);
       }
     }
+    if (auth.username !== undefined && usable('auth.username') && Object.values(ACL_USERS).includes(auth.username as never))
+      problems.push(`auth.username: must not be one of redis-ha's own users ${Object.values(ACL_USERS).join(', ')} (got "${auth.username}"); pick another name, or 'default' for password-only clients`);
     const owned = auth.aclRules?.split(/\s+/).find((word) => ACL_RULES_OWNED.test(word));
     if (owned !== undefined)
       problems.push(`auth.aclRules: must only grant or deny commands, keys and channels (got ${JSON.stringify(owned.replace(/^([<>#!]).*/, '$1...'))}); redis-ha sets the user's password and state`);

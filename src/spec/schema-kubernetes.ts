@@ -4,6 +4,7 @@
  * one of them is optional with a default, so a spec written for the local runtime means what it meant.
  * They are part of SPEC_SCHEMA, so validation and the CRD's OpenAPI schema follow this table.
  */
+import { DEFAULT_APPLICATION_ACL_RULES } from './acl.ts';
 import type { EnumField, Field, ObjectField, StringField, StringMapField } from './schema.ts';
 import { IMAGE_FLAVORS, LUA_CVES, VERSION_TAG_PATTERN } from './images.ts';
 
@@ -233,9 +234,9 @@ export const KUBERNETES_AUTH_FIELDS: Readonly<Record<string, Field>> = {
     default: false,
   },
   aclRules: str(
-    'ACL rules of the application user (default) on Kubernetes, where replication, Sentinel, the exporter and the operator each get their own least-privilege user.',
+    'ACL rules of the application user (auth.username), locally and on Kubernetes; replication, Sentinel, the exporter and the controller each get their own least-privilege user. Default: every command except the @dangerous ones (CONFIG, DEBUG, MODULE, FLUSHALL, ...), plus INFO and ROLE.',
     '^[^\\x00-\\x1f\\x7f]*$',
     'must be one line of ACL rules',
-    { default: '~* &* +@all -@dangerous +info +role', maxLength: 1024 },
+    { default: DEFAULT_APPLICATION_ACL_RULES, maxLength: 1024 },
   ),
 };

@@ -8,6 +8,7 @@
  */
 import { checkRedisConfigEntry } from './redis-config.ts';
 import { KUBERNETES_AUTH_FIELDS, KUBERNETES_FIELDS } from './schema-kubernetes.ts';
+import { DEFAULT_APPLICATION_USER, USERNAME_PATTERN } from './acl.ts';
 
 interface FieldBase {
   readonly description: string;
@@ -114,10 +115,19 @@ export const SPEC_SCHEMA: ObjectField = {
     },
     auth: {
       kind: 'object',
-      description: 'Passwords. Each one is generated (40 random characters) when absent.',
+      description: 'Users and passwords. Each password is generated (40 random characters) when absent.',
       fields: {
-        password: password("The application's password (Redis requirepass and masterauth). 16 to 512 characters."),
+        password: password("The application user's password. 16 to 512 characters."),
         sentinelPassword: password('The password Sentinel clients must give. 16 to 512 characters.'),
+        username: {
+          kind: 'string',
+          description:
+            "The application's ACL user. 'default' (the default) lets clients that send only a password in; any other name switches the default user off, so clients must give the name too.",
+          default: DEFAULT_APPLICATION_USER,
+          maxLength: 64,
+          pattern: USERNAME_PATTERN,
+          rule: "must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        },
         ...KUBERNETES_AUTH_FIELDS,
       },
     },

@@ -17,6 +17,12 @@ export interface AuthSpec {
   /** The password Sentinels require from their clients. Generated when absent. */
   readonly sentinelPassword: string;
   /**
+   * The application's ACL user: `default` (password-only clients work) or a name of its own, which
+   * switches the `default` user off. Optional for code that rebuilds `auth`; read it through
+   * `applicationUser(spec)`.
+   */
+  readonly username?: string;
+  /**
    * Kubernetes: a Secret the user manages with the keys `existingSecretPasswordKey` and
    * `sentinel-password`. When set, `password` and `sentinelPassword` above are placeholders
    * (generated, never rendered) and the pods read the Secret instead.
@@ -27,7 +33,7 @@ export interface AuthSpec {
   // `kubernetesAuth` in src/kubernetes, which supplies the same defaults.
   readonly existingSecretPasswordKey?: string;
   readonly allowShortPasswords?: boolean;
-  /** Kubernetes: ACL rules of the application (`default`) user. */
+  /** ACL rules of the application user (both runtimes); DEFAULT_APPLICATION_ACL_RULES unless set. */
   readonly aclRules?: string;
 }
 

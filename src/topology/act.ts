@@ -72,8 +72,9 @@ function settingsArgs(t: Topology): string[] {
     'parallel-syncs', String(t.timings.parallelSyncs),
     'quorum', String(t.quorum),
   ];
-  if (t.nodeAuth.password) args.push('auth-pass', t.nodeAuth.password);
-  if (t.nodeAuth.username) args.push('auth-user', t.nodeAuth.username);
+  const auth = t.monitorAuth ?? t.nodeAuth;
+  if (auth.password) args.push('auth-pass', auth.password);
+  if (auth.username) args.push('auth-user', auth.username);
   return args;
 }
 

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { GuardedConnector } from '../redis/guard.ts';
 import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
 import { act, ActionOvertaken, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
@@ -109,7 +110,7 @@ export class Controller {
   }
 
   #subscribe(s: { id: string; host: string; port: number }): void {
-    const sub = new Redis({ ...sentinelEndpointIn(this.#t, s), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null });
+    const sub = new Redis({ ...sentinelEndpointIn(this.#t, s), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null, Connector: GuardedConnector });
     sub.on('error', () => {});
     sub.psubscribe('*').catch(() => {});
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => {

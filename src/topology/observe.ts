@@ -12,6 +12,8 @@ export interface Topology {
   readonly sentinels: readonly { id: string; host: string; port: number }[];
   readonly nodeAuth: { readonly username?: string; readonly password?: string };
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
+  /** How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass`); `nodeAuth` when absent. */
+  readonly monitorAuth?: { readonly username?: string; readonly password?: string };
 }
 
 export function nodeEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { UserError } from '../../errors.ts';
+import { errorText } from '../../redis/probe.ts';
 import { requireDeployment } from '../../local/lifecycle.ts';
 import { NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { UsageError } from '../errors.ts';
@@ -8,6 +9,7 @@ export const CLI_HELP = `Usage: redis-ha cli [--name NAME] [--replica] COMMAND [
 
 Runs one Redis command against the current master, found through the Sentinels
 (or against a replica with --replica) and prints the reply the way redis-cli does.
+It logs in as the application's user, so the commands it refuses (CONFIG, FLUSHALL, ...) are refused.
 Example: npx redis-ha cli SET greeting hello`;
 
 /** Formats a reply like redis-cli does for a terminal. */
@@ -35,8 +37,10 @@ export async function cliCommand(argv: string[]): Promise<number> {
   const client = new Redis({
     name: d.masterName,
     sentinels: d.sentinels.map((s) => ({ host: s.host, port: s.port })),
-    sentinelPassword: d.spec.auth.sentinelPassword,
-    password: d.spec.auth.password,
+    sentinelPassword: d.users.sentinelClient.password,
+    // The application's user: what an application may do, this may do (no CONFIG, FLUSHALL, ...).
+    username: d.users.application.username,
+    password: d.users.application.password,
     role: values.replica ? 'slave' : 'master',
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -50,7 +54,7 @@ export async function cliCommand(argv: string[]): Promise<number> {
     try {
       await client.connect();
     } catch (err) {
-      throw new UserError(`cannot reach the ${values.replica ? 'replicas' : 'master'} of '${d.spec.name}' through its Sentinels (${(err as Error).message}); is it up? see 'redis-ha status --name ${d.spec.name}'`);
+      throw new UserError(`cannot reach the ${values.replica ? 'replicas' : 'master'} of '${d.spec.name}' through its Sentinels (${errorText(err)}); is it up? see 'redis-ha status --name ${d.spec.name}'`);
     }
     const [command, ...args] = positionals;
     try {

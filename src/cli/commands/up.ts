@@ -148,6 +148,9 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
   const nameFlag = d.spec.name === 'local' ? '' : ` --name ${d.spec.name}`;
   const s0 = d.sentinels[0];
   const endpoints = endpointsOf(d);
+  const user = d.users.application.username;
+  const userFlag = user === 'default' ? '' : ` --user ${user}`;
+  const userOption = user === 'default' ? '' : `username: '${user}', `;
   return [
     `redis-ha '${d.spec.name}' is healthy (took ${took})`,
     '',
@@ -156,15 +159,16 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
     `  sentinels   ${sentinels.join(', ')}   master name: ${d.masterName}, quorum ${d.spec.quorum}`,
     `  endpoints   ${addressOf(endpoints.master)} (always the master)   ${addressOf(endpoints.replicas)} (reads, replicas)`,
     `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
+    `  users       ${user} (the application's: no CONFIG, FLUSHALL, DEBUG, ...)${user === 'default' ? '' : '; the default user is off'}`,
     `  state       ${d.stateDir}`,
     `  dashboard   ${http ? `${http.url}   (Prometheus metrics: ${http.url}metrics)` : 'not served (see redis-ha logs)'}`,
     '',
     'Connect:',
-    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli${userFlag} -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
     `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag} --sentinel)" redis-cli -p ${s0.port} SENTINEL get-master-addr-by-name ${d.masterName}`,
     '  // ioredis, finding the master through Sentinel:',
     `  new Redis({ name: '${d.masterName}', sentinels: [${d.sentinels.map((s) => `{ host: '${s.host}', port: ${s.port} }`).join(', ')}],`,
-    '              password: process.env.REDIS_PASSWORD, sentinelPassword: process.env.SENTINEL_PASSWORD })',
+    `              ${userOption}password: process.env.REDIS_PASSWORD, sentinelPassword: process.env.SENTINEL_PASSWORD })`,
   ].join('\n');
 }
 

@@ -50,13 +50,8 @@ export const SECRET_KEYS = {
   operator: 'operator-password',
 } as const;
 
-/** ACL users redis-ha creates on every Redis node; the application uses `default`. */
-export const ACL_USERS = {
-  replication: 'replication',
-  sentinel: 'sentinel',
-  exporter: 'exporter',
-  operator: 'operator',
-} as const;
+/** ACL users redis-ha creates on every Redis node besides the application's (`auth.username`). */
+export { ACL_USERS } from '../../spec/acl.ts';
 
 /** Every object name of one deployment. */
 export function namesOf(spec: Pick<RedisHASpec, 'name'>) {

@@ -5,6 +5,7 @@
  */
 import type { RedisHASpec } from '../../spec/index.ts';
 import { IMAGE_FLAVORS } from '../../spec/images.ts';
+import { ACL_RULES, DEFAULT_USER_OFF, applicationRules, applicationUser } from '../../spec/acl.ts';
 import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from './names.ts';
 import { maxmemoryFor } from './quantity.ts';
 
@@ -16,16 +17,7 @@ export const PATHS = {
   data: '/data',
 } as const;
 
-/** Least-privilege ACL rules of the internal users (from the Redis and redis_exporter docs). */
-export const ACL_RULES = {
-  replication: '+psync +replconf +ping',
-  sentinel:
-    '&* +multi +slaveof +replicaof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill',
-  exporter:
-    '-@all +@connection +memory -readonly +strlen +config|get +xinfo +pfcount -quit +zcard +type +xlen -readwrite -command +client -wait +scard +llen +hlen +get +eval +slowlog +cluster|info -hello -echo +info +latency +scan -reset -auth -asking',
-  operator:
-    '-@all +@connection +ping +info +role +replicaof +slaveof +client|kill +client|list +client|pause +client|unpause +config|get +config|set +wait +failover',
-} as const;
+export { ACL_RULES } from '../../spec/acl.ts';
 
 function q(value: string | number): string {
   return `"${String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -112,7 +104,8 @@ hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 /** Starts redis-server: users and masterauth from the Secret, then master or replica of the right node. */
 export function startRedisScript(spec: RedisHASpec): string {
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
-  const rules = spec.auth.aclRules ?? '~* &* +@all -@dangerous +info +role';
+  const rules = applicationRules(spec);
+  const user = applicationUser(spec);
   const passwordKey = spec.auth.existingSecret !== undefined ? (spec.auth.existingSecretPasswordKey ?? 'password') : SECRET_KEYS.password;
   return `${prelude(spec)}
 umask 077
@@ -122,7 +115,8 @@ cp ${PATHS.config}/redis.conf "$conf"
   echo "replica-announce-ip $ME"
   echo "masteruser ${ACL_USERS.replication}"
   printf 'masterauth "%s"\\n' "$(secret ${SECRET_KEYS.replication} | sed 's/[\\\\"]/\\\\&/g')"
-  echo "user default on #$(hash "$(secret ${passwordKey})") ${rules}"
+${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
+`}  echo "user ${user} on #$(hash "$(secret ${passwordKey})") ${rules}"
   echo "user ${ACL_USERS.replication} on #$(hash "$(secret ${SECRET_KEYS.replication})") ${ACL_RULES.replication}"
   echo "user ${ACL_USERS.sentinel} on #$(hash "$(secret ${SECRET_KEYS.sentinelUser})") ${ACL_RULES.sentinel}"
   echo "user ${ACL_USERS.exporter} on #$(hash "$(secret ${SECRET_KEYS.exporter})") ${ACL_RULES.exporter}"

@@ -1,0 +1,67 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { AbstractConnector } from 'ioredis';
+
+interface GuardedOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly tls?: tls.ConnectionOptions;
+  readonly disconnectTimeout?: number;
+}
+
+/**
+ * ioredis's standalone connector, plus a guard: a reply the parser cannot take (arrays nested so deep
+ * that parsing them overflows the stack) would otherwise throw out of the socket's `data` event and
+ * take the whole process down. Here it closes that one connection with the reason instead, and
+ * ioredis reconnects as after any dropped connection. Pass it as the `Connector` option.
+ */
+export class GuardedConnector extends AbstractConnector {
+  readonly #o: GuardedOptions;
+
+  constructor(options: unknown) {
+    const o = options as GuardedOptions;
+    super(o.disconnectTimeout ?? 2000);
+    this.#o = o;
+  }
+
+  connect(): Promise<net.Socket> {
+    this.connecting = true;
+    return new Promise((resolve, reject) => {
+      process.nextTick(() => {
+        if (!this.connecting) {
+          reject(new Error('Connection is closed.'));
+          return;
+        }
+        const host = this.#o.host ?? '127.0.0.1';
+        const port = this.#o.port ?? 6379;
+        let stream: net.Socket;
+        try {
+          stream = this.#o.tls ? tls.connect({ host, port, ...this.#o.tls }) : net.createConnection({ host, port });
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        guardData(stream);
+        this.stream = stream;
+        stream.once('error', (err: Error) => {
+          this.firstError = err;
+        });
+        resolve(stream);
+      });
+    });
+  }
+}
+
+/** Makes an exception thrown by a `data` listener close the stream with that reason instead of escaping. */
+function guardData(stream: net.Socket): void {
+  const emit = stream.emit.bind(stream) as (event: string | symbol, ...args: unknown[]) => boolean;
+  stream.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event !== 'data') return emit(event, ...args);
+    try {
+      return emit(event, ...args);
+    } catch (err) {
+      stream.destroy(new Error(`the server sent a reply that cannot be parsed (${err instanceof Error ? err.message : String(err)}); connection closed`));
+      return false;
+    }
+  }) as typeof stream.emit;
+}

@@ -1,0 +1,270 @@
+/**
+ * Hostile input: random and malformed spec text, a Sentinel that answers nonsense, and a storm of
+ * garbage, oversized frames and half-open connections at the endpoints of a running deployment.
+ * Each must be rejected or contained with a clear message; nothing crashes or grows without bound.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { SpecError, parseSpecText, resolveSpec } from '../src/spec/index.ts';
+import { MasterRouter } from '../src/endpoint/router.ts';
+import { probeNode, probeSentinel } from '../src/redis/probe.ts';
+import { withConnection } from '../src/redis/connect.ts';
+import type { LocalDeployment } from '../src/local/deployment.ts';
+import { eventually, runCli, statusOf, testHome } from './helpers.ts';
+
+const PORT_BASE = 8130;
+const NAME = 'fuzz';
+
+/** Parses and resolves `text` as `up -f` would: a SpecError or a spec, never anything else. */
+function specOutcome(text: string): 'spec' | 'rejected' {
+  try {
+    resolveSpec(parseSpecText(text, 'fuzz.yaml'));
+    return 'spec';
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw new Error(`not a SpecError for ${JSON.stringify(text.slice(0, 80))}: ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), `one line: ${err.message.slice(0, 200)}`);
+    return 'rejected';
+  }
+}
+
+describe('the spec loader under hostile input', () => {
+  test('10,000 random and mutated spec texts give a spec or one SpecError line, nothing else', () => {
+    const valid = 'name: demo\nreplicas: 2\nsentinels: 3\nauth:\n  username: app\nsentinel:\n  profile: fast\nredisConfig:\n  maxmemory: 256mb\n';
+    const mutated = fc.tuple(fc.nat(valid.length), fc.nat(40), fc.string({ maxLength: 40 })).map(([at, cut, insert]) => valid.slice(0, at) + insert + valid.slice(at + cut));
+    const yamlish = fc
+      .array(fc.oneof(fc.constantFrom('name', 'replicas', 'sentinels', 'quorum', 'auth', 'password', '&a', '*a', '<<', '!!binary', '- ', '{', '[', '"', "'", ':', '\n  ', '\n', '#', '---', '...', '%YAML 1.2', '1e999', '-1', '0x7fffffff', '~', 'null'), fc.string({ maxLength: 8 })), { maxLength: 60 })
+      .map((parts) => parts.join(''));
+    const counts = { spec: 0, rejected: 0 };
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 100 }), mutated, yamlish), (text) => {
+        counts[specOutcome(text)]++;
+      }),
+      { numRuns: 10_000 },
+    );
+    assert.equal(counts.spec + counts.rejected, 10_000);
+    assert.ok(counts.spec > 0 && counts.rejected > 0, `both outcomes seen: ${JSON.stringify(counts)}`);
+  });
+
+  test('alias bombs, deep nesting, huge documents and absurd numbers are refused with the reason', () => {
+    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const cases: [string, RegExp][] = [
+      [`name: demo\n${bomb.join('\n')}\n`, /^fuzz\.yaml: too many YAML alias expansions \(limit 100\)/],
+      [`name: demo\nx: ${'['.repeat(100_000)}`, /^fuzz\.yaml: not valid YAML/],
+      [`name: demo\nx: "${'a'.repeat(2 * 1024 * 1024)}"`, /^fuzz\.yaml: too large \(over 1 MiB\)/],
+      ['name: demo\nreplicas: 99999999999999999999999\n', /^replicas: must be an integer between 0 and 8/],
+      ['name: demo\nreplicas: 1e308\n', /^replicas: must be an integer between 0 and 8/],
+      ['name: demo\nreplicas: .nan\n', /^replicas: must be an integer/],
+      ['name: demo\nsentinel:\n  downAfterMilliseconds: -1\n', /^sentinel\.downAfterMilliseconds: must be an integer between 100 and 600000/],
+      ['name: demo\nminReplicasMaxLag: 1e400\n', /^minReplicasMaxLag: must be an integer between 1 and 3600/],
+      ['name: demo\nauth:\n  username: "a b"\n', /^auth\.username: must be 1 to 64 letters/],
+      ['name: demo\nauth:\n  username: operator\n', /^auth\.username: must not be one of redis-ha's own users/],
+      ['name: demo\nauth:\n  aclRules: "+@all nopass"\n', /^auth\.aclRules: must only grant or deny/],
+      ['name: demo\nredisConfig:\n  maxmemory: "' + 'x'.repeat(5000) + '"\n', /^redisConfig\.maxmemory/],
+      ['\u0000\u0001\u0002', /^fuzz\.yaml: /],
+    ];
+    for (const [text, expected] of cases) {
+      try {
+        resolveSpec(parseSpecText(text, 'fuzz.yaml'));
+        assert.fail(`accepted: ${text.slice(0, 60)}`);
+      } catch (err) {
+        assert.ok(err instanceof SpecError, String(err));
+        assert.match(err.message, expected);
+      }
+    }
+  });
+});
+
+/** A TCP server that answers every request with `reply()` (or does `onConnect` on connect). */
+async function fakeServer(behave: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    behave(s);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const answer = (reply: () => Buffer | string) => (s: net.Socket) => s.on('data', () => s.write(reply()));
+
+/** Sentinels that answer nonsense, each with what the router must say about it. */
+const NONSENSE: [string, (s: net.Socket) => void, RegExp][] = [
+  ['random bytes', answer(() => randomBytes(64)), /./],
+  ['a bad RESP type byte', answer(() => '?what\r\n'), /does not speak the Redis protocol|Protocol error/],
+  ['an error for everything', answer(() => '-ERR go away\r\n'), /go away|timed out/],
+  ['OK to everything', answer(() => '+OK\r\n'), /./],
+  ['a master on port 99999', answer(() => '*6\r\n$4\r\nname\r\n$1\r\nx\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$5\r\n99999\r\n'), /./],
+  ['a reply 1 GB long that never ends', (s) => {
+    s.once('data', () => {
+      s.write('$1000000000\r\n');
+      const timer = setInterval(() => s.write(Buffer.alloc(256 * 1024, 120)), 20);
+      s.on('close', () => clearInterval(timer));
+    });
+  }, /timed out|not connected|does not speak/i],
+  ['arrays nested 100,000 deep', answer(() => '*1\r\n'.repeat(100_000)), /a reply that cannot be parsed|not connected|timed out/],
+  ['a hang-up on connect', (s) => s.destroy(), /./],
+  ['silence', () => {}, /./],
+];
+
+describe('a Sentinel that answers nonsense', { timeout: 120_000 }, () => {
+  for (const [what, behave, reason] of NONSENSE) {
+    test(`${what}: the router has no master and says why; probes report it unreachable`, async () => {
+      const fakes = await Promise.all([fakeServer(behave), fakeServer(behave), fakeServer(behave)]);
+      const sentinels = fakes.map((f) => ({ host: '127.0.0.1', port: f.port }));
+      const router = new MasterRouter({ masterName: 'redis-ha-x', sentinels, sentinelAuth: {}, nodeAuth: {}, maxReplicaLagSeconds: 5, resyncMs: 200 });
+      try {
+        await router.start();
+        await new Promise((r) => setTimeout(r, 1500)); // several resyncs against the nonsense
+        assert.equal(router.route.master, null);
+        assert.match(router.route.reason, /^only 0 of 3 Sentinels answered and 2 must agree \(127\.0\.0\.1:\d+: /);
+        assert.match(router.route.reason, reason);
+        assert.ok(!router.route.reason.includes('\n') && router.route.reason.length < 1000, 'one readable line');
+        const probe = await probeSentinel(sentinels[0], 'redis-ha-x', 500);
+        assert.ok(!probe.view, 'no view of a master from nonsense');
+        const node = await probeNode(sentinels[0], 500);
+        assert.equal(node.replication?.role ?? 'unknown', 'unknown');
+      } finally {
+        router.stop();
+        await Promise.all(fakes.map((f) => f.close()));
+      }
+    });
+  }
+});
+
+/** VmRSS of a process in KiB. */
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+/** Connects, does `send`, and resolves when the endpoint closes the connection (or after `limitMs`). */
+function hit(port: number, send: (s: net.Socket) => void, limitMs = 20_000): Promise<'closed' | 'still open'> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('still open');
+    }, limitMs);
+    s.on('error', () => {});
+    s.on('data', () => {});
+    s.on('end', () => s.destroy()); // the endpoint hung up (this side is half-open by choice)
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+    s.on('connect', () => send(s));
+  });
+}
+
+/** Runs `jobs` with at most `width` at once. */
+async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]();
+      }
+    }),
+  );
+  return out;
+}
+
+const GARBAGE: (() => Buffer | string)[] = [
+  () => randomBytes(1 + Math.floor(Math.random() * 512)),
+  () => `*${Math.floor(Math.random() * 1e9)}\r\n`,
+  () => `$${-Math.floor(Math.random() * 100)}\r\n`,
+  () => `*3\r\n$3\r\nSET\r\n$999999999999\r\n`,
+  () => '*-1\r\n*0\r\n$0\r\n\r\n',
+  () => Buffer.alloc(70 * 1024, 97), // an inline command longer than Redis allows, no newline
+  () => `\r\n\r\n${'\0'.repeat(64)}`,
+  () => 'PING\r\n',
+  () => `AUTH ${randomBytes(8).toString('hex')}\r\n`,
+  () => '*2\r\n$4\r\nAUTH\r\n',
+];
+
+describe('the endpoints under a storm of hostile input', { timeout: 300_000 }, () => {
+  const home = testHome();
+  let d: LocalDeployment;
+  let supervisorPid = 0;
+
+  before(async () => {
+    const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
+    assert.equal(up.code, 0, up.stderr);
+    d = JSON.parse(readFileSync(join(home, NAME, 'deployment.json'), 'utf8')) as LocalDeployment;
+    supervisorPid = (JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+  });
+
+  after(async () => {
+    await runCli(home, ['down', '--name', NAME]);
+  });
+
+  test('10,000+ garbage inputs, oversized frames and half-open connections: nothing crashes, memory stays bounded', async () => {
+    const ports = [PORT_BASE + 20, PORT_BASE + 21];
+    const pidsBefore = JSON.stringify((JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: unknown }).members);
+    const warmUp = Array.from({ length: 200 }, (_, i) => () => hit(ports[i % 2], (s) => s.end(GARBAGE[i % GARBAGE.length]())));
+    await pool(warmUp, 32);
+    const rssBefore = rssKiB(supervisorPid);
+
+    let inputs = 0;
+    const jobs: (() => Promise<unknown>)[] = [];
+    // 1,600 connections sending 5 garbage inputs each, then hanging up (8,000 inputs).
+    for (let i = 0; i < 1600; i++) {
+      jobs.push(() =>
+        hit(ports[i % 2], (s) => {
+          for (let k = 0; k < 5; k++) s.write(GARBAGE[(i + k) % GARBAGE.length]());
+          s.end();
+        }),
+      );
+      inputs += 5;
+    }
+    // 100 frames of 1 MiB each.
+    for (let i = 0; i < 100; i++) {
+      jobs.push(() => hit(ports[i % 2], (s) => s.end(randomBytes(1024 * 1024))));
+      inputs++;
+    }
+    // 1,000 connections that hang up without a word, 1,000 that send half a command and half-close.
+    for (let i = 0; i < 1000; i++) {
+      jobs.push(() => hit(ports[i % 2], (s) => s.end()));
+      jobs.push(() => hit(ports[i % 2], (s) => s.end('*2\r\n$3\r\nGET\r\n$5\r\nab')));
+      inputs += 2;
+    }
+    jobs.sort(() => Math.random() - 0.5);
+    // 300 connections that say nothing and keep their side open: the endpoint must drop them.
+    const silent = Array.from({ length: 300 }, (_, i) => hit(ports[i % 2], () => {}, 30_000));
+    inputs += 300;
+    const outcomes = await pool(jobs, 64);
+    assert.ok(inputs >= 10_000, `${inputs} inputs`);
+    assert.ok(outcomes.every((o) => o === 'closed'), 'every hostile connection was closed');
+    assert.deepEqual(new Set(await Promise.all(silent)), new Set(['closed']), 'silent connections are dropped');
+
+    const rssAfter = rssKiB(supervisorPid);
+    const grewMiB = (rssAfter - rssBefore) / 1024;
+    console.log(`# supervisor RSS ${Math.round(rssBefore / 1024)} MiB -> ${Math.round(rssAfter / 1024)} MiB after ${inputs} hostile inputs`);
+    assert.ok(grewMiB < 64, `the supervisor's memory stays bounded (grew ${grewMiB.toFixed(1)} MiB)`);
+
+    const s = await eventually('healthy after the storm', 15_000, async () => {
+      const st = await statusOf<{ healthy: boolean; endpoints: { master: string } }>(home, NAME);
+      return st.healthy ? st : undefined;
+    });
+    const [host, port] = s.endpoints.master.split(':');
+    assert.equal(await withConnection({ host, port: Number(port), ...d.users.application }, (c) => c.set('after-storm', 'ok')), 'OK');
+    const pidsAfter = JSON.stringify((JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: unknown }).members);
+    assert.equal(pidsAfter, pidsBefore, 'no Redis or Sentinel process restarted');
+  });
+});
