@@ -32,11 +32,29 @@ async function sentinelMasterNow(t: Topology): Promise<string | undefined> {
 }
 
 /**
+ * Asks every Sentinel at once whether any has started (or is about to start: ODOWN) a failover of its
+ * own, or names a master other than `from`: a forced failover asked of one Sentinel while another is already failing over would
+ * run as a second failover, of the master the first one just promoted.
+ */
+async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address): Promise<void> {
+  const views = await Promise.all(sentinels.map((s) => withConnection(s, (c) => c.call('SENTINEL', 'MASTER', masterName), 300).then(parseFlatRecord, () => undefined)));
+  views.forEach((seen, i) => {
+    if (!seen) return;
+    const now = `${seen.get('ip')}:${seen.get('port')}`;
+    if (now !== addressOf(from)) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} already names ${now}, not ${addressOf(from)}`);
+    const flags = parseFlags(seen.get('flags'));
+    if (flags.has('failover_in_progress')) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} is already failing over ${addressOf(from)}`);
+    if (flags.has('o_down')) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} already sees ${addressOf(from)} objectively down; its own failover follows`);
+  });
+}
+
+/**
  * Asks one Sentinel to fail over now (`SENTINEL FAILOVER`): Sentinel itself picks the replica with the
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
  * counts as accepted; only an unreachable one makes us ask the next.
  */
 export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address): Promise<Endpoint> {
+  if (from) await assertNoSentinelMoved(sentinels, masterName, from);
   const refusals: string[] = [];
   for (const s of sentinels) {
     try {
