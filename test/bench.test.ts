@@ -35,7 +35,7 @@ describe('benchmarks run and print JSON', () => {
 
   test('bench proxy --runs 1 (direct, ours, HAProxy)', async () => {
     const r = await bench(['proxy', '--runs', '1', '--requests', '5000', '--idle', '200']);
-    for (const depth of ['P1', 'P16']) {
+    for (const depth of ['P1', 'P16', 'oneClient']) {
       for (const target of ['direct', 'ours', 'haproxy']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
       assert.equal(typeof r.results[depth].oursOverHaproxy, 'number');
     }

@@ -329,7 +329,17 @@ export async function switchover(t: Topology, opts: SwitchoverOptions): Promise<
         await masterLink.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
         released = true;
       } catch (err) {
-        warnings.push(`could not fence ${from.id} (${errorText(err)}); Sentinel and the controller demote it`);
+        // The controller (or Sentinel) may have fenced it first: that kills our link too. If it already
+        // follows the new master, only the pause is left to lift, over a fresh connection.
+        const demoted = await withConnection(nodeEndpointIn(t, from), async (c) => {
+          const r = parseReplication(String(await c.call('INFO', 'replication')));
+          if (r.role !== 'replica' || r.masterHost !== master.host || r.masterPort !== master.port) return false;
+          await c.call('CLIENT', 'UNPAUSE');
+          await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+          return true;
+        }).catch(() => false);
+        if (demoted) released = true;
+        else warnings.push(`could not fence ${from.id} (${errorText(err)}); Sentinel and the controller demote it`);
       }
       return released;
     };
