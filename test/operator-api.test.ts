@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startApiServer, type ApiServer } from './kube-apiserver.ts';
-import { BIN, eventually } from './helpers.ts';
+import { BIN, eventually, runCli, testHome } from './helpers.ts';
 import { KubeClient, PATCH } from '../src/kubernetes/client.ts';
 import { Informer } from '../src/kubernetes/informer.ts';
 import { operatorManifests, OPERATOR_NAME } from '../src/kubernetes/manifests.ts';
@@ -238,6 +238,25 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     const metrics = await httpGet('http://127.0.0.1:8510/metrics');
     assert.match(metrics.body, /redis_ha_operator_reconciles_total\{result="ok"\} \d+/);
     assert.match(metrics.body, /redis_ha_healthy\{namespace="apps",redisha="shop"\} 0/);
+  });
+
+  it('status --k8s prints the same table and JSON as the local status, from the resource', async () => {
+    const kubeconfig = api.kubeconfig();
+    const json = await runCli(testHome(), ['status', '--k8s', 'shop', '-n', NS, '--kubeconfig', kubeconfig, '--json']);
+    assert.equal(json.code, 1, 'not healthy: exit 1');
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.healthy, false);
+    assert.equal(doc.masterName, 'redis-ha-shop');
+    assert.equal(doc.nodes.length, 4);
+    assert.deepEqual(Object.keys(doc.sentinels[0]).sort(), ['configEpoch', 'failoverInProgress', 'host', 'id', 'master', 'masterFlags', 'otherSentinelsSeen', 'port', 'quorumMessage', 'quorumOk', 'reachable', 'replicasSeen', 'tilt', ...(doc.sentinels[0].error ? ['error'] : [])].sort());
+    assert.equal(doc.endpoints.master, `shop-master.${NS}.svc:6379`);
+    const text = await runCli(testHome(), ['status', '--k8s', 'shop', '-n', NS, '--kubeconfig', kubeconfig]);
+    assert.match(text.stdout, /^apps\/shop \(Sentinel master name redis-ha-shop\): NOT HEALTHY/);
+    assert.match(text.stdout, /MEMBER\s+ADDRESS\s+ROLE/);
+    assert.match(text.stdout, /shop-redis-3\s+shop-redis-3\.shop-headless\.apps\.svc:6379\s+down/);
+    const missing = await runCli(testHome(), ['status', '--k8s', 'nope', '-n', NS, '--kubeconfig', kubeconfig]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim(), `redis-ha: no RedisHA ${NS}/nope: list them with 'kubectl get redisha -A', or pass -n NAMESPACE`);
   });
 
   it('rejects a spec its cross-field rules refuse: a condition and one Event, nothing applied', async () => {
