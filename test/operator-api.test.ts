@@ -223,7 +223,7 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     await eventually('the restarted operator to reconcile shop', 30_000, async () => (/apps\/shop: started its topology controller/.test(opA.output()) ? true : undefined));
     await sleep(3000); // three status intervals
     assert.deepEqual(await snapshot(desired), objectsBefore);
-    assert.equal((await getCR('shop')).metadata.resourceVersion, crBefore, 'status unchanged: not rewritten');
+    assert.equal((await getCR('shop')).metadata.resourceVersion, crBefore, `status unchanged: not rewritten; operator said:\n${opA.output()}`);
     assert.equal((await eventsFor('shop')).length, eventsBefore, 'no Event repeated');
     assert.doesNotMatch(opA.output(), /Applied (Secret|ConfigMap|Service|StatefulSet)/);
   });

@@ -90,7 +90,7 @@ export function statusSchema(): Schema {
           properties: {
             id: str('Pod name.'), host: str('Stable hostname.'), port: int('Port.'), role: str('master, replica, down or unknown.'),
             reachable: bool('It answered.'), following: str('host:port it replicates from.'), linkUp: bool('Replication link up.'),
-            lagBytes: int('Bytes behind the master.'), error: str('Why it could not be asked.'),
+            lagBytes: int('Bytes behind the master.'),
           },
         },
       },
@@ -103,7 +103,7 @@ export function statusSchema(): Schema {
             id: str('Pod name.'), host: str('Stable hostname.'), port: int('Port.'), reachable: bool('It answered.'),
             master: str('host:port of the master it names.'), masterFlags: { type: 'array', items: { type: 'string' }, description: 'Flags of the master.' },
             replicasSeen: int('Replicas it sees.'), otherSentinelsSeen: int('Other Sentinels it sees.'), quorumOk: bool('CKQUORUM ok.'),
-            configEpoch: int('Config epoch.'), failoverInProgress: bool('A failover is under way.'), tilt: bool('In TILT mode.'), error: str('Why it could not be asked.'),
+            configEpoch: int('Config epoch.'), failoverInProgress: bool('A failover is under way.'), tilt: bool('In TILT mode.'),
           },
         },
       },

@@ -70,7 +70,6 @@ export interface ObservedNode {
   following?: string;
   linkUp?: boolean;
   lagBytes?: number;
-  error?: string;
 }
 
 export interface ObservedSentinel {
@@ -86,7 +85,6 @@ export interface ObservedSentinel {
   configEpoch: number;
   failoverInProgress: boolean;
   tilt: boolean;
-  error?: string;
 }
 
 export interface RedisHAResource {
@@ -257,9 +255,10 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
   const readyReplicas = masterOk ? s.nodes.filter((n) => n.role === 'replica' && n.linkUp && s.master && n.following === key(s.master)).length : 0;
   const g = i.generation;
   const prev = i.previous?.conditions;
-  const first = s.problems[0] ?? '';
+  const problems = s.problems.map(stableProblem);
+  const first = problems[0] ?? '';
   const conditions: Condition[] = [
-    condition('Ready', s.healthy, s.healthy ? 'Healthy' : 'NotHealthy', s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : `${s.problems.length} problem(s): ${first}`, g, prev, i.now),
+    condition('Ready', s.healthy, s.healthy ? 'Healthy' : 'NotHealthy', s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : `${problems.length} problem(s): ${first}`, g, prev, i.now),
     condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${key(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
     condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? key(s.master) : 'the same master'}`, g, prev, i.now),
     condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
@@ -281,23 +280,25 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
       ...(n.following !== undefined ? { following: n.following } : {}),
       ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
       ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
-      ...(n.error !== undefined ? { error: shortError(n.error) } : {}),
     })),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,
       ...(x.master ? { master: key(x.master) } : {}),
       masterFlags: [...x.masterFlags], replicasSeen: x.replicasSeen, otherSentinelsSeen: x.otherSentinelsSeen, quorumOk: x.quorumOk,
       configEpoch: x.configEpoch, failoverInProgress: x.failoverInProgress, tilt: x.tilt,
-      ...(x.error !== undefined ? { error: shortError(x.error) } : {}),
     })),
-    problems: [...s.problems],
+    problems,
     conditions,
   };
 }
 
-/** Errors vary in their details (ports, addresses of the attempt): keep the first clause, so status stays stable. */
-function shortError(e: string): string {
-  return e.split(/[\n(]/)[0]!.trim().slice(0, 200);
+/**
+ * Why a member could not be asked varies from one probe to the next (a lookup failure, then a timeout
+ * under load) without anything having changed; status keeps only that it is unreachable, so it is not
+ * rewritten for nothing. The operator's log has the details.
+ */
+function stableProblem(p: string): string {
+  return p.replace(/ is unreachable: .*$/, ' is unreachable');
 }
 
 /** The status of a resource whose spec is rejected: terminal until the spec changes. */

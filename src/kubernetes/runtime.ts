@@ -187,6 +187,8 @@ export class DeploymentRuntime {
     const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, now: new Date().toISOString() });
     if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
     await writeStatus(this.#o.client, cr, status);
+    const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));
+    this.#o.log(`Wrote status ${this.#o.namespace}/${this.#o.spec.name} (changed: ${changed.join(', ') || 'field order'})`);
     this.#lastWritten = status;
   }
 }
