@@ -17,6 +17,7 @@ Commands:
   failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
   proxy      run the master/replicas endpoints on their own against any Sentinel set
   render     Kubernetes manifests from a spec (-f) or a Bitnami redis values file (--from-bitnami)
+  operator   run the Kubernetes operator; 'operator manifests' prints what installs it
 
 Run 'redis-ha <command> --help' for a command's options.`;
 
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   failover: () => import('./commands/failover.ts').then((m) => m.failoverCommand),
   proxy: () => import('./commands/proxy.ts').then((m) => m.proxyCommand),
   render: () => import('./commands/render.ts').then((m) => m.renderCommand),
+  operator: () => import('./commands/operator.ts').then((m) => m.operatorCommand),
   supervise: () => import('./commands/supervise.ts').then((m) => m.superviseCommand),
 };
 

@@ -6,11 +6,15 @@ import { requireDeployment, statusTargetOf } from '../../local/lifecycle.ts';
 import { localStatusDocument, type LocalStatusDocument } from '../../local/status.ts';
 import { intFlag, NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { table } from '../table.ts';
+import type { TopologyStatus } from '../../observe/status.ts';
+import { kubernetesStatus, kubernetesStatusTable } from './status-k8s.ts';
 
 export const STATUS_HELP = `Usage: redis-ha status [--name NAME] [--json] [--watch [--interval SECONDS]]
+       redis-ha status --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--json]
 
 Shows roles, replication offsets and lag, link status, and each Sentinel's view of the master.
-Exit code 0 when healthy, 1 when not.
+Exit code 0 when healthy, 1 when not. With --k8s, a RedisHA resource on Kubernetes, as its operator
+last observed it (the resource's status).
 
   -w, --watch          keep showing it, redrawn in place every --interval seconds (default 1) until
                        Ctrl-C (exit 0); with --json, one JSON object per line instead`;
@@ -18,6 +22,11 @@ Exit code 0 when healthy, 1 when not.
 export function statusTable(doc: LocalStatusDocument): string {
   const served = doc.endpoints.dashboard ? `, dashboard ${doc.endpoints.dashboard}` : '';
   const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}`;
+  return `${head}\n\n${membersTable(doc)}`;
+}
+
+/** The member and Sentinel tables and the problems: the same for a local and a Kubernetes deployment. */
+export function membersTable(doc: Pick<TopologyStatus, 'nodes' | 'sentinels' | 'problems'>): string {
   const nodes = table(
     ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)', 'OPS/S', 'CLIENTS', 'KEYS'],
     doc.nodes.map((n) => [
@@ -39,7 +48,7 @@ export function statusTable(doc: LocalStatusDocument): string {
     ]),
   );
   const problems = doc.problems.length > 0 ? `\n\nProblems:\n${doc.problems.map((p) => `  - ${p}`).join('\n')}` : '';
-  return `${head}\n\n${nodes}\n\n${sentinels}${problems}`;
+  return `${nodes}\n\n${sentinels}${problems}`;
 }
 
 const snapshot = async (d: LocalDeployment) => localStatusDocument(d, await collectStatus(statusTargetOf(d)));
@@ -83,10 +92,19 @@ async function watch(d: LocalDeployment, json: boolean, intervalMs: number): Pro
 }
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parse('status', argv, { ...NAME_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' } });
+  const { values } = parse('status', argv, {
+    ...NAME_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' },
+    k8s: { type: 'string' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' },
+  });
   if (values.help) {
     console.log(STATUS_HELP);
     return 0;
+  }
+  if (values.k8s !== undefined) {
+    // As in kubectl, -n is the namespace here (the name is --k8s's value).
+    const doc = await kubernetesStatus(values.k8s, values.namespace ?? values.name, values.kubeconfig);
+    console.log(values.json ? JSON.stringify(doc) : kubernetesStatusTable(doc));
+    return doc.healthy ? 0 : 1;
   }
   const d = requireDeployment(nameOf(values));
   const intervalSeconds = intFlag('interval', values.interval, 1, 3600) ?? 1;

@@ -1,0 +1,71 @@
+/**
+ * `redis-ha status --k8s NAME`: the status of a RedisHA resource as its operator last observed it (the
+ * resource's status subresource), in the same table and JSON shape as the local status. Reading the
+ * resource needs only `get` on redishas; the pods' hostnames need not resolve where this runs.
+ */
+import { contextNamespace, KubeApiError, KubeClient, loadKubeConfig } from '../../kubernetes/client.ts';
+import { objectPath, resourceType } from '../../kubernetes/resources.ts';
+import { API_VERSION, REDIS_PORT, SENTINEL_PORT, namesOf } from '../../kubernetes/render/index.ts';
+import type { RedisHAResource } from '../../kubernetes/reconcile.ts';
+import type { NodeStatus, SentinelStatus, TopologyStatus } from '../../observe/status.ts';
+import { UserError } from '../../errors.ts';
+import { UsageError } from '../errors.ts';
+import { membersTable } from './status.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function parseAddress(a: string | undefined): { host: string; port: number } | null {
+  if (!a) return null;
+  const i = a.lastIndexOf(':');
+  return i > 0 ? { host: a.slice(0, i), port: Number(a.slice(i + 1)) } : null;
+}
+
+export async function kubernetesStatus(name: string, namespace: string | undefined, kubeconfig: string | undefined) {
+  if (!DNS_LABEL.test(name)) throw new UsageError(`--k8s: must be the name of a RedisHA resource (DNS-1123 label) (got "${name}")`);
+  if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new UsageError(`-n/--namespace: must be a namespace name (got "${namespace}")`);
+  const kc = loadKubeConfig(kubeconfig);
+  const ns = namespace ?? contextNamespace(kc);
+  const client = new KubeClient(kc);
+  let cr: RedisHAResource;
+  try {
+    cr = await client.get<RedisHAResource>(objectPath(resourceType(API_VERSION, 'RedisHA'), name, ns));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) throw new UserError(`no RedisHA ${ns}/${name}: list them with 'kubectl get redisha -A', or pass -n NAMESPACE`);
+    throw new UserError(`cannot read RedisHA ${ns}/${name}: ${(err as Error).message}`);
+  }
+  const s = cr.status ?? {};
+  const names = namesOf({ name });
+  const nodes: NodeStatus[] = (s.nodes ?? []).map((n) => ({ ...n, role: n.role as NodeStatus['role'] }));
+  const sentinels: SentinelStatus[] = (s.sentinels ?? []).map((x) => ({ ...x, master: parseAddress(x.master), quorumMessage: x.quorumOk ? 'OK' : 'NOQUORUM' }));
+  const status: TopologyStatus = {
+    name,
+    healthy: s.healthy === true,
+    problems: s.problems ?? (cr.status ? [] : ['the operator has not written a status yet: is it running?']),
+    masterName: s.masterName ?? names.group,
+    master: parseAddress(s.master),
+    quorum: s.quorum ?? 0,
+    nodes,
+    sentinels,
+  };
+  return {
+    ...status,
+    user: 'default',
+    sentinelUser: 'default',
+    endpoints: { master: `${names.master}.${ns}.svc:${REDIS_PORT}`, replicas: `${names.replicas}.${ns}.svc:${REDIS_PORT}`, sentinel: `${names.sentinelService}.${ns}.svc:${SENTINEL_PORT}` },
+    namespace: ns,
+    resource: `${ns}/${name}`,
+    observedGeneration: s.observedGeneration ?? null,
+    generation: cr.metadata.generation ?? null,
+    conditions: s.conditions ?? [],
+    lastFailover: s.lastFailover ?? null,
+  };
+}
+
+export type KubernetesStatusDocument = Awaited<ReturnType<typeof kubernetesStatus>>;
+
+export function kubernetesStatusTable(doc: KubernetesStatusDocument): string {
+  const master = doc.master ? `${doc.master.host}:${doc.master.port}` : 'none';
+  const failover = doc.lastFailover ? `, last failover ${doc.lastFailover.time} ${doc.lastFailover.from} -> ${doc.lastFailover.to} (${doc.lastFailover.reason}, epoch ${doc.lastFailover.epoch})` : '';
+  const head = `${doc.resource} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${master} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, as observed by the operator${failover}`;
+  return `${head}\n\n${membersTable(doc)}`;
+}

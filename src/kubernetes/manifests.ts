@@ -1,0 +1,108 @@
+/**
+ * What installs the operator (`redis-ha operator manifests`): the CRD, a Namespace, a ServiceAccount,
+ * least-privilege RBAC (a ClusterRole for what it manages in every namespace, a Role for its Lease in
+ * its own), and a Deployment of two replicas with leader election, Pod Security "restricted".
+ */
+import { API_GROUP, OPERATOR_POD_LABELS } from './render/index.ts';
+import type { K8sObject } from './render/index.ts';
+import { PLURAL, redisHACRD } from './crd.ts';
+import { CONTAINER_SECURITY } from './render/index.ts';
+
+export const OPERATOR_NAME = 'redis-ha-operator';
+export const DEFAULT_OPERATOR_NAMESPACE = 'redis-ha-system';
+export const DEFAULT_OPERATOR_IMAGE = 'ghcr.io/redis-ha/operator:0.1.0';
+export const LEASE_NAME = OPERATOR_NAME;
+export const OPERATOR_HTTP_PORT = 8080;
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+/**
+ * Every permission the operator uses, and why. No `*`, no `escalate`/`bind`, no cluster-scoped writes.
+ * Secrets: get (the user's existingSecret, our own), create and patch (the one it makes); never list,
+ * watch or delete, so it cannot enumerate or remove the cluster's Secrets.
+ */
+export const CLUSTER_RULES: readonly Rule[] = [
+  { apiGroups: [API_GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [API_GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'patch'] },
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  // Pods: watched for discovery; patch only to set the master-pod label.
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+];
+
+/** In the operator's own namespace only: its Lease. */
+export const NAMESPACE_RULES: readonly Rule[] = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }];
+
+export interface ManifestOptions {
+  readonly namespace?: string;
+  readonly image?: string;
+  readonly replicas?: number;
+}
+
+export function operatorManifests(o: ManifestOptions = {}): K8sObject[] {
+  const namespace = o.namespace ?? DEFAULT_OPERATOR_NAMESPACE;
+  const labels = { ...OPERATOR_POD_LABELS, 'app.kubernetes.io/part-of': 'redis-ha' };
+  const meta = (name: string, ns?: string) => ({ name, ...(ns ? { namespace: ns } : {}), labels: { ...labels } });
+  const subject = [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }];
+  return [
+    redisHACRD(),
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { ...meta(namespace), labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(OPERATOR_NAME, namespace), automountServiceAccountToken: true },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(OPERATOR_NAME), rules: CLUSTER_RULES.map((r) => ({ ...r })) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: meta(OPERATOR_NAME),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: subject,
+    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(OPERATOR_NAME, namespace), rules: NAMESPACE_RULES.map((r) => ({ ...r })) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(OPERATOR_NAME, namespace),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: OPERATOR_NAME },
+      subjects: subject,
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(OPERATOR_NAME, namespace),
+      spec: {
+        replicas: o.replicas ?? 2,
+        selector: { matchLabels: { ...OPERATOR_POD_LABELS } },
+        template: {
+          metadata: { labels: { ...labels } },
+          spec: {
+            serviceAccountName: OPERATOR_NAME,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            terminationGracePeriodSeconds: 30,
+            containers: [
+              {
+                name: 'operator',
+                image: o.image ?? DEFAULT_OPERATOR_IMAGE,
+                imagePullPolicy: 'IfNotPresent',
+                args: ['operator', '--http', `0.0.0.0:${OPERATOR_HTTP_PORT}`, '--lease-namespace', namespace],
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                ],
+                ports: [{ name: 'http', containerPort: OPERATOR_HTTP_PORT, protocol: 'TCP' }],
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
+                resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+                securityContext: CONTAINER_SECURITY,
+              },
+            ],
+          },
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,306 @@
+/**
+ * The operator loop. Informers (list + watch, resumed on 410) on RedisHA resources, their pods and the
+ * StatefulSets and Services they own only enqueue the resource's `namespace/name`; one worker takes
+ * names off the queue and reconciles each from the whole world (level-based):
+ *
+ *   1. read the resource and the Secret that holds its passwords;
+ *   2. render its objects (exactly what `redis-ha render` prints) and server-side apply them under the
+ *      fixed field manager; the API server turns an unchanged apply into no write at all;
+ *   3. prune objects it owns that the spec no longer asks for (after a generation change);
+ *   4. keep one runtime per resource (topology controller, label publisher, status writer).
+ *
+ * A rejected spec is terminal: a condition and an Event, no retry until the spec changes.
+ */
+import { KubeApiError, transient, type KubeClient } from './client.ts';
+import { Informer } from './informer.ts';
+import { API_GROUP, COMPONENT_LABEL, namesOf } from './render/index.ts';
+import type { K8sObject } from './render/index.ts';
+import { PLURAL, VERSION } from './crd.ts';
+import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
+import { eventRecorder, type EventRecorder } from './events.ts';
+import { DeploymentRuntime, writeStatus } from './runtime.ts';
+import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, topologyOf, type ObjectMeta, type RedisHAResource } from './reconcile.ts';
+import { TopologyMetrics } from '../observe/metrics.ts';
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** The field manager of every object the operator applies. Fixed: a rename would orphan field ownership. */
+export const FIELD_MANAGER = 'redis-ha-operator';
+
+export interface OperatorOptions {
+  readonly client: KubeClient;
+  /** Watch one namespace; all when undefined. */
+  readonly namespace?: string;
+  readonly identity: string;
+  readonly log: (line: string) => void;
+  /** Start the topology controller per resource (off: apply and status only). Default true. */
+  readonly controllers?: boolean;
+  readonly statusIntervalMs?: number;
+  readonly controllerResyncMs?: number;
+  /** Every resource is reconciled again this often, whatever the watches say. */
+  readonly resyncMs?: number;
+}
+
+interface Pod {
+  metadata: ObjectMeta;
+}
+
+export interface OperatorStats {
+  reconciles: number;
+  /** Applies that changed an object (its resourceVersion moved). */
+  writes: number;
+  /** Applies the API server found unchanged. */
+  unchanged: number;
+  deletes: number;
+}
+
+const MANAGED = 'app.kubernetes.io/managed-by=redis-ha';
+
+export class Operator {
+  readonly #o: OperatorOptions;
+  readonly #events: EventRecorder;
+  readonly #resources: Informer<RedisHAResource>;
+  readonly #pods: Informer<Pod>;
+  readonly #owned: Informer<{ metadata: ObjectMeta }>[];
+  readonly #runtimes = new Map<string, { key: string; runtime: DeploymentRuntime; metrics: TopologyMetrics }>();
+  readonly #queue = new Set<string>();
+  readonly #pruned = new Map<string, number>();
+  readonly #rejected = new Map<string, number>();
+  #working = false;
+  #stopped = false;
+  #resync?: NodeJS.Timeout;
+  #worker: Promise<void> = Promise.resolve();
+  readonly registry = new Registry();
+  readonly #reconcileCounter: Counter;
+  readonly stats: OperatorStats = { reconciles: 0, writes: 0, unchanged: 0, deletes: 0 };
+  synced = false;
+
+  constructor(o: OperatorOptions) {
+    this.#o = o;
+    this.#events = eventRecorder(o.client, o.identity, o.log);
+    const crType = { apiVersion: `${API_GROUP}/${VERSION}`, kind: 'RedisHA', plural: PLURAL, namespaced: true };
+    const log = (line: string) => o.log(line);
+    this.#resources = new Informer<RedisHAResource>(o.client, collectionPath(crType, o.namespace), {
+      log,
+      onChange: (_t, cr) => this.enqueue(`${cr.metadata.namespace}/${cr.metadata.name}`),
+    });
+    this.#pods = new Informer<Pod>(o.client, collectionPath(typeOfKind('Pod'), o.namespace), {
+      log,
+      labelSelector: `${MANAGED},${COMPONENT_LABEL}=redis`,
+      onChange: (_t, pod) => {
+        const instance = pod.metadata.labels?.['app.kubernetes.io/instance'];
+        if (instance) this.#runtimes.get(`${pod.metadata.namespace}/${instance}`)?.runtime.publisher.sync();
+      },
+    });
+    // Drift in what we own (an edited or deleted StatefulSet or Service) brings its owner back in line.
+    this.#owned = (['StatefulSet', 'Service'] as const).map(
+      (kind) =>
+        new Informer<{ metadata: ObjectMeta }>(o.client, collectionPath(typeOfKind(kind), o.namespace), {
+          log,
+          labelSelector: MANAGED,
+          onChange: (_t, obj) => {
+            const owner = obj.metadata.ownerReferences?.find((r) => r.kind === 'RedisHA' && r.controller);
+            if (owner) this.enqueue(`${obj.metadata.namespace}/${owner.name}`);
+          },
+        }),
+    );
+    this.#reconcileCounter = new Counter({ name: 'redis_ha_operator_reconciles_total', help: 'Reconcile passes, by result', labelNames: ['result'], registers: [this.registry] });
+    const self = this;
+    new Gauge({ name: 'redis_ha_operator_resources', help: 'RedisHA resources the operator runs', registers: [this.registry], collect() { this.set(self.#runtimes.size); } });
+    new Gauge({
+      name: 'redis_ha_operator_watch_lists_total', help: 'Lists per watched collection (1 at start, +1 after each 410 Gone)', labelNames: ['collection'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [name, inf] of [['redishas', self.#resources], ['pods', self.#pods], ['statefulsets', self.#owned[0]!], ['services', self.#owned[1]!]] as const) this.set({ collection: name }, inf.lists);
+      },
+    });
+  }
+
+  /** Starts the informers (resolves once each has listed) and the worker. */
+  async start(): Promise<void> {
+    await Promise.all([this.#resources.start(), this.#pods.start(), ...this.#owned.map((i) => i.start())]);
+    this.synced = true;
+    this.#o.log(`Synced caches: ${this.#resources.list().length} RedisHA resource(s)${this.#o.namespace ? ` in ${this.#o.namespace}` : ''}`);
+    for (const cr of this.#resources.list()) this.enqueue(`${cr.metadata.namespace}/${cr.metadata.name}`);
+    const resync = () => {
+      for (const cr of this.#resources.list()) this.enqueue(`${cr.metadata.namespace}/${cr.metadata.name}`);
+      if (!this.#stopped) this.#resync = setTimeout(resync, this.#o.resyncMs ?? 300_000);
+    };
+    this.#resync = setTimeout(resync, this.#o.resyncMs ?? 300_000);
+  }
+
+  /** Stops watching and every runtime; the work in flight finishes first. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#resync);
+    for (const i of [this.#resources, this.#pods, ...this.#owned]) i.stop();
+    await this.#worker;
+    await Promise.all([...this.#runtimes.values()].map((r) => r.runtime.stop()));
+    this.#runtimes.clear();
+  }
+
+  /** Queues a resource by `namespace/name`; a name already queued is not queued twice. */
+  enqueue(key: string): void {
+    if (this.#stopped) return;
+    this.#queue.add(key);
+    if (!this.#working) this.#worker = this.#work();
+  }
+
+  /** Resolves when the queue is empty and nothing is being reconciled (tests). */
+  async idle(): Promise<void> {
+    while (this.#working || this.#queue.size) await this.#worker;
+  }
+
+  /** /metrics: the operator's own series and every resource's topology series, labelled by resource. */
+  async metricsText(): Promise<string> {
+    const all = [await this.registry.getMetricsAsJSON()];
+    for (const r of this.#runtimes.values()) all.push(await r.metrics.registry.getMetricsAsJSON());
+    const { AggregatorRegistry } = await import('prom-client');
+    return AggregatorRegistry.aggregate(all).metrics();
+  }
+
+  async #work(): Promise<void> {
+    this.#working = true;
+    try {
+      while (this.#queue.size && !this.#stopped) {
+        const key = this.#queue.values().next().value as string;
+        this.#queue.delete(key);
+        try {
+          const sentence = await this.reconcile(key);
+          this.#reconcileCounter.inc({ result: 'ok' });
+          if (sentence) this.#o.log(`${key}: ${sentence}`);
+        } catch (err) {
+          this.#reconcileCounter.inc({ result: 'error' });
+          this.#o.log(`${key}: reconcile failed: ${(err as Error).message}${transient(err) ? '; retrying in 2 s' : ''}`);
+          if (transient(err)) setTimeout(() => this.enqueue(key), 2000).unref();
+        }
+      }
+    } finally {
+      this.#working = false;
+    }
+  }
+
+  /** One level-based pass for one resource; returns a sentence saying what changed ('' when nothing). */
+  async reconcile(key: string): Promise<string> {
+    this.stats.reconciles++;
+    const [namespace, name] = key.split('/') as [string, string];
+    const cr = this.#resources.get(namespace, name);
+    if (!cr || cr.metadata.deletionTimestamp) {
+      const r = this.#runtimes.get(key);
+      if (!r) return '';
+      this.#runtimes.delete(key);
+      await r.runtime.stop();
+      return 'resource deleted: stopped its controller (its objects go with it through their owner references)';
+    }
+    // 1. The Secret: the user's, or the one we made, whose passwords we keep.
+    const existing = (cr.spec?.auth as { existingSecret?: string } | undefined)?.existingSecret;
+    const secretName = existing ?? namesOf({ name }).secret;
+    const secret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), secretName, namespace));
+    const desired = desiredObjects(cr, existing === undefined ? keptPasswords(secret) : undefined);
+    if (!desired.ok) return this.#rejectSpec(cr, desired.problem);
+    this.#rejected.delete(key);
+    if (existing !== undefined && !secret) {
+      this.#events.record(cr, 'Warning', 'MissingSecret', `Secret ${namespace}/${existing} (auth.existingSecret) does not exist; create it with the keys the README lists`);
+      throw new KubeApiError(409, 'MissingSecret', `Secret ${namespace}/${existing} named by auth.existingSecret does not exist`);
+    }
+    // 2. Apply, in render's order (Secret and ConfigMaps before the StatefulSets that mount them).
+    const changed: string[] = [];
+    for (const o of desired.objects) if (await this.#apply(o)) changed.push(`${o.kind}/${o.metadata.name}`);
+    // 3. Prune what a previous generation made and this one does not ask for.
+    const generation = cr.metadata.generation ?? 0;
+    if (this.#pruned.get(key) !== generation) {
+      changed.push(...(await this.#prune(cr, desired.objects)));
+      this.#pruned.set(key, generation);
+    }
+    if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
+    // 4. The runtime, replaced when what it watches changed.
+    const appliedSecret = existing === undefined ? { data: (desired.objects.find((o) => o.kind === 'Secret')?.data as Record<string, string>) } : secret;
+    const topology = topologyOf(desired.spec, namespace, appliedSecret);
+    const runtimeKey = DeploymentRuntime.keyOf(topology);
+    const current = this.#runtimes.get(key);
+    if (current?.key !== runtimeKey) {
+      if (current) await current.runtime.stop();
+      const metrics = new TopologyMetrics();
+      metrics.registry.setDefaultLabels({ namespace, redisha: name });
+      const runtime = new DeploymentRuntime({
+        client: this.#o.client,
+        spec: desired.spec,
+        namespace,
+        topology,
+        resource: () => this.#resources.get(namespace, name),
+        pods: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name).map((p) => ({ name: p.metadata.name, labels: p.metadata.labels })),
+        events: this.#events,
+        log: this.#o.log,
+        metrics,
+        statusIntervalMs: this.#o.statusIntervalMs,
+        controllerResyncMs: this.#o.controllerResyncMs,
+      });
+      this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
+      runtime.start(this.#o.controllers !== false);
+      changed.push(current ? 'restarted its topology controller' : 'started its topology controller');
+    } else current.runtime.writeStatusSoon();
+    return changed.length ? changed.join(', ') : '';
+  }
+
+  /** Server-side apply; true when the object changed (created, or its resourceVersion moved). */
+  async #apply(o: K8sObject): Promise<boolean> {
+    const path = pathOf(o);
+    let before: string | undefined;
+    try {
+      before = (await this.#o.client.find<{ metadata: ObjectMeta }>(path))?.metadata.resourceVersion;
+      const after = await this.#o.client.apply<{ metadata: ObjectMeta }>(path, o, FIELD_MANAGER);
+      const wrote = after.metadata.resourceVersion !== before;
+      if (wrote) {
+        this.stats.writes++;
+        this.#o.log(`Applied ${o.kind} ${o.metadata.namespace}/${o.metadata.name} (${before ? 'updated' : 'created'})`);
+      } else this.stats.unchanged++;
+      return wrote;
+    } catch (err) {
+      // Kinds whose CRD is not installed (ServiceMonitor, PrometheusRule): say so, do not block the rest.
+      if (err instanceof KubeApiError && err.status === 404 && o.apiVersion.startsWith('monitoring.coreos.com/')) {
+        this.#o.log(`skipped ${o.kind} ${o.metadata.name}: the prometheus-operator CRDs are not installed`);
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes objects of the owned kinds that this resource controls and no longer wants. Secrets are never pruned. */
+  async #prune(cr: RedisHAResource, desired: K8sObject[]): Promise<string[]> {
+    const namespace = cr.metadata.namespace!;
+    const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
+    const deleted: string[] = [];
+    for (const kind of OWNED_KINDS) {
+      if (kind === 'Secret') continue;
+      const t = typeOfKind(kind);
+      let items: { metadata: ObjectMeta }[];
+      try {
+        items = (await this.#o.client.get<{ items: { metadata: ObjectMeta }[] }>(collectionPath(t, namespace), { labelSelector: `${MANAGED},app.kubernetes.io/instance=${cr.metadata.name}` })).items;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) continue;
+        throw err;
+      }
+      for (const item of items) {
+        const owned = item.metadata.ownerReferences?.some((r) => r.uid === cr.metadata.uid && r.controller);
+        if (!owned || wanted.has(`${kind}/${item.metadata.name}`)) continue;
+        await this.#o.client.request('DELETE', objectPath(t, item.metadata.name, namespace)).catch((err) => {
+          if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+        });
+        this.stats.deletes++;
+        deleted.push(`deleted ${kind}/${item.metadata.name}`);
+      }
+    }
+    return deleted;
+  }
+
+  async #rejectSpec(cr: RedisHAResource, problem: string): Promise<string> {
+    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
+    const generation = cr.metadata.generation ?? 0;
+    const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
+    if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
+    const told = cr.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec' && c.observedGeneration === generation);
+    if (this.#rejected.get(key) === generation || told) return '';
+    this.#rejected.set(key, generation);
+    this.#events.record(cr, 'Warning', 'InvalidSpec', problem);
+    return `spec rejected (nothing applied until it changes): ${problem}`;
+  }
+}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, sameStatus, topologyOf, type RedisHAResource } from './reconcile.ts';
+import { redisHACRD, specSchema } from './crd.ts';
+import { CLUSTER_RULES, operatorManifests } from './manifests.ts';
+import { MASTER_POD_LABEL, renderManifests } from './render/index.ts';
+import { resolveSpec } from '../spec/index.ts';
+import type { TopologyStatus } from '../observe/status.ts';
+
+const cr = (spec: Record<string, unknown> = {}, name = 'shop'): RedisHAResource => ({
+  apiVersion: 'redis-ha.io/v1alpha1',
+  kind: 'RedisHA',
+  metadata: { name, namespace: 'apps', uid: 'uid-1', generation: 3 },
+  spec,
+});
+const fixed = () => 'p'.repeat(32);
+
+describe('desiredObjects', () => {
+  it('is exactly what render prints for the same spec, with owner references and the Secret as data', () => {
+    const d = desiredObjects(cr({ replicas: 1 }), undefined, fixed);
+    assert.ok(d.ok);
+    const rendered = renderManifests(resolveSpec({ name: 'shop', replicas: 1 }, { generateSecret: fixed }), { namespace: 'apps' }).objects;
+    assert.deepEqual(d.objects.map((o) => `${o.kind}/${o.metadata.name}`), rendered.map((o) => `${o.kind}/${o.metadata.name}`));
+    for (const [i, o] of d.objects.entries()) {
+      assert.deepEqual((o.metadata as unknown as { ownerReferences: unknown[] }).ownerReferences, [{ apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', name: 'shop', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+      if (o.kind === 'Secret') {
+        const want = rendered[i]!.stringData as Record<string, string>;
+        assert.deepEqual(Object.fromEntries(Object.entries(o.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])), want);
+        assert.equal(o.stringData, undefined);
+      } else {
+        const { ownerReferences: _, ...metadata } = o.metadata as Record<string, unknown>;
+        assert.deepEqual({ ...o, metadata }, rendered[i]);
+      }
+    }
+  });
+
+  it('keeps the passwords of the Secret it made, so a second pass renders the same Secret', () => {
+    const first = desiredObjects(cr(), undefined);
+    assert.ok(first.ok);
+    const secret = first.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> };
+    const second = desiredObjects(cr(), keptPasswords(secret));
+    assert.ok(second.ok);
+    assert.deepEqual(second.objects, first.objects);
+  });
+
+  it('renders no Secret for auth.existingSecret and never takes passwords from the resource', () => {
+    const d = desiredObjects(cr({ auth: { existingSecret: 'mine', password: 'q'.repeat(20) } }), { password: 'a'.repeat(32), sentinelPassword: 'b'.repeat(32) });
+    assert.ok(d.ok);
+    assert.ok(!d.objects.some((o) => o.kind === 'Secret'));
+  });
+
+  it('rejects a spec.name other than metadata.name, and a spec the rules refuse, as terminal problems', () => {
+    assert.deepEqual(desiredObjects(cr({ name: 'other' }), undefined), { ok: false, problem: 'spec.name: must equal metadata.name "shop" or be left out (got "other")' });
+    const bad = desiredObjects(cr({ sentinels: 3, quorum: 4 }), undefined);
+    assert.ok(!bad.ok);
+    assert.match(bad.problem, /quorum: must be <= sentinels/);
+  });
+});
+
+describe('topologyOf', () => {
+  it('names every pod by its stable hostname, with the operator ACL user and the Sentinel password', () => {
+    const d = desiredObjects(cr({ replicas: 1, sentinels: 3 }), undefined, fixed);
+    assert.ok(d.ok);
+    const t = topologyOf(d.spec, 'apps', d.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> });
+    assert.deepEqual(t.nodes.map((n) => `${n.host}:${n.port}`), ['shop-redis-0.shop-headless.apps.svc:6379', 'shop-redis-1.shop-headless.apps.svc:6379']);
+    assert.deepEqual(t.sentinels.map((n) => n.id), ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2']);
+    assert.equal(t.nodeAuth.username, 'operator');
+    assert.equal(t.sentinelAuth.password, 'p'.repeat(32));
+    assert.throws(() => topologyOf(d.spec, 'apps', { data: {} }), /lacks the key\(s\) operator-password, sentinel-password/);
+  });
+});
+
+const observed = (over: Partial<TopologyStatus> = {}): TopologyStatus => ({
+  name: 'shop',
+  healthy: true,
+  problems: [],
+  masterName: 'redis-ha-shop',
+  master: { host: 'shop-redis-0.h', port: 6379 },
+  quorum: 2,
+  nodes: [
+    { id: 'shop-redis-0', host: 'shop-redis-0.h', port: 6379, role: 'master', reachable: true, offset: 100 },
+    { id: 'shop-redis-1', host: 'shop-redis-1.h', port: 6379, role: 'replica', reachable: true, offset: 90, lagBytes: 10, following: 'shop-redis-0.h:6379', linkUp: true },
+  ],
+  sentinels: [0, 1, 2].map((i) => ({
+    id: `shop-sentinel-${i}`, host: `s${i}`, port: 26379, reachable: true, master: { host: 'shop-redis-0.h', port: 6379 }, masterFlags: ['master'],
+    replicasSeen: 1, otherSentinelsSeen: 2, quorumOk: true, quorumMessage: 'OK', failoverInProgress: false, configEpoch: 4, tilt: false,
+  })),
+  ...over,
+});
+
+describe('buildStatus', () => {
+  const now = '2026-01-01T00:00:00.000Z';
+  it('a healthy deployment: all conditions good, master, replicas with lag, memory', () => {
+    const s = buildStatus({ generation: 3, observed: observed(), memory: { master: { host: 'shop-redis-0.h', port: 6379 }, epoch: 4 }, previous: undefined, now });
+    assert.equal(s.masterPod, 'shop-redis-0');
+    assert.equal(s.readyReplicas, 1);
+    assert.deepEqual(s.replicas, [{ pod: 'shop-redis-1', address: 'shop-redis-1.h:6379', role: 'replica', linkUp: true, lagBytes: 10 }]);
+    assert.deepEqual(s.memory, { master: 'shop-redis-0.h:6379', epoch: 4 });
+    assert.deepEqual(Object.fromEntries(s.conditions!.map((c) => [c.type, c.status])), { Ready: 'True', MasterAvailable: 'True', SentinelsAgree: 'True', Degraded: 'False' });
+    assert.deepEqual(memoryFromStatus(s), { master: { host: 'shop-redis-0.h', port: 6379 }, epoch: 4 });
+  });
+
+  it('keeps lastTransitionTime while a condition holds, so an unchanged world is an unchanged status', () => {
+    const a = buildStatus({ generation: 3, observed: observed(), memory: { epoch: 4 }, previous: undefined, now });
+    const b = buildStatus({ generation: 3, observed: observed(), memory: { epoch: 4 }, previous: a, now: '2026-01-01T00:05:00.000Z' });
+    assert.ok(sameStatus(a, b));
+    const sick = observed({ healthy: false, problems: ['shop-sentinel-2 (s2:26379) names x:1 as master'], sentinels: observed().sentinels.map((x, i) => (i === 2 ? { ...x, master: { host: 'x', port: 1 } } : x)) });
+    const c = buildStatus({ generation: 3, observed: sick, memory: { epoch: 4 }, previous: b, now: '2026-01-01T00:06:00.000Z' });
+    const byType = Object.fromEntries(c.conditions!.map((x) => [x.type, x]));
+    assert.equal(byType.Ready!.lastTransitionTime, '2026-01-01T00:06:00.000Z');
+    assert.equal(byType.MasterAvailable!.lastTransitionTime, now, 'the master stayed available');
+    assert.equal(byType.SentinelsAgree!.status, 'False');
+    assert.equal(byType.SentinelsAgree!.message, '2 of 3 Sentinels name shop-redis-0.h:6379');
+    assert.equal(byType.Degraded!.reason, 'ServingWithProblems');
+  });
+
+  it('no agreed master: MasterAvailable False, Degraded Unavailable', () => {
+    const s = buildStatus({ generation: 1, observed: observed({ healthy: false, master: null, problems: ['no master'] }), memory: { epoch: 0 }, previous: undefined, now });
+    const byType = Object.fromEntries(s.conditions!.map((x) => [x.type, x]));
+    assert.equal(byType.MasterAvailable!.reason, 'NoAgreedMaster');
+    assert.equal(byType.Degraded!.reason, 'Unavailable');
+    assert.equal(s.masterPod, undefined);
+  });
+
+  it('an invalid spec: Ready False InvalidSpec, the others Unknown', () => {
+    const s = invalidSpecStatus('quorum: bad', 2, undefined, now);
+    assert.deepEqual(s.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Ready=False/InvalidSpec', 'MasterAvailable=Unknown/InvalidSpec', 'SentinelsAgree=Unknown/InvalidSpec', 'Degraded=True/InvalidSpec']);
+  });
+});
+
+describe('roleLabelChanges', () => {
+  const pods = (roles: (string | undefined)[]) => roles.map((r, i) => ({ name: `p-${i}`, labels: (r ? { [MASTER_POD_LABEL]: r } : {}) as Record<string, string> }));
+  it('demotes before it promotes, so the -master Service never selects two pods', () => {
+    assert.deepEqual(roleLabelChanges(pods(['master', 'replica', undefined]), 'p-1'), [
+      { pod: 'p-0', role: 'replica' },
+      { pod: 'p-2', role: 'replica' },
+      { pod: 'p-1', role: 'master' },
+    ]);
+  });
+  it('changes nothing when the labels already agree', () => {
+    assert.deepEqual(roleLabelChanges(pods(['replica', 'master']), 'p-1'), []);
+  });
+  it('no trusted master: only the master label goes, replicas keep serving reads', () => {
+    assert.deepEqual(roleLabelChanges(pods(['replica', 'master']), null), [{ pod: 'p-1', role: null }]);
+  });
+});
+
+describe('CRD and install manifests', () => {
+  it('the spec schema has no password fields and does not require name', () => {
+    const s = specSchema();
+    assert.equal(s.required, undefined);
+    assert.equal(s.properties!.auth!.properties!.password, undefined);
+    assert.equal(s.properties!.auth!.properties!.sentinelPassword, undefined);
+    assert.ok(s.properties!.auth!.properties!.existingSecret);
+  });
+  it('has a status subresource and printer columns for master, readiness and age', () => {
+    const v = (redisHACRD().spec as { versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[] }).versions[0]!;
+    assert.deepEqual(v.subresources, { status: {} });
+    assert.deepEqual(v.additionalPrinterColumns.map((c) => c.name), ['Master', 'Ready', 'Replicas', 'Sentinels', 'Age']);
+  });
+  it('RBAC: no wildcard, Secrets never listed, watched or deleted', () => {
+    for (const r of CLUSTER_RULES) {
+      assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'));
+      if (r.resources.includes('secrets')) assert.deepEqual(r.verbs, ['get', 'create', 'patch']);
+    }
+    const dep = operatorManifests().find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { securityContext: { readOnlyRootFilesystem: boolean; runAsNonRoot: boolean } }[] } } } };
+    assert.equal(dep.spec.template.spec.containers[0]!.securityContext.readOnlyRootFilesystem, true);
+  });
+});

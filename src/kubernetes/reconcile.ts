@@ -1,0 +1,349 @@
+/**
+ * The operator's decisions, as pure functions: which objects a RedisHA resource should have, what its
+ * status says, which role label each Redis pod should carry. No I/O and no clock (time is passed in),
+ * so they are tested exhaustively in `reconcile.test.ts`; `operator.ts` does the talking.
+ */
+import { resolveSpec, SpecError, type RedisHASpec } from '../spec/index.ts';
+import type { TopologyStatus } from '../observe/status.ts';
+import type { Memory } from '../topology/observation.ts';
+import type { Topology } from '../topology/observe.ts';
+import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, namesOf, renderManifests } from './render/index.ts';
+import type { K8sObject } from './render/index.ts';
+import type { ConditionType } from './crd.ts';
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  deletionTimestamp?: string;
+  managedFields?: unknown[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface RedisHAStatus {
+  observedGeneration?: number;
+  master?: string;
+  masterPod?: string;
+  readyReplicas?: number;
+  replicas?: { pod: string; address: string; role: string; linkUp?: boolean; lagBytes?: number }[];
+  sentinelsAgreeing?: number;
+  lastFailover?: { time: string; from: string; to: string; reason: string; epoch: number };
+  memory?: { master?: string; epoch: number };
+  healthy?: boolean;
+  masterName?: string;
+  quorum?: number;
+  nodes?: ObservedNode[];
+  sentinels?: ObservedSentinel[];
+  problems?: string[];
+  conditions?: Condition[];
+}
+
+/** A Redis node in status: what `status` shows, less the figures and offsets that change with every write. */
+export interface ObservedNode {
+  id: string;
+  host: string;
+  port: number;
+  role: string;
+  reachable: boolean;
+  following?: string;
+  linkUp?: boolean;
+  lagBytes?: number;
+}
+
+export interface ObservedSentinel {
+  id: string;
+  host: string;
+  port: number;
+  reachable: boolean;
+  master?: string;
+  masterFlags: string[];
+  replicasSeen: number;
+  otherSentinelsSeen: number;
+  quorumOk: boolean;
+  configEpoch: number;
+  failoverInProgress: boolean;
+  tilt: boolean;
+}
+
+export interface RedisHAResource {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+  status?: RedisHAStatus;
+}
+
+/** The two passwords the operator keeps in its Secret across passes (the spec never holds them). */
+export interface Passwords {
+  readonly password: string;
+  readonly sentinelPassword: string;
+}
+
+export type Desired =
+  | { readonly ok: true; readonly spec: RedisHASpec; readonly objects: K8sObject[]; readonly warnings: string[] }
+  | { readonly ok: false; readonly problem: string };
+
+/** The owner reference every object of a RedisHA carries, so deleting the resource deletes them. */
+export function ownerReferenceOf(cr: RedisHAResource): OwnerReference {
+  return { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, uid: cr.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+/**
+ * The objects a RedisHA should have: exactly what `redis-ha render` prints for its spec, with an owner
+ * reference (same namespace only: Kubernetes has no cross-namespace owners) and the Secret's values as
+ * `data` (what the API server stores, so a re-apply compares equal). `kept`: the passwords of the
+ * Secret the operator made earlier; without them new ones are generated (first pass only).
+ * A spec the rules reject is `{ ok: false }`: a terminal problem, reported, not retried.
+ */
+export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined, generateSecret?: () => string): Desired {
+  const input: Record<string, unknown> = structuredClone(cr.spec ?? {});
+  const name = cr.metadata.name;
+  const namespace = cr.metadata.namespace ?? 'default';
+  if (input.name !== undefined && input.name !== name) return { ok: false, problem: `spec.name: must equal metadata.name "${name}" or be left out (got "${String(input.name)}")` };
+  input.name = name;
+  const auth = { ...((input.auth as Record<string, unknown> | undefined) ?? {}) };
+  delete auth.password;
+  delete auth.sentinelPassword;
+  if (auth.existingSecret === undefined && kept) {
+    auth.password = kept.password;
+    auth.sentinelPassword = kept.sentinelPassword;
+  }
+  input.auth = auth;
+  let spec: RedisHASpec;
+  try {
+    spec = resolveSpec(input, generateSecret ? { generateSecret } : {});
+  } catch (err) {
+    if (err instanceof SpecError) return { ok: false, problem: err.message.replace(/\s*\n\s*/g, '; ') };
+    throw err;
+  }
+  const rendered = renderManifests(spec, { namespace });
+  const owner = ownerReferenceOf(cr);
+  const objects = rendered.objects.map((o) => {
+    const copy = structuredClone(o);
+    if ((copy.metadata.namespace ?? namespace) === namespace) (copy.metadata as ObjectMeta).ownerReferences = [owner];
+    if (copy.kind === 'Secret' && copy.stringData) {
+      const data: Record<string, string> = {};
+      for (const [k, v] of Object.entries(copy.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString('base64');
+      delete copy.stringData;
+      copy.data = data;
+    }
+    return copy;
+  });
+  return { ok: true, spec, objects, warnings: rendered.warnings };
+}
+
+/** Decodes a Secret's `data` field. */
+export function secretValue(secret: { data?: Record<string, string> } | undefined, key: string): string | undefined {
+  const v = secret?.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+}
+
+/** The passwords of the operator's own Secret, to render the same Secret again. */
+export function keptPasswords(secret: { data?: Record<string, string> } | undefined): Passwords | undefined {
+  const password = secretValue(secret, SECRET_KEYS.password);
+  const sentinelPassword = secretValue(secret, SECRET_KEYS.sentinelPassword);
+  return password && sentinelPassword ? { password, sentinelPassword } : undefined;
+}
+
+/** The name of the Secret holding a deployment's passwords: the user's, or the one the operator makes. */
+export function secretNameOf(spec: RedisHASpec): string {
+  return spec.auth.existingSecret ?? namesOf(spec).secret;
+}
+
+/** A pod's stable hostname, as the pods announce themselves to Sentinel (`announce-hostnames`). */
+export function podHost(spec: Pick<RedisHASpec, 'name'>, namespace: string, pod: string): string {
+  return `${pod}.${namesOf(spec).headless}.${namespace}.svc`;
+}
+
+/** The Redis and Sentinel pods a spec asks for, by StatefulSet ordinal. */
+export function podsOf(spec: RedisHASpec): { redis: string[]; sentinels: string[] } {
+  const names = namesOf(spec);
+  return {
+    redis: Array.from({ length: spec.replicas + 1 }, (_, i) => `${names.redis}-${i}`),
+    sentinels: Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}`),
+  };
+}
+
+/**
+ * What the topology controller watches for this resource: every pod by its stable hostname (a pod
+ * that does not exist yet is simply unreachable), the operator's ACL user, the Sentinel password.
+ * Throws when the Secret lacks a key, naming it.
+ */
+export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?: Record<string, string> } | undefined): Topology {
+  const operatorPassword = secretValue(secret, SECRET_KEYS.operator);
+  const sentinelPassword = secretValue(secret, SECRET_KEYS.sentinelPassword);
+  const missing = [!operatorPassword && SECRET_KEYS.operator, !sentinelPassword && SECRET_KEYS.sentinelPassword].filter(Boolean);
+  if (missing.length) throw new Error(`Secret ${namespace}/${secretNameOf(spec)} lacks the key(s) ${missing.join(', ')}`);
+  const pods = podsOf(spec);
+  return {
+    masterName: namesOf(spec).group,
+    quorum: spec.quorum,
+    timings: { downAfterMilliseconds: spec.sentinel.downAfterMilliseconds, failoverTimeout: spec.sentinel.failoverTimeout, parallelSyncs: spec.sentinel.parallelSyncs },
+    nodes: pods.redis.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: REDIS_PORT })),
+    sentinels: pods.sentinels.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: SENTINEL_PORT })),
+    nodeAuth: { username: ACL_USERS.operator, password: operatorPassword },
+    sentinelAuth: { password: sentinelPassword },
+  };
+}
+
+/** The pod whose stable hostname is `host`, or undefined when it is not one of this resource's. */
+export function podOfHost(host: string): string {
+  return host.split('.')[0] ?? host;
+}
+
+/** Memory read back from `status.memory`; epoch 0 and no master when there is none. */
+export function memoryFromStatus(status: RedisHAStatus | undefined): Memory {
+  const m = status?.memory;
+  if (!m) return { epoch: 0 };
+  const at = m.master?.lastIndexOf(':') ?? -1;
+  const master = m.master && at > 0 ? { host: m.master.slice(0, at), port: Number(m.master.slice(at + 1)) } : undefined;
+  return master ? { master, epoch: m.epoch ?? 0 } : { epoch: m.epoch ?? 0 };
+}
+
+function condition(type: ConditionType, ok: boolean | 'unknown', reason: string, message: string, generation: number | undefined, previous: Condition[] | undefined, now: string): Condition {
+  const status = ok === 'unknown' ? 'Unknown' : ok ? 'True' : 'False';
+  const before = previous?.find((c) => c.type === type);
+  const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : now;
+  return { type, status, observedGeneration: generation, lastTransitionTime, reason, message };
+}
+
+export interface StatusInput {
+  readonly generation: number | undefined;
+  readonly observed: TopologyStatus;
+  readonly memory: Memory;
+  readonly previous: RedisHAStatus | undefined;
+  readonly lastFailover?: RedisHAStatus['lastFailover'];
+  /** ISO time, used only for conditions that change now. */
+  readonly now: string;
+}
+
+/**
+ * The status of a RedisHA, rebuilt from what was observed (never from the old status, except to keep
+ * a condition's lastTransitionTime while its value holds, and the last failover).
+ */
+export function buildStatus(i: StatusInput): RedisHAStatus {
+  const s = i.observed;
+  const key = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
+  const masterNode = s.master ? s.nodes.find((n) => key(n) === key(s.master!)) : undefined;
+  const masterOk = masterNode !== undefined && masterNode.reachable && masterNode.role === 'master';
+  const agreeing = s.master ? s.sentinels.filter((x) => x.master && key(x.master) === key(s.master!)).length : 0;
+  const replicas = s.nodes
+    .filter((n) => !masterNode || n.id !== masterNode.id)
+    .map((n) => ({ pod: n.id, address: key(n), role: n.role, ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}), ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}) }));
+  const readyReplicas = masterOk ? s.nodes.filter((n) => n.role === 'replica' && n.linkUp && s.master && n.following === key(s.master)).length : 0;
+  const g = i.generation;
+  const prev = i.previous?.conditions;
+  const problems = s.problems.map(stableProblem);
+  const first = problems[0] ?? '';
+  const conditions: Condition[] = [
+    condition('Ready', s.healthy, s.healthy ? 'Healthy' : 'NotHealthy', s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : `${problems.length} problem(s): ${first}`, g, prev, i.now),
+    condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${key(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
+    condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? key(s.master) : 'the same master'}`, g, prev, i.now),
+    condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
+  ];
+  return {
+    observedGeneration: g,
+    ...(s.master ? { master: key(s.master) } : {}),
+    ...(masterNode ? { masterPod: masterNode.id } : {}),
+    readyReplicas,
+    replicas,
+    sentinelsAgreeing: agreeing,
+    ...(i.lastFailover ?? i.previous?.lastFailover ? { lastFailover: i.lastFailover ?? i.previous!.lastFailover } : {}),
+    memory: { ...(i.memory.master ? { master: key(i.memory.master) } : {}), epoch: i.memory.epoch },
+    healthy: s.healthy,
+    masterName: s.masterName,
+    quorum: s.quorum,
+    nodes: s.nodes.map((n) => ({
+      id: n.id, host: n.host, port: n.port, role: n.role, reachable: n.reachable,
+      ...(n.following !== undefined ? { following: n.following } : {}),
+      ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
+      ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
+    })),
+    sentinels: s.sentinels.map((x) => ({
+      id: x.id, host: x.host, port: x.port, reachable: x.reachable,
+      ...(x.master ? { master: key(x.master) } : {}),
+      masterFlags: [...x.masterFlags], replicasSeen: x.replicasSeen, otherSentinelsSeen: x.otherSentinelsSeen, quorumOk: x.quorumOk,
+      configEpoch: x.configEpoch, failoverInProgress: x.failoverInProgress, tilt: x.tilt,
+    })),
+    problems,
+    conditions,
+  };
+}
+
+/**
+ * Why a member could not be asked varies from one probe to the next (a lookup failure, then a timeout
+ * under load) without anything having changed; status keeps only that it is unreachable, so it is not
+ * rewritten for nothing. The operator's log has the details.
+ */
+function stableProblem(p: string): string {
+  return p.replace(/ is unreachable: .*$/, ' is unreachable');
+}
+
+/** The status of a resource whose spec is rejected: terminal until the spec changes. */
+export function invalidSpecStatus(problem: string, generation: number | undefined, previous: RedisHAStatus | undefined, now: string): RedisHAStatus {
+  const prev = previous?.conditions;
+  return {
+    ...previous,
+    observedGeneration: generation,
+    problems: [problem],
+    conditions: [
+      condition('Ready', false, 'InvalidSpec', problem, generation, prev, now),
+      condition('MasterAvailable', 'unknown', 'InvalidSpec', 'the spec is rejected; nothing is applied until it is fixed', generation, prev, now),
+      condition('SentinelsAgree', 'unknown', 'InvalidSpec', 'the spec is rejected; nothing is applied until it is fixed', generation, prev, now),
+      condition('Degraded', true, 'InvalidSpec', problem, generation, prev, now),
+    ],
+  };
+}
+
+/** True when two statuses say the same thing (so no write is needed). */
+export function sameStatus(a: RedisHAStatus | undefined, b: RedisHAStatus | undefined): boolean {
+  return canonical(a ?? {}) === canonical(b ?? {});
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).filter(([, y]) => y !== undefined).sort(([p], [q]) => p.localeCompare(q))) : x));
+}
+
+export interface PodLabels {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The role-label changes that make `masterPod` (null: none trusted) the only pod the `-master`
+ * Service selects: demotions first, the new master last, so two pods are never selected at once.
+ * `null` as a role removes the label (the pod then gets no traffic through either Service).
+ */
+export function roleLabelChanges(pods: readonly PodLabels[], masterPod: string | null): { pod: string; role: string | null }[] {
+  const demote: { pod: string; role: string | null }[] = [];
+  const promote: { pod: string; role: string | null }[] = [];
+  for (const p of [...pods].sort((a, b) => a.name.localeCompare(b.name))) {
+    const now = p.labels?.[MASTER_POD_LABEL];
+    const want = masterPod === null ? (now === ROLE_MASTER ? null : now ?? null) : p.name === masterPod ? ROLE_MASTER : ROLE_REPLICA;
+    if ((now ?? null) === want) continue;
+    (want === ROLE_MASTER ? promote : demote).push({ pod: p.name, role: want });
+  }
+  return [...demote, ...promote];
+}

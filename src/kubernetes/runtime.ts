@@ -1,0 +1,207 @@
+/**
+ * One RedisHA's runtime inside the operator: the topology controller (the same brain as the local
+ * runtime) on the pods' stable hostnames, the master-pod label publisher, the status writer and the
+ * Events. The operator makes one per resource and replaces it when the topology (pods, auth) changes.
+ */
+import type { RedisHASpec } from '../spec/index.ts';
+import { Controller } from '../topology/controller.ts';
+import type { MasterPublisher } from '../topology/act.ts';
+import type { Topology } from '../topology/observe.ts';
+import type { Address, Memory } from '../topology/observation.ts';
+import { collectStatus, type StatusTarget } from '../observe/status.ts';
+import { TopologyMetrics } from '../observe/metrics.ts';
+import { KubeApiError, PATCH, type KubeClient } from './client.ts';
+import { MASTER_POD_LABEL, namesOf } from './render/index.ts';
+import { objectPath, typeOfKind, pathOf } from './resources.ts';
+import type { EventRecorder } from './events.ts';
+import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+
+export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
+
+export interface RuntimeOptions {
+  readonly client: KubeClient;
+  readonly spec: RedisHASpec;
+  readonly namespace: string;
+  readonly topology: Topology;
+  /** The resource as the informer holds it now (undefined once deleted). */
+  readonly resource: () => RedisHAResource | undefined;
+  /** The Redis pods of this resource as the informer holds them. */
+  readonly pods: () => PodLabels[];
+  readonly events: EventRecorder;
+  readonly log: (line: string) => void;
+  readonly metrics: TopologyMetrics;
+  readonly statusIntervalMs?: number;
+  readonly controllerResyncMs?: number;
+}
+
+/** The master-pod label publisher: the `-master` Service selects the pod Sentinel names, and only it. */
+export class LabelPublisher implements MasterPublisher {
+  readonly #o: RuntimeOptions;
+  readonly #hosts: Map<string, string>;
+  /** undefined: nothing published yet, so labels are left as they are. */
+  #masterPod: string | null | undefined;
+  #running = false;
+  #dirty = false;
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(o: RuntimeOptions) {
+    this.#o = o;
+    this.#hosts = new Map(o.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id] as const));
+  }
+
+  get masterPod(): string | null | undefined {
+    return this.#masterPod;
+  }
+
+  publish(master: Address | null): void {
+    const pod = master ? (this.#hosts.get(`${master.host}:${master.port}`) ?? null) : null;
+    if (pod === this.#masterPod) return;
+    this.#masterPod = pod;
+    this.sync();
+  }
+
+  /** Brings the labels in line with the last published master (also after a pod is recreated). */
+  sync(): void {
+    if (this.#masterPod === undefined) return;
+    if (this.#running) {
+      this.#dirty = true;
+      return;
+    }
+    this.#running = true;
+    this.#idle = (async () => {
+      do {
+        this.#dirty = false;
+        const want = this.#masterPod ?? null;
+        for (const change of roleLabelChanges(this.#o.pods(), want)) {
+          try {
+            await this.#o.client.request('PATCH', objectPath(typeOfKind('Pod'), change.pod, this.#o.namespace), {
+              contentType: PATCH.merge,
+              body: { metadata: { labels: { [MASTER_POD_LABEL]: change.role } } },
+            });
+            this.#o.log(`Patched Pod label pod=${this.#o.namespace}/${change.pod} ${MASTER_POD_LABEL}=${change.role ?? '(removed)'}`);
+          } catch (err) {
+            if (!(err instanceof KubeApiError && err.status === 404)) this.#o.log(`could not label pod ${change.pod}: ${(err as Error).message}`);
+            this.#dirty = true;
+          }
+        }
+        if (this.#dirty) await new Promise((r) => setTimeout(r, 200));
+      } while (this.#dirty && this.#masterPod !== undefined);
+      this.#running = false;
+    })();
+  }
+
+  idle(): Promise<void> {
+    return this.#idle;
+  }
+}
+
+export class DeploymentRuntime {
+  readonly #o: RuntimeOptions;
+  readonly publisher: LabelPublisher;
+  readonly #controller: Controller;
+  readonly #target: StatusTarget;
+  #memory: Memory;
+  #lastFailover?: NonNullable<RedisHAStatus['lastFailover']>;
+  #requestedAt = 0;
+  #troubleAt = 0;
+  #timer?: NodeJS.Timeout;
+  #writing: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #lastWritten?: RedisHAStatus;
+
+  constructor(o: RuntimeOptions) {
+    this.#o = o;
+    this.publisher = new LabelPublisher(o);
+    this.#memory = memoryFromStatus(o.resource()?.status);
+    this.#target = { name: o.spec.name, ...o.topology };
+    const name = `${o.namespace}/${o.spec.name}`;
+    this.#controller = new Controller(o.topology, {
+      memory: {
+        load: () => this.#memory,
+        save: (m) => {
+          this.#memory = m;
+          this.writeStatusSoon();
+        },
+      },
+      publisher: this.publisher,
+      log: (line) => o.log(`${name}: ${line}`),
+      resyncMs: o.controllerResyncMs ?? 2000,
+    });
+    this.#controller.addObserver(o.metrics.observer);
+    this.#controller.addObserver({
+      action: (e) => {
+        const cr = o.resource();
+        if (e.kind === 'sentinel-failover' && e.ok) this.#requestedAt = e.at;
+        if (cr) o.events.record(cr, e.ok ? 'Normal' : 'Warning', e.ok ? 'Repaired' : 'RepairFailed', e.ok ? `did ${e.description}` : `could not ${e.description}: ${e.error}`);
+      },
+      sentinelEvent: (e) => {
+        if (e.type === '+odown' || e.type === '+sdown' || e.type === '+try-failover') this.#troubleAt = e.at;
+      },
+      masterChanged: (e) => {
+        const window = o.spec.sentinel.failoverTimeout * 2;
+        const reason = e.at - this.#requestedAt < window ? 'Requested' : e.at - this.#troubleAt < window ? 'MasterDown' : 'Observed';
+        this.#lastFailover = { time: new Date(e.at).toISOString(), from: e.from.id, to: e.to.id, reason, epoch: 0 };
+        const cr = o.resource();
+        const took = e.durationMs !== undefined ? ` in ${e.durationMs} ms` : '';
+        if (cr) o.events.record(cr, 'Warning', 'Failover', `master moved from ${e.from.id} to ${e.to.id}${took} (${reason})`);
+        this.writeStatusSoon();
+      },
+    });
+  }
+
+  /** The topology this runtime watches, as a comparable key (passwords included as they are, never logged). */
+  static keyOf(t: Topology): string {
+    return JSON.stringify(t);
+  }
+
+  start(runController: boolean): void {
+    if (runController) this.#controller.start();
+    const tick = () => {
+      this.writeStatusSoon();
+      if (!this.#stopped) this.#timer = setTimeout(tick, this.#o.statusIntervalMs ?? 5000);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#controller.stop();
+    await this.#writing;
+    await this.publisher.idle();
+  }
+
+  /** Observes the pods and writes the status if it says something new; one write at a time. */
+  writeStatusSoon(): void {
+    this.#writing = this.#writing.then(() => this.#writeStatus()).catch((err) => this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not write status: ${(err as Error).message}`));
+  }
+
+  async #writeStatus(): Promise<void> {
+    if (this.#stopped) return;
+    const cr = this.#o.resource();
+    if (!cr || cr.metadata.deletionTimestamp) return;
+    const observed = await collectStatus(this.#target, 1000);
+    this.#o.metrics.update(observed);
+    const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
+    const previous = this.#lastWritten ?? cr.status;
+    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, now: new Date().toISOString() });
+    if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
+    await writeStatus(this.#o.client, cr, status);
+    const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));
+    this.#o.log(`Wrote status ${this.#o.namespace}/${this.#o.spec.name} (changed: ${changed.join(', ') || 'field order'})`);
+    this.#lastWritten = status;
+  }
+}
+
+/** Server-side apply of `status` through the status subresource, under the status field manager. */
+export async function writeStatus(client: KubeClient, cr: RedisHAResource, status: RedisHAStatus): Promise<void> {
+  const body = { apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: cr.metadata.name, namespace: cr.metadata.namespace }, status };
+  await client.apply(`${pathOf(cr)}/status`, body, STATUS_FIELD_MANAGER);
+}
+
+/** The Redis pods a spec expects, as names. */
+export function expectedRedisPods(spec: RedisHASpec): Set<string> {
+  return new Set(podsOf(spec).redis);
+}
+
+export { namesOf };
