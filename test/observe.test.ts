@@ -141,6 +141,9 @@ describe('metrics, status --watch and up progress on real processes', () => {
     assert.equal(valueOf(e, 'redis_ha_failover_duration_seconds_count'), failovers0 + 1);
     assert.ok(valueOf(e, 'redis_ha_failover_duration_seconds_sum') > 0);
     assert.equal(valueOf(e, 'redis_ha_node_role', { node: killed.id, role: 'replica' }), 1, 'the killed master came back as a replica');
+    // The supervisor's own repair is on the dashboard's timeline too.
+    const entries = (await (await fetch(metricsUrl.replace(/metrics$/, 'api/timeline'))).json()) as { kind: string; text: string }[];
+    assert.ok(entries.some((x) => x.kind === 'process' && x.text === `${killed.id} stopped and was restarted by the supervisor`), JSON.stringify(entries.slice(-5)));
   });
 
   test('status --watch --json prints one status per line until Ctrl-C, then exits 0', async () => {

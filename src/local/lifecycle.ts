@@ -161,12 +161,17 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   const advisor: RoleAdvisor = {
     replicaOfFor: async (node) => replicaOfForRestart(await collectStatus(statusTargetOf(d), 500), node),
     currentMaster: async () => (await collectStatus(statusTargetOf(d), 500)).master ?? undefined,
-    restarted: () => controller.trigger(),
+    restarted: (member) => {
+      // The dashboard's timeline shows the supervisor's own repairs beside the controller's.
+      http?.timeline.add('process', `${member.id} stopped and was restarted by the supervisor`, true);
+      controller.trigger();
+    },
   };
+  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.nodes[0]);
-  const http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
+  http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
   void router.start();
   return {

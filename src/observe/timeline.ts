@@ -5,7 +5,7 @@
  */
 import type { ControllerObserver } from '../topology/events.ts';
 
-export type TimelineKind = 'failover' | 'repair' | 'sentinel' | 'controller' | 'switchover';
+export type TimelineKind = 'failover' | 'repair' | 'sentinel' | 'controller' | 'switchover' | 'process';
 
 export interface TimelineEntry {
   /** Increasing from 1; a client that saw up to N asks for what is after N. */
