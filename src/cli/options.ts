@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.ts';
+import { SPEC_SCHEMA } from '../spec/index.ts';
+import type { StringField } from '../spec/schema.ts';
 import { DEFAULT_NAME, DEFAULT_PORT_BASE } from '../local/layout.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -32,11 +34,11 @@ export function intFlag(flag: string, raw: string | undefined, min: number, max:
   return n;
 }
 
+/** `--name`, checked by the spec's own rule for `name` (one rule, one message). */
 export function nameOf(values: { name?: string }): string {
   const name = values.name ?? DEFAULT_NAME;
-  if (!/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(name)) {
-    throw new UsageError(`--name: must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 40 characters (got "${name}")`);
-  }
+  const rule = SPEC_SCHEMA.fields.name as StringField;
+  if (!new RegExp(rule.pattern as string).test(name)) throw new UsageError(`--name: ${rule.rule} (got "${name}")`);
   return name;
 }
 
