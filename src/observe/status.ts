@@ -1,3 +1,4 @@
+import { namedByMajority } from '../topology/observation.ts';
 import { addressOf, type Endpoint } from '../redis/connect.ts';
 import { keyCount } from '../redis/parse.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
@@ -98,16 +99,7 @@ export interface TopologyStatus {
 
 /** The address named as master by at least a majority of the configured Sentinels, if any. */
 export function agreedMaster(sentinels: readonly SentinelStatus[], configured: number): { host: string; port: number } | null {
-  const votes = new Map<string, { host: string; port: number; n: number }>();
-  for (const s of sentinels) {
-    if (!s.master) continue;
-    const key = addressOf(s.master);
-    const v = votes.get(key) ?? { ...s.master, n: 0 };
-    v.n += 1;
-    votes.set(key, v);
-  }
-  for (const v of votes.values()) if (v.n >= Math.floor(configured / 2) + 1) return { host: v.host, port: v.port };
-  return null;
+  return namedByMajority(sentinels.map((s) => s.master), configured) ?? null;
 }
 
 function nodeStatus(id: string, p: NodeProbe): NodeStatus {

@@ -97,15 +97,23 @@ export function majorityOf(configured: number): number {
  * "agreeing" on its own.
  */
 export function agreedMaster(obs: Observation): Address | undefined {
+  return namedByMajority(obs.sentinels.filter((s) => s.reachable && s.monitoring).map((s) => s.master), obs.sentinels.length);
+}
+
+/**
+ * The address that a majority of `configured` Sentinels name, given what each one that answered names
+ * (undefined for none); undefined when no address has a majority. The one majority rule, shared by the
+ * controller and the status model.
+ */
+export function namedByMajority(named: readonly (Address | undefined | null)[], configured: number): Address | undefined {
   const votes = new Map<string, { address: Address; count: number }>();
-  for (const s of obs.sentinels) {
-    if (!s.reachable || !s.monitoring || !s.master) continue;
-    const key = addressKey(s.master);
-    const vote = votes.get(key) ?? { address: addressOf(s.master), count: 0 };
+  for (const m of named) {
+    if (!m) continue;
+    const vote = votes.get(addressKey(m)) ?? { address: addressOf(m), count: 0 };
     vote.count += 1;
-    votes.set(key, vote);
+    votes.set(addressKey(m), vote);
   }
-  const needed = majorityOf(obs.sentinels.length);
+  const needed = majorityOf(configured);
   for (const v of votes.values()) if (v.count >= needed) return v.address;
   return undefined;
 }
