@@ -111,7 +111,8 @@ export function ownerReferenceOf(cr: RedisHAResource): OwnerReference {
 }
 
 /**
- * The objects a RedisHA should have: exactly what `redis-ha render` prints for its spec, with an owner
+ * The objects a RedisHA should have: exactly what `redis-ha render` prints for its spec (except the Redis
+ * StatefulSet's `OnDelete` update strategy: the operator rolls those pods itself), with an owner
  * reference (same namespace only: Kubernetes has no cross-namespace owners) and the Secret's values as
  * `data` (what the API server stores, so a re-apply compares equal). `kept`: the passwords of the
  * Secret the operator made earlier; without them new ones are generated (first pass only).
@@ -143,6 +144,9 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
   const objects = rendered.objects.map((o) => {
     const copy = structuredClone(o);
     if ((copy.metadata.namespace ?? namespace) === namespace) (copy.metadata as ObjectMeta).ownerReferences = [owner];
+    // The operator rolls the Redis pods itself (replicas first, the master last through a switchover:
+    // roll.ts); the StatefulSet controller only records the new revision.
+    if (copy.kind === 'StatefulSet' && copy.metadata.name === namesOf(spec).redis) (copy.spec as Record<string, unknown>).updateStrategy = { type: 'OnDelete' };
     if (copy.kind === 'Secret' && copy.stringData) {
       const data: Record<string, string> = {};
       for (const [k, v] of Object.entries(copy.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString('base64');

@@ -14,6 +14,10 @@ import { KubeApiError, PATCH, type KubeClient } from './client.ts';
 import { MASTER_POD_LABEL, namesOf } from './render/index.ts';
 import { objectPath, typeOfKind, pathOf } from './resources.ts';
 import type { EventRecorder } from './events.ts';
+import { planRoll, type RollPod, type RollStep } from './roll.ts';
+import { switchover } from '../topology/switchover.ts';
+import { COMPONENT_LABEL } from './render/index.ts';
+import type { TopologyStatus } from '../observe/status.ts';
 import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
@@ -108,6 +112,9 @@ export class DeploymentRuntime {
   #writing: Promise<void> = Promise.resolve();
   #stopped = false;
   #lastWritten?: RedisHAStatus;
+  #rolling = false;
+  #rollEnabled = false;
+  #lastRollReason = '';
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
@@ -155,6 +162,7 @@ export class DeploymentRuntime {
   }
 
   start(runController: boolean): void {
+    this.#rollEnabled = runController;
     if (runController) this.#controller.start();
     const tick = () => {
       this.writeStatusSoon();
@@ -176,12 +184,60 @@ export class DeploymentRuntime {
     this.#writing = this.#writing.then(() => this.#writeStatus()).catch((err) => this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not write status: ${(err as Error).message}`));
   }
 
+  /**
+   * One step of a roll (roll.ts), in the background: a switchover takes seconds and status keeps being
+   * written meanwhile. The next status pass plans the next step from a fresh observation.
+   */
+  #roll(observed: TopologyStatus): void {
+    this.#rolling = true;
+    const name = `${this.#o.namespace}/${this.#o.spec.name}`;
+    void (async () => {
+      let step: RollStep | undefined;
+      try {
+        step = planRoll(await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observed));
+        if (step.kind === 'done') {
+          if (this.#lastRollReason !== '' && this.#lastRollReason !== step.reason) {
+            this.#o.log(`${name}: rolling update finished: ${step.reason}`);
+            const cr = this.#o.resource();
+            if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdateDone', step.reason);
+          }
+          this.#lastRollReason = '';
+          return;
+        }
+        if (step.reason !== this.#lastRollReason) this.#o.log(`${name}: rolling update: ${step.kind}: ${step.reason}`);
+        this.#lastRollReason = step.reason;
+        const cr = this.#o.resource();
+        if (step.kind === 'delete') {
+          await this.#o.client.request('DELETE', objectPath(typeOfKind('Pod'), step.pod, this.#o.namespace)).catch((err) => {
+            if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+          });
+          if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `deleted pod ${step.pod}: ${step.reason}`);
+        } else if (step.kind === 'switchover') {
+          const target = step.to;
+          const to = this.#o.topology.nodes.find((n) => n.id === target);
+          if (!to) return;
+          const r = await switchover(this.#o.topology, { to, timeoutMs: 60_000, log: (line) => this.#o.log(`${name}: switchover: ${line}`) });
+          if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `switched the master over from ${r.from.id} to ${r.to.id} (writes paused ${Math.round(r.writePauseMs)} ms) before replacing ${r.from.id}`);
+        }
+      } catch (err) {
+        this.#o.log(`${name}: rolling update step failed: ${(err as Error).message}`);
+        const cr = this.#o.resource();
+        if (cr && step && step.kind !== 'wait') this.#o.events.record(cr, 'Warning', 'RollingUpdateFailed', `${step.kind === 'delete' ? `could not delete ${step.pod}` : step.kind === 'switchover' ? `could not switch over to ${step.to}` : step.reason}: ${(err as Error).message}`);
+      } finally {
+        this.#rolling = false;
+        // A step changes the world: look again soon rather than at the next status tick.
+        if (step && step.kind !== 'done' && !this.#stopped) setTimeout(() => this.writeStatusSoon(), step.kind === 'wait' ? 1000 : 2000).unref();
+      }
+    })();
+  }
+
   async #writeStatus(): Promise<void> {
     if (this.#stopped) return;
     const cr = this.#o.resource();
     if (!cr || cr.metadata.deletionTimestamp) return;
     const observed = await collectStatus(this.#target, 1000);
     this.#o.metrics.update(observed);
+    if (this.#rollEnabled && !this.#rolling) this.#roll(observed);
     const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
     const previous = this.#lastWritten ?? cr.status;
     const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, now: new Date().toISOString() });
@@ -191,6 +247,45 @@ export class DeploymentRuntime {
     this.#o.log(`Wrote status ${this.#o.namespace}/${this.#o.spec.name} (changed: ${changed.join(', ') || 'field order'})`);
     this.#lastWritten = status;
   }
+}
+
+interface PodObject {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+interface StatefulSetObject {
+  metadata: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string; readyReplicas?: number; updatedReplicas?: number; replicas?: number };
+}
+
+/** The roll's view of the world: the Redis pods, both StatefulSets' revisions, and `observed`. */
+export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: TopologyStatus) {
+  const names = namesOf(spec);
+  const stsType = typeOfKind('StatefulSet');
+  const [redis, sentinels, podList] = await Promise.all([
+    client.find<StatefulSetObject>(objectPath(stsType, names.redis, namespace)),
+    client.find<StatefulSetObject>(objectPath(stsType, names.sentinel, namespace)),
+    client.get<{ items: PodObject[] }>(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: `app.kubernetes.io/instance=${spec.name},${COMPONENT_LABEL}=redis` }),
+  ]);
+  const pods: RollPod[] = podList.items.map((p) => ({
+    name: p.metadata.name,
+    revision: p.metadata.labels?.['controller-revision-hash'],
+    ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    terminating: p.metadata.deletionTimestamp !== undefined,
+  }));
+  const want = (s: StatefulSetObject | undefined) => s?.spec?.replicas ?? 0;
+  const sentinelsRolledOut = sentinels !== undefined && sentinels.status?.observedGeneration === sentinels.metadata.generation &&
+    sentinels.status?.updateRevision === sentinels.status?.currentRevision && (sentinels.status?.updatedReplicas ?? 0) === want(sentinels) && (sentinels.status?.readyReplicas ?? 0) === want(sentinels);
+  return {
+    updateRevision: redis?.status?.updateRevision,
+    observedLatest: redis !== undefined && redis.status?.observedGeneration === redis.metadata.generation,
+    replicas: want(redis),
+    pods,
+    sentinelsRolledOut,
+    observed,
+  };
 }
 
 /** Server-side apply of `status` through the status subresource, under the status field manager. */

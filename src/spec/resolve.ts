@@ -179,7 +179,7 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
   const image = given.image;
   if (image?.tag !== undefined && usable('image.flavor', 'image.tag')) {
     const why = belowFloor(image.flavor, image.tag);
-    if (why !== undefined) problems.push(`image.tag: ${why}`);
+    if (why !== undefined && !image.allowUnpatched) problems.push(`image.tag: ${why}`);
   }
 
   for (const name of SERVICE_NAMES) {

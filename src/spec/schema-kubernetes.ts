@@ -116,6 +116,11 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
         maxLength: 71,
       }),
       pullPolicy: enumOf('imagePullPolicy.', ['IfNotPresent', 'Always', 'Never'], 'IfNotPresent'),
+      allowUnpatched: {
+        kind: 'boolean',
+        description: `Run a tag below the floor for ${LUA_CVES} anyway (render and the operator warn). Only for an image whose builder backported the fixes under the old version number, e.g. a distribution's package; never for an official image.`,
+        default: false,
+      },
     },
   },
   services: {

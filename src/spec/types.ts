@@ -84,6 +84,11 @@ export interface ImageSpec {
   readonly tag: string;
   readonly digest?: string;
   readonly pullPolicy: 'IfNotPresent' | 'Always' | 'Never';
+  /**
+   * Runs a tag below the CVE floor (render warns). Only for images whose builder backported the fixes
+   * under an old version number, such as Debian's redis 7.0.15 in the Kubernetes test bed.
+   */
+  readonly allowUnpatched: boolean;
 }
 
 export interface ResourceSpec {

@@ -24,6 +24,10 @@ GUARD_CHAIN=RHA-TESTBED-GUARD
 K8S_VERSION=v1.34.4
 REDIS_IMAGE=localhost/redis-ha/redis:test
 NODE_IMAGE=localhost/redis-ha/node:24
+REDIS_IMAGE_REPO=localhost/redis-ha/redis   # also tagged with the exact version (redis_version)
+EXPORTER_IMAGE_REPO=localhost/redis-ha/redis-exporter   # tagged with the exporter's version
+EXPORTER_BIN=/usr/bin/prometheus-redis-exporter
+OPERATOR_IMAGE=localhost/redis-ha/operator:test
 PAUSE_IMAGE=registry.k8s.io/pause:3.6
 COREDNS_IMAGE=localhost/redis-ha/coredns:test
 CTR_SOCK="$TB_RUN/containerd/containerd.sock"
@@ -39,3 +43,5 @@ ctr_() { "$(command -v ctr)" --address "$CTR_SOCK" -n k8s.io "$@"; }
 kc() { "$TB_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=20s "$@"; }
 pid_of() { local f="$TB_RUN/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
 alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
+redis_version() { /usr/bin/redis-server --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p'; }
+exporter_version() { echo "v$(dpkg-query -W -f '${Version}' prometheus-redis-exporter | sed 's/-.*//')"; }

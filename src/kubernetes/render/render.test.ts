@@ -325,3 +325,17 @@ describe('the scripts in the ConfigMap', () => {
     }
   });
 });
+
+describe('image.allowUnpatched', () => {
+  it('a tag below the CVE floor is refused by default and runs, with a warning, only when allowed explicitly', () => {
+    assert.throws(() => resolveSpec({ name: 'tb', image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15' } }), /image\.tag: redis 7\.0 has no release with the fixes for CVE-2025-49844/);
+    const spec = resolveSpec({ name: 'tb', image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15', allowUnpatched: true } });
+    const { objects, warnings } = renderManifests(spec, { namespace: 'tb' });
+    assert.deepEqual(warnings, [
+      'image.allowUnpatched: redis 7.0 has no release with the fixes for CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819; use 8.2.3 (or another fixed line: 6.2.20, 7.2.11, 7.4.6, 8.0.4, 8.2.2 or newer); running it anyway because image.allowUnpatched is true (only safe if its builder backported the fixes)',
+    ]);
+    const sts = objects.find((o) => o.kind === 'StatefulSet') as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(sts.spec.template.spec.containers[0]!.image, 'localhost/redis-ha/redis:7.0.15');
+    assert.deepEqual(renderManifests(resolveSpec({ name: 'tb', image: { tag: '8.2.3', allowUnpatched: true } })).warnings, []);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Safe spec changes: the operator rolls the Redis pods itself, one at a time, replicas first, the
+ * master last through a planned switchover, so a Sentinel-aware client sees no outage.
+ *
+ * The operator applies the Redis StatefulSet with `updateStrategy: OnDelete`, so a changed pod template
+ * only moves the StatefulSet's `updateRevision`; each pod is replaced when the operator deletes it.
+ * (`redis-ha render` for plain manifests keeps `RollingUpdate`: there the preStop hook hands the master
+ * role over when Kubernetes deletes the master.) The Sentinels keep `RollingUpdate`, which already goes
+ * one pod at a time; the Redis roll waits until it has finished, so a switchover never runs with a
+ * Sentinel missing.
+ *
+ * `planRoll` is pure: it reads the pods, the StatefulSets' revisions and one topology observation and
+ * returns one step with its reason; the runtime carries the step out and asks again on its next pass.
+ */
+import type { TopologyStatus } from '../observe/status.ts';
+
+/** A Redis pod as the roll sees it. */
+export interface RollPod {
+  readonly name: string;
+  /** Its `controller-revision-hash` label: the StatefulSet revision it was made from. */
+  readonly revision?: string;
+  readonly ready: boolean;
+  readonly terminating: boolean;
+}
+
+export interface RollInput {
+  /** The Redis StatefulSet's `status.updateRevision` (undefined until its controller has seen it). */
+  readonly updateRevision: string | undefined;
+  /** Whether the StatefulSet controller has seen the latest template (`observedGeneration == generation`). */
+  readonly observedLatest: boolean;
+  /** Pods the StatefulSet should have. */
+  readonly replicas: number;
+  readonly pods: readonly RollPod[];
+  /** The Sentinel StatefulSet has no pod left on an old revision, and all are ready. */
+  readonly sentinelsRolledOut: boolean;
+  /** One observation of the Redis nodes and Sentinels; node ids are pod names. */
+  readonly observed: TopologyStatus;
+}
+
+export type RollStep =
+  | { readonly kind: 'done'; readonly reason: string }
+  | { readonly kind: 'wait'; readonly reason: string }
+  | { readonly kind: 'delete'; readonly pod: string; readonly reason: string }
+  | { readonly kind: 'switchover'; readonly from: string; readonly to: string; readonly reason: string };
+
+const key = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
+
+/** Numeric order of StatefulSet pods (`x-10` after `x-9`). */
+function byOrdinal(a: string, b: string): number {
+  const n = (s: string) => Number(/-(\d+)$/.exec(s)?.[1] ?? 0);
+  return n(a) - n(b) || a.localeCompare(b);
+}
+
+/**
+ * The next step of a roll:
+ * 1. nothing on an old revision: done;
+ * 2. wait while the StatefulSet controller has not caught up, a pod is missing, terminating or not
+ *    ready, the Sentinels are still rolling, a Sentinel is failing over, or the Redis topology is not
+ *    whole (no master a majority of Sentinels names and that reports master, a replica not following
+ *    it with its link up): a roll never adds a disruption to one in progress;
+ * 3. an outdated replica: delete it (the highest ordinal first);
+ * 4. only the master is outdated: switch over to an updated, in-sync replica (the least behind);
+ *    after it, the old master is an outdated replica and goes by step 3.
+ */
+export function planRoll(i: RollInput): RollStep {
+  const outdated = i.pods.filter((p) => i.updateRevision !== undefined && p.revision !== i.updateRevision);
+  if (i.updateRevision === undefined || !i.observedLatest) return { kind: 'wait', reason: 'the StatefulSet controller has not observed the latest template yet' };
+  if (outdated.length === 0 && i.pods.length >= i.replicas) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
+  const terminating = i.pods.find((p) => p.terminating);
+  if (terminating) return { kind: 'wait', reason: `${terminating.name} is terminating` };
+  if (i.pods.length < i.replicas) return { kind: 'wait', reason: `${i.replicas - i.pods.length} Redis pod(s) missing; waiting for the StatefulSet to recreate them` };
+  const unready = i.pods.find((p) => !p.ready);
+  if (unready) return { kind: 'wait', reason: `${unready.name} is not ready` };
+  if (outdated.length === 0) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
+  if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
+  const o = i.observed;
+  const busy = o.sentinels.find((s) => s.failoverInProgress || s.tilt);
+  if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.tilt ? 'is in TILT mode' : 'reports a failover in progress'}` };
+  if (!o.master) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
+  const master = o.nodes.find((n) => key(n) === key(o.master!));
+  if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${key(o.master)}) does not answer as master` };
+  const inSync = (n: (typeof o.nodes)[number]) => n.reachable && n.role === 'replica' && n.following === key(o.master!) && n.linkUp === true;
+  const lagging = o.nodes.find((n) => n !== master && !inSync(n));
+  if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
+
+  const outdatedReplicas = outdated.filter((p) => p.name !== master.id).map((p) => p.name).sort(byOrdinal);
+  const victim = outdatedReplicas.at(-1);
+  if (victim) return { kind: 'delete', pod: victim, reason: `${victim} is a replica on an old revision (${outdatedReplicas.length} left, then the master)` };
+
+  if (i.pods.length === 1) return { kind: 'delete', pod: master.id, reason: `${master.id} is the only Redis pod (no replica to hand over to): replacing it` };
+  const updated = new Set(i.pods.filter((p) => p.revision === i.updateRevision).map((p) => p.name));
+  const target = o.nodes.filter((n) => n !== master && updated.has(n.id) && inSync(n)).sort((a, b) => (a.lagBytes ?? 0) - (b.lagBytes ?? 0) || byOrdinal(a.id, b.id))[0];
+  if (!target) return { kind: 'wait', reason: `the master ${master.id} is the last pod on an old revision, but no updated replica is in sync to take over` };
+  return { kind: 'switchover', from: master.id, to: target.id, reason: `the master ${master.id} is the last pod on an old revision: switching over to ${target.id} before replacing it` };
+}
