@@ -110,7 +110,7 @@ export function startRedisScript(spec: RedisHASpec): string {
   return `${prelude(spec)}
 umask 077
 conf=${PATHS.run}/redis.conf
-cp ${PATHS.config}/redis.conf "$conf"
+cat ${PATHS.config}/redis.conf > "$conf"
 {
   echo "replica-announce-ip $ME"
   echo "masteruser ${ACL_USERS.replication}"
@@ -148,7 +148,7 @@ conf=${PATHS.data}/sentinel.conf
 master=$(sentinel_master)
 [ -n "$master" ] || master=$(peer_master)
 [ -n "$master" ] || master="${names.redis}-0.$DOMAIN"
-cp ${PATHS.config}/sentinel.conf "$conf"
+cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {
   echo "sentinel announce-ip $ME"
