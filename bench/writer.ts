@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** How the writer finds the master: through Sentinel, as a Sentinel-aware application does, or a fixed endpoint. */
 export type WriterTarget =
@@ -25,7 +25,7 @@ export class AckedWriter {
   #stopped = false;
   #loop?: Promise<void>;
 
-  constructor(o: { target: WriterTarget; password: string; username?: string; prefix: string }) {
+  constructor(o: { target: WriterTarget; password: string; username?: string; prefix: string; options?: Partial<RedisOptions> }) {
     this.#prefix = o.prefix;
     const common = {
       username: o.username,
@@ -35,6 +35,8 @@ export class AckedWriter {
       maxRetriesPerRequest: 1,
       connectTimeout: 1000,
       commandTimeout: 5000,
+      // e.g. natMap: Sentinel's hostnames as addresses reachable from where the writer runs.
+      ...o.options,
     };
     const t = o.target;
     this.#client =

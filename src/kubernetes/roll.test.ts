@@ -48,7 +48,7 @@ describe('planRoll', () => {
   });
 
   test('replicas first, the highest ordinal first, one at a time', () => {
-    assert.deepEqual(planRoll(input({})), { kind: 'delete', pod: 'shop-redis-2', reason: 'shop-redis-2 is a replica on an old revision (2 left, then the master)' });
+    assert.deepEqual(planRoll(input({})), { kind: 'delete', pod: 'shop-redis-2', reason: 'shop-redis-2 is a replica on an old revision (2 such replica(s) left, then the master)' });
     const second = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'new' }) }));
     assert.equal(second.kind === 'delete' && second.pod, 'shop-redis-1');
   });

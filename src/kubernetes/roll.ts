@@ -85,7 +85,7 @@ export function planRoll(i: RollInput): RollStep {
 
   const outdatedReplicas = outdated.filter((p) => p.name !== master.id).map((p) => p.name).sort(byOrdinal);
   const victim = outdatedReplicas.at(-1);
-  if (victim) return { kind: 'delete', pod: victim, reason: `${victim} is a replica on an old revision (${outdatedReplicas.length} left, then the master)` };
+  if (victim) return { kind: 'delete', pod: victim, reason: `${victim} is a replica on an old revision (${outdatedReplicas.length} such replica(s) left${outdated.some((p) => p.name === master.id) ? ', then the master' : ''})` };
 
   if (i.pods.length === 1) return { kind: 'delete', pod: master.id, reason: `${master.id} is the only Redis pod (no replica to hand over to): replacing it` };
   const updated = new Set(i.pods.filter((p) => p.revision === i.updateRevision).map((p) => p.name));

@@ -11,6 +11,10 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       client of the master endpoint: write unavailability p50/p95/max, how long after the Sentinels'
       switch the endpoint followed, acknowledged writes lost, failed failovers, split brains.
       Port base 7800 by default.
+  failover --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--trials N]
+      On a cluster: N force deletes (grace 0) of the master pod of the running RedisHA NAME, each
+      timed until a write through its -master Service succeeds on the new master (default 5 trials,
+      Ready again before each). Needs the ClusterIPs reachable from here, as on a cluster's node.
   switchover [--trials N] [--profile fast|default] [--port-base P]
       N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
       write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
@@ -35,6 +39,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       requests: { type: 'string' },
       clients: { type: 'string' },
       idle: { type: 'string' },
+      k8s: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      kubeconfig: { type: 'string' },
     },
     true,
   );
@@ -63,6 +70,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
       trials: intFlag('trials', values.trials, 1, 1000) ?? 10,
       profile,
       portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7860,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    return 0;
+  }
+  if (values.k8s !== undefined) {
+    if (positionals[0] !== 'failover') throw new UsageError(`bench: --k8s is only for 'bench failover' (got '${positionals[0] ?? ''}')`);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.k8s)) throw new UsageError(`--k8s: must be the name of a RedisHA resource (got "${values.k8s}")`);
+    const { benchK8sFailover } = await import('../../../bench/k8s.ts');
+    const { contextNamespace, loadKubeConfig } = await import('../../kubernetes/client.ts');
+    const kc = loadKubeConfig(values.kubeconfig);
+    const result = await benchK8sFailover({
+      kubeconfig: kc,
+      namespace: values.namespace ?? contextNamespace(kc),
+      name: values.k8s,
+      trials: intFlag('trials', values.trials, 1, 1000) ?? 5,
       log: (line) => process.stderr.write(`${line}\n`),
     });
     console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));

@@ -1,0 +1,227 @@
+/**
+ * A RedisHA on a real cluster, driven from the host: reads through the API server, Redis and Sentinel
+ * through ClusterIPs and pod IPs (reachable from the node, as on the test bed), and the failover
+ * measurement of `redis-ha bench failover --k8s` and test/e2e-k8s.test.ts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
+import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from '../src/kubernetes/render/index.ts';
+import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
+import { percentile } from './failover.ts';
+
+export interface PodInfo {
+  readonly name: string;
+  readonly ip?: string;
+  readonly labels: Record<string, string>;
+  readonly ready: boolean;
+  readonly terminating: boolean;
+  readonly uid: string;
+}
+
+interface PodObject {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** One RedisHA resource seen from the host. */
+export class ClusterDeployment {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly name: string;
+  readonly names: ReturnType<typeof namesOf>;
+
+  constructor(kubeconfig: string | KubeConfig, namespace: string, name: string) {
+    this.client = new KubeClient(typeof kubeconfig === 'string' ? loadKubeConfig(kubeconfig) : kubeconfig);
+    this.namespace = namespace;
+    this.name = name;
+    this.names = namesOf({ name });
+  }
+
+  resource(): Promise<RedisHAResource> {
+    return this.client.get<RedisHAResource>(`/apis/redis-ha.io/v1alpha1/namespaces/${this.namespace}/redishas/${this.name}`);
+  }
+
+  async pods(component: 'redis' | 'sentinel'): Promise<PodInfo[]> {
+    const list = await this.client.get<{ items: PodObject[] }>(`/api/v1/namespaces/${this.namespace}/pods`, { labelSelector: `app.kubernetes.io/instance=${this.name},${COMPONENT_LABEL}=${component}` });
+    return list.items
+      .map((p) => ({
+        name: p.metadata.name,
+        uid: p.metadata.uid,
+        ...(p.status?.podIP ? { ip: p.status.podIP } : {}),
+        labels: p.metadata.labels ?? {},
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        terminating: p.metadata.deletionTimestamp !== undefined,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async clusterIP(service: string): Promise<string> {
+    return (await this.client.get<{ spec: { clusterIP: string } }>(`/api/v1/namespaces/${this.namespace}/services/${service}`)).spec.clusterIP;
+  }
+
+  async secret(key: string): Promise<string> {
+    const s = await this.client.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${this.namespace}/secrets/${this.names.secret}`);
+    return Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
+  }
+
+  password(): Promise<string> {
+    return this.secret(SECRET_KEYS.password);
+  }
+
+  sentinelPassword(): Promise<string> {
+    return this.secret(SECRET_KEYS.sentinelPassword);
+  }
+
+  /** True when the resource's Ready condition is True for its current generation. */
+  async ready(): Promise<boolean> {
+    const cr = await this.resource();
+    const c = cr.status?.conditions?.find((x) => x.type === 'Ready');
+    return c?.status === 'True' && cr.status?.observedGeneration === cr.metadata.generation;
+  }
+
+  /** Waits until Ready (see `ready`), at most `timeoutMs`; throws naming the last status problem. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await this.ready().catch(() => false)) return;
+      if (Date.now() > deadline) {
+        const cr = await this.resource().catch(() => undefined);
+        throw new Error(`RedisHA ${this.namespace}/${this.name} not Ready within ${timeoutMs} ms: ${cr?.status?.problems?.join('; ') || 'no status'}`);
+      }
+      await sleep(500);
+    }
+  }
+
+  /**
+   * Waits until the resource is Ready, its status names the master the Sentinels name, and that pod
+   * alone carries the master label: a Ready condition written before a fault is not enough.
+   */
+  async waitSettled(timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const [cr, sentinelMaster, pods] = await Promise.all([this.resource(), this.sentinelMasterPod(), this.pods('redis')]);
+        const labelled = pods.filter((p) => p.labels[MASTER_POD_LABEL] === 'master').map((p) => p.name);
+        const ready = cr.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True' && cr.status?.observedGeneration === cr.metadata.generation;
+        last = `Ready ${ready}, status master ${cr.status?.masterPod}, Sentinels' master ${sentinelMaster}, labelled ${labelled.join(',') || 'none'}, pods ready ${pods.filter((p) => p.ready).length}/${pods.length}`;
+        if (ready && sentinelMaster && cr.status?.masterPod === sentinelMaster && labelled.length === 1 && labelled[0] === sentinelMaster && pods.every((p) => p.ready && !p.terminating)) return sentinelMaster;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`RedisHA ${this.namespace}/${this.name} did not settle within ${timeoutMs} ms: ${last}`);
+      await sleep(500);
+    }
+  }
+
+  /** The master pod the Sentinels name, by asking one Sentinel pod that answers. */
+  async sentinelMasterPod(): Promise<string | undefined> {
+    const password = await this.sentinelPassword();
+    for (const p of await this.pods('sentinel')) {
+      if (!p.ip) continue;
+      const reply = await ask({ host: p.ip, port: SENTINEL_PORT, password }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.names.group).catch(() => undefined);
+      if (Array.isArray(reply) && reply.length >= 1) return String(reply[0]).split('.')[0];
+    }
+    return undefined;
+  }
+}
+
+/** Several commands, in order, on one fresh connection (closed after); rejects on the first error. */
+export async function askAll(target: { host: string; port: number; password: string; username?: string }, commands: string[][]): Promise<unknown[]> {
+  const c = new Redis({ ...target, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const out: unknown[] = [];
+    for (const [name, ...args] of commands) out.push(await c.call(name!, ...args));
+    return out;
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** One command on a fresh connection (closed after), with a short timeout. */
+export async function ask(target: { host: string; port: number; password: string; username?: string }, ...command: string[]): Promise<unknown> {
+  const c = new Redis({ ...target, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return await c.call(command[0]!, ...command.slice(1));
+  } finally {
+    c.disconnect();
+  }
+}
+
+export interface FailoverTrial {
+  readonly from: string;
+  readonly to: string;
+  /** From the force delete until a write through the `-master` ClusterIP succeeded on the new master. */
+  readonly masterServiceMs: number;
+}
+
+/**
+ * Force-deletes the master pod (grace 0: the process dies without its preStop hand-over, like a lost
+ * node) and measures until the `-master` Service routes writes to another pod, polling with a fresh
+ * connection every 100 ms (a new connection is what a client gets after its old one broke).
+ */
+export async function forceDeleteMaster(d: ClusterDeployment, timeoutMs = 120_000): Promise<FailoverTrial> {
+  const from = await d.sentinelMasterPod();
+  if (!from) throw new Error(`no Sentinel of RedisHA ${d.namespace}/${d.name} names a master`);
+  const password = await d.password();
+  const ip = await d.clusterIP(d.names.master);
+  // The dying master's process may still answer through the Service for a moment after its pod object
+  // is gone: only a write acknowledged by another process (another run_id) counts.
+  const oldRunId = runIdOf(String(await ask({ host: ip, port: REDIS_PORT, password }, 'INFO', 'server')));
+  const started = performance.now();
+  await d.client.request('DELETE', `/api/v1/namespaces/${d.namespace}/pods/${from}`, { query: { gracePeriodSeconds: 0 } });
+  const deadline = started + timeoutMs;
+  for (let n = 0; ; n++) {
+    const ok = await askAll({ host: ip, port: REDIS_PORT, password }, [['INFO', 'server'], ['SET', 'redis-ha:e2e:failover-probe', String(n)]]).then(
+      ([info]) => runIdOf(String(info)) !== oldRunId,
+      () => false,
+    );
+    if (ok) {
+      const masterServiceMs = Math.round(performance.now() - started);
+      const to = (await d.sentinelMasterPod()) ?? (await d.pods('redis')).find((p) => p.labels[MASTER_POD_LABEL] === 'master')?.name ?? 'unknown';
+      return { from, to, masterServiceMs };
+    }
+    if (performance.now() > deadline) throw new Error(`the -master Service did not route writes to a new master within ${timeoutMs} ms of deleting ${from}`);
+    await sleep(100);
+  }
+}
+
+function runIdOf(info: string): string {
+  return /run_id:(\w+)/.exec(info)?.[1] ?? '';
+}
+
+export interface K8sFailoverResult {
+  readonly benchmark: 'failover-k8s';
+  readonly resource: string;
+  readonly trials: number;
+  readonly masterServiceMs: { readonly p50: number; readonly p90: number; readonly max: number; readonly values: number[] };
+  readonly runs: FailoverTrial[];
+}
+
+/** `redis-ha bench failover --k8s`: `trials` force-deletes of the master, Ready again between them. */
+export async function benchK8sFailover(o: { kubeconfig: string | KubeConfig; namespace: string; name: string; trials: number; log: (line: string) => void }): Promise<K8sFailoverResult> {
+  const d = new ClusterDeployment(o.kubeconfig, o.namespace, o.name);
+  const runs: FailoverTrial[] = [];
+  for (let i = 0; i < o.trials; i++) {
+    await d.waitSettled(240_000);
+    const run = await forceDeleteMaster(d);
+    o.log(`trial ${i + 1}/${o.trials}: ${run.from} -> ${run.to}: -master Service routed writes after ${run.masterServiceMs} ms`);
+    runs.push(run);
+  }
+  await d.waitSettled(240_000);
+  const values = runs.map((r) => r.masterServiceMs);
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    benchmark: 'failover-k8s',
+    resource: `${o.namespace}/${o.name}`,
+    trials: o.trials,
+    masterServiceMs: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), max: sorted.at(-1) ?? Number.NaN, values },
+    runs,
+  };
+}

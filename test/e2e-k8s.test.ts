@@ -1,0 +1,227 @@
+// End to end on the Kubernetes test bed (testbed/up): the operator installed from exactly what
+// `redis-ha operator manifests` prints (image localhost/redis-ha/operator:test, built by up from this
+// clone), a RedisHA like the brief's, and the faults the design is about. Redis and Sentinel are reached
+// from the host through ClusterIPs and pod IPs, as the smoke test does.
+// REDIS_HA_TESTBED_KUBECONFIG names the test bed's kubeconfig; under CI (.ci/run) its absence fails.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AckedWriter } from '../bench/writer.ts';
+import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
+import { MASTER_POD_LABEL, REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
+import { parseReplication } from '../src/redis/parse.ts';
+import { eventually } from './helpers.ts';
+
+const run = promisify(execFile);
+const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
+const NS = 'e2e-k8s';
+const NAME = 'shop';
+const OPERATOR_IMAGE = 'localhost/redis-ha/operator:test';
+const REPO = join(import.meta.dirname, '..');
+/** The test bed's Redis image: Debian's 7.0.15, which carries the CVE-2025-49844 family's fixes as backports. */
+const RESOURCE = `
+apiVersion: redis-ha.io/v1alpha1
+kind: RedisHA
+metadata: {name: ${NAME}, namespace: ${NS}}
+spec:
+  replicas: 2
+  sentinels: 3
+  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
+  metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
+  persistence: {enabled: false}
+  sentinel: {profile: fast, downAfterMilliseconds: 2000}
+  resources:
+    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+    exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
+`;
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = run(join(dirname(kubeconfig!), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig!, ...args], { timeout: 180_000, maxBuffer: 16 << 20 });
+  if (input !== undefined) child.child.stdin!.end(input);
+  return (await child).stdout;
+}
+
+async function operatorManifests(): Promise<string> {
+  const { stdout } = await run(process.execPath, [join(REPO, 'bin/redis-ha.js'), 'operator', 'manifests', '--image', OPERATOR_IMAGE, '--replicas', '1'], { maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+if (!kubeconfig && process.env.CI) {
+  test('the Kubernetes end-to-end tests have a test bed', () => {
+    assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
+  });
+}
+
+describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+  let d: ClusterDeployment;
+  let password: string;
+  let sentinelPassword: string;
+
+  const masterIP = () => d.clusterIP(d.names.master);
+  /** ROLE-like view of every Redis pod through its pod IP. */
+  const roles = async () =>
+    Promise.all((await d.pods('redis')).map(async (p) => ({ pod: p.name, info: parseReplication(String(await ask({ host: p.ip!, port: REDIS_PORT, password }, 'INFO', 'replication').catch(() => ''))) })));
+  async function operatorPod(): Promise<string> {
+    return (await kubectl(['-n', 'redis-ha-system', 'get', 'pods', '-l', 'app.kubernetes.io/name=redis-ha-operator', '-o', 'jsonpath={.items[*].metadata.name}'])).trim();
+  }
+
+  before(async () => {
+    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    // Exactly what `operator manifests` prints; a restart picks up an operator image rebuilt under the same tag.
+    await kubectl(['apply', '-f', '-'], await operatorManifests());
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+    await kubectl(['create', 'namespace', NS]);
+    await kubectl(['apply', '-f', '-'], RESOURCE);
+    d = new ClusterDeployment(kubeconfig!, NS, NAME);
+  });
+
+  after(async () => {
+    if (!kubeconfig) return;
+    await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => {});
+  });
+
+  test('the operator brings the RedisHA to Ready', async () => {
+    await d.waitReady(300_000);
+    password = await d.password();
+    sentinelPassword = await d.sentinelPassword();
+    const cr = await d.resource();
+    assert.equal(cr.status?.readyReplicas, 2);
+    assert.equal(cr.status?.sentinelsAgreeing, 3);
+  });
+
+  test('a write through the -master Service is read through -replicas', async () => {
+    await eventually('SET through -master', 60_000, async () => ((await ask({ host: await masterIP(), port: REDIS_PORT, password }, 'SET', 'e2e:greeting', 'hello').catch(() => '')) === 'OK' ? true : undefined));
+    const replicasIP = await d.clusterIP(d.names.replicas);
+    const value = await eventually('GET through -replicas', 30_000, async () => ((await ask({ host: replicasIP, port: REDIS_PORT, password }, 'GET', 'e2e:greeting').catch(() => null)) === 'hello' ? 'hello' : undefined));
+    assert.equal(value, 'hello');
+    const role = parseReplication(String(await ask({ host: replicasIP, port: REDIS_PORT, password }, 'INFO', 'replication')));
+    assert.equal(role.role, 'replica');
+  });
+
+  test('INFO replication: one master with two replicas linked; every Sentinel names it and sees the others', async () => {
+    const master = await d.waitSettled(60_000);
+    const all = await roles();
+    assert.deepEqual(all.filter((r) => r.info.role === 'master').map((r) => r.pod), [master]);
+    const info = String(await ask({ host: await masterIP(), port: REDIS_PORT, password }, 'INFO', 'replication'));
+    assert.match(info, /connected_slaves:2/);
+    for (const r of all.filter((x) => x.pod !== master)) {
+      assert.equal(r.info.role, 'replica');
+      assert.equal(r.info.masterHost?.split('.')[0], master);
+      assert.equal(r.info.linkUp, true, `${r.pod}: master_link_status`);
+    }
+    const sentinels = await d.pods('sentinel');
+    assert.equal(sentinels.length, 3);
+    for (const s of sentinels) {
+      const named = (await ask({ host: s.ip!, port: SENTINEL_PORT, password: sentinelPassword }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', d.names.group)) as string[];
+      assert.equal(named[0]!.split('.')[0], master, `${s.name} names ${named[0]}`);
+      const m = (await ask({ host: s.ip!, port: SENTINEL_PORT, password: sentinelPassword }, 'SENTINEL', 'MASTER', d.names.group)) as string[];
+      const fields = new Map<string, string>();
+      for (let i = 0; i + 1 < m.length; i += 2) fields.set(m[i]!, m[i + 1]!);
+      assert.equal(fields.get('num-slaves'), '2', `${s.name} num-slaves`);
+      assert.equal(fields.get('num-other-sentinels'), '2', `${s.name} num-other-sentinels`);
+    }
+  });
+
+  test('force-deleting the master pod: the -master Service routes writes to the new master', async (t) => {
+    const trial = await forceDeleteMaster(d);
+    t.diagnostic(`${trial.from} -> ${trial.to}: -master Service routed writes after ${trial.masterServiceMs} ms`);
+    assert.notEqual(trial.to, trial.from);
+    assert.notEqual(await d.waitSettled(180_000), trial.from);
+    assert.equal((await ask({ host: await masterIP(), port: REDIS_PORT, password }, 'GET', 'e2e:greeting')), 'hello');
+  });
+
+  test('all Redis pods deleted at once: a single master comes back', async () => {
+    await kubectl(['-n', NS, 'delete', 'pods', '-l', `app.kubernetes.io/instance=${NAME},app.kubernetes.io/component=redis`, '--wait=false']);
+    await sleep(3000);
+    await d.waitSettled(300_000);
+    const all = await roles();
+    assert.equal(all.filter((r) => r.info.role === 'master').length, 1, JSON.stringify(all.map((r) => [r.pod, r.info.role])));
+    const labelled = (await d.pods('redis')).filter((p) => p.labels[MASTER_POD_LABEL] === 'master').map((p) => p.name);
+    assert.deepEqual(labelled, [all.find((r) => r.info.role === 'master')!.pod]);
+    assert.equal(await d.sentinelMasterPod(), labelled[0]);
+  });
+
+  test('the operator killed during a failover: its successor adopts the new master', async () => {
+    const from = await d.waitSettled(60_000);
+    const op = await operatorPod();
+    await Promise.all([
+      kubectl(['-n', NS, 'delete', 'pod', from, '--grace-period=0', '--force']),
+      kubectl(['-n', 'redis-ha-system', 'delete', 'pod', op, '--grace-period=0', '--force']),
+    ]);
+    await eventually('a new operator pod', 120_000, async () => {
+      const now = await operatorPod();
+      return now && now !== op ? now : undefined;
+    });
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+    const sentinelMaster = await d.waitSettled(240_000);
+    assert.notEqual(sentinelMaster, from);
+    const cr = await d.resource();
+    assert.equal(cr.status?.masterPod, sentinelMaster);
+    const labelled = (await d.pods('redis')).filter((p) => p.labels[MASTER_POD_LABEL] === 'master').map((p) => p.name);
+    assert.deepEqual(labelled, [sentinelMaster]);
+    assert.equal(await ask({ host: await masterIP(), port: REDIS_PORT, password }, 'SET', 'e2e:after-operator', '1'), 'OK');
+  });
+
+  test('a spec change rolls the pods one at a time, the master last, with no failed write from a Sentinel-aware client', async (t) => {
+    const before = (await d.pods('redis')).map((p) => p.uid);
+    const masterBefore = await d.waitSettled(120_000);
+    // Sentinel names pods by hostname; from the host, those are the pods' IPs, refreshed as pods come and go.
+    const ips = new Map<string, string>();
+    const refresh = async () => {
+      for (const p of [...(await d.pods('redis')), ...(await d.pods('sentinel'))]) if (p.ip) ips.set(p.name, p.ip);
+    };
+    await refresh();
+    let refreshing = true;
+    const refresher = (async () => {
+      while (refreshing) {
+        await refresh().catch(() => {});
+        await sleep(300);
+      }
+    })();
+    const writer = new AckedWriter({
+      target: { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword },
+      password,
+      prefix: 'e2e:roll',
+      options: {
+        natMap: (key: string) => {
+          const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+          const ip = ips.get(host.split('.')[0]!);
+          return ip ? { host: ip, port } : null;
+        },
+        updateSentinels: false,
+      },
+    });
+    writer.start();
+    try {
+      await writer.ackedMore(50);
+      await kubectl(['-n', NS, 'patch', 'redisha', NAME, '--type', 'merge', '-p', '{"spec":{"redisConfig":{"maxmemory-policy":"allkeys-lru"}}}']);
+      const rolled = await eventually('every Redis pod replaced and the resource Ready', 420_000, async () => {
+        const pods = await d.pods('redis');
+        if (pods.length !== 3 || pods.some((p) => before.includes(p.uid) || !p.ready)) return undefined;
+        return (await d.ready()) ? pods : undefined;
+      });
+      await d.waitSettled(120_000);
+      await writer.ackedMore(50);
+      t.diagnostic(`${writer.acked.length} writes acknowledged during the roll, ${writer.failures} failed`);
+      assert.equal(rolled.length, 3);
+      assert.equal(writer.failures, 0, 'writes failed during the roll');
+      const cr = await d.resource();
+      assert.notEqual(cr.status?.masterPod, undefined);
+      const masterIPNow = ips.get(cr.status!.masterPod!)!;
+      await writer.stop();
+      assert.deepEqual(await writer.missingOn({ host: masterIPNow, port: REDIS_PORT }, password), [], 'acknowledged writes lost');
+      t.diagnostic(`master before the roll ${masterBefore}, after ${cr.status!.masterPod}`);
+      const events = await kubectl(['-n', NS, 'get', 'events', '--field-selector', 'reason=RollingUpdate', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+      assert.match(events, new RegExp(`switched the master over from ${masterBefore}`));
+    } finally {
+      refreshing = false;
+      await refresher;
+      await writer.stop().catch(() => {});
+    }
+  });
+});
