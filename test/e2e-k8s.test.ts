@@ -32,6 +32,7 @@ spec:
   image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
   metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
   persistence: {enabled: false}
+  endpoint: {enabled: true, replicas: 1, image: "${OPERATOR_IMAGE}"}
   sentinel: {profile: fast, downAfterMilliseconds: 2000}
   resources:
     redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
@@ -125,6 +126,19 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       assert.equal(fields.get('num-slaves'), '2', `${s.name} num-slaves`);
       assert.equal(fields.get('num-other-sentinels'), '2', `${s.name} num-other-sentinels`);
     }
+  });
+
+  test('the optional endpoint (redis-ha proxy as a Deployment): port 6379 reaches the master, 6380 a replica', async () => {
+    const ip = await d.clusterIP(`${NAME}-endpoint`);
+    const master = await d.waitSettled(60_000);
+    await eventually('SET through the endpoint', 120_000, async () => ((await ask({ host: ip, port: REDIS_PORT, password }, 'SET', 'e2e:endpoint', 'through the proxy').catch(() => '')) === 'OK' ? true : undefined));
+    const reached = parseReplication(String(await ask({ host: ip, port: REDIS_PORT, password }, 'INFO', 'replication')));
+    assert.equal(reached.role, 'master');
+    const runId = async (host: string) => /run_id:(\w+)/.exec(String(await ask({ host, port: REDIS_PORT, password }, 'INFO', 'server')))?.[1];
+    assert.equal(await runId(ip), await runId(await masterIP()), `the endpoint reaches the master pod ${master}`);
+    const read = await eventually('GET through the replicas port', 30_000, async () => ((await ask({ host: ip, port: 6380, password }, 'GET', 'e2e:endpoint').catch(() => null)) === 'through the proxy' ? true : undefined));
+    assert.equal(read, true);
+    assert.equal(parseReplication(String(await ask({ host: ip, port: 6380, password }, 'INFO', 'replication'))).role, 'replica');
   });
 
   test('force-deleting the master pod: the -master Service routes writes to the new master', async (t) => {

@@ -7,10 +7,11 @@ import { API_GROUP, OPERATOR_POD_LABELS } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import { PLURAL, redisHACRD } from './crd.ts';
 import { CONTAINER_SECURITY } from './render/index.ts';
+import { REDIS_HA_IMAGE } from '../spec/index.ts';
 
 export const OPERATOR_NAME = 'redis-ha-operator';
 export const DEFAULT_OPERATOR_NAMESPACE = 'redis-ha-system';
-export const DEFAULT_OPERATOR_IMAGE = 'ghcr.io/redis-ha/operator:0.1.0';
+export const DEFAULT_OPERATOR_IMAGE = REDIS_HA_IMAGE;
 export const LEASE_NAME = OPERATOR_NAME;
 export const OPERATOR_HTTP_PORT = 8080;
 
@@ -32,6 +33,8 @@ export const CLUSTER_RULES: readonly Rule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  // The optional master/replicas endpoint (spec.endpoint): a Deployment of `redis-ha proxy`.
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },

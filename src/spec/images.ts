@@ -78,3 +78,6 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 }
+
+/** The redis-ha image (Node.js 24 and this CLI): the operator, and the optional endpoint Deployment. */
+export const REDIS_HA_IMAGE = 'ghcr.io/redis-ha/operator:0.1.0';

@@ -62,6 +62,7 @@ interface CheckedInput {
   networkPolicy: KubernetesFields['networkPolicy'];
   resources: KubernetesFields['resources'];
   podDisruptionBudget: KubernetesFields['podDisruptionBudget'];
+  endpoint: KubernetesFields['endpoint'];
   scheduling: KubernetesFields['scheduling'];
 }
 
@@ -242,6 +243,7 @@ function resolveKubernetes(spec: CheckedInput): KubernetesFields {
     },
     resources: spec.resources,
     podDisruptionBudget: spec.podDisruptionBudget,
+    endpoint: spec.endpoint,
     scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector } },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_APPLICATION_ACL_RULES } from './acl.ts';
 import type { EnumField, Field, ObjectField, StringField, StringMapField } from './schema.ts';
-import { IMAGE_FLAVORS, LUA_CVES, VERSION_TAG_PATTERN } from './images.ts';
+import { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, VERSION_TAG_PATTERN } from './images.ts';
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
@@ -203,6 +203,15 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
       redis: resources('Redis', '100m', '256Mi', '512Mi'),
       sentinel: resources('Sentinel', '20m', '64Mi', '128Mi'),
       exporter: resources('redis_exporter', '10m', '32Mi', '64Mi'),
+    },
+  },
+  endpoint: {
+    kind: 'object',
+    description: 'The master/replicas endpoint for clients that cannot speak Sentinel: a Deployment of `redis-ha proxy` and a Service `<name>-endpoint` (port 6379 always reaches the master, 6380 the replicas) (Kubernetes).',
+    fields: {
+      enabled: { kind: 'boolean', description: 'Render it.', default: false },
+      replicas: { kind: 'integer', description: 'Proxy pods (each checks the Sentinels itself).', min: 1, max: 10, default: 2 },
+      image: str('The redis-ha image, with an exact tag.', '^[a-z0-9][-a-z0-9._/:]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$', 'must be an image with a tag such as ghcr.io/redis-ha/operator:0.1.0', { default: REDIS_HA_IMAGE }),
     },
   },
   podDisruptionBudget: {

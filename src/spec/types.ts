@@ -135,4 +135,5 @@ export interface KubernetesFields {
   readonly resources: { readonly redis: ResourceSpec; readonly sentinel: ResourceSpec; readonly exporter: ResourceSpec };
   readonly podDisruptionBudget: { readonly enabled: boolean };
   readonly scheduling: SchedulingSpec;
+  readonly endpoint: { readonly enabled: boolean; readonly replicas: number; readonly image: string };
 }

@@ -12,6 +12,7 @@ import { API_VERSION, KIND, SECRET_KEYS, commonLabels, namesOf } from './names.t
 import { preStopScript, probeRedisScript, probeSentinelScript, redisConf, sentinelConf, startRedisScript, startSentinelScript } from './scripts.ts';
 import { services, serviceAnnotationWarnings } from './services.ts';
 import { statefulSets } from './workloads.ts';
+import { endpointObjects } from './endpoint.ts';
 import { disruptionBudgets, networkPolicy } from './policy.ts';
 import { dashboard, prometheusRule, serviceMonitor } from './monitoring.ts';
 
@@ -33,8 +34,8 @@ export interface Rendered {
 }
 
 /**
- * The objects of one deployment, in apply order: Secret, ConfigMaps, Services, StatefulSets,
- * PodDisruptionBudgets, NetworkPolicy, ServiceMonitor, PrometheusRule, dashboard.
+ * The objects of one deployment, in apply order: Secret, ConfigMaps, Services, StatefulSets, the
+ * optional endpoint (Service and Deployment), PodDisruptionBudgets, NetworkPolicy, ServiceMonitor, PrometheusRule, dashboard.
  * Example: `renderManifests(resolveSpec({ name: 'shop' }), { namespace: 'shop' }).objects`.
  */
 export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Rendered {
@@ -51,6 +52,7 @@ export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Re
     ((sts.spec as any).template.metadata.annotations as Record<string, string>)['redis-ha.io/config-hash'] = hash;
     objects.push(sts);
   }
+  if (spec.endpoint.enabled) objects.push(...endpointObjects(spec, namespace));
   if (spec.podDisruptionBudget.enabled) objects.push(...disruptionBudgets(spec, namespace));
   if (spec.networkPolicy.enabled) {
     const np = networkPolicy(spec, namespace);

@@ -2,6 +2,7 @@
 import type { RedisHASpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
+import { ENDPOINT_REPLICAS_PORT } from './endpoint.ts';
 import { METRICS_PORT, OPERATOR_POD_LABELS, REDIS_PORT, SENTINEL_PORT, clientLabel, commonLabels, namesOf, selectorOf } from './names.ts';
 
 const ANYWHERE = ['0.0.0.0/0', '::/0'];
@@ -17,6 +18,7 @@ export function networkPolicy(spec: RedisHASpec, namespace: string): { object: K
   const data = [
     { protocol: 'TCP', port: REDIS_PORT },
     { protocol: 'TCP', port: SENTINEL_PORT },
+    ...(spec.endpoint.enabled ? [{ protocol: 'TCP', port: ENDPOINT_REPLICAS_PORT }] : []),
   ];
   const instance = { 'app.kubernetes.io/name': 'redis-ha', 'app.kubernetes.io/instance': spec.name };
   const np = spec.networkPolicy;

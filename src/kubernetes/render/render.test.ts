@@ -33,7 +33,7 @@ const find = (objects: K8sObject[], kind: string, name?: string): K8sObject[] =>
 
 /** Every pod template of the rendered workloads. */
 function podSpecs(objects: K8sObject[]): Array<Record<string, any>> {
-  return find(objects, 'StatefulSet').map((s) => (s.spec as any).template.spec);
+  return [...find(objects, 'StatefulSet'), ...find(objects, 'Deployment')].map((s) => (s.spec as any).template.spec);
 }
 
 const VARIANTS: Array<[string, () => K8sObject[]]> = [

@@ -1,0 +1,83 @@
+/**
+ * The optional master/replicas endpoint on Kubernetes (`endpoint.enabled`): a Deployment of
+ * `redis-ha proxy` and its Service, for clients that cannot speak Sentinel. Each proxy pod checks the
+ * Sentinels itself (a majority must name the master, which must answer ROLE as master), follows
+ * `+switch-master` at once and refuses with one `-ERR` line when there is no agreed master.
+ */
+import type { RedisHASpec } from '../../spec/index.ts';
+import type { K8sObject } from './object.ts';
+import { meta } from './object.ts';
+import { COMPONENT_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, commonLabels, namesOf } from './names.ts';
+import { CONTAINER_SECURITY } from './workloads.ts';
+
+/** The endpoint's replicas port; its master port is Redis's own, 6379. */
+export const ENDPOINT_REPLICAS_PORT = 6380;
+
+/** The UID the redis-ha image runs as (as the operator does). */
+const REDIS_HA_UID = 65532;
+
+export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject[] {
+  const names = namesOf(spec);
+  const name = `${spec.name}-endpoint`;
+  const labels = { ...commonLabels(spec.name), [COMPONENT_LABEL]: 'endpoint' };
+  const selector = { 'app.kubernetes.io/instance': spec.name, [COMPONENT_LABEL]: 'endpoint' };
+  const secretName = spec.auth.existingSecret ?? names.secret;
+  const sentinels = Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}.${names.headless}.${namespace}.svc:${SENTINEL_PORT}`);
+  const deployment: K8sObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(name, namespace, labels),
+    spec: {
+      replicas: spec.endpoint.replicas,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: REDIS_HA_UID, runAsGroup: REDIS_HA_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'proxy',
+              image: spec.endpoint.image,
+              imagePullPolicy: 'IfNotPresent',
+              args: [
+                'proxy', '--sentinels', sentinels.join(','), '--master-name', names.group, '--bind', '0.0.0.0',
+                '--master-port', String(REDIS_PORT), '--replicas-port', String(ENDPOINT_REPLICAS_PORT),
+              ],
+              // Its own checks (ROLE, INFO replication) run as the operator's ACL user; clients log in themselves.
+              env: [
+                { name: 'REDIS_HA_USER', value: 'operator' },
+                { name: 'REDIS_HA_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key: SECRET_KEYS.operator } } },
+                { name: 'REDIS_HA_SENTINEL_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key: SECRET_KEYS.sentinelPassword } } },
+              ],
+              ports: [
+                { name: 'master', containerPort: REDIS_PORT, protocol: 'TCP' },
+                { name: 'replicas', containerPort: ENDPOINT_REPLICAS_PORT, protocol: 'TCP' },
+              ],
+              readinessProbe: { tcpSocket: { port: 'master' }, periodSeconds: 5 },
+              resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+              securityContext: CONTAINER_SECURITY,
+              // The root filesystem is read-only; Node.js gets a writable /tmp.
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+  const service: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(name, namespace, labels),
+    spec: {
+      type: 'ClusterIP',
+      selector,
+      ports: [
+        { name: 'master', port: REDIS_PORT, targetPort: 'master', protocol: 'TCP' },
+        { name: 'replicas', port: ENDPOINT_REPLICAS_PORT, targetPort: 'replicas', protocol: 'TCP' },
+      ],
+    },
+  };
+  return [service, deployment];
+}
