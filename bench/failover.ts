@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TimingProfile } from '../src/spec/types.ts';
-import { addressOf } from '../src/redis/connect.ts';
+import { addressOf, redisOptions } from '../src/redis/connect.ts';
+import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
 import { filesOf } from '../src/local/layout.ts';
@@ -38,7 +39,7 @@ export class SplitBrainWatch {
 
   constructor(d: LocalDeployment) {
     this.#clients = d.nodes.map((n) => {
-      const c = new Redis({ host: n.host, port: n.port, ...d.users.application, retryStrategy: () => 20, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 200 });
+      const c = new Redis({ ...redisOptions({ ...n, ...d.users.application, tls: clientTlsOf(d) }), retryStrategy: () => 20, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 200 });
       c.on('error', () => {});
       return c;
     });

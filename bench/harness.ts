@@ -2,6 +2,7 @@ import { resolveSpec } from '../src/spec/index.ts';
 import { downLocal, prepareUp, spawnDetachedSupervisor, waitHealthy } from '../src/local/lifecycle.ts';
 import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
 import { AckedWriter } from './writer.ts';
+import { clientTlsOf } from '../src/local/tls.ts';
 
 /**
  * Brings up a throwaway deployment from `input` (a spec) at `portBase`, runs `fn` on it once it is
@@ -23,8 +24,9 @@ export async function withBenchDeployment<T>(input: Record<string, unknown>, por
 /** The two clients every availability benchmark measures: a Sentinel-aware one and one on the master endpoint. */
 export function bothWriters(d: LocalDeployment, prefix: string): { sentinel: AckedWriter; endpoint: AckedWriter } {
   const app = d.users.application;
+  const tls = clientTlsOf(d);
   return {
-    sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.users.sentinelClient.password }, ...app, prefix: `${prefix}:sentinel` }),
-    endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, ...app, prefix: `${prefix}:endpoint` }),
+    sentinel: new AckedWriter({ target: { masterName: d.masterName, sentinels: d.sentinels, sentinelPassword: d.users.sentinelClient.password }, ...app, prefix: `${prefix}:sentinel`, tls }),
+    endpoint: new AckedWriter({ target: { endpoint: endpointsOf(d).master }, ...app, prefix: `${prefix}:endpoint`, tls }),
   };
 }

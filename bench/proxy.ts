@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressOf, withConnection } from '../src/redis/connect.ts';
+import { addressOf, withConnection, type TlsFiles } from '../src/redis/connect.ts';
+import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf } from '../src/local/lifecycle.ts';
 import { withBenchDeployment } from './harness.ts';
@@ -40,10 +41,12 @@ function requireBinary(name: string, pkg: string): string {
 }
 
 /** One redis-benchmark run (SET and GET), parsed from its CSV: requests/s and latency, averaged over the two tests. */
-function redisBenchmark(port: number, pipeline: number, requests: number, clients: number): Run {
+function redisBenchmark(target: Target, pipeline: number, requests: number, clients: number): Run {
+  const { port, tls } = target;
   const r = spawnSync(
     'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(port), '--user', BENCH_USER, '-a', BENCH_PASS, '-c', String(clients), '-n', String(requests), '-P', String(pipeline), '-t', 'set,get', '--csv'],
+    // With TLS, the CA alone: the bench deployment lets clients in without a certificate (tls.authClients optional).
+    ['-h', '127.0.0.1', '-p', String(port), ...(tls ? ['--tls', '--cacert', tls.ca] : []), '--user', BENCH_USER, '-a', BENCH_PASS, '-c', String(clients), '-n', String(requests), '-P', String(pipeline), '-t', 'set,get', '--csv'],
     { encoding: 'utf8', timeout: 300_000 },
   );
   const rows = r.stdout.split('\n').filter((l) => /^"(SET|GET)"/.test(l)).map((l) => l.split(',').map((f) => Number(f.replace(/"/g, ''))));
@@ -53,7 +56,17 @@ function redisBenchmark(port: number, pipeline: number, requests: number, client
   return { rps: avg(1), p50Ms: avg(4), p99Ms: avg(6) };
 }
 
-function haproxyConfig(d: LocalDeployment, port: number): string {
+/** Where redis-benchmark connects, and the CA when that port serves TLS. */
+interface Target {
+  readonly port: number;
+  readonly tls?: TlsFiles;
+}
+
+/**
+ * HAProxy in `mode tcp`: clients' bytes (TLS or not) pass through untouched. With TLS its own
+ * role:master check speaks TLS to the nodes (`check-ssl`), verifying them against the CA.
+ */
+function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string {
   const check = [
     `  tcp-check send "AUTH ${BENCH_USER} ${BENCH_PASS}\\r\\n"`,
     '  tcp-check expect string +OK',
@@ -78,18 +91,18 @@ function haproxyConfig(d: LocalDeployment, port: number): string {
     'backend redis_nodes',
     '  option tcp-check',
     ...check,
-    ...d.nodes.map((n) => `  server ${n.id} ${n.host}:${n.port} check inter 1s`),
+    ...d.nodes.map((n) => `  server ${n.id} ${n.host}:${n.port} check inter 1s${tls ? ` check-ssl verify required ca-file ${tls.ca}` : ''}`),
     '',
   ].join('\n');
 }
 
 /** Waits until 20 connections in a row reach the master (HAProxy counts servers up until its first checks fail). */
-async function waitRoutesToMaster(port: number, password: string, what: string): Promise<void> {
+async function waitRoutesToMaster(port: number, password: string, what: string, tls?: TlsFiles): Promise<void> {
   const deadline = Date.now() + 20_000;
   let inARow = 0;
   for (;;) {
     try {
-      const role = await withConnection({ host: '127.0.0.1', port, password }, (c) => c.call('ROLE'), 500);
+      const role = await withConnection({ host: '127.0.0.1', port, password, tls }, (c) => c.call('ROLE'), 500);
       inARow = Array.isArray(role) && role[0] === 'master' ? inARow + 1 : 0;
       if (inARow >= 20) return;
       continue;
@@ -147,95 +160,141 @@ export interface ProxyBenchOptions {
   readonly clients: number;
   readonly idle: number;
   readonly portBase: number;
+  /** Also a TLS deployment (at portBase + 30), measured in the same interleaved runs: the TLS cost. */
+  readonly tls?: boolean;
   readonly log: (line: string) => void;
+}
+
+type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; runs: number };
+
+/** One deployment under test: its master directly, our endpoint (`redis-ha proxy`) and HAProxy in front of it. */
+interface Side {
+  readonly targets: { direct: Target; ours: Target; haproxy: Target };
+  readonly oursPid: number;
+  readonly haproxyPid: number;
+}
+
+/**
+ * Readies one deployment for the benchmark: the nopass bench user on every node, our endpoint as its
+ * own process (`--workers` one per CPU, as HAProxy runs threads) and HAProxy, both routing to the master.
+ */
+async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[]): Promise<Side> {
+  const tls = clientTlsOf(d);
+  const ours = portBase + 25;
+  const haproxyPort = portBase + 26;
+  const status = await collectStatus(statusTargetOf(d));
+  const master = status.master;
+  if (!master) throw new Error(`no master after up of ${d.spec.name}`);
+  for (const n of d.nodes) {
+    await withConnection({ ...n, password: d.spec.auth.password, tls }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
+  }
+  const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
+  const workers = availableParallelism();
+  const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
+  const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
+    env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
+    stdio: 'ignore',
+  });
+  children.push(proxy);
+  const configFile = join(work, `haproxy-${d.spec.name}.cfg`);
+  writePrivateFile(configFile, haproxyConfig(d, haproxyPort, tls));
+  const haproxy = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
+  children.push(haproxy);
+  await waitRoutesToMaster(ours, d.spec.auth.password, 'redis-ha proxy', tls);
+  await waitRoutesToMaster(haproxyPort, d.spec.auth.password, 'HAProxy', tls);
+  return {
+    targets: { direct: { port: master.port, tls }, ours: { port: ours, tls }, haproxy: { port: haproxyPort, tls } },
+    oursPid: proxy.pid as number,
+    haproxyPid: haproxy.pid as number,
+  };
+}
+
+/** `tls` over `plain`: the throughput kept and the latency added by TLS. */
+function tlsCost(plain: Figures, tls: Figures) {
+  return { opsPerSecRatio: Number((tls.opsPerSec / plain.opsPerSec).toFixed(3)), addedP50Us: Math.round((tls.p50Ms - plain.p50Ms) * 1000) };
 }
 
 /**
  * redis-benchmark against the master directly, through our master endpoint (`redis-ha proxy`, its own
  * process) and through HAProxy (`mode tcp` with the usual `role:master` tcp-check), all in one run on
- * one deployment, runs interleaved so that machine noise falls on all three alike.
+ * one deployment, runs interleaved so that machine noise falls on all three alike. With `tls`, the same
+ * three against a second deployment that serves TLS only (the proxies pass TLS through), interleaved
+ * with the plaintext runs, and the cost of TLS for each.
  */
 export async function benchProxy(o: ProxyBenchOptions) {
   requireBinary('redis-benchmark', 'redis-tools');
   const haproxyBin = requireBinary('haproxy', 'haproxy');
   const work = mkdtempSync(join(tmpdir(), 'redis-ha-bench-proxy-'));
   const children: ChildProcess[] = [];
-  const ours = o.portBase + 25;
-  const haproxyPort = o.portBase + 26;
+  // The benchmark adds a user of its own (ACL SETUSER), which the default application rules forbid.
+  const auth = { aclRules: '~* &* +@all' };
   try {
-    // The benchmark adds a user of its own (ACL SETUSER), which the default application rules forbid.
-    return await withBenchDeployment({ name: 'bench-proxy', auth: { aclRules: '~* &* +@all' } }, o.portBase, async (d) => {
-      const status = await collectStatus(statusTargetOf(d));
-      const master = status.master;
-      if (!master) throw new Error('no master after up');
-      for (const n of d.nodes) {
-        await withConnection({ ...n, password: d.spec.auth.password }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
-      }
-
-      const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
-      // As many processes as HAProxy runs threads by default (one per CPU).
-      const workers = availableParallelism();
-      const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers)], {
-        env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
-        stdio: 'ignore',
-    });
-    children.push(proxy);
-    const configFile = join(work, 'haproxy.cfg');
-    writePrivateFile(configFile, haproxyConfig(d, haproxyPort));
-    const haproxy = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
-    children.push(haproxy);
-    await waitRoutesToMaster(ours, d.spec.auth.password, 'redis-ha proxy');
-    await waitRoutesToMaster(haproxyPort, d.spec.auth.password, 'HAProxy');
-
-    const targets = { direct: master.port, ours, haproxy: haproxyPort } as const;
-    const runs: Record<string, Record<string, Run[]>> = {};
-    // Throughput at -c clients with -P 1 and -P 16; then latency unloaded (one client, -P 1), where the
-    // added p50 is what the proxy hop itself costs rather than queueing on a saturated machine.
-    const settings = [
-      { key: 'P1', pipeline: 1, clients: o.clients, requests: o.requests },
-      { key: 'P16', pipeline: 16, clients: o.clients, requests: o.requests * 8 },
-      { key: 'oneClient', pipeline: 1, clients: 1, requests: Math.max(1000, Math.round(o.requests / 5)) },
-    ];
-    for (const setting of settings) {
-      for (let i = 0; i < o.runs; i++) {
-        // Rotate the order each round: no target always runs first (or last) on a warming machine.
-        const order = Object.keys(targets).map((_, k, all) => all[(k + i) % all.length]) as (keyof typeof targets)[];
-        for (const name of order) {
-          const run = redisBenchmark(targets[name], setting.pipeline, setting.requests, setting.clients);
-          ((runs[setting.key] ??= {})[name] ??= []).push(run);
-          o.log(`${setting.key} run ${i + 1}/${o.runs} ${name}: ${Math.round(run.rps)} ops/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);
-        }
-      }
-    }
-    const results: Record<string, unknown> = {};
-    for (const [depth, byTarget] of Object.entries(runs)) {
-      const m = Object.fromEntries(
-        Object.entries(byTarget).map(([name, rs]) => [name, { opsPerSec: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), runs: rs.length }]),
-      ) as Record<'direct' | 'ours' | 'haproxy', { opsPerSec: number; p50Ms: number; p99Ms: number; runs: number }>;
-      results[depth] = {
-        ...m,
-        oursOverHaproxy: Number((m.ours.opsPerSec / m.haproxy.opsPerSec).toFixed(3)),
-        oursOverDirect: Number((m.ours.opsPerSec / m.direct.opsPerSec).toFixed(3)),
-        haproxyOverDirect: Number((m.haproxy.opsPerSec / m.direct.opsPerSec).toFixed(3)),
-        addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
-      };
-    }
-    o.log(`opening ${o.idle} idle connections to each proxy`);
-    const idle = {
-      ours: await idleConnections(ours, proxy.pid as number, o.idle),
-      haproxy: await idleConnections(haproxyPort, haproxy.pid as number, Math.min(o.idle, 7000)),
-    };
-    return {
-      benchmark: 'proxy',
-      tool: `redis-benchmark -t set,get: -c ${o.clients} at -P 1 (${o.requests} requests) and -P 16 (${o.requests * 8}); oneClient: -c 1 -P 1; median of ${o.runs} interleaved runs each`,
-      machine: { cpus: availableParallelism(), note: 'client, proxies and Redis share these cores' },
-      ourWorkers: availableParallelism(),
-      results,
-      idleConnections: idle,
-    };
+    return await withBenchDeployment({ name: 'bench-proxy', auth }, o.portBase, async (d) => {
+      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children);
+      if (!o.tls) return await measure(o, plain);
+      return await withBenchDeployment({ name: 'bench-proxy-tls', auth, tls: { enabled: true } }, o.portBase + 30, async (dt) =>
+        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children)),
+      );
     });
   } finally {
     for (const c of children) c.kill('SIGTERM');
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
+  const targets: Record<string, Target> = { ...plain.targets };
+  if (tls) for (const [name, t] of Object.entries(tls.targets)) targets[`${name}Tls`] = t;
+  const runs: Record<string, Record<string, Run[]>> = {};
+  // Throughput at -c clients with -P 1 and -P 16; then latency unloaded (one client, -P 1), where the
+  // added p50 is what the proxy hop itself costs rather than queueing on a saturated machine.
+  const settings = [
+    { key: 'P1', pipeline: 1, clients: o.clients, requests: o.requests },
+    { key: 'P16', pipeline: 16, clients: o.clients, requests: o.requests * 8 },
+    { key: 'oneClient', pipeline: 1, clients: 1, requests: Math.max(1000, Math.round(o.requests / 5)) },
+  ];
+  for (const setting of settings) {
+    for (let i = 0; i < o.runs; i++) {
+      // Rotate the order each round: no target always runs first (or last) on a warming machine.
+      const order = Object.keys(targets).map((_, k, all) => all[(k + i) % all.length]);
+      for (const name of order) {
+        const run = redisBenchmark(targets[name], setting.pipeline, setting.requests, setting.clients);
+        ((runs[setting.key] ??= {})[name] ??= []).push(run);
+        o.log(`${setting.key} run ${i + 1}/${o.runs} ${name}: ${Math.round(run.rps)} ops/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);
+      }
+    }
+  }
+  const results: Record<string, unknown> = {};
+  for (const [depth, byTarget] of Object.entries(runs)) {
+    const m = Object.fromEntries(
+      Object.entries(byTarget).map(([name, rs]) => [name, { opsPerSec: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), runs: rs.length }]),
+    ) as Record<string, Figures>;
+    results[depth] = {
+      ...m,
+      oursOverHaproxy: Number((m.ours.opsPerSec / m.haproxy.opsPerSec).toFixed(3)),
+      oursOverDirect: Number((m.ours.opsPerSec / m.direct.opsPerSec).toFixed(3)),
+      haproxyOverDirect: Number((m.haproxy.opsPerSec / m.direct.opsPerSec).toFixed(3)),
+      addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
+      ...(tls
+        ? {
+            oursOverHaproxyTls: Number((m.oursTls.opsPerSec / m.haproxyTls.opsPerSec).toFixed(3)),
+            tlsCost: { direct: tlsCost(m.direct, m.directTls), ours: tlsCost(m.ours, m.oursTls), haproxy: tlsCost(m.haproxy, m.haproxyTls) },
+          }
+        : {}),
+    };
+  }
+  o.log(`opening ${o.idle} idle connections to each proxy`);
+  const idle = {
+    ours: await idleConnections(plain.targets.ours.port, plain.oursPid, o.idle),
+    haproxy: await idleConnections(plain.targets.haproxy.port, plain.haproxyPid, Math.min(o.idle, 7000)),
+  };
+  return {
+    benchmark: 'proxy',
+    tool: `redis-benchmark -t set,get: -c ${o.clients} at -P 1 (${o.requests} requests) and -P 16 (${o.requests * 8}); oneClient: -c 1 -P 1; median of ${o.runs} interleaved runs each`,
+    machine: { cpus: availableParallelism(), note: 'client, proxies and Redis share these cores' },
+    ourWorkers: availableParallelism(),
+    ...(tls ? { tls: 'xTls targets: a second deployment serving TLS only (redis-benchmark --tls --cacert; our endpoint and HAProxy pass TLS through in tcp mode); tlsCost = TLS over plaintext' } : {}),
+    results,
+    idleConnections: idle,
+  };
 }

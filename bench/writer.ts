@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisOptions, sentinelClientOptions, type TlsFiles } from '../src/redis/connect.ts';
 
 /** How the writer finds the master: through Sentinel, as a Sentinel-aware application does, or a fixed endpoint. */
 export type WriterTarget =
@@ -22,11 +23,14 @@ export class AckedWriter {
   failures = 0;
   readonly #client: Redis;
   readonly #prefix: string;
+  readonly #tls?: TlsFiles;
   #stopped = false;
   #loop?: Promise<void>;
 
-  constructor(o: { target: WriterTarget; password: string; username?: string; prefix: string; options?: Partial<RedisOptions> }) {
+  /** `tls`: the deployment serves TLS only; the writer then connects with these files. */
+  constructor(o: { target: WriterTarget; password: string; username?: string; prefix: string; options?: Partial<RedisOptions>; tls?: TlsFiles }) {
     this.#prefix = o.prefix;
+    this.#tls = o.tls;
     const common = {
       username: o.username,
       password: o.password,
@@ -41,8 +45,8 @@ export class AckedWriter {
     const t = o.target;
     this.#client =
       'endpoint' in t
-        ? new Redis({ ...common, host: t.endpoint.host, port: t.endpoint.port })
-        : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20 });
+        ? new Redis({ ...common, ...redisOptions({ ...t.endpoint, username: o.username, password: o.password, tls: o.tls }) })
+        : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20, ...sentinelClientOptions(o.tls) });
     this.#client.on('error', () => {});
   }
 
@@ -94,7 +98,7 @@ export class AckedWriter {
 
   /** Acknowledged keys that the node at `address` does not hold. */
   async missingOn(address: { host: string; port: number }, password: string, username?: string): Promise<string[]> {
-    const c = new Redis({ host: address.host, port: address.port, username, password, lazyConnect: true });
+    const c = new Redis({ ...redisOptions({ host: address.host, port: address.port, username, password, tls: this.#tls }), lazyConnect: true });
     try {
       await c.connect();
       const missing: string[] = [];

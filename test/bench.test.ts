@@ -41,4 +41,12 @@ describe('benchmarks run and print JSON', () => {
     }
     assert.equal(r.idleConnections.ours.connections, 200);
   });
+
+  test('bench proxy --tls --runs 1: the same three over TLS, and the cost of TLS', async () => {
+    const r = await bench(['proxy', '--tls', '--runs', '1', '--requests', '2000', '--idle', '0']);
+    for (const depth of ['P1', 'P16']) {
+      for (const target of ['direct', 'ours', 'haproxy', 'directTls', 'oursTls', 'haproxyTls']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
+      for (const target of ['direct', 'ours', 'haproxy']) assert.equal(typeof r.results[depth].tlsCost[target].opsPerSecRatio, 'number', `${depth} ${target}`);
+    }
+  });
 });

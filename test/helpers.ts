@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../src/local/ports.ts';
-import { withConnection } from '../src/redis/connect.ts';
+import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
 
@@ -95,7 +95,7 @@ export function parseAddress(s: string): { host: string; port: number } {
 }
 
 /** Which node a connection to `at` reaches (through an endpoint, say): the `tcp_port` that node reports. */
-export async function reachedPort(at: { host: string; port: number }, password: string): Promise<number> {
-  const info = (await withConnection({ ...at, password }, (c) => c.info('server'))) as string;
+export async function reachedPort(at: { host: string; port: number }, password: string, tls?: TlsFiles): Promise<number> {
+  const info = (await withConnection({ ...at, password, tls }, (c) => c.info('server'))) as string;
   return Number(/tcp_port:(\d+)/.exec(info)?.[1]);
 }

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
-import { addressOf, causeOf, rememberErrors, withConnection, type Endpoint } from '../redis/connect.ts';
-import { GuardedConnector } from '../redis/guard.ts';
+import { addressOf, causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsFiles } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
 import type { Address } from './bridge.ts';
@@ -61,6 +60,11 @@ export interface RouterOptions {
   readonly sentinels: readonly Address[];
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
   readonly nodeAuth: { readonly username?: string; readonly password?: string };
+  /**
+   * Set when the Sentinels and nodes serve TLS only: the router's own checks then speak TLS. Clients'
+   * bytes, TLS or not, pass through the endpoints untouched.
+   */
+  readonly tls?: TlsFiles;
   /** Replicas more than this many seconds behind (by their last acknowledgement) get no reads. */
   readonly maxReplicaLagSeconds: number;
   /** The safety-net period; Sentinel events make it look sooner. */
@@ -105,15 +109,12 @@ export class MasterRouter {
   async start(): Promise<void> {
     for (const s of this.#o.sentinels) {
       const options = {
-        host: s.host,
-        port: s.port,
-        ...this.#o.sentinelAuth,
+        ...redisOptions({ ...this.#o.sentinelAuth, host: s.host, port: s.port, tls: this.#o.tls }),
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         commandTimeout: 500,
         connectTimeout: 500,
         retryStrategy: () => 250,
-        Connector: GuardedConnector,
       };
       const command = new Redis({ ...options, lazyConnect: true });
       rememberErrors(command);
@@ -219,7 +220,7 @@ export class MasterRouter {
     const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
     const agreed = agreedMaster(answers, this.#o.sentinels.length);
     if ('reason' in agreed) return { master: null, reason: agreed.reason, replicas: [], epoch: this.#route.epoch };
-    const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master };
+    const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master, tls: this.#o.tls };
     try {
       const [role, info] = await withConnection(node, async (c) => [await c.call('ROLE'), (await c.info('replication')) as string], 500);
       const actual = Array.isArray(role) ? String(role[0]) : 'unknown';

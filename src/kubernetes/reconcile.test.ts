@@ -60,6 +60,9 @@ describe('desiredObjects', () => {
     const bad = desiredObjects(cr({ sentinels: 3, quorum: 4 }), undefined);
     assert.ok(!bad.ok);
     assert.match(bad.problem, /quorum: must be <= sentinels/);
+    const tls = desiredObjects(cr({ tls: { enabled: true } }), undefined);
+    assert.ok(!tls.ok);
+    assert.match(tls.problem, /^tls\.enabled: TLS is not rendered for Kubernetes yet/);
   });
 });
 

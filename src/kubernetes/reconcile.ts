@@ -4,6 +4,7 @@
  * so they are tested exhaustively in `reconcile.test.ts`; `operator.ts` does the talking.
  */
 import { resolveSpec, SpecError, type RedisHASpec } from '../spec/index.ts';
+import { UserError } from '../errors.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import type { Memory } from '../topology/observation.ts';
 import type { Topology } from '../topology/observe.ts';
@@ -139,7 +140,14 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     if (err instanceof SpecError) return { ok: false, problem: err.message.replace(/\s*\n\s*/g, '; ') };
     throw err;
   }
-  const rendered = renderManifests(spec, { namespace });
+  let rendered: ReturnType<typeof renderManifests>;
+  try {
+    rendered = renderManifests(spec, { namespace });
+  } catch (err) {
+    // What render refuses (tls.enabled, for now) is the spec's problem: terminal, not retried.
+    if (err instanceof UserError) return { ok: false, problem: err.message };
+    throw err;
+  }
   const owner = ownerReferenceOf(cr);
   const objects = rendered.objects.map((o) => {
     const copy = structuredClone(o);

@@ -1,6 +1,7 @@
 import type { LocalDeployment, Member } from './deployment.ts';
 import { filesOf } from './layout.ts';
-import { ACL_RULES, DEFAULT_USER_OFF, INTERNAL_USERS, aclUserLine, applicationRules } from '../spec/index.ts';
+import { tlsFilesOf } from './tls.ts';
+import { ACL_RULES, DEFAULT_USER_OFF, INTERNAL_USERS, aclUserLine, applicationRules, tlsEnabled } from '../spec/index.ts';
 
 /** Quotes one argument for redis.conf (double quotes, backslash escapes). Values are validated upstream. */
 function q(value: string | number): string {
@@ -25,7 +26,9 @@ export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { h
   const lines = [
     HEADER,
     `bind ${node.host}`,
-    `port ${node.port}`,
+    ...portLines(d, node.port),
+    // What a replica tells its master to reach it by (and so what Sentinel learns): its TLS port.
+    ...(tlsEnabled(spec) ? [`replica-announce-port ${node.port}`] : []),
     'protected-mode yes',
     'daemonize no',
     `dir ${q(files.dataOf(node.id))}`,
@@ -53,6 +56,26 @@ export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { h
 }
 
 /**
+ * Where a member listens. With TLS: TLS only on its port (`port 0` closes plaintext), and TLS for the
+ * links it opens itself (replication, Sentinel to nodes and to other Sentinels), presenting the
+ * server certificate, which also carries clientAuth. `tls-auth-clients` comes from `tls.authClients`:
+ * `optional` by default, so a client with the CA alone gets in and the ACL password authenticates it.
+ */
+function portLines(d: LocalDeployment, port: number): string[] {
+  if (!tlsEnabled(d.spec)) return [`port ${port}`];
+  const f = tlsFilesOf(d.stateDir);
+  return [
+    'port 0',
+    `tls-port ${port}`,
+    `tls-cert-file ${q(f.cert)}`,
+    `tls-key-file ${q(f.key)}`,
+    `tls-ca-cert-file ${q(f.ca)}`,
+    `tls-auth-clients ${d.spec.tls?.authClients ?? 'optional'}`,
+    'tls-replication yes',
+  ];
+}
+
+/**
  * The ACL users, passwords as SHA-256 hashes: the application's (`default`, or a user of its own with
  * `default` switched off) and one least-privilege user per component.
  */
@@ -75,7 +98,9 @@ export function renderSentinelConf(d: LocalDeployment, sentinel: Member, master:
   const lines = [
     HEADER,
     `bind ${sentinel.host}`,
-    `port ${sentinel.port}`,
+    ...portLines(d, sentinel.port),
+    // What this Sentinel tells the others (hello messages) to reach it by: its TLS port.
+    ...(tlsEnabled(spec) ? [`sentinel announce-port ${sentinel.port}`] : []),
     'daemonize no',
     `dir ${q(files.dirOf(sentinel.id))}`,
     `logfile ${q(files.logOf(sentinel.id))}`,

@@ -21,6 +21,8 @@ import { assertPortsFree, waitPortsFree } from './ports.ts';
 import { childEnv, isAlive, terminate } from './processes.ts';
 import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './supervisor.ts';
 import { startHttpServer } from './http.ts';
+import { clientTlsOf, issueCertificates } from './tls.ts';
+import { tlsEnabled } from '../spec/index.ts';
 
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
   return {
@@ -32,6 +34,7 @@ export function statusTargetOf(d: LocalDeployment): StatusTarget {
     // Status, metrics and the dashboard only read: the exporter's user is enough.
     nodeAuth: d.users.exporter,
     sentinelAuth: d.users.sentinelClient,
+    ...(tlsEnabled(d.spec) ? { tls: clientTlsOf(d) } : {}),
   };
 }
 
@@ -100,6 +103,7 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
   const d = planDeployment(spec, stateDir, o.portBase, binaries, o.placement, previous?.users);
   await assertPortsFree(ownedPorts(d).map((m) => ({ host: m.host, port: m.port, use: `${m.id} of '${spec.name}'` })));
   privateDir(stateDir);
+  if (tlsEnabled(d.spec)) issueCertificates(d);
   saveDeployment(d);
   const note = previous ? `found state of a previous run of '${spec.name}' with nothing running; starting fresh (passwords kept)` : undefined;
   return { kind: 'fresh', deployment: d, note };
@@ -136,6 +140,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     sentinels: t.sentinels,
     sentinelAuth: t.sentinelAuth,
     nodeAuth: t.nodeAuth,
+    tls: t.tls,
     maxReplicaLagSeconds: MAX_REPLICA_LAG_SECONDS,
     log,
   });
@@ -210,7 +215,7 @@ function lastLines(path: string, n: number): string {
 async function masterEndpointProblem(d: LocalDeployment): Promise<string | undefined> {
   const at = endpointsOf(d).master;
   try {
-    const role = await withConnection({ ...at, ...d.users.application }, (c) => c.call('ROLE'), 500);
+    const role = await withConnection({ ...at, ...d.users.application, tls: clientTlsOf(d) }, (c) => c.call('ROLE'), 500);
     return Array.isArray(role) && role[0] === 'master' ? undefined : `the master endpoint ${addressOf(at)} reaches a ${String((role as unknown[])[0])}`;
   } catch (err) {
     return `the master endpoint ${addressOf(at)}: ${errorText(err)}`;

@@ -4,6 +4,7 @@ import { endpointsOf, type LocalDeployment } from './deployment.ts';
 import { readJson } from './fsutil.ts';
 import { filesOf } from './layout.ts';
 import { isAlive } from './processes.ts';
+import { clientTlsOf } from './tls.ts';
 import { liveMembers, readRuntime } from './supervisor.ts';
 
 /** What `http.json` records while a supervisor serves the dashboard. */
@@ -29,6 +30,7 @@ export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) 
   const live = liveMembers(d, runtime);
   const endpoints = endpointsOf(d);
   const http = servedHttp(d);
+  const tls = clientTlsOf(d);
   return {
     ...status,
     user: d.users.application.username,
@@ -40,6 +42,10 @@ export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) 
       ...(http ? { dashboard: http.url, metrics: `${http.url}metrics` } : {}),
     },
     stateDir: d.stateDir,
+    // Whether every port serves TLS only, and the files a client needs: the CA (always) and a client
+    // certificate and key (required only with tls.authClients 'yes').
+    tls: tls !== undefined,
+    ...(tls ? { tlsFiles: { ca: tls.ca, cert: tls.cert, key: tls.key }, tlsAuthClients: d.spec.tls?.authClients ?? 'optional' } : {}),
     supervisor: { pid: supervisorPid ?? null, running: supervisorPid !== undefined, processes: live.size },
   };
 }

@@ -1,5 +1,5 @@
 import { namedByMajority } from '../topology/observation.ts';
-import { addressOf, type Endpoint } from '../redis/connect.ts';
+import { addressOf, type Endpoint, type TlsFiles } from '../redis/connect.ts';
 import { keyCount } from '../redis/parse.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 
@@ -12,6 +12,8 @@ export interface StatusTarget {
   readonly sentinels: readonly { id: string; host: string; port: number }[];
   readonly nodeAuth: { readonly username?: string; readonly password?: string };
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
+  /** Set when the deployment serves TLS only: every probe then speaks TLS with these files. */
+  readonly tls?: TlsFiles;
 }
 
 export interface NodeStatus {
@@ -172,8 +174,9 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
 
 /** Probes every node and Sentinel in parallel and builds the status. Never throws for an unreachable member. */
 export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<TopologyStatus> {
-  const nodeEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.nodeAuth, host: m.host, port: m.port });
-  const sentinelEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.sentinelAuth, host: m.host, port: m.port });
+  const tls = t.tls ? { tls: t.tls } : {};
+  const nodeEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.nodeAuth, host: m.host, port: m.port, ...tls });
+  const sentinelEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.sentinelAuth, host: m.host, port: m.port, ...tls });
   const [nodeProbes, sentinelProbes] = await Promise.all([
     Promise.all(t.nodes.map((n) => probeNode(nodeEndpoint(n), timeoutMs))),
     Promise.all(t.sentinels.map((s) => probeSentinel(sentinelEndpoint(s), t.masterName, timeoutMs))),

@@ -1,12 +1,72 @@
-import { Redis } from 'ioredis';
+import { readFileSync, statSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Redis, type RedisOptions } from 'ioredis';
 import { GuardedConnector } from './guard.ts';
 
-/** Where a Redis server or Sentinel listens, and how to authenticate to it. */
+/**
+ * What a TLS client of a deployment needs, as file paths: the CA that signed the servers'
+ * certificates and, for mutual TLS (`tls-auth-clients yes`), a client certificate and its key.
+ */
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** Where a Redis server or Sentinel listens, and how to authenticate to it (and, with `tls`, verify it). */
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly username?: string;
   readonly password?: string;
+  readonly tls?: TlsFiles;
+}
+
+const pemCache = new Map<string, { mtimeMs: number; pem: Buffer }>();
+
+/** A PEM file, read once per version of it: probes connect many times a second. */
+function pem(path: string): Buffer {
+  const { mtimeMs } = statSync(path);
+  const cached = pemCache.get(path);
+  if (cached && cached.mtimeMs === mtimeMs) return cached.pem;
+  const value = readFileSync(path);
+  pemCache.set(path, { mtimeMs, pem: value });
+  return value;
+}
+
+/**
+ * Node's TLS options for `files`: the server's certificate must chain to the CA and name the host
+ * connected to (an IP address or name in its SANs); the client certificate is sent when there is one.
+ */
+export function tlsOptions(files: TlsFiles): ConnectionOptions {
+  return { ca: pem(files.ca), ...(files.cert && files.key ? { cert: pem(files.cert), key: pem(files.key) } : {}) };
+}
+
+/**
+ * The ioredis options that reach `e`: address, credentials and TLS. Every client redis-ha opens (the
+ * controller, probes, the endpoints' checks, the CLI, benchmarks) builds its options here, so a TLS
+ * deployment is spoken to over TLS everywhere.
+ * @example new Redis({ ...redisOptions(node), lazyConnect: true })
+ */
+export function redisOptions(e: Endpoint): Pick<RedisOptions, 'host' | 'port' | 'username' | 'password' | 'tls' | 'Connector'> {
+  return {
+    host: e.host,
+    port: e.port,
+    username: e.username,
+    password: e.password,
+    ...(e.tls ? { tls: tlsOptions(e.tls) } : {}),
+    Connector: GuardedConnector,
+  };
+}
+
+/**
+ * ioredis options for a Sentinel-aware client (`name` + `sentinels`): TLS to the Sentinels and to the
+ * nodes they name, with the same CA, when `tls` is given.
+ */
+export function sentinelClientOptions(tls: TlsFiles | undefined): Pick<RedisOptions, 'tls' | 'sentinelTLS' | 'enableTLSForSentinelMode'> {
+  if (!tls) return {};
+  const options = tlsOptions(tls);
+  return { tls: options, sentinelTLS: options, enableTLSForSentinelMode: true };
 }
 
 /** `host:port`, the one way addresses are written in messages and in `status`. */
@@ -20,10 +80,7 @@ export function addressOf(e: { host: string; port: number }): string {
  */
 export function connect(e: Endpoint, timeoutMs = 1000): Redis {
   const client = new Redis({
-    host: e.host,
-    port: e.port,
-    username: e.username,
-    password: e.password,
+    ...redisOptions(e),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -31,7 +88,6 @@ export function connect(e: Endpoint, timeoutMs = 1000): Redis {
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
     enableReadyCheck: false,
-    Connector: GuardedConnector,
   });
   rememberErrors(client);
   return client;

@@ -14,11 +14,13 @@ export type {
   ServiceSpec,
   ServiceType,
   TimingProfile,
+  TlsAuthClients,
+  TlsSpec,
 } from './types.ts';
 export type { ImageFlavor } from './images.ts';
 export { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, belowFloor } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
-export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec } from './resolve.ts';
+export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec, tlsEnabled } from './resolve.ts';
 export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile, parseSpecText } from './load.ts';
 export type { OpenAPISchema } from './openapi.ts';
 export { specToOpenAPI } from './openapi.ts';

@@ -7,7 +7,7 @@ import { checkFields } from './check.ts';
 import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
 import { IMAGE_FLAVORS, belowFloor } from './images.ts';
 import { ACL_RULES_OWNED, ACL_USERS } from './acl.ts';
-import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile } from './types.ts';
+import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile, TlsAuthClients } from './types.ts';
 
 /**
  * A spec a user got wrong. `problems` holds one line per problem, each naming the field path, the rule
@@ -53,6 +53,7 @@ interface CheckedInput {
   };
   sentinel: { profile: TimingProfile; downAfterMilliseconds?: number; failoverTimeout?: number; parallelSyncs: number };
   persistence: { enabled: boolean; size: string; storageClass?: string };
+  tls: { enabled: boolean; authClients: TlsAuthClients };
   minReplicasToWrite?: number;
   minReplicasMaxLag: number;
   redisConfig?: Record<string, string>;
@@ -135,6 +136,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       size: spec.persistence.size,
       ...(storageClass !== undefined ? { storageClass } : {}),
     },
+    tls: { enabled: spec.tls.enabled, authClients: spec.tls.authClients },
     minReplicasToWrite,
     minReplicasMaxLag: spec.minReplicasMaxLag,
     redisConfig: { ...spec.redisConfig },
@@ -275,4 +277,9 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Whether a resolved spec (or one saved before TLS existed) turns TLS on. */
+export function tlsEnabled(spec: { readonly tls?: { readonly enabled: boolean } }): boolean {
+  return spec.tls?.enabled === true;
 }

@@ -185,6 +185,21 @@ export const SPEC_SCHEMA: ObjectField = {
         },
       },
     },
+    tls: {
+      kind: 'object',
+      description:
+        'TLS for every connection: clients, replication, Sentinel and the endpoints (passed through). Locally a CA and certificates are generated in the state directory.',
+      fields: {
+        enabled: { kind: 'boolean', description: 'Serve TLS only: the plaintext port is closed.', default: false },
+        authClients: {
+          kind: 'enum',
+          description:
+            "tls-auth-clients: 'optional' (default) lets clients in with the CA alone (the ACL password authenticates them) and checks a certificate when one is given; 'yes' requires a client certificate signed by the CA (mutual TLS); 'no' never asks for one.",
+          values: ['optional', 'yes', 'no'],
+          default: 'optional',
+        },
+      },
+    },
     minReplicasToWrite: {
       kind: 'integer',
       description:

@@ -44,6 +44,15 @@ export interface PersistenceSpec {
   readonly storageClass?: string;
 }
 
+/** `tls-auth-clients`: whether clients must present a certificate signed by the deployment's CA. */
+export type TlsAuthClients = 'optional' | 'yes' | 'no';
+
+export interface TlsSpec {
+  /** TLS only: Redis and Sentinel listen with `tls-port`, `port 0`; replication and Sentinel links use TLS. */
+  readonly enabled: boolean;
+  readonly authClients: TlsAuthClients;
+}
+
 /**
  * A fully resolved RedisHA spec: every default applied, every rule checked, secrets present.
  * Produced only by `resolveSpec` in this folder; the rest of the code never applies defaults itself.
@@ -58,6 +67,8 @@ export interface RedisHASpec extends KubernetesFields {
   readonly auth: AuthSpec;
   readonly sentinel: SentinelTimings;
   readonly persistence: PersistenceSpec;
+  /** Optional for deployments saved before TLS existed; read it through `tlsEnabled(spec)`. */
+  readonly tls?: TlsSpec;
   /** `min-replicas-to-write` on the master; 0 turns the write fence off. */
   readonly minReplicasToWrite: number;
   /** `min-replicas-max-lag` in seconds. */

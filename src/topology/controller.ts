@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { GuardedConnector } from '../redis/guard.ts';
+import { redisOptions } from '../redis/connect.ts';
 import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
 import { act, ActionOvertaken, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
@@ -110,7 +110,7 @@ export class Controller {
   }
 
   #subscribe(s: { id: string; host: string; port: number }): void {
-    const sub = new Redis({ ...sentinelEndpointIn(this.#t, s), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null, Connector: GuardedConnector });
+    const sub = new Redis({ ...redisOptions(sentinelEndpointIn(this.#t, s)), lazyConnect: false, retryStrategy: () => 500, maxRetriesPerRequest: null });
     sub.on('error', () => {});
     sub.psubscribe('*').catch(() => {});
     sub.on('pmessage', (_pattern: string, channel: string, message: string) => {

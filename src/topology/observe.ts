@@ -1,4 +1,4 @@
-import type { Endpoint } from '../redis/connect.ts';
+import type { Endpoint, TlsFiles } from '../redis/connect.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 import { keyCount } from '../redis/parse.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
@@ -14,14 +14,16 @@ export interface Topology {
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
   /** How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass`); `nodeAuth` when absent. */
   readonly monitorAuth?: { readonly username?: string; readonly password?: string };
+  /** Set when the deployment serves TLS only: the controller then speaks TLS with these files. */
+  readonly tls?: TlsFiles;
 }
 
 export function nodeEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {
-  return { ...t.nodeAuth, host: a.host, port: a.port };
+  return { ...t.nodeAuth, host: a.host, port: a.port, ...(t.tls ? { tls: t.tls } : {}) };
 }
 
 export function sentinelEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {
-  return { ...t.sentinelAuth, host: a.host, port: a.port };
+  return { ...t.sentinelAuth, host: a.host, port: a.port, ...(t.tls ? { tls: t.tls } : {}) };
 }
 
 export function nodeObservation(id: string, p: NodeProbe): NodeObservation {

@@ -19,11 +19,13 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
       write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
       Port base 7860 by default.
-  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--port-base P]
+  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--port-base P] [--tls]
       redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
       master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
       runs (default 3), with the ratios; then N idle connections (default 10000) and the proxies' RSS.
-      Needs redis-tools and haproxy. Port base 7830 by default.`;
+      Needs redis-tools and haproxy. Port base 7830 by default. --tls adds a second deployment that
+      serves TLS only (ports P+30..P+59) and measures the same three over TLS in the same interleaved
+      runs (our endpoint and HAProxy pass TLS through): tlsCost is TLS over plaintext for each.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -42,6 +44,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       k8s: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
+      tls: { type: 'boolean' },
     },
     true,
   );
@@ -57,6 +60,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       clients: intFlag('clients', values.clients, 1, 10_000) ?? 50,
       idle: intFlag('idle', values.idle, 0, 50_000) ?? 10_000,
       portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7830,
+      tls: values.tls ?? false,
       log: (line) => process.stderr.write(`${line}\n`),
     });
     console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));

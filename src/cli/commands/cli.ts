@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import { UserError } from '../../errors.ts';
 import { errorText } from '../../redis/probe.ts';
 import { requireDeployment } from '../../local/lifecycle.ts';
+import { clientTlsOf } from '../../local/tls.ts';
+import { sentinelClientOptions } from '../../redis/connect.ts';
 import { NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { UsageError } from '../errors.ts';
 
@@ -42,6 +44,7 @@ export async function cliCommand(argv: string[]): Promise<number> {
     username: d.users.application.username,
     password: d.users.application.password,
     role: values.replica ? 'slave' : 'master',
+    ...sentinelClientOptions(clientTlsOf(d)),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

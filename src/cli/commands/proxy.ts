@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { addressOf } from '../../redis/connect.ts';
+import { existsSync } from 'node:fs';
+import { addressOf, type TlsFiles } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
 import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
@@ -23,6 +24,9 @@ Options:
       --replicas-fallback M    with no caught-up replica: 'master' (default) or 'refuse'
       --workers N              processes serving the ports (SO_REUSEPORT; each checks the Sentinels
                                itself), like HAProxy's nbthread (default: 1)
+      --tls --cacert FILE      the Sentinels and nodes serve TLS: the endpoints' own checks use TLS and
+                               verify them against this CA; clients' TLS passes through untouched
+      --cert FILE --key FILE   a client certificate for those checks (when they require one)
 
 Credentials the endpoints use for their own checks come from the environment only:
 REDIS_HA_PASSWORD / REDIS_HA_USER for the Redis nodes, REDIS_HA_SENTINEL_PASSWORD /
@@ -39,6 +43,10 @@ const OPTIONS = {
   'replicas-fallback': { type: 'string' },
   workers: { type: 'string' },
   'reuse-port': { type: 'boolean' },
+  tls: { type: 'boolean' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
 } as const;
 
 /** `host:port,host:port` → addresses, or a UsageError naming the bad entry. */
@@ -56,6 +64,20 @@ export function parseAddressList(flag: string, raw: string): { host: string; por
 function fallbackOf(raw: string | undefined): ReplicaFallback {
   if (raw === undefined || raw === 'master' || raw === 'refuse') return raw ?? 'master';
   throw new UsageError(`--replicas-fallback: must be 'master' or 'refuse' (got "${raw}")`);
+}
+
+/** `--tls --cacert F [--cert F --key F]` → the TLS files of the endpoints' own checks. */
+function tlsOf(values: { tls?: boolean; cacert?: string; cert?: string; key?: string }): TlsFiles | undefined {
+  if (!values.tls) {
+    if (values.cacert || values.cert || values.key) throw new UsageError('proxy: --cacert, --cert and --key go with --tls; add --tls');
+    return undefined;
+  }
+  if (!values.cacert) throw new UsageError("proxy: --tls needs --cacert FILE, the CA the Sentinels' and nodes' certificates chain to");
+  if (!values.cert !== !values.key) throw new UsageError('proxy: --cert and --key go together; give both or neither');
+  for (const [flag, file] of [['cacert', values.cacert], ['cert', values.cert], ['key', values.key]] as const) {
+    if (file && !existsSync(file)) throw new UsageError(`proxy: --${flag}: ${file} does not exist`);
+  }
+  return { ca: values.cacert, ...(values.cert && values.key ? { cert: values.cert, key: values.key } : {}) };
 }
 
 function auth(user: string | undefined, password: string | undefined) {
@@ -111,12 +133,14 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const workers = intFlag('workers', values.workers, 1, 64) ?? 1;
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const fallback = fallbackOf(values['replicas-fallback']);
+  const tls = tlsOf(values);
 
   const router = new MasterRouter({
     masterName,
     sentinels,
     sentinelAuth: auth(env.REDIS_HA_SENTINEL_USER, env.REDIS_HA_SENTINEL_PASSWORD),
     nodeAuth: auth(env.REDIS_HA_USER, env.REDIS_HA_PASSWORD),
+    tls,
     maxReplicaLagSeconds: maxLag,
     log,
   });

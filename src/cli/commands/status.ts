@@ -21,7 +21,7 @@ last observed it (the resource's status).
 
 export function statusTable(doc: LocalStatusDocument): string {
   const served = doc.endpoints.dashboard ? `, dashboard ${doc.endpoints.dashboard}` : '';
-  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}`;
+  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}${doc.tlsFiles ? `, TLS only (CA ${doc.tlsFiles.ca})` : ''}`;
   return `${head}\n\n${membersTable(doc)}`;
 }
 

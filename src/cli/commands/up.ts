@@ -9,6 +9,7 @@ import { endpointsOf, members, type Placement } from '../../local/deployment.ts'
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { servedHttp } from '../../local/status.ts';
+import { clientTlsOf } from '../../local/tls.ts';
 import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
 import { UsageError } from '../errors.ts';
 
@@ -24,6 +25,8 @@ Options:
       --replicas N         replicas besides the master (default: 2)
       --sentinels N        Sentinels (default: 3)
       --quorum N           Sentinels that must agree a master is down (default: majority)
+      --tls                TLS only, end to end: clients, replication, Sentinel (plaintext refused); a CA
+                           and certificates are made in the state directory (status --json: tlsFiles)
   -d, --detach             return once healthy and leave it running in the background
       --timeout SECONDS    how long to wait for healthy (default: 30)
       --placement FILE     JSON {"node-0": {"netns": "NS", "host": "IP"}, ...}: run those members as hosts
@@ -45,6 +48,7 @@ const OPTIONS = {
   sentinels: { type: 'string' },
   quorum: { type: 'string' },
   detach: { type: 'boolean', short: 'd' },
+  tls: { type: 'boolean' },
   timeout: { type: 'string' },
   'redis-server': { type: 'string' },
   'redis-sentinel': { type: 'string' },
@@ -90,6 +94,7 @@ function specInput(values: { [K in keyof typeof OPTIONS]?: string | boolean }): 
     const n = intFlag(flag, values[flag as keyof typeof values] as string | undefined, min, max);
     if (n !== undefined) input[field] = n;
   }
+  if (values.tls) input.tls = { ...record(input.tls), enabled: true };
   if (values.profile !== undefined) input.sentinel = { ...record(input.sentinel), profile: values.profile };
   const auth = record(input.auth);
   if (process.env.REDIS_HA_PASSWORD) auth.password = process.env.REDIS_HA_PASSWORD;
@@ -151,6 +156,10 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
   const user = d.users.application.username;
   const userFlag = user === 'default' ? '' : ` --user ${user}`;
   const userOption = user === 'default' ? '' : `username: '${user}', `;
+  const tls = clientTlsOf(d);
+  // Clients need only the CA: the ACL password authenticates them (unless tls.authClients is 'yes').
+  const tlsFlags = tls ? ` --tls --cacert ${tls.ca}${d.spec.tls?.authClients === 'yes' ? ` --cert ${tls.cert} --key ${tls.key}` : ''}` : '';
+  const tlsOption = tls ? `tls: { ca: readFileSync('${tls.ca}') }, ` : '';
   return [
     `redis-ha '${d.spec.name}' is healthy (took ${took})`,
     '',
@@ -159,16 +168,18 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
     `  sentinels   ${sentinels.join(', ')}   master name: ${d.masterName}, quorum ${d.spec.quorum}`,
     `  endpoints   ${addressOf(endpoints.master)} (always the master)   ${addressOf(endpoints.replicas)} (reads, replicas)`,
     `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
+    ...(tls ? [`  tls         TLS only (plaintext refused); CA ${tls.ca}${d.spec.tls?.authClients === 'yes' ? `; client certificate required: ${tls.cert}, ${tls.key}` : ''}`] : []),
     `  users       ${user} (the application's: no CONFIG, FLUSHALL, DEBUG, ...)${user === 'default' ? '' : '; the default user is off'}`,
     `  state       ${d.stateDir}`,
     `  dashboard   ${http ? `${http.url}   (Prometheus metrics: ${http.url}metrics)` : 'not served (see redis-ha logs)'}`,
     '',
     'Connect:',
-    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli${userFlag} -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
-    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag} --sentinel)" redis-cli -p ${s0.port} SENTINEL get-master-addr-by-name ${d.masterName}`,
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag})" redis-cli${tlsFlags}${userFlag} -h ${endpoints.master.host} -p ${endpoints.master.port} PING`,
+    `  REDISCLI_AUTH="$(npx redis-ha password${nameFlag} --sentinel)" redis-cli${tlsFlags} -p ${s0.port} SENTINEL get-master-addr-by-name ${d.masterName}`,
     '  // ioredis, finding the master through Sentinel:',
     `  new Redis({ name: '${d.masterName}', sentinels: [${d.sentinels.map((s) => `{ host: '${s.host}', port: ${s.port} }`).join(', ')}],`,
-    `              ${userOption}password: process.env.REDIS_PASSWORD, sentinelPassword: process.env.SENTINEL_PASSWORD })`,
+    `              ${userOption}password: process.env.REDIS_PASSWORD, sentinelPassword: process.env.SENTINEL_PASSWORD${tls ? `,
+              ${tlsOption}sentinelTLS: { ca: readFileSync('${tls.ca}') }, enableTLSForSentinelMode: true` : ''} })`,
   ].join('\n');
 }
 

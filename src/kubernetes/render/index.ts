@@ -5,7 +5,8 @@
  */
 import { belowFloor } from '../../spec/images.ts';
 import { createHash, createHmac } from 'node:crypto';
-import type { RedisHASpec } from '../../spec/index.ts';
+import { tlsEnabled, type RedisHASpec } from '../../spec/index.ts';
+import { UserError } from '../../errors.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { API_VERSION, KIND, SECRET_KEYS, commonLabels, namesOf } from './names.ts';
@@ -39,6 +40,8 @@ export interface Rendered {
  * Example: `renderManifests(resolveSpec({ name: 'shop' }), { namespace: 'shop' }).objects`.
  */
 export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Rendered {
+  // Refused rather than rendered without it: a user who asked for TLS must not get plaintext pods.
+  if (tlsEnabled(spec)) throw new UserError('tls.enabled: TLS is not rendered for Kubernetes yet (only `redis-ha up` serves it); remove tls.enabled from the spec to render plaintext pods');
   const namespace = opts.namespace ?? 'default';
   const warnings = serviceAnnotationWarnings(spec);
   const unpatched = spec.image.allowUnpatched ? belowFloor(spec.image.flavor, spec.image.tag) : undefined;

@@ -339,3 +339,11 @@ describe('image.allowUnpatched', () => {
     assert.deepEqual(renderManifests(resolveSpec({ name: 'tb', image: { tag: '8.2.3', allowUnpatched: true } })).warnings, []);
   });
 });
+
+describe('tls (served locally only so far)', () => {
+  it('is refused by render with the fix named, never rendered as plaintext pods', () => {
+    assert.throws(() => renderManifests(resolveSpec({ name: 'demo', tls: { enabled: true } })), /^UserError: tls\.enabled: TLS is not rendered for Kubernetes yet .*remove tls\.enabled/);
+    const plain = (input: Record<string, unknown>) => renderManifests(resolveSpec(input, { generateSecret: fixed })).objects;
+    assert.deepEqual(plain({ name: 'demo', tls: { enabled: false } }), plain({ name: 'demo' }), 'tls off renders exactly what no tls field renders');
+  });
+});
