@@ -159,6 +159,8 @@ export interface ProxyBenchOptions {
   readonly requests: number;
   readonly clients: number;
   readonly idle: number;
+  /** Our proxy's processes; default one per CPU, as HAProxy runs one thread per CPU. */
+  readonly workers?: number;
   readonly portBase: number;
   /** Also a TLS deployment (at portBase + 30), measured in the same interleaved runs: the TLS cost. */
   readonly tls?: boolean;
@@ -178,7 +180,7 @@ interface Side {
  * Readies one deployment for the benchmark: the nopass bench user on every node, our endpoint as its
  * own process (`--workers` one per CPU, as HAProxy runs threads) and HAProxy, both routing to the master.
  */
-async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[]): Promise<Side> {
+async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[], workers: number): Promise<Side> {
   const tls = clientTlsOf(d);
   const ours = portBase + 25;
   const haproxyPort = portBase + 26;
@@ -189,7 +191,6 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
     await withConnection({ ...n, password: d.spec.auth.password, tls }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
   }
   const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
-  const workers = availableParallelism();
   const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
   const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
     env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
@@ -221,6 +222,11 @@ function tlsCost(plain: Figures, tls: Figures) {
  * three against a second deployment that serves TLS only (the proxies pass TLS through), interleaved
  * with the plaintext runs, and the cost of TLS for each.
  */
+/** Our proxy's processes: as many as HAProxy runs threads by default (one per CPU), unless told. */
+function workersOf(o: ProxyBenchOptions): number {
+  return o.workers ?? availableParallelism();
+}
+
 export async function benchProxy(o: ProxyBenchOptions) {
   requireBinary('redis-benchmark', 'redis-tools');
   const haproxyBin = requireBinary('haproxy', 'haproxy');
@@ -230,10 +236,10 @@ export async function benchProxy(o: ProxyBenchOptions) {
   const auth = { aclRules: '~* &* +@all' };
   try {
     return await withBenchDeployment({ name: 'bench-proxy', auth }, o.portBase, async (d) => {
-      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children);
+      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children, workersOf(o));
       if (!o.tls) return await measure(o, plain);
       return await withBenchDeployment({ name: 'bench-proxy-tls', auth, tls: { enabled: true } }, o.portBase + 30, async (dt) =>
-        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children)),
+        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children, workersOf(o))),
       );
     });
   } finally {
@@ -292,7 +298,7 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
     benchmark: 'proxy',
     tool: `redis-benchmark -t set,get: -c ${o.clients} at -P 1 (${o.requests} requests) and -P 16 (${o.requests * 8}); oneClient: -c 1 -P 1; median of ${o.runs} interleaved runs each`,
     machine: { cpus: availableParallelism(), note: 'client, proxies and Redis share these cores' },
-    ourWorkers: availableParallelism(),
+    ourWorkers: workersOf(o),
     ...(tls ? { tls: 'xTls targets: a second deployment serving TLS only (redis-benchmark --tls --cacert; our endpoint and HAProxy pass TLS through in tcp mode); tlsCost = TLS over plaintext' } : {}),
     results,
     idleConnections: idle,

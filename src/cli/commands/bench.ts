@@ -19,7 +19,7 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
       write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
       Port base 7860 by default.
-  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--port-base P] [--tls]
+  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--workers N] [--port-base P] [--tls]
       redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
       master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
       runs (default 3), with the ratios; then N idle connections (default 10000) and the proxies' RSS.
@@ -41,6 +41,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       requests: { type: 'string' },
       clients: { type: 'string' },
       idle: { type: 'string' },
+      workers: { type: 'string' },
       k8s: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
@@ -59,6 +60,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       requests: intFlag('requests', values.requests, 1000, 100_000_000) ?? 100_000,
       clients: intFlag('clients', values.clients, 1, 10_000) ?? 50,
       idle: intFlag('idle', values.idle, 0, 50_000) ?? 10_000,
+      workers: intFlag('workers', values.workers, 1, 64),
       portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7830,
       tls: values.tls ?? false,
       log: (line) => process.stderr.write(`${line}\n`),
