@@ -160,14 +160,18 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
       writers.endpoint.start();
       watch.start();
       const trials: Trial[] = [];
-      for (let i = 0; i < o.trials; i++) {
-        const t = await trial(d, writers, clock);
-        trials.push(t);
-        o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.converged ? '' : ', DID NOT CONVERGE'}`);
-        await waitHealthy(d, pid, 30_000, () => {});
+      try {
+        for (let i = 0; i < o.trials; i++) {
+          const t = await trial(d, writers, clock);
+          trials.push(t);
+          o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.converged ? '' : ', DID NOT CONVERGE'}`);
+          await waitHealthy(d, pid, 30_000, () => {});
+        }
+      } finally {
+        // Also when a trial fails: a client left reconnecting would keep the process alive.
+        await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
+        clock.stop();
       }
-      await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
-      clock.stop();
       return {
         downAfterMilliseconds: d.spec.sentinel.downAfterMilliseconds,
         trials: trials.length,

@@ -33,21 +33,25 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
     watch.start();
     const results: SwitchoverResult[] = [];
     const seen = { sentinel: [] as number[], endpoint: [] as number[] };
-    for (let i = 0; i < o.trials; i++) {
-      await writers.sentinel.ackedMore(100);
-      await writers.endpoint.ackedMore(100);
-      const started = performance.now();
-      const r = await switchover(topologyOf(d), { timeoutMs: 60_000, log: () => {} });
-      await writers.sentinel.ackedMore(100);
-      await writers.endpoint.ackedMore(100);
-      results.push(r);
-      seen.sentinel.push(Math.round(writers.sentinel.longestGapSince(started - 200)));
-      seen.endpoint.push(Math.round(writers.endpoint.longestGapSince(started - 200)));
-      o.log(`switchover ${i + 1}/${o.trials} ${r.from.id} -> ${r.to.id}: write pause ${r.writePauseMs} ms, Sentinels agreed ${r.sentinelsAgreedMs} ms; clients saw ${seen.sentinel.at(-1)} ms (Sentinel) / ${seen.endpoint.at(-1)} ms (endpoint)`);
-      await waitHealthy(d, pid, 30_000, () => {});
-      await sleep(200);
+    try {
+      for (let i = 0; i < o.trials; i++) {
+        await writers.sentinel.ackedMore(100);
+        await writers.endpoint.ackedMore(100);
+        const started = performance.now();
+        const r = await switchover(topologyOf(d), { timeoutMs: 60_000, log: () => {} });
+        await writers.sentinel.ackedMore(100);
+        await writers.endpoint.ackedMore(100);
+        results.push(r);
+        seen.sentinel.push(Math.round(writers.sentinel.longestGapSince(started - 200)));
+        seen.endpoint.push(Math.round(writers.endpoint.longestGapSince(started - 200)));
+        o.log(`switchover ${i + 1}/${o.trials} ${r.from.id} -> ${r.to.id}: write pause ${r.writePauseMs} ms, Sentinels agreed ${r.sentinelsAgreedMs} ms; clients saw ${seen.sentinel.at(-1)} ms (Sentinel) / ${seen.endpoint.at(-1)} ms (endpoint)`);
+        await waitHealthy(d, pid, 30_000, () => {});
+        await sleep(200);
+      }
+    } finally {
+      // Also when a switchover fails: a client left reconnecting would keep the process alive.
+      await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
     }
-    await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
     return {
       benchmark: 'switchover',
       profile: o.profile,
