@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TimingProfile } from '../src/spec/types.ts';
@@ -6,7 +5,7 @@ import { addressOf, redisOptions } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
-import { filesOf } from '../src/local/layout.ts';
+import { readRuntime } from '../src/local/supervisor.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import type { AckedWriter } from './writer.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
@@ -118,7 +117,8 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   const master = before.nodes.find((n) => n.role === 'master');
   if (!master || !before.healthy) throw new Error(`not healthy before the trial: ${before.problems.join('; ')}`);
   await sleep(300);
-  const runtime = JSON.parse(readFileSync(filesOf(d.stateDir).runtime, 'utf8')) as { members: Record<string, { pid: number }> };
+  const runtime = readRuntime(d.stateDir);
+  if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
   const killedAt = performance.now();
   process.kill(runtime.members[master.id].pid, 'SIGKILL');
   let converged = false;

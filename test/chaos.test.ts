@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { eventually, parseAddress, passwordOf, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
+import { eventually, parseAddress, passwordOf, pidOf as pidOfMember, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
 import { AckedWriter } from '../bench/writer.ts';
 
 // Chaos on real processes with the `fast` profile (down-after 1 s). After every fault the test waits
@@ -30,10 +30,7 @@ let endpointPassword = '';
 
 const status = () => statusOf<Status>(home, NAME);
 
-function pidOf(id: string): number {
-  const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { supervisorPid: number; members: Record<string, { pid: number }> };
-  return id === 'supervisor' ? runtime.supervisorPid : runtime.members[id].pid;
-}
+const pidOf = (id: string) => pidOfMember(join(home, NAME), id);
 
 /** Waits for a healthy topology (optionally with a master other than `not`) and checks the invariants. */
 async function converged(what: string, timeoutMs: number, not?: number): Promise<Status> {

@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { eventually, runCli, statusOf, testHome } from './helpers.ts';
+import { eventually, pidOf, runCli, statusOf, testHome } from './helpers.ts';
 
 // The dashboard in a real browser (Debian's chromium, driven by playwright-core) against real
 // processes: it must show what `status --json` says, switch over from the page, and show a failover
@@ -117,8 +117,7 @@ describe('dashboard in a real browser', { skip: existsSync(CHROMIUM) || process.
       const s = await statusOf<{ nodes: { figures?: { keys?: number } }[] }>(home, NAME);
       return s.nodes.every((n) => (n.figures?.keys ?? 0) >= 1) ? true : undefined;
     });
-    const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: Record<string, { pid: number }> };
-    process.kill(runtime.members[killed].pid, 'SIGKILL');
+    process.kill(pidOf(join(home, NAME), killed), 'SIGKILL');
     const now = await healthyMaster(killed);
     await pageShowsMaster(page, now);
     await page.locator('#timeline li[data-kind="failover"]', { hasText: `master ${killed} → ${now}` }).waitFor({ timeout: 30_000 });

@@ -2,13 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
 import { AckedWriter } from '../bench/writer.ts';
 import { SwitchClock } from '../bench/failover.ts';
-import { BIN, eventually, parseAddress, passwordOf, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
+import { BIN, eventually, parseAddress, passwordOf, pidOf, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
 
 // The master and replicas endpoints (the proxy in the supervisor, and `redis-ha proxy` on its own),
 // on real processes: protocol transparency compared with a direct connection, routing, refusal
@@ -198,9 +198,8 @@ describe('master and replicas endpoints on real processes', () => {
     writer.start();
     try {
       await writer.ackedMore(100);
-      const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: Record<string, { pid: number }> };
       const killedAt = performance.now();
-      process.kill(runtime.members[old.id].pid, 'SIGKILL');
+      process.kill(pidOf(join(home, NAME), old.id), 'SIGKILL');
       const after = await eventually('a healthy topology with a new master', 30_000, async () => {
         const now = await status();
         return now.healthy && now.master && now.master.port !== old.port ? now : undefined;

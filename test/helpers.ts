@@ -1,11 +1,13 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../src/local/ports.ts';
 import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
+import { readRuntime } from '../src/local/supervisor.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
 
@@ -98,4 +100,61 @@ export function parseAddress(s: string): { host: string; port: number } {
 export async function reachedPort(at: { host: string; port: number }, password: string, tls?: TlsFiles): Promise<number> {
   const info = (await withConnection({ ...at, password, tls }, (c) => c.info('server'))) as string;
   return Number(/tcp_port:(\d+)/.exec(info)?.[1]);
+}
+
+/**
+ * The secret-hygiene scan of a running local deployment: no secret (by value; `secrets` maps what it
+ * is to the value) in any process's argv, in the environment of `pids`, in a log, or in the output of
+ * `status`, `status --json` and `logs`; the state directory and every file holding a secret (or
+ * matching `alsoSecret`) are private. Returns how many files it scanned.
+ */
+export async function assertSecretsKept(o: {
+  home: string;
+  name: string;
+  stateDir: string;
+  pids: readonly number[];
+  secrets: ReadonlyMap<string, string>;
+  alsoSecret?: RegExp;
+}): Promise<number> {
+  const found = (text: string) => [...o.secrets].filter(([, secret]) => text.includes(secret)).map(([what]) => what);
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let argv = '';
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    assert.deepEqual(found(argv), [], `pid ${pid} (${argv.replace(/\0/g, ' ').slice(0, 80)}) has a secret in its argv`);
+  }
+  for (const pid of o.pids) assert.deepEqual(found(readFileSync(`/proc/${pid}/environ`, 'utf8')), [], `pid ${pid} has a secret in its environment`);
+
+  let files = 0;
+  const walk = (dir: string): void => {
+    assert.equal(statSync(dir).mode & 0o077, 0, `${dir} is private`);
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        walk(path);
+        continue;
+      }
+      files++;
+      const text = readFileSync(path, 'latin1');
+      if (entry.name.endsWith('.log')) assert.deepEqual(found(text), [], `${path} (a log) holds a secret`);
+      if (found(text).length > 0 || o.alsoSecret?.test(text)) assert.equal(statSync(path).mode & 0o077, 0, `${path} holds a secret and is readable by others`);
+    }
+  };
+  walk(o.stateDir);
+
+  for (const args of [['status', '--json'], ['status'], ['logs', '--lines', '1000']]) {
+    const r = await runCli(o.home, [...args, '--name', o.name]);
+    assert.deepEqual(found(r.stdout + r.stderr), [], `redis-ha ${args.join(' ')} prints a secret`);
+  }
+  return files;
+}
+
+/** The pid of a member (`node-0`, `sentinel-1`, ...) or of `supervisor`, from the deployment's runtime.json. */
+export function pidOf(stateDir: string, member: string): number {
+  const runtime = readRuntime(stateDir);
+  if (!runtime) throw new Error(`no runtime.json in ${stateDir}: is the deployment running?`);
+  return member === 'supervisor' ? runtime.supervisorPid : (runtime.members[member]?.pid ?? -1);
 }

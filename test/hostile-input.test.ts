@@ -15,7 +15,8 @@ import { MasterRouter } from '../src/endpoint/router.ts';
 import { probeNode, probeSentinel } from '../src/redis/probe.ts';
 import { withConnection } from '../src/redis/connect.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
-import { eventually, runCli, statusOf, testHome } from './helpers.ts';
+import { readRuntime } from '../src/local/supervisor.ts';
+import { eventually, pidOf, runCli, statusOf, testHome } from './helpers.ts';
 
 const PORT_BASE = 8130;
 const NAME = 'fuzz';
@@ -207,7 +208,7 @@ describe('the endpoints under a storm of hostile input', { timeout: 300_000 }, (
     const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
     assert.equal(up.code, 0, up.stderr);
     d = JSON.parse(readFileSync(join(home, NAME, 'deployment.json'), 'utf8')) as LocalDeployment;
-    supervisorPid = (JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { supervisorPid: number }).supervisorPid;
+    supervisorPid = pidOf(join(home, NAME), 'supervisor');
   });
 
   after(async () => {
@@ -216,7 +217,7 @@ describe('the endpoints under a storm of hostile input', { timeout: 300_000 }, (
 
   test('10,000+ garbage inputs, oversized frames and half-open connections: nothing crashes, memory stays bounded', async () => {
     const ports = [PORT_BASE + 20, PORT_BASE + 21];
-    const pidsBefore = JSON.stringify((JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: unknown }).members);
+    const pidsBefore = JSON.stringify(readRuntime(join(home, NAME))?.members);
     const warmUp = Array.from({ length: 200 }, (_, i) => () => hit(ports[i % 2], (s) => s.end(GARBAGE[i % GARBAGE.length]())));
     await pool(warmUp, 32);
     const rssBefore = rssKiB(supervisorPid);
@@ -264,7 +265,7 @@ describe('the endpoints under a storm of hostile input', { timeout: 300_000 }, (
     });
     const [host, port] = s.endpoints.master.split(':');
     assert.equal(await withConnection({ host, port: Number(port), ...d.users.application }, (c) => c.set('after-storm', 'ok')), 'OK');
-    const pidsAfter = JSON.stringify((JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: unknown }).members);
+    const pidsAfter = JSON.stringify(readRuntime(join(home, NAME))?.members);
     assert.equal(pidsAfter, pidsBefore, 'no Redis or Sentinel process restarted');
   });
 });

@@ -1,15 +1,18 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRuntime, type RuntimeRecord } from '../src/local/supervisor.ts';
 import { BIN, eventually, listeningPorts, processesUnder, runCli, testHome } from './helpers.ts';
 
 const PORT_BASE = 7300;
 const home = testHome();
 
-function runtimeOf(name: string): { supervisorPid: number; members: Record<string, { pid: number }> } {
-  return JSON.parse(readFileSync(join(home, name, 'runtime.json'), 'utf8'));
+function runtimeOf(name: string): RuntimeRecord {
+  const runtime = readRuntime(join(home, name));
+  if (!runtime) throw new Error(`no runtime.json for '${name}'`);
+  return runtime;
 }
 
 async function healthy(name: string): Promise<boolean> {

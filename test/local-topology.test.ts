@@ -4,7 +4,7 @@ import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
-import { eventually, listeningPorts, processesUnder, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
+import { eventually, listeningPorts, passwordOf, pidOf, processesUnder, runCli, statusOf, testHome } from './helpers.ts';
 
 const PORT_BASE = 7100;
 const NAME = 'itest';
@@ -130,8 +130,7 @@ describe('local HA topology on real processes', () => {
     const before = await status();
     const old = before.nodes.find((n) => n.role === 'master');
     assert.ok(old);
-    const runtime = JSON.parse(readFileSync(join(stateDir, 'runtime.json'), 'utf8')) as { members: Record<string, { pid: number }> };
-    process.kill(runtime.members[old.id].pid, 'SIGKILL');
+    process.kill(pidOf(stateDir, old.id), 'SIGKILL');
     const after = await eventually('a healthy topology with a new master', 30_000, async () => {
       const s = await status();
       return s.healthy && s.master && s.master.port !== old.port ? s : undefined;

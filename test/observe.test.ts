@@ -1,10 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { BIN, eventually, passwordOf, runCli, statusOf, testHome } from './helpers.ts';
+import { BIN, eventually, passwordOf, pidOf, runCli, statusOf, testHome } from './helpers.ts';
 import { parsePrometheusText, samplesOf, valueOf, type Exposition } from './prometheus.ts';
 
 // /metrics, `status --watch` and `up`'s progress against real processes: the metrics must match what
@@ -126,8 +125,7 @@ describe('metrics, status --watch and up progress on real processes', () => {
     const e0 = await scrape(metricsUrl);
     const changes0 = valueOf(e0, 'redis_ha_master_changes_total');
     const failovers0 = valueOf(e0, 'redis_ha_failover_duration_seconds_count');
-    const runtime = JSON.parse(readFileSync(join(home, NAME, 'runtime.json'), 'utf8')) as { members: Record<string, { pid: number }> };
-    process.kill(runtime.members[killed.id].pid, 'SIGKILL');
+    process.kill(pidOf(join(home, NAME), killed.id), 'SIGKILL');
     const after = await eventually('a healthy topology with a new master', 60_000, async () => {
       const s = await status();
       return s.healthy && masterOf(s) && masterOf(s)?.id !== killed.id ? s : undefined;
