@@ -42,7 +42,7 @@ export function statusTargetOf(d: LocalDeployment): StatusTarget {
  * Every port a running deployment listens on in this network namespace: its processes and the
  * supervisor's endpoints (members placed in namespaces of their own listen there, not here).
  */
-function ownedPorts(d: LocalDeployment): { id: string; host: string; port: number }[] {
+export function ownedPorts(d: LocalDeployment): { id: string; host: string; port: number }[] {
   const e = endpointsOf(d);
   return [...members(d).filter((m) => !m.netns), { id: 'the master endpoint', ...e.master }, { id: 'the replicas endpoint', ...e.replicas }];
 }

@@ -53,61 +53,54 @@ export async function benchCommand(argv: string[]): Promise<number> {
     console.log(BENCH_HELP);
     return 0;
   }
-  if (positionals[0] === 'proxy') {
+  const result = await runBenchmark(positionals[0], values);
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  return 0;
+}
+
+type BenchValues = Partial<Record<'trials' | 'profile' | 'port-base' | 'runs' | 'requests' | 'clients' | 'idle' | 'workers' | 'k8s' | 'namespace' | 'kubeconfig', string>> & { tls?: boolean };
+
+/** Runs the benchmark `name` asks for with the flags given and returns its JSON-ready result. */
+async function runBenchmark(name: string | undefined, values: BenchValues): Promise<unknown> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const portBase = (fallback: number) => (values['port-base'] ? portBaseOf(values['port-base']) : fallback);
+  if (name === 'proxy') {
     const { benchProxy } = await import('../../../bench/proxy.ts');
-    const result = await benchProxy({
+    return benchProxy({
       runs: intFlag('runs', values.runs, 1, 100) ?? 3,
       requests: intFlag('requests', values.requests, 1000, 100_000_000) ?? 100_000,
       clients: intFlag('clients', values.clients, 1, 10_000) ?? 50,
       idle: intFlag('idle', values.idle, 0, 50_000) ?? 10_000,
       workers: intFlag('workers', values.workers, 1, 64),
-      portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7830,
+      portBase: portBase(7830),
       tls: values.tls ?? false,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log,
     });
-    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
-    return 0;
   }
-  if (positionals[0] === 'switchover') {
+  if (name === 'switchover') {
     const profile = values.profile ?? 'default';
     if (profile !== 'fast' && profile !== 'default') throw new UsageError(`--profile: must be fast or default (got "${profile}")`);
     const { benchSwitchover } = await import('../../../bench/switchover.ts');
-    const result = await benchSwitchover({
-      trials: intFlag('trials', values.trials, 1, 1000) ?? 10,
-      profile,
-      portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7860,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
-    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
-    return 0;
+    return benchSwitchover({ trials: intFlag('trials', values.trials, 1, 1000) ?? 10, profile, portBase: portBase(7860), log });
   }
   if (values.k8s !== undefined) {
-    if (positionals[0] !== 'failover') throw new UsageError(`bench: --k8s is only for 'bench failover' (got '${positionals[0] ?? ''}')`);
+    if (name !== 'failover') throw new UsageError(`bench: --k8s is only for 'bench failover' (got '${name ?? ''}')`);
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.k8s)) throw new UsageError(`--k8s: must be the name of a RedisHA resource (got "${values.k8s}")`);
     const { benchK8sFailover } = await import('../../../bench/k8s.ts');
     const { contextNamespace, loadKubeConfig } = await import('../../kubernetes/client.ts');
     const kc = loadKubeConfig(values.kubeconfig);
-    const result = await benchK8sFailover({
+    return benchK8sFailover({
       kubeconfig: kc,
       namespace: values.namespace ?? contextNamespace(kc),
       name: values.k8s,
       trials: intFlag('trials', values.trials, 1, 1000) ?? 5,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log,
     });
-    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
-    return 0;
   }
-  if (positionals[0] !== 'failover') throw new UsageError(`bench: unknown benchmark '${positionals[0] ?? ''}'; available: failover, switchover, proxy`);
+  if (name !== 'failover') throw new UsageError(`bench: unknown benchmark '${name ?? ''}'; available: failover, switchover, proxy`);
   const profile = values.profile ?? 'both';
   if (!['fast', 'default', 'both'].includes(profile)) throw new UsageError(`--profile: must be one of fast, default, both (got "${profile}")`);
   const profiles: TimingProfile[] = profile === 'both' ? ['fast', 'default'] : [profile as TimingProfile];
   const { benchFailover } = await import('../../../bench/failover.ts');
-  const result = await benchFailover({
-    trials: intFlag('trials', values.trials, 1, 1000) ?? 20,
-    profiles,
-    portBase: values['port-base'] ? portBaseOf(values['port-base']) : 7800,
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
-  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
-  return 0;
+  return benchFailover({ trials: intFlag('trials', values.trials, 1, 1000) ?? 20, profiles, portBase: portBase(7800), log });
 }

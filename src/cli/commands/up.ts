@@ -3,9 +3,9 @@ import type { RedisHASpec } from '../../spec/types.ts';
 import { addressOf } from '../../redis/connect.ts';
 import type { TopologyStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
-import { prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
+import { ownedPorts, prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
 import { waitPortsFree } from '../../local/ports.ts';
-import { endpointsOf, members, type Placement } from '../../local/deployment.ts';
+import { endpointsOf, type Placement } from '../../local/deployment.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { servedHttp } from '../../local/status.ts';
@@ -226,7 +226,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     stopping ??= (async () => {
       progress('stopping…');
       await sup.stop();
-      await waitPortsFree([...members(d).filter((m) => !m.netns), ...Object.values(endpointsOf(d))], 10_000);
+      await waitPortsFree(ownedPorts(d), 10_000);
       progress('stopped; no process left');
     })();
     return stopping;
