@@ -26,6 +26,8 @@ interface Run {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time the proxy's processes spent per request (none for direct). */
+  readonly cpuUs?: number;
 }
 
 function median(values: number[]): number {
@@ -42,7 +44,8 @@ function requireBinary(name: string, pkg: string): string {
 
 /** One redis-benchmark run (SET and GET), parsed from its CSV: requests/s and latency, averaged over the two tests. */
 function redisBenchmark(target: Target, pipeline: number, requests: number, clients: number): Run {
-  const { port, tls } = target;
+  const { port, tls, pid } = target;
+  const cpuBefore = pid ? cpuMicros(pid) : 0;
   const r = spawnSync(
     'redis-benchmark',
     // With TLS, the CA alone: the bench deployment lets clients in without a certificate (tls.authClients optional).
@@ -53,13 +56,15 @@ function redisBenchmark(target: Target, pipeline: number, requests: number, clie
   if (r.status !== 0 || rows.length !== 2) throw new Error(`redis-benchmark against port ${port} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   const avg = (i: number) => (rows[0][i] + rows[1][i]) / 2;
-  return { rps: avg(1), p50Ms: avg(4), p99Ms: avg(6) };
+  const cpuUs = pid ? Number(((cpuMicros(pid) - cpuBefore) / (2 * requests)).toFixed(2)) : undefined;
+  return { rps: avg(1), p50Ms: avg(4), p99Ms: avg(6), cpuUs };
 }
 
-/** Where redis-benchmark connects, and the CA when that port serves TLS. */
+/** Where redis-benchmark connects, the CA when that port serves TLS, and the proxy's pid when it is one. */
 interface Target {
   readonly port: number;
   readonly tls?: TlsFiles;
+  readonly pid?: number;
 }
 
 /**
@@ -114,8 +119,8 @@ async function waitRoutesToMaster(port: number, password: string, what: string, 
   }
 }
 
-/** Resident memory of a process and its child processes (our proxy's workers, HAProxy's master-worker). */
-function rssBytes(root: number): number {
+/** A process and its child processes (our proxy's workers, HAProxy's master-worker). */
+function processTree(root: number): number[] {
   const pids = [root];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -126,12 +131,34 @@ function rssBytes(root: number): number {
       // gone meanwhile
     }
   }
+  return pids;
+}
+
+/** Resident memory of a process tree. */
+function rssBytes(root: number): number {
   let total = 0;
-  for (const pid of pids) {
+  for (const pid of processTree(root)) {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     total += m ? Number(m[1]) * 1024 : 0;
   }
   return total;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (user + system) a process tree has used so far, in microseconds. */
+function cpuMicros(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return (ticks * 1e6) / CLOCK_TICKS;
 }
 
 /** Opens `count` idle client connections to `port`, measures the proxy's RSS, closes them. */
@@ -164,26 +191,27 @@ export interface ProxyBenchOptions {
   readonly portBase: number;
   /** Also a TLS deployment (at portBase + 30), measured in the same interleaved runs: the TLS cost. */
   readonly tls?: boolean;
+  /** Also our endpoint on the streams data path (REDIS_HA_DATAPATH=streams), to compare the data paths. */
+  readonly streams?: boolean;
   readonly log: (line: string) => void;
 }
 
-type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; runs: number };
+type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; cpuUsPerRequest?: number; runs: number };
 
 /** One deployment under test: its master directly, our endpoint (`redis-ha proxy`) and HAProxy in front of it. */
 interface Side {
-  readonly targets: { direct: Target; ours: Target; haproxy: Target };
-  readonly oursPid: number;
-  readonly haproxyPid: number;
+  readonly targets: { direct: Target; ours: Target & { pid: number }; haproxy: Target & { pid: number }; oursStreams?: Target };
 }
 
 /**
  * Readies one deployment for the benchmark: the nopass bench user on every node, our endpoint as its
  * own process (`--workers` one per CPU, as HAProxy runs threads) and HAProxy, both routing to the master.
  */
-async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[], workers: number): Promise<Side> {
+async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[], workers: number, streams: boolean): Promise<Side> {
   const tls = clientTlsOf(d);
   const ours = portBase + 25;
   const haproxyPort = portBase + 26;
+  const oursStreams = portBase + 27;
   const status = await collectStatus(statusTargetOf(d));
   const master = status.master;
   if (!master) throw new Error(`no master after up of ${d.spec.name}`);
@@ -192,21 +220,30 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
   }
   const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
   const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
-  const proxy = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(ours), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
-    env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword },
-    stdio: 'ignore',
-  });
-  children.push(proxy);
+  const startOurs = (port: number, datapath: 'handles' | 'streams'): ChildProcess => {
+    const child = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
+      env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword, REDIS_HA_DATAPATH: datapath },
+      stdio: 'ignore',
+    });
+    children.push(child);
+    return child;
+  };
+  const proxy = startOurs(ours, 'handles');
+  const streamsProxy = streams ? startOurs(oursStreams, 'streams') : undefined;
   const configFile = join(work, `haproxy-${d.spec.name}.cfg`);
   writePrivateFile(configFile, haproxyConfig(d, haproxyPort, tls));
   const haproxy = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
   children.push(haproxy);
   await waitRoutesToMaster(ours, d.spec.auth.password, 'redis-ha proxy', tls);
   await waitRoutesToMaster(haproxyPort, d.spec.auth.password, 'HAProxy', tls);
+  if (streamsProxy) await waitRoutesToMaster(oursStreams, d.spec.auth.password, 'redis-ha proxy (streams data path)', tls);
   return {
-    targets: { direct: { port: master.port, tls }, ours: { port: ours, tls }, haproxy: { port: haproxyPort, tls } },
-    oursPid: proxy.pid as number,
-    haproxyPid: haproxy.pid as number,
+    targets: {
+      direct: { port: master.port, tls },
+      ours: { port: ours, tls, pid: proxy.pid as number },
+      haproxy: { port: haproxyPort, tls, pid: haproxy.pid as number },
+      ...(streamsProxy ? { oursStreams: { port: oursStreams, tls, pid: streamsProxy.pid } } : {}),
+    },
   };
 }
 
@@ -236,10 +273,10 @@ export async function benchProxy(o: ProxyBenchOptions) {
   const auth = { aclRules: '~* &* +@all' };
   try {
     return await withBenchDeployment({ name: 'bench-proxy', auth }, o.portBase, async (d) => {
-      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children, workersOf(o));
+      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children, workersOf(o), o.streams ?? false);
       if (!o.tls) return await measure(o, plain);
       return await withBenchDeployment({ name: 'bench-proxy-tls', auth, tls: { enabled: true } }, o.portBase + 30, async (dt) =>
-        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children, workersOf(o))),
+        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children, workersOf(o), o.streams ?? false)),
       );
     });
   } finally {
@@ -273,7 +310,10 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
   const results: Record<string, unknown> = {};
   for (const [depth, byTarget] of Object.entries(runs)) {
     const m = Object.fromEntries(
-      Object.entries(byTarget).map(([name, rs]) => [name, { opsPerSec: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), runs: rs.length }]),
+      Object.entries(byTarget).map(([name, rs]) => {
+        const cpu = rs.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+        return [name, { opsPerSec: Math.round(median(rs.map((r) => r.rps))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)), ...(cpu.length ? { cpuUsPerRequest: median(cpu) } : {}), runs: rs.length }];
+      }),
     ) as Record<string, Figures>;
     results[depth] = {
       ...m,
@@ -281,6 +321,9 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
       oursOverDirect: Number((m.ours.opsPerSec / m.direct.opsPerSec).toFixed(3)),
       haproxyOverDirect: Number((m.haproxy.opsPerSec / m.direct.opsPerSec).toFixed(3)),
       addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
+      // CPU per request is steadier than throughput on a busy machine: what each proxy itself spends.
+      cpuOursOverHaproxy: Number(((m.ours.cpuUsPerRequest ?? 0) / (m.haproxy.cpuUsPerRequest ?? 1)).toFixed(3)),
+      ...(m.oursStreams ? { oursStreamsOverHaproxy: Number((m.oursStreams.opsPerSec / m.haproxy.opsPerSec).toFixed(3)), oursOverOursStreams: Number((m.ours.opsPerSec / m.oursStreams.opsPerSec).toFixed(3)) } : {}),
       ...(tls
         ? {
             oursOverHaproxyTls: Number((m.oursTls.opsPerSec / m.haproxyTls.opsPerSec).toFixed(3)),
@@ -291,14 +334,16 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
   }
   o.log(`opening ${o.idle} idle connections to each proxy`);
   const idle = {
-    ours: await idleConnections(plain.targets.ours.port, plain.oursPid, o.idle),
-    haproxy: await idleConnections(plain.targets.haproxy.port, plain.haproxyPid, Math.min(o.idle, 7000)),
+    ours: await idleConnections(plain.targets.ours.port, plain.targets.ours.pid, o.idle),
+    haproxy: await idleConnections(plain.targets.haproxy.port, plain.targets.haproxy.pid, Math.min(o.idle, 7000)),
   };
   return {
     benchmark: 'proxy',
     tool: `redis-benchmark -t set,get: -c ${o.clients} at -P 1 (${o.requests} requests) and -P 16 (${o.requests * 8}); oneClient: -c 1 -P 1; median of ${o.runs} interleaved runs each`,
     machine: { cpus: availableParallelism(), note: 'client, proxies and Redis share these cores' },
     ourWorkers: workersOf(o),
+    ourDatapath: 'handles (src/endpoint/datapath.ts)',
+    ...(o.streams ? { oursStreams: 'our endpoint on the streams data path (REDIS_HA_DATAPATH=streams), same workers' } : {}),
     ...(tls ? { tls: 'xTls targets: a second deployment serving TLS only (redis-benchmark --tls --cacert; our endpoint and HAProxy pass TLS through in tcp mode); tlsCost = TLS over plaintext' } : {}),
     results,
     idleConnections: idle,

@@ -33,11 +33,13 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(r.masterEndpoint.acknowledgedWritesLost, 0);
   });
 
-  test('bench proxy --runs 1 (direct, ours, HAProxy)', async () => {
-    const r = await bench(['proxy', '--runs', '1', '--requests', '5000', '--idle', '200']);
+  test('bench proxy --streams --runs 1 (direct, ours on both data paths, HAProxy; CPU per request)', async () => {
+    const r = await bench(['proxy', '--streams', '--runs', '1', '--requests', '5000', '--idle', '200']);
     for (const depth of ['P1', 'P16', 'oneClient']) {
-      for (const target of ['direct', 'ours', 'haproxy']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
-      assert.equal(typeof r.results[depth].oursOverHaproxy, 'number');
+      for (const target of ['direct', 'ours', 'haproxy', 'oursStreams']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
+      for (const target of ['ours', 'haproxy', 'oursStreams']) assert.ok(r.results[depth][target].cpuUsPerRequest > 0, `${depth} ${target} CPU per request`);
+      assert.equal(r.results[depth].direct.cpuUsPerRequest, undefined, 'no proxy, no proxy CPU');
+      for (const ratio of ['oursOverHaproxy', 'cpuOursOverHaproxy', 'oursOverOursStreams']) assert.equal(typeof r.results[depth][ratio], 'number', `${depth} ${ratio}`);
     }
     assert.equal(r.idleConnections.ours.connections, 200);
   });

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { fastestDatapath, splice, type Datapath } from './datapath.ts';
 
 export interface Address {
   readonly host: string;
@@ -14,10 +15,17 @@ export type Target = { readonly backend: Address; readonly key: string } | { rea
 /** How long a client may stay connected without sending anything before the endpoint drops it. */
 export const UNBOUND_IDLE_MS = 10_000;
 
+export interface BridgeOptions {
+  /** A client silent this long after connecting is dropped (UNBOUND_IDLE_MS unless set). */
+  readonly silentMs?: number;
+  /** The data path to use when both legs allow it (datapath.ts); the default is the fastest available. */
+  readonly datapath?: Datapath;
+}
+
 /**
- * One client connection piped to one backend. The data path is bytes only: no parsing, `noDelay` on
- * both legs, and flow control by pausing the side that reads while the other side's send buffer is
- * full, so a connection never holds more than its sockets' buffers plus one chunk.
+ * One client connection piped to one backend. The data path is bytes only (datapath.ts): no parsing,
+ * `noDelay` on both legs, and flow control by stopping reads on the side whose peer's send buffer is
+ * full, so a connection never holds more than its sockets' buffers plus one chunk each way.
  *
  * The backend is dialled only when the client first sends something (Redis clients always speak
  * first), so an idle client costs one socket and no backend connection.
@@ -30,10 +38,15 @@ export class Bridge {
   #closed = false;
   #clientEnded = false;
   readonly #onClose: (b: Bridge) => void;
+  readonly #datapath: Datapath;
+  /** The data path carrying this connection, once bound. */
+  datapath?: Datapath;
 
-  constructor(client: net.Socket, route: () => Target, onClose: (b: Bridge) => void, silentMs = UNBOUND_IDLE_MS) {
+  constructor(client: net.Socket, route: () => Target, onClose: (b: Bridge) => void, o: BridgeOptions = {}) {
     this.client = client;
     this.#onClose = onClose;
+    this.#datapath = o.datapath ?? fastestDatapath;
+    const silentMs = o.silentMs ?? UNBOUND_IDLE_MS;
     client.setNoDelay(true);
     client.on('error', () => this.close());
     client.on('close', () => this.close());
@@ -74,15 +87,7 @@ export class Bridge {
     backend.on('close', () => this.close());
     backend.once('connect', () => {
       if (this.#closed) return;
-      pipe(client, backend);
-      pipe(backend, client);
-      const more = backend.write(first);
-      if (this.#clientEnded) {
-        backend.end();
-        return;
-      }
-      if (!more) return; // the drain handler of pipe() resumes the client
-      client.resume();
+      this.datapath = splice(client, backend, first, this.#clientEnded, () => this.close(), this.#datapath).datapath;
     });
   }
 
@@ -94,13 +99,4 @@ export class Bridge {
     this.#backend?.destroy();
     this.#onClose(this);
   }
-}
-
-/** Copies `from` into `to`, pausing `from` while `to` cannot take more. */
-function pipe(from: net.Socket, to: net.Socket): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  from.on('end', () => to.end());
 }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { UserError } from '../errors.ts';
 import { addressOf } from '../redis/connect.ts';
 import { Bridge, type Address, type Target } from './bridge.ts';
+import { datapathFromEnv, type Datapath } from './datapath.ts';
 import type { MasterRouter, Route } from './router.ts';
 
 /** What the replicas port does when no replica is online and caught up. */
@@ -18,6 +19,8 @@ export interface EndpointOptions {
   readonly maxConnections?: number;
   /** A client silent this long after connecting is dropped (UNBOUND_IDLE_MS unless set). */
   readonly silentMs?: number;
+  /** The data path of bound connections (datapath.ts); REDIS_HA_DATAPATH or the fastest available unless set. */
+  readonly datapath?: Datapath;
 }
 
 export const MAX_ENDPOINT_CONNECTIONS = 10_000;
@@ -43,10 +46,13 @@ export class EndpointProxy {
   readonly #servers: net.Server[] = [];
   readonly #open = { master: new Set<Bridge>(), replicas: new Set<Bridge>() };
   #nextReplica = 0;
+  /** The data path bound connections use. */
+  readonly datapath: Datapath;
 
   constructor(router: MasterRouter, o: EndpointOptions) {
     this.#router = router;
     this.#o = o;
+    this.datapath = o.datapath ?? datapathFromEnv();
     router.onChange((next) => this.#retarget(next));
   }
 
@@ -74,7 +80,7 @@ export class EndpointProxy {
   #serve(port: 'master' | 'replicas', at: Address, route: () => Target): Promise<void> {
     const open = this.#open[port];
     const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
-      const bridge = new Bridge(client, route, (b) => open.delete(b), this.#o.silentMs);
+      const bridge = new Bridge(client, route, (b) => open.delete(b), { silentMs: this.#o.silentMs, datapath: this.datapath });
       if (open.size >= (this.#o.maxConnections ?? MAX_ENDPOINT_CONNECTIONS)) {
         bridge.refuse(`redis-ha: the ${port} endpoint has ${open.size} connections open, its limit; close some`);
         return;

@@ -19,13 +19,15 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
       write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
       Port base 7860 by default.
-  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--workers N] [--port-base P] [--tls]
+  proxy [--runs N] [--requests N] [--clients N] [--idle N] [--workers N] [--port-base P] [--tls] [--streams]
       redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
       master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
       runs (default 3), with the ratios; then N idle connections (default 10000) and the proxies' RSS.
       Needs redis-tools and haproxy. Port base 7830 by default. --tls adds a second deployment that
       serves TLS only (ports P+30..P+59) and measures the same three over TLS in the same interleaved
-      runs (our endpoint and HAProxy pass TLS through): tlsCost is TLS over plaintext for each.`;
+      runs (our endpoint and HAProxy pass TLS through): tlsCost is TLS over plaintext for each.
+      cpuUsPerRequest is the CPU each proxy's processes spent per request. --streams adds our
+      endpoint on the streams data path (REDIS_HA_DATAPATH=streams) to compare the data paths.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -46,6 +48,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
       tls: { type: 'boolean' },
+      streams: { type: 'boolean' },
     },
     true,
   );
@@ -58,7 +61,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-type BenchValues = Partial<Record<'trials' | 'profile' | 'port-base' | 'runs' | 'requests' | 'clients' | 'idle' | 'workers' | 'k8s' | 'namespace' | 'kubeconfig', string>> & { tls?: boolean };
+type BenchValues = Partial<Record<'trials' | 'profile' | 'port-base' | 'runs' | 'requests' | 'clients' | 'idle' | 'workers' | 'k8s' | 'namespace' | 'kubeconfig', string>> & { tls?: boolean; streams?: boolean };
 
 /** Runs the benchmark `name` asks for with the flags given and returns its JSON-ready result. */
 async function runBenchmark(name: string | undefined, values: BenchValues): Promise<unknown> {
@@ -74,6 +77,7 @@ async function runBenchmark(name: string | undefined, values: BenchValues): Prom
       workers: intFlag('workers', values.workers, 1, 64),
       portBase: portBase(7830),
       tls: values.tls ?? false,
+      streams: values.streams ?? false,
       log,
     });
   }

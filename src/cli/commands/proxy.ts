@@ -30,7 +30,8 @@ Options:
 
 Credentials the endpoints use for their own checks come from the environment only:
 REDIS_HA_PASSWORD / REDIS_HA_USER for the Redis nodes, REDIS_HA_SENTINEL_PASSWORD /
-REDIS_HA_SENTINEL_USER for the Sentinels. Clients authenticate through the endpoint themselves.`;
+REDIS_HA_SENTINEL_USER for the Sentinels. Clients authenticate through the endpoint themselves.
+REDIS_HA_DATAPATH=streams moves bytes with Node streams instead of the faster socket handles.`;
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -154,7 +155,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   await router.start();
   await proxy.listen();
   const at = proxy.addresses();
-  log(`master endpoint ${addressOf(at.master)}${at.replicas ? `, replicas endpoint ${addressOf(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressOf).join(', ')}, master name ${masterName}`);
+  log(`master endpoint ${addressOf(at.master)}${at.replicas ? `, replicas endpoint ${addressOf(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressOf).join(', ')}, master name ${masterName}; data path ${proxy.datapath}`);
   // This process serves too: `--workers N` means N processes in all.
   const stopWorkers = workers > 1 ? startWorkers(argv, workers - 1, log) : async () => {};
   await new Promise<void>((resolve) => {
