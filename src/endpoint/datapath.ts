@@ -6,13 +6,15 @@ import { UserError } from '../errors.ts';
  * socket and the backend's. Two implementations, one behaviour (order kept, half-close passed on,
  * reads stopped while the other side's kernel buffer is full, both sockets closed on an error):
  *
- * - `handles` (the default where it works): the sockets' libuv TCP handles are driven directly. Each
- *   direction reads into a 16 KiB buffer of its own, allocated when the connection is bound, and
- *   writes it straight out; when the kernel cannot take it all at once, reads in that direction stop
- *   until the write completes, so the buffer is never overwritten while in use. A chunk costs one read
- *   and one write system call and no allocation. Measured on a 2-core machine, this takes about a third
- *   of the user CPU per request of the streams path (bench/proxy.ts reports CPU per request), which is
- *   what brings the endpoint level with HAProxy. It uses Node's stream bindings
+ * - `handles` (the default where it works): the sockets' libuv TCP handles are driven directly. Every
+ *   read of the process lands in one shared 64 KiB buffer (Node would otherwise allocate a fresh one
+ *   for each read, its largest cost per chunk); each chunk is copied out (small chunks into Node's
+ *   buffer pool) and written straight to the other handle. When the kernel cannot take a write at
+ *   once, reads in that direction stop until it completes, so a connection holds at most one chunk per
+ *   direction and an idle bound connection holds no buffer at all. A chunk costs one read and one
+ *   write system call. On a 2-core machine this halves the proxy's user CPU per request against the
+ *   streams path (bench/proxy.ts reports CPU per request), which is what brings the endpoint level
+ *   with HAProxy. It uses Node's stream bindings
  *   (`process.binding('tcp_wrap')`, `process.binding('stream_wrap')`), present in the Node 24 this
  *   project ships; they are internal, so their presence is checked once and the streams path is used
  *   when they are missing or changed.
@@ -21,8 +23,8 @@ import { UserError } from '../errors.ts';
  */
 export type Datapath = 'handles' | 'streams';
 
-/** Bytes each direction of a bound connection reads at a time, on the handles data path. */
-export const CHUNK_BYTES = 16 * 1024;
+/** The most a read takes at once on the handles data path. */
+export const CHUNK_BYTES = 64 * 1024;
 
 const UV_EOF = -4095;
 
@@ -184,11 +186,17 @@ function spliceHandles(n: Bindings, client: Leg, backend: Leg, first: Buffer, cl
 }
 
 /**
- * One direction of a connection on the handles data path: reads `from` into a buffer of its own and
- * writes each chunk to `to`; passes end-of-stream on as a shutdown of `to`'s sending side.
+ * Where every handle of this process reads into. Reads are handled one at a time on the one thread,
+ * and each chunk is copied out before the next read, so one buffer serves all connections.
+ */
+let sharedReadBuffer: Buffer | undefined;
+
+/**
+ * One direction of a connection on the handles data path: reads `from` into the shared buffer and
+ * writes a copy of each chunk to `to`; passes end-of-stream on as a shutdown of `to`'s sending side.
  */
 function direction(n: Bindings, from: StreamHandle, to: StreamHandle, fail: () => void, onEnded: () => void) {
-  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  const buffer = (sharedReadBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES));
   let writing = 0;
   let ended = false;
 
@@ -229,8 +237,8 @@ function direction(n: Bindings, from: StreamHandle, to: StreamHandle, fail: () =
   from.onread = () => {
     const nread = n.state[n.kReadBytesOrError];
     if (nread > 0) {
-      if (!write(nread === buffer.length ? buffer : buffer.subarray(0, nread))) return;
-      if (writing > 0) from.readStop(); // the buffer is in use until the write completes
+      if (!write(Buffer.from(buffer.subarray(0, nread)))) return;
+      if (writing > 0) from.readStop(); // no further reads until the other side has taken this chunk
       return;
     }
     if (nread === UV_EOF) end();
