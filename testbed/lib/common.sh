@@ -33,6 +33,7 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.6
 COREDNS_IMAGE=localhost/redis-ha/coredns:test
 CTR_SOCK="$TB_RUN/containerd/containerd.sock"
 KUBECONFIG_PATH="$TB_RUN/kubeconfig"
+CM_CACHE="$TB_CACHE/cert-manager"     # cert-manager-controller and the CRDs of its version (lib/cert-manager.sh)
 # Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
   kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
