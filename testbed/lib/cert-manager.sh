@@ -34,19 +34,31 @@ stop_pid() {
 
 lease_holder() { kc -n kube-system get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 
+# The CRDs' names, from the files' (GROUP_PLURAL.yaml).
+crd_names() { local f b; for f in "$CM_CACHE"/crds/*.yaml; do b="${f##*/}"; b="${b%.yaml}"; echo "${b#*_}.${b%%_*}"; done; }
+
 start_controller() {
+  local kubeconfig="$TB_RUN/etc/$NAME.kubeconfig" build_id
+  build_id="$(cat "$CM_CACHE.stamp")"
+  # Running this build, and its CRDs are there: nothing to do (one API call, as `up` on a running cluster).
+  if alive "$NAME" && [[ "$(cat "$TB_RUN/$NAME.build" 2>/dev/null)" == "$build_id" ]] &&
+    kc get crd $(crd_names) >/dev/null 2>&1; then
+    log "cert-manager-controller already running"
+    return 0
+  fi
   kc get --raw /readyz >/dev/null 2>&1 || die "the test bed's API server is not answering; run testbed/up"
   kc apply --server-side --field-manager=redis-ha-testbed --force-conflicts -f "$CM_CACHE/crds/" >/dev/null
   kc wait --for=condition=Established --timeout=60s -f "$CM_CACHE/crds/" >/dev/null
   kc apply -f "$TB_HOME/lib/cert-manager-rbac.yaml" >/dev/null
-  local kubeconfig="$TB_RUN/etc/$NAME.kubeconfig" build_id
   if [[ ! -f "$kubeconfig" ]]; then
     tb_cert "$NAME" "/CN=$NAME"
     tb_kubeconfig "$kubeconfig" "$NAME"
   fi
-  build_id="$(cat "$CM_CACHE.stamp")"
   if alive "$NAME"; then
-    if [[ "$(cat "$TB_RUN/$NAME.build" 2>/dev/null)" == "$build_id" ]]; then log "cert-manager-controller already running"; return 0; fi
+    if [[ "$(cat "$TB_RUN/$NAME.build" 2>/dev/null)" == "$build_id" ]]; then
+      log "cert-manager-controller already running; its CRDs were missing and are back"
+      return 0
+    fi
     log "cert-manager-controller was rebuilt: restarting it"
     stop_pid "$(pid_of "$NAME")"
   fi
