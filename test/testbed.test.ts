@@ -1,9 +1,11 @@
 // Smoke test of the Kubernetes test bed (testbed/up): the real API server, node, containerd, CNI,
-// kube-proxy and CoreDNS, with a pod from the locally built Redis image. Runs when
+// kube-proxy and CoreDNS, with a pod from the locally built Redis image, and cert-manager issuing a
+// CA and a leaf certificate. Runs when
 // REDIS_HA_TESTBED_KUBECONFIG names the kubeconfig that testbed/up printed (.ci/run sets it).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -147,5 +149,74 @@ describe('Kubernetes test bed', { skip }, () => {
       return a.length ? a : undefined;
     });
     assert.deepEqual(addresses, [clusterIP]);
+  });
+});
+
+describe('cert-manager in the test bed', { skip }, () => {
+  // A namespace of its own per run: a namespace of an earlier run may still be terminating.
+  const ns = `testbed-certs-${process.pid}`;
+  const dnsNames = [`redis.${ns}.svc`, `redis.${ns}.svc.cluster.local`];
+  const certManifests = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned, namespace: ${ns}}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: ca, namespace: ${ns}}
+spec:
+  isCA: true
+  commonName: testbed-certs-ca
+  secretName: ca
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: selfsigned, kind: Issuer}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ca, namespace: ${ns}}
+spec: {ca: {secretName: ca}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: leaf, namespace: ${ns}}
+spec:
+  secretName: leaf-tls
+  dnsNames: [${dnsNames.join(', ')}]
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: ca, kind: Issuer}
+`;
+  after(async () => {
+    await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
+  });
+
+  /** The Secret's data, decoded. */
+  async function secretData(name: string): Promise<Record<string, string>> {
+    const secret = JSON.parse(await kubectl(['-n', ns, 'get', 'secret', name, '-o', 'json'])) as { data: Record<string, string> };
+    return Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  }
+
+  test('a SelfSigned Issuer signs a CA, a CA Issuer from its Secret signs a leaf with the dnsNames', async () => {
+    await kubectl(['apply', '-f', '-'], certManifests);
+    await eventually('Certificate leaf Ready', 120_000, async () => {
+      const ready = await kubectl(['-n', ns, 'get', 'certificate', 'leaf', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+      return ready === 'True' ? ready : undefined;
+    });
+    const leafSecret = await secretData('leaf-tls');
+    assert.deepEqual(Object.keys(leafSecret).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+    const caSecret = await secretData('ca');
+    const ca = new X509Certificate(caSecret['tls.crt']!);
+    assert.equal(ca.ca, true);
+    assert.equal(leafSecret['ca.crt'], caSecret['tls.crt']);
+    const leaf = new X509Certificate(leafSecret['tls.crt']!);
+    assert.equal(leaf.ca, false);
+    assert.ok(leaf.checkIssued(ca), 'the leaf names the CA as its issuer');
+    assert.ok(leaf.verify(ca.publicKey), "the leaf's signature verifies with the CA's key");
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(leafSecret['tls.key']!)), 'tls.key is the key of tls.crt');
+    assert.deepEqual(leaf.subjectAltName?.split(', ').sort(), dnsNames.map((n) => `DNS:${n}`).sort());
   });
 });

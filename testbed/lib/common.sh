@@ -2,6 +2,7 @@
 # Addresses: the node's own address sits on an interface the test bed creates; pod and Service
 # ranges are routed to that interface (or the bridge the CNI plugin creates), so traffic for a cluster
 # address that nothing serves stays on this machine instead of following the default route.
+TB_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"   # testbed/
 TB_CACHE="${REDIS_HA_TESTBED_CACHE:-/var/cache/redis-ha/testbed}"
 TB_RUN="${REDIS_HA_TESTBED_DIR:-/var/lib/redis-ha-testbed}"
 TB_BIN="$TB_CACHE/bin"
@@ -32,6 +33,7 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.6
 COREDNS_IMAGE=localhost/redis-ha/coredns:test
 CTR_SOCK="$TB_RUN/containerd/containerd.sock"
 KUBECONFIG_PATH="$TB_RUN/kubeconfig"
+CM_CACHE="$TB_CACHE/cert-manager"     # cert-manager-controller and the CRDs of its version (lib/cert-manager.sh)
 # Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
   kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
@@ -45,3 +47,61 @@ pid_of() { local f="$TB_RUN/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
 alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
 redis_version() { /usr/bin/redis-server --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p'; }
 exporter_version() { echo "v$(dpkg-query -W -f '${Version}' prometheus-redis-exporter | sed 's/-.*//')"; }
+
+# A hash of testbed/ files (globs allowed): the stamps that decide what to rebuild.
+stamp_of() { (cd "$TB_HOME" && shopt -s nullglob && for f in "$@"; do cat $f; done | sha256sum | cut -d' ' -f1); }
+
+# A P-256 key and a certificate from the test bed's CA in $TB_RUN/pki: a client certificate, or a serving
+# one when a subjectAltName is given.
+tb_cert() ( # name subject [subjectAltName]
+  umask 077
+  local pki="$TB_RUN/pki" n="$1" subj="$2" san="${3:-}" ext="$TB_RUN/pki/$1.ext"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$n.key" 2>/dev/null
+  openssl req -new -key "$pki/$n.key" -subj "$subj" -out "$pki/$n.csr" 2>/dev/null
+  { echo "basicConstraints=CA:FALSE"; echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [[ -n "$san" ]]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$san"
+    else echo "extendedKeyUsage=clientAuth"; fi; } > "$ext"
+  openssl x509 -req -in "$pki/$n.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 30 \
+    -extfile "$ext" -out "$pki/$n.crt" 2>/dev/null
+  rm -f "$pki/$n.csr" "$ext"
+)
+
+# A kubeconfig (mode 600) for the API server with the client certificate tb_cert made under that name.
+tb_kubeconfig() ( # file cert-name
+  umask 077
+  local pki="$TB_RUN/pki"
+  cat > "$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: $NODE_NAME
+  cluster:
+    server: https://$NODE_IP:$API_PORT
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+users:
+- name: $2
+  user:
+    client-certificate-data: $(base64 -w0 "$pki/$2.crt")
+    client-key-data: $(base64 -w0 "$pki/$2.key")
+contexts:
+- name: $NODE_NAME
+  context: {cluster: $NODE_NAME, user: $2}
+current-context: $NODE_NAME
+KC
+  chmod 600 "$1"
+)
+
+start() { # name command...: runs it in its own session, logs to logs/NAME.log
+  local name="$1"; shift
+  setsid "$@" > "$TB_RUN/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$TB_RUN/pids/$name.pid"
+}
+wait_for() { # what seconds daemon command...
+  local what="$1" secs="$2" daemon="$3"; shift 3
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "$daemon"; then tail -n 30 "$TB_RUN/logs/$daemon.log" >&2; die "$daemon exited while waiting for $what (log: $TB_RUN/logs/$daemon.log)"; fi
+    if ((SECONDS > deadline)); then tail -n 30 "$TB_RUN/logs/$daemon.log" >&2; die "no $what after ${secs}s (log: $TB_RUN/logs/$daemon.log)"; fi
+    sleep 0.5
+  done
+}
