@@ -11,9 +11,11 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedWriter } from '../bench/writer.ts';
 import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
-import { MASTER_POD_LABEL, REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
-import { parseReplication } from '../src/redis/parse.ts';
+import { MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, tlsDnsNames } from '../src/kubernetes/render/index.ts';
+import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
+import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
+import { makeCertificate, secretData } from './certs.ts';
 
 const run = promisify(execFile);
 const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
@@ -51,6 +53,18 @@ async function operatorManifests(): Promise<string> {
   return stdout;
 }
 
+let operatorInstalled: Promise<void> | undefined;
+/** Installs the operator once per run, from exactly what `operator manifests` prints. */
+function installOperator(): Promise<void> {
+  operatorInstalled ??= (async () => {
+    await kubectl(['apply', '-f', '-'], await operatorManifests());
+    // A restart picks up an operator image rebuilt under the same tag.
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+  })();
+  return operatorInstalled;
+}
+
 if (!kubeconfig && process.env.CI) {
   test('the Kubernetes end-to-end tests have a test bed', () => {
     assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
@@ -72,10 +86,7 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
 
   before(async () => {
     await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    // Exactly what `operator manifests` prints; a restart picks up an operator image rebuilt under the same tag.
-    await kubectl(['apply', '-f', '-'], await operatorManifests());
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+    await installOperator();
     await kubectl(['create', 'namespace', NS]);
     await kubectl(['apply', '-f', '-'], RESOURCE);
     d = new ClusterDeployment(kubeconfig!, NS, NAME);
@@ -237,5 +248,120 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       await refresher;
       await writer.stop().catch(() => {});
     }
+  });
+});
+
+const TLS_NS = 'e2e-k8s-tls';
+const TLS_NAME = 'vault';
+/** The spec fields the certificate's names depend on, shared by the resource and the test's certificate. */
+const TLS_SPEC = { name: TLS_NAME, replicas: 2, sentinels: 3, endpoint: { enabled: true }, tls: { enabled: true, secretName: `${TLS_NAME}-certs` } };
+const TLS_RESOURCE = `
+apiVersion: redis-ha.io/v1alpha1
+kind: RedisHA
+metadata: {name: ${TLS_NAME}, namespace: ${TLS_NS}}
+spec:
+  replicas: ${TLS_SPEC.replicas}
+  sentinels: ${TLS_SPEC.sentinels}
+  tls: {enabled: true, secretName: ${TLS_SPEC.tls.secretName}}
+  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
+  metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
+  endpoint: {enabled: true, replicas: 1, image: "${OPERATOR_IMAGE}"}
+  sentinel: {profile: fast, downAfterMilliseconds: 2000}
+  resources:
+    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+    exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
+`;
+
+describe('RedisHA with TLS from a user-provided Secret, end to end on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+  let d: ClusterDeployment;
+  let password: string;
+  let sentinelPassword: string;
+  /** `ask`'s target for a pod or Service of the deployment, over TLS verified against the Secret's CA. */
+  const to = async (name: string, host: string, port = REDIS_PORT, pass = password) => d.target(name, host, port, pass);
+
+  before(async () => {
+    await kubectl(['delete', 'namespace', TLS_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await installOperator();
+    await kubectl(['create', 'namespace', TLS_NS]);
+    // A CA of the test's own and a certificate naming every pod and Service, as a user would make them.
+    const cert = makeCertificate(tlsDnsNames(resolveSpec(TLS_SPEC), TLS_NS));
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: TLS_SPEC.tls.secretName, namespace: TLS_NS }, type: 'kubernetes.io/tls', data: secretData(cert) };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(secret));
+    await kubectl(['apply', '-f', '-'], TLS_RESOURCE);
+    d = new ClusterDeployment(kubeconfig!, TLS_NS, TLS_NAME);
+  });
+
+  after(async () => {
+    if (!kubeconfig) return;
+    await kubectl(['delete', 'namespace', TLS_NS, '--wait=false']).catch(() => {});
+  });
+
+  test('the operator brings it to Ready, speaking TLS to every pod with the CA it read from the Secret', async () => {
+    await d.waitReady(300_000);
+    password = await d.password();
+    sentinelPassword = await d.sentinelPassword();
+    const cr = await d.resource();
+    assert.equal(cr.status?.readyReplicas, 2);
+    assert.equal(cr.status?.sentinelsAgreeing, 3);
+  });
+
+  test('a plaintext client to -master is refused; a TLS client writes through -master and reads through -replicas', async () => {
+    const masterIP = await d.clusterIP(d.names.master);
+    await assert.rejects(ask({ host: masterIP, port: REDIS_PORT, password }, 'PING'), 'plaintext to -master');
+    const master = await to(d.names.master, masterIP);
+    await eventually('SET through -master over TLS', 60_000, async () => ((await ask(master, 'SET', 'e2e:tls', 'encrypted').catch(() => '')) === 'OK' ? true : undefined));
+    const replicas = await to(d.names.replicas, await d.clusterIP(d.names.replicas));
+    const value = await eventually('GET through -replicas over TLS', 30_000, async () => ((await ask(replicas, 'GET', 'e2e:tls').catch(() => null)) === 'encrypted' ? true : undefined));
+    assert.equal(value, true);
+    assert.equal(parseReplication(String(await ask(replicas, 'INFO', 'replication'))).role, 'replica');
+  });
+
+  test('replication is up over TLS (no plaintext port anywhere), every Sentinel names the master over TLS, the exporters read over TLS', async () => {
+    const master = await d.waitSettled(60_000);
+    const operator = { username: 'operator', password: await d.secret(SECRET_KEYS.operator) };
+    for (const p of await d.pods('redis')) {
+      const target = { ...(await to(p.name, p.ip!)), ...operator };
+      await assert.rejects(ask({ host: p.ip!, port: REDIS_PORT, password }, 'PING'), `plaintext to ${p.name}`);
+      const config = parseFlatRecord(await ask(target, 'CONFIG', 'GET', 'port', 'tls-port', 'tls-replication'));
+      assert.deepEqual(Object.fromEntries(config), { port: '0', 'tls-port': '6379', 'tls-replication': 'yes' }, p.name);
+      const info = parseReplication(String(await ask(target, 'INFO', 'replication')));
+      if (p.name === master) assert.equal(info.role, 'master');
+      else {
+        assert.equal(info.role, 'replica', p.name);
+        assert.equal(info.masterHost?.split('.')[0], master);
+        assert.equal(info.linkUp, true, `${p.name}: master_link_status:up`);
+      }
+      const metrics = await (await fetch(`http://${p.ip}:9121/metrics`)).text();
+      assert.match(metrics, /^redis_up 1$/m, `${p.name}: the exporter reads Redis over TLS`);
+    }
+    for (const s of await d.pods('sentinel')) {
+      await assert.rejects(ask({ host: s.ip!, port: SENTINEL_PORT, password: sentinelPassword }, 'PING'), `plaintext to ${s.name}`);
+      const named = (await ask(await to(s.name, s.ip!, SENTINEL_PORT, sentinelPassword), 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', d.names.group)) as string[];
+      assert.equal(named[0]!.split('.')[0], master, `${s.name} names ${named[0]}`);
+      const m = parseFlatRecord(await ask(await to(s.name, s.ip!, SENTINEL_PORT, sentinelPassword), 'SENTINEL', 'MASTER', d.names.group));
+      assert.equal(m.get('num-slaves'), '2', `${s.name} sees both replicas`);
+      assert.equal(m.get('num-other-sentinels'), '2', `${s.name} sees the other Sentinels over TLS`);
+      assert.match(await (await fetch(`http://${s.ip}:9121/metrics`)).text(), /^redis_up 1$/m, `${s.name}: the exporter reads Sentinel over TLS`);
+    }
+    const warnings = await kubectl(['-n', TLS_NS, 'get', 'events', '--field-selector', 'type=Warning', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    assert.doesNotMatch(warnings, /CertificateNames|MissingTlsSecret/, 'the certificate names every host and was found');
+  });
+
+  test('the endpoint: its checks run over TLS, and a client TLS session passes through to the master', async () => {
+    const ip = await d.clusterIP(`${TLS_NAME}-endpoint`);
+    const endpoint = await to(`${TLS_NAME}-endpoint`, ip);
+    await eventually('SET through the endpoint over TLS', 120_000, async () => ((await ask(endpoint, 'SET', 'e2e:tls-endpoint', '1').catch(() => '')) === 'OK' ? true : undefined));
+    assert.equal(parseReplication(String(await ask(endpoint, 'INFO', 'replication'))).role, 'master');
+  });
+
+  test('force-deleting the master pod: the -master Service routes TLS writes to the new master', async (t) => {
+    const trial = await forceDeleteMaster(d);
+    t.diagnostic(`${trial.from} -> ${trial.to}: -master Service routed TLS writes after ${trial.masterServiceMs} ms`);
+    assert.notEqual(trial.to, trial.from);
+    assert.notEqual(await d.waitSettled(180_000), trial.from);
+    const master = await to(d.names.master, await d.clusterIP(d.names.master));
+    assert.equal(await ask(master, 'GET', 'e2e:tls'), 'encrypted');
+    assert.equal(await ask(master, 'SET', 'e2e:tls-after', '1'), 'OK');
   });
 });
