@@ -365,3 +365,94 @@ describe('RedisHA with TLS from a user-provided Secret, end to end on the test b
     assert.equal(await ask(master, 'SET', 'e2e:tls-after', '1'), 'OK');
   });
 });
+
+const CM_NS = 'e2e-k8s-cert-manager';
+const CM_NAME = 'issued';
+/** Whether the test bed runs cert-manager (testbed/up installs its CRDs and runs its controller as a host process). */
+const certManager = kubeconfig ? await kubectl(['get', 'crd', 'certificates.cert-manager.io', '-o', 'name']).then(() => true, () => false) : false;
+/** A self-signed Issuer makes a CA; a CA Issuer signs the deployment's certificate with it, all in the test's namespace. */
+const CM_ISSUERS = `
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned, namespace: ${CM_NS}}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: ${CM_NAME}-ca, namespace: ${CM_NS}}
+spec:
+  isCA: true
+  commonName: ${CM_NAME} test CA
+  secretName: ${CM_NAME}-ca
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: selfsigned, kind: Issuer, group: cert-manager.io}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ${CM_NAME}-ca, namespace: ${CM_NS}}
+spec: {ca: {secretName: ${CM_NAME}-ca}}
+`;
+const CM_RESOURCE = `
+apiVersion: redis-ha.io/v1alpha1
+kind: RedisHA
+metadata: {name: ${CM_NAME}, namespace: ${CM_NS}}
+spec:
+  replicas: 1
+  sentinels: 3
+  tls: {enabled: true, certManager: {issuerRef: {name: ${CM_NAME}-ca, kind: Issuer}}}
+  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
+  sentinel: {profile: fast, downAfterMilliseconds: 2000}
+  resources:
+    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+`;
+
+describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the test bed', {
+  skip: !kubeconfig ? 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' : !certManager ? 'the test bed runs no cert-manager (no certificates.cert-manager.io CRD): testbed/up installs it' : false,
+}, () => {
+  let d: ClusterDeployment;
+  let password: string;
+
+  before(async () => {
+    await kubectl(['delete', 'namespace', CM_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await installOperator();
+    await kubectl(['create', 'namespace', CM_NS]);
+    await kubectl(['apply', '-f', '-'], CM_ISSUERS);
+    await kubectl(['apply', '-f', '-'], CM_RESOURCE);
+    d = new ClusterDeployment(kubeconfig!, CM_NS, CM_NAME);
+  });
+
+  after(async () => {
+    if (!kubeconfig) return;
+    await kubectl(['delete', 'namespace', CM_NS, '--wait=false']).catch(() => {});
+  });
+
+  test('cert-manager issues the Certificate the operator applied, and the RedisHA becomes Ready on it', async (t) => {
+    const started = Date.now();
+    const status = await eventually('the Certificate Ready', 120_000, async () => {
+      const text = await kubectl(['-n', CM_NS, 'get', 'certificate', `${CM_NAME}-tls`, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '');
+      return text === 'True' ? text : undefined;
+    });
+    assert.equal(status, 'True');
+    const issuedMs = Date.now() - started;
+    await d.waitReady(300_000);
+    t.diagnostic(`Certificate Ready ${issuedMs} ms after the RedisHA was applied; RedisHA Ready after ${Date.now() - started} ms`);
+    password = await d.password();
+    const names = JSON.parse(await kubectl(['-n', CM_NS, 'get', 'certificate', `${CM_NAME}-tls`, '-o', 'jsonpath={.spec.dnsNames}'])) as string[];
+    assert.deepEqual(names, tlsDnsNames(resolveSpec({ name: CM_NAME, replicas: 1, sentinels: 3, tls: { enabled: true, certManager: { issuerRef: { name: 'x' } } } }), CM_NS));
+  });
+
+  test('TLS only: plaintext refused, a client trusting the Issuer CA writes through -master, replication and Sentinel over TLS', async () => {
+    const masterIP = await d.clusterIP(d.names.master);
+    await assert.rejects(ask({ host: masterIP, port: REDIS_PORT, password }, 'PING'), 'plaintext to -master');
+    // The Secret's ca.crt is the CA Issuer's certificate: the chain a client verifies goes up to it.
+    const master = await d.target(d.names.master, masterIP, REDIS_PORT, password);
+    await eventually('SET through -master over TLS', 60_000, async () => ((await ask(master, 'SET', 'e2e:cert-manager', 'issued').catch(() => '')) === 'OK' ? true : undefined));
+    const settled = await d.waitSettled(60_000);
+    const replica = (await d.pods('redis')).find((p) => p.name !== settled)!;
+    const info = parseReplication(String(await ask(await d.target(replica.name, replica.ip!, REDIS_PORT, password), 'INFO', 'replication')));
+    assert.equal(info.linkUp, true, 'master_link_status:up');
+    assert.equal(await ask(await d.target(replica.name, replica.ip!, REDIS_PORT, password), 'GET', 'e2e:cert-manager'), 'issued');
+    assert.equal(await d.sentinelMasterPod(), settled, 'the Sentinels, over TLS, name the master');
+  });
+});

@@ -221,7 +221,9 @@ export class Operator {
         // start no pod until it exists: a pod would only wait for the volume, then roll when it appears.
         for (const o of objects) if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment' && (await this.#apply(o, cr))) changed.push(`${o.kind}/${o.metadata.name}`);
         if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
-        this.#tellOnce(cr, 'Warning', desired.spec.tls?.certManager ? 'WaitingForCertificate' : 'MissingTlsSecret', m.problem);
+        // Waiting for cert-manager is what a new resource does first (Normal); a user Secret that is missing or incomplete is not.
+        const issuing = desired.spec.tls?.certManager !== undefined && tlsSecret === undefined;
+        this.#tellOnce(cr, issuing ? 'Normal' : 'Warning', issuing ? 'WaitingForCertificate' : 'MissingTlsSecret', m.problem);
         throw new KubeApiError(409, 'WaitingForCertificate', m.problem);
       }
       tls = m.material;
