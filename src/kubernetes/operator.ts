@@ -191,6 +191,7 @@ export class Operator {
     const [namespace, name] = key.split('/') as [string, string];
     const cr = this.#resources.get(namespace, name);
     if (!cr || cr.metadata.deletionTimestamp) {
+      this.#tlsTold.delete(key);
       const r = this.#runtimes.get(key);
       if (!r) return '';
       this.#runtimes.delete(key);
