@@ -65,6 +65,27 @@ function installOperator(): Promise<void> {
   return operatorInstalled;
 }
 
+/** A namespace of the test's own, emptied first, with the operator installed and `manifests` applied in order. */
+async function freshNamespace(namespace: string, ...manifests: string[]): Promise<void> {
+  await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await installOperator();
+  await kubectl(['create', 'namespace', namespace]);
+  for (const m of manifests) await kubectl(['apply', '-f', '-'], m);
+}
+
+/** Deletes a test's namespace without waiting for it (the next run's freshNamespace does). */
+async function dropNamespace(namespace: string): Promise<void> {
+  if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
+}
+
+/** Waits until `d` is Ready with every replica in sync and every Sentinel agreeing. */
+async function waitReadyAndAgreed(d: ClusterDeployment, replicas: number, sentinels: number): Promise<void> {
+  await d.waitReady(300_000);
+  const cr = await d.resource();
+  assert.equal(cr.status?.readyReplicas, replicas);
+  assert.equal(cr.status?.sentinelsAgreeing, sentinels);
+}
+
 if (!kubeconfig && process.env.CI) {
   test('the Kubernetes end-to-end tests have a test bed', () => {
     assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
@@ -85,25 +106,16 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
   }
 
   before(async () => {
-    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    await installOperator();
-    await kubectl(['create', 'namespace', NS]);
-    await kubectl(['apply', '-f', '-'], RESOURCE);
+    await freshNamespace(NS, RESOURCE);
     d = new ClusterDeployment(kubeconfig!, NS, NAME);
   });
 
-  after(async () => {
-    if (!kubeconfig) return;
-    await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => {});
-  });
+  after(() => dropNamespace(NS));
 
   test('the operator brings the RedisHA to Ready', async () => {
-    await d.waitReady(300_000);
+    await waitReadyAndAgreed(d, 2, 3);
     password = await d.password();
     sentinelPassword = await d.sentinelPassword();
-    const cr = await d.resource();
-    assert.equal(cr.status?.readyReplicas, 2);
-    assert.equal(cr.status?.sentinelsAgreeing, 3);
   });
 
   test('a write through the -master Service is read through -replicas', async () => {
@@ -281,29 +293,19 @@ describe('RedisHA with TLS from a user-provided Secret, end to end on the test b
   const to = async (name: string, host: string, port = REDIS_PORT, pass = password) => d.target(name, host, port, pass);
 
   before(async () => {
-    await kubectl(['delete', 'namespace', TLS_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    await installOperator();
-    await kubectl(['create', 'namespace', TLS_NS]);
     // A CA of the test's own and a certificate naming every pod and Service, as a user would make them.
     const cert = makeCertificate(tlsDnsNames(resolveSpec(TLS_SPEC), TLS_NS));
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: TLS_SPEC.tls.secretName, namespace: TLS_NS }, type: 'kubernetes.io/tls', data: secretData(cert) };
-    await kubectl(['apply', '-f', '-'], JSON.stringify(secret));
-    await kubectl(['apply', '-f', '-'], TLS_RESOURCE);
+    await freshNamespace(TLS_NS, JSON.stringify(secret), TLS_RESOURCE);
     d = new ClusterDeployment(kubeconfig!, TLS_NS, TLS_NAME);
   });
 
-  after(async () => {
-    if (!kubeconfig) return;
-    await kubectl(['delete', 'namespace', TLS_NS, '--wait=false']).catch(() => {});
-  });
+  after(() => dropNamespace(TLS_NS));
 
   test('the operator brings it to Ready, speaking TLS to every pod with the CA it read from the Secret', async () => {
-    await d.waitReady(300_000);
+    await waitReadyAndAgreed(d, 2, 3);
     password = await d.password();
     sentinelPassword = await d.sentinelPassword();
-    const cr = await d.resource();
-    assert.equal(cr.status?.readyReplicas, 2);
-    assert.equal(cr.status?.sentinelsAgreeing, 3);
   });
 
   test('a plaintext client to -master is refused; a TLS client writes through -master and reads through -replicas', async () => {
@@ -414,18 +416,11 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
   let password: string;
 
   before(async () => {
-    await kubectl(['delete', 'namespace', CM_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    await installOperator();
-    await kubectl(['create', 'namespace', CM_NS]);
-    await kubectl(['apply', '-f', '-'], CM_ISSUERS);
-    await kubectl(['apply', '-f', '-'], CM_RESOURCE);
+    await freshNamespace(CM_NS, CM_ISSUERS, CM_RESOURCE);
     d = new ClusterDeployment(kubeconfig!, CM_NS, CM_NAME);
   });
 
-  after(async () => {
-    if (!kubeconfig) return;
-    await kubectl(['delete', 'namespace', CM_NS, '--wait=false']).catch(() => {});
-  });
+  after(() => dropNamespace(CM_NS));
 
   test('cert-manager issues the Certificate the operator applied, and the RedisHA becomes Ready on it', async (t) => {
     const started = Date.now();
@@ -435,7 +430,7 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
     });
     assert.equal(status, 'True');
     const issuedMs = Date.now() - started;
-    await d.waitReady(300_000);
+    await waitReadyAndAgreed(d, 1, 3);
     t.diagnostic(`Certificate Ready ${issuedMs} ms after the RedisHA was applied; RedisHA Ready after ${Date.now() - started} ms`);
     password = await d.password();
     const names = JSON.parse(await kubectl(['-n', CM_NS, 'get', 'certificate', `${CM_NAME}-tls`, '-o', 'jsonpath={.spec.dnsNames}'])) as string[];
