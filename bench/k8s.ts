@@ -4,10 +4,11 @@
  * measurement of `redis-ha bench failover --k8s` and test/e2e-k8s.test.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
-import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from '../src/kubernetes/render/index.ts';
+import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf } from '../src/kubernetes/render/index.ts';
 import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
 
@@ -25,12 +26,22 @@ interface PodObject {
   status?: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
+/** A target for `ask`: an address, credentials and, for a TLS deployment, Node's TLS options. */
+export interface AskTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+  readonly username?: string;
+  readonly tls?: ConnectionOptions;
+}
+
 /** One RedisHA resource seen from the host. */
 export class ClusterDeployment {
   readonly client: KubeClient;
   readonly namespace: string;
   readonly name: string;
   readonly names: ReturnType<typeof namesOf>;
+  #tls?: Promise<{ ca: string; cert: string; key: string } | undefined>;
 
   constructor(kubeconfig: string | KubeConfig, namespace: string, name: string) {
     this.client = new KubeClient(typeof kubeconfig === 'string' ? loadKubeConfig(kubeconfig) : kubeconfig);
@@ -68,6 +79,40 @@ export class ClusterDeployment {
 
   password(): Promise<string> {
     return this.secret(SECRET_KEYS.password);
+  }
+
+  /**
+   * The deployment's certificate Secret (CA, certificate and key), read through the API as the
+   * operator does, when its spec turns TLS on; undefined otherwise. Read once.
+   */
+  certificate(): Promise<{ ca: string; cert: string; key: string } | undefined> {
+    this.#tls ??= (async () => {
+      const tls = (await this.resource()).spec?.tls as { enabled?: boolean; secretName?: string } | undefined;
+      if (!tls?.enabled) return undefined;
+      const s = await this.client.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${this.namespace}/secrets/${tls.secretName ?? `${this.name}-tls`}`);
+      const value = (key: string) => Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
+      return { ca: value(TLS_KEYS.ca), cert: value(TLS_KEYS.cert), key: value(TLS_KEYS.key) };
+    })();
+    return this.#tls;
+  }
+
+  /**
+   * Node's TLS options to reach `name` (a pod such as `shop-redis-0`, or a Service such as
+   * `shop-master`) by its IP while verifying the name the certificate carries for it; undefined
+   * without TLS. Presents the certificate too, so it works when the pods require client certificates.
+   */
+  async tlsTo(name: string): Promise<ConnectionOptions | undefined> {
+    const c = await this.certificate();
+    if (!c) return undefined;
+    const pod = new RegExp(`^${this.name}-(redis|sentinel)-\\d+$`).test(name);
+    const servername = pod ? `${name}.${this.names.headless}.${this.namespace}.svc` : `${name}.${this.namespace}.svc`;
+    return { ca: c.ca, cert: c.cert, key: c.key, servername };
+  }
+
+  /** `ask`'s target for a pod or Service by name, at `host` (its IP): TLS options added when the deployment serves TLS. */
+  async target(name: string, host: string, port: number, password: string): Promise<AskTarget> {
+    const tls = await this.tlsTo(name);
+    return { host, port, password, ...(tls ? { tls } : {}) };
   }
 
   sentinelPassword(): Promise<string> {
@@ -121,7 +166,7 @@ export class ClusterDeployment {
     const password = await this.sentinelPassword();
     for (const p of await this.pods('sentinel')) {
       if (!p.ip) continue;
-      const reply = await ask({ host: p.ip, port: SENTINEL_PORT, password }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.names.group).catch(() => undefined);
+      const reply = await ask(await this.target(p.name, p.ip, SENTINEL_PORT, password), 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.names.group).catch(() => undefined);
       if (Array.isArray(reply) && reply.length >= 1) return String(reply[0]).split('.')[0];
     }
     return undefined;
@@ -129,7 +174,7 @@ export class ClusterDeployment {
 }
 
 /** Several commands, in order, on one fresh connection (closed after); rejects on the first error. */
-export async function askAll(target: { host: string; port: number; password: string; username?: string }, commands: string[][]): Promise<unknown[]> {
+export async function askAll(target: AskTarget, commands: string[][]): Promise<unknown[]> {
   const c = new Redis({ ...target, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   c.on('error', () => {});
   try {
@@ -143,7 +188,7 @@ export async function askAll(target: { host: string; port: number; password: str
 }
 
 /** One command on a fresh connection (closed after), with a short timeout. */
-export async function ask(target: { host: string; port: number; password: string; username?: string }, ...command: string[]): Promise<unknown> {
+export async function ask(target: AskTarget, ...command: string[]): Promise<unknown> {
   const c = new Redis({ ...target, lazyConnect: true, connectTimeout: 1000, commandTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   c.on('error', () => {});
   try {
@@ -170,15 +215,15 @@ export async function forceDeleteMaster(d: ClusterDeployment, timeoutMs = 120_00
   const from = await d.sentinelMasterPod();
   if (!from) throw new Error(`no Sentinel of RedisHA ${d.namespace}/${d.name} names a master`);
   const password = await d.password();
-  const ip = await d.clusterIP(d.names.master);
+  const master = await d.target(d.names.master, await d.clusterIP(d.names.master), REDIS_PORT, password);
   // The dying master's process may still answer through the Service for a moment after its pod object
   // is gone: only a write acknowledged by another process (another run_id) counts.
-  const oldRunId = runIdOf(String(await ask({ host: ip, port: REDIS_PORT, password }, 'INFO', 'server')));
+  const oldRunId = runIdOf(String(await ask(master, 'INFO', 'server')));
   const started = performance.now();
   await d.client.request('DELETE', `/api/v1/namespaces/${d.namespace}/pods/${from}`, { query: { gracePeriodSeconds: 0 } });
   const deadline = started + timeoutMs;
   for (let n = 0; ; n++) {
-    const ok = await askAll({ host: ip, port: REDIS_PORT, password }, [['INFO', 'server'], ['SET', 'redis-ha:e2e:failover-probe', String(n)]]).then(
+    const ok = await askAll(master, [['INFO', 'server'], ['SET', 'redis-ha:e2e:failover-probe', String(n)]]).then(
       ([info]) => runIdOf(String(info)) !== oldRunId,
       () => false,
     );

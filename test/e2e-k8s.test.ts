@@ -11,9 +11,11 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedWriter } from '../bench/writer.ts';
 import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
-import { MASTER_POD_LABEL, REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
-import { parseReplication } from '../src/redis/parse.ts';
+import { MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, tlsDnsNames } from '../src/kubernetes/render/index.ts';
+import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
+import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
+import { makeCertificate, secretData } from './certs.ts';
 
 const run = promisify(execFile);
 const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
@@ -51,6 +53,39 @@ async function operatorManifests(): Promise<string> {
   return stdout;
 }
 
+let operatorInstalled: Promise<void> | undefined;
+/** Installs the operator once per run, from exactly what `operator manifests` prints. */
+function installOperator(): Promise<void> {
+  operatorInstalled ??= (async () => {
+    await kubectl(['apply', '-f', '-'], await operatorManifests());
+    // A restart picks up an operator image rebuilt under the same tag.
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
+    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+  })();
+  return operatorInstalled;
+}
+
+/** A namespace of the test's own, emptied first, with the operator installed and `manifests` applied in order. */
+async function freshNamespace(namespace: string, ...manifests: string[]): Promise<void> {
+  await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await installOperator();
+  await kubectl(['create', 'namespace', namespace]);
+  for (const m of manifests) await kubectl(['apply', '-f', '-'], m);
+}
+
+/** Deletes a test's namespace without waiting for it (the next run's freshNamespace does). */
+async function dropNamespace(namespace: string): Promise<void> {
+  if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
+}
+
+/** Waits until `d` is Ready with every replica in sync and every Sentinel agreeing. */
+async function waitReadyAndAgreed(d: ClusterDeployment, replicas: number, sentinels: number): Promise<void> {
+  await d.waitReady(300_000);
+  const cr = await d.resource();
+  assert.equal(cr.status?.readyReplicas, replicas);
+  assert.equal(cr.status?.sentinelsAgreeing, sentinels);
+}
+
 if (!kubeconfig && process.env.CI) {
   test('the Kubernetes end-to-end tests have a test bed', () => {
     assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
@@ -71,28 +106,16 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
   }
 
   before(async () => {
-    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    // Exactly what `operator manifests` prints; a restart picks up an operator image rebuilt under the same tag.
-    await kubectl(['apply', '-f', '-'], await operatorManifests());
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
-    await kubectl(['create', 'namespace', NS]);
-    await kubectl(['apply', '-f', '-'], RESOURCE);
+    await freshNamespace(NS, RESOURCE);
     d = new ClusterDeployment(kubeconfig!, NS, NAME);
   });
 
-  after(async () => {
-    if (!kubeconfig) return;
-    await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => {});
-  });
+  after(() => dropNamespace(NS));
 
   test('the operator brings the RedisHA to Ready', async () => {
-    await d.waitReady(300_000);
+    await waitReadyAndAgreed(d, 2, 3);
     password = await d.password();
     sentinelPassword = await d.sentinelPassword();
-    const cr = await d.resource();
-    assert.equal(cr.status?.readyReplicas, 2);
-    assert.equal(cr.status?.sentinelsAgreeing, 3);
   });
 
   test('a write through the -master Service is read through -replicas', async () => {
@@ -237,5 +260,194 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       await refresher;
       await writer.stop().catch(() => {});
     }
+  });
+});
+
+const TLS_NS = 'e2e-k8s-tls';
+const TLS_NAME = 'vault';
+/** The spec fields the certificate's names depend on, shared by the resource and the test's certificate. */
+const TLS_SPEC = { name: TLS_NAME, replicas: 2, sentinels: 3, endpoint: { enabled: true }, tls: { enabled: true, secretName: `${TLS_NAME}-certs` } };
+const TLS_RESOURCE = `
+apiVersion: redis-ha.io/v1alpha1
+kind: RedisHA
+metadata: {name: ${TLS_NAME}, namespace: ${TLS_NS}}
+spec:
+  replicas: ${TLS_SPEC.replicas}
+  sentinels: ${TLS_SPEC.sentinels}
+  tls: {enabled: true, secretName: ${TLS_SPEC.tls.secretName}}
+  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
+  metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
+  endpoint: {enabled: true, replicas: 1, image: "${OPERATOR_IMAGE}"}
+  sentinel: {profile: fast, downAfterMilliseconds: 2000}
+  resources:
+    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+    exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
+`;
+
+describe('RedisHA with TLS from a user-provided Secret, end to end on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+  let d: ClusterDeployment;
+  let password: string;
+  let sentinelPassword: string;
+  /** `ask`'s target for a pod or Service of the deployment, over TLS verified against the Secret's CA. */
+  const to = async (name: string, host: string, port = REDIS_PORT, pass = password) => d.target(name, host, port, pass);
+
+  before(async () => {
+    // A CA of the test's own and a certificate naming every pod and Service, as a user would make them.
+    const cert = makeCertificate(tlsDnsNames(resolveSpec(TLS_SPEC), TLS_NS));
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: TLS_SPEC.tls.secretName, namespace: TLS_NS }, type: 'kubernetes.io/tls', data: secretData(cert) };
+    await freshNamespace(TLS_NS, JSON.stringify(secret), TLS_RESOURCE);
+    d = new ClusterDeployment(kubeconfig!, TLS_NS, TLS_NAME);
+  });
+
+  after(() => dropNamespace(TLS_NS));
+
+  test('the operator brings it to Ready, speaking TLS to every pod with the CA it read from the Secret', async () => {
+    await waitReadyAndAgreed(d, 2, 3);
+    password = await d.password();
+    sentinelPassword = await d.sentinelPassword();
+  });
+
+  test('a plaintext client to -master is refused; a TLS client writes through -master and reads through -replicas', async () => {
+    const masterIP = await d.clusterIP(d.names.master);
+    await assert.rejects(ask({ host: masterIP, port: REDIS_PORT, password }, 'PING'), 'plaintext to -master');
+    const master = await to(d.names.master, masterIP);
+    await eventually('SET through -master over TLS', 60_000, async () => ((await ask(master, 'SET', 'e2e:tls', 'encrypted').catch(() => '')) === 'OK' ? true : undefined));
+    const replicas = await to(d.names.replicas, await d.clusterIP(d.names.replicas));
+    const value = await eventually('GET through -replicas over TLS', 30_000, async () => ((await ask(replicas, 'GET', 'e2e:tls').catch(() => null)) === 'encrypted' ? true : undefined));
+    assert.equal(value, true);
+    assert.equal(parseReplication(String(await ask(replicas, 'INFO', 'replication'))).role, 'replica');
+  });
+
+  test('replication is up over TLS (no plaintext port anywhere), every Sentinel names the master over TLS, the exporters read over TLS', async () => {
+    const master = await d.waitSettled(60_000);
+    const operator = { username: 'operator', password: await d.secret(SECRET_KEYS.operator) };
+    for (const p of await d.pods('redis')) {
+      const target = { ...(await to(p.name, p.ip!)), ...operator };
+      await assert.rejects(ask({ host: p.ip!, port: REDIS_PORT, password }, 'PING'), `plaintext to ${p.name}`);
+      const config = parseFlatRecord(await ask(target, 'CONFIG', 'GET', 'port', 'tls-port', 'tls-replication'));
+      assert.deepEqual(Object.fromEntries(config), { port: '0', 'tls-port': '6379', 'tls-replication': 'yes' }, p.name);
+      const info = parseReplication(String(await ask(target, 'INFO', 'replication')));
+      if (p.name === master) assert.equal(info.role, 'master');
+      else {
+        assert.equal(info.role, 'replica', p.name);
+        assert.equal(info.masterHost?.split('.')[0], master);
+        assert.equal(info.linkUp, true, `${p.name}: master_link_status:up`);
+      }
+      const metrics = await (await fetch(`http://${p.ip}:9121/metrics`)).text();
+      assert.match(metrics, /^redis_up 1$/m, `${p.name}: the exporter reads Redis over TLS`);
+    }
+    for (const s of await d.pods('sentinel')) {
+      await assert.rejects(ask({ host: s.ip!, port: SENTINEL_PORT, password: sentinelPassword }, 'PING'), `plaintext to ${s.name}`);
+      const named = (await ask(await to(s.name, s.ip!, SENTINEL_PORT, sentinelPassword), 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', d.names.group)) as string[];
+      assert.equal(named[0]!.split('.')[0], master, `${s.name} names ${named[0]}`);
+      const m = parseFlatRecord(await ask(await to(s.name, s.ip!, SENTINEL_PORT, sentinelPassword), 'SENTINEL', 'MASTER', d.names.group));
+      assert.equal(m.get('num-slaves'), '2', `${s.name} sees both replicas`);
+      assert.equal(m.get('num-other-sentinels'), '2', `${s.name} sees the other Sentinels over TLS`);
+      assert.match(await (await fetch(`http://${s.ip}:9121/metrics`)).text(), /^redis_up 1$/m, `${s.name}: the exporter reads Sentinel over TLS`);
+    }
+    const warnings = await kubectl(['-n', TLS_NS, 'get', 'events', '--field-selector', 'type=Warning', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    assert.doesNotMatch(warnings, /CertificateNames|MissingTlsSecret/, 'the certificate names every host and was found');
+  });
+
+  test('the endpoint: its checks run over TLS, and a client TLS session passes through to the master', async () => {
+    const ip = await d.clusterIP(`${TLS_NAME}-endpoint`);
+    const endpoint = await to(`${TLS_NAME}-endpoint`, ip);
+    await eventually('SET through the endpoint over TLS', 120_000, async () => ((await ask(endpoint, 'SET', 'e2e:tls-endpoint', '1').catch(() => '')) === 'OK' ? true : undefined));
+    assert.equal(parseReplication(String(await ask(endpoint, 'INFO', 'replication'))).role, 'master');
+  });
+
+  test('force-deleting the master pod: the -master Service routes TLS writes to the new master', async (t) => {
+    const trial = await forceDeleteMaster(d);
+    t.diagnostic(`${trial.from} -> ${trial.to}: -master Service routed TLS writes after ${trial.masterServiceMs} ms`);
+    assert.notEqual(trial.to, trial.from);
+    assert.notEqual(await d.waitSettled(180_000), trial.from);
+    const master = await to(d.names.master, await d.clusterIP(d.names.master));
+    assert.equal(await ask(master, 'GET', 'e2e:tls'), 'encrypted');
+    assert.equal(await ask(master, 'SET', 'e2e:tls-after', '1'), 'OK');
+  });
+});
+
+const CM_NS = 'e2e-k8s-cert-manager';
+const CM_NAME = 'issued';
+/** Whether the test bed runs cert-manager (testbed/up installs its CRDs and runs its controller as a host process). */
+const certManager = kubeconfig ? await kubectl(['get', 'crd', 'certificates.cert-manager.io', '-o', 'name']).then(() => true, () => false) : false;
+/** A self-signed Issuer makes a CA; a CA Issuer signs the deployment's certificate with it, all in the test's namespace. */
+const CM_ISSUERS = `
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned, namespace: ${CM_NS}}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: ${CM_NAME}-ca, namespace: ${CM_NS}}
+spec:
+  isCA: true
+  commonName: ${CM_NAME} test CA
+  secretName: ${CM_NAME}-ca
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: selfsigned, kind: Issuer, group: cert-manager.io}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ${CM_NAME}-ca, namespace: ${CM_NS}}
+spec: {ca: {secretName: ${CM_NAME}-ca}}
+`;
+const CM_RESOURCE = `
+apiVersion: redis-ha.io/v1alpha1
+kind: RedisHA
+metadata: {name: ${CM_NAME}, namespace: ${CM_NS}}
+spec:
+  replicas: 1
+  sentinels: 3
+  tls: {enabled: true, certManager: {issuerRef: {name: ${CM_NAME}-ca, kind: Issuer}}}
+  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
+  sentinel: {profile: fast, downAfterMilliseconds: 2000}
+  resources:
+    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+`;
+
+describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the test bed', {
+  skip: !kubeconfig ? 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' : !certManager ? 'the test bed runs no cert-manager (no certificates.cert-manager.io CRD): testbed/up installs it' : false,
+}, () => {
+  let d: ClusterDeployment;
+  let password: string;
+
+  before(async () => {
+    await freshNamespace(CM_NS, CM_ISSUERS, CM_RESOURCE);
+    d = new ClusterDeployment(kubeconfig!, CM_NS, CM_NAME);
+  });
+
+  after(() => dropNamespace(CM_NS));
+
+  test('cert-manager issues the Certificate the operator applied, and the RedisHA becomes Ready on it', async (t) => {
+    const started = Date.now();
+    const status = await eventually('the Certificate Ready', 120_000, async () => {
+      const text = await kubectl(['-n', CM_NS, 'get', 'certificate', `${CM_NAME}-tls`, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '');
+      return text === 'True' ? text : undefined;
+    });
+    assert.equal(status, 'True');
+    const issuedMs = Date.now() - started;
+    await waitReadyAndAgreed(d, 1, 3);
+    t.diagnostic(`Certificate Ready ${issuedMs} ms after the RedisHA was applied; RedisHA Ready after ${Date.now() - started} ms`);
+    password = await d.password();
+    const names = JSON.parse(await kubectl(['-n', CM_NS, 'get', 'certificate', `${CM_NAME}-tls`, '-o', 'jsonpath={.spec.dnsNames}'])) as string[];
+    assert.deepEqual(names, tlsDnsNames(resolveSpec({ name: CM_NAME, replicas: 1, sentinels: 3, tls: { enabled: true, certManager: { issuerRef: { name: 'x' } } } }), CM_NS));
+  });
+
+  test('TLS only: plaintext refused, a client trusting the Issuer CA writes through -master, replication and Sentinel over TLS', async () => {
+    const masterIP = await d.clusterIP(d.names.master);
+    await assert.rejects(ask({ host: masterIP, port: REDIS_PORT, password }, 'PING'), 'plaintext to -master');
+    // The Secret's ca.crt is the CA Issuer's certificate: the chain a client verifies goes up to it.
+    const master = await d.target(d.names.master, masterIP, REDIS_PORT, password);
+    await eventually('SET through -master over TLS', 60_000, async () => ((await ask(master, 'SET', 'e2e:cert-manager', 'issued').catch(() => '')) === 'OK' ? true : undefined));
+    const settled = await d.waitSettled(60_000);
+    const replica = (await d.pods('redis')).find((p) => p.name !== settled)!;
+    const info = parseReplication(String(await ask(await d.target(replica.name, replica.ip!, REDIS_PORT, password), 'INFO', 'replication')));
+    assert.equal(info.linkUp, true, 'master_link_status:up');
+    assert.equal(await ask(await d.target(replica.name, replica.ip!, REDIS_PORT, password), 'GET', 'e2e:cert-manager'), 'issued');
+    assert.equal(await d.sentinelMasterPod(), settled, 'the Sentinels, over TLS, name the master');
   });
 });

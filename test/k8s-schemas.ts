@@ -1,12 +1,13 @@
 /**
  * Offline validation of rendered objects against the upstream schemas: the Kubernetes OpenAPI v3 spec
- * of a release (api/openapi-spec/v3 in the k8s.io/kubernetes module) and the prometheus-operator CRDs
- * (example/prometheus-operator-crd in its module). `.ci/run` fetches both modules through the Go module
- * proxy into /var/cache/redis-ha/gomod (scripts/fetch-schemas.sh). Validation is strict: every object
+ * of a release (api/openapi-spec/v3 in the k8s.io/kubernetes module), the prometheus-operator CRDs
+ * (example/prometheus-operator-crd in its module) and the cert-manager CRDs (deploy/crds in its module).
+ * `.ci/run` fetches the three modules through the Go module proxy into /var/cache/redis-ha/gomod
+ * (scripts/fetch-schemas.sh). Validation is strict: every object
  * schema that lists its properties rejects others, as kubeconform's -strict does, so a misspelt field
  * fails here instead of being silently dropped by the API server.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -14,11 +15,19 @@ import { parse } from 'yaml';
 
 export const KUBERNETES_VERSION = 'v1.34.4';
 export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+export const CERT_MANAGER_VERSION = 'v1.21.2';
 const MODCACHE = process.env.REDIS_HA_GOMODCACHE ?? '/var/cache/redis-ha/gomod';
 const K8S_DIR = join(MODCACHE, `k8s.io/kubernetes@${KUBERNETES_VERSION}/api/openapi-spec/v3`);
 const CRD_DIR = join(MODCACHE, `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}/example/prometheus-operator-crd`);
+const CERT_MANAGER_DIR = join(MODCACHE, `github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION}/deploy/crds`);
 const K8S_FILES = ['api__v1_openapi.json', 'apis__apps__v1_openapi.json', 'apis__policy__v1_openapi.json', 'apis__networking.k8s.io__v1_openapi.json'];
-const CRD_FILES = ['monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml'];
+/** The cert-manager Certificate CRD as upstream ships it (the operator tests install it into a test API server). */
+export const CERT_MANAGER_CERTIFICATE_CRD = join(CERT_MANAGER_DIR, 'cert-manager.io_certificates.yaml');
+const CRD_FILES = [
+  join(CRD_DIR, 'monitoring.coreos.com_servicemonitors.yaml'),
+  join(CRD_DIR, 'monitoring.coreos.com_prometheusrules.yaml'),
+  CERT_MANAGER_CERTIFICATE_CRD,
+];
 
 type Schema = Record<string, unknown>;
 
@@ -49,7 +58,7 @@ let cached: Validator | undefined;
 /** The validator, built once. Throws a one-line error naming the fix when the schemas are not fetched. */
 export function kubernetesValidator(): Validator {
   if (cached) return cached;
-  if (!existsSync(K8S_DIR) || !existsSync(CRD_DIR))
+  if (!existsSync(K8S_DIR) || CRD_FILES.some((f) => !existsSync(f)))
     throw new Error(`Kubernetes schemas not found under ${MODCACHE}; run 'bash scripts/fetch-schemas.sh' (needs go and the Go module proxy)`);
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, code: { regExp: re2Like } });
   const schemas: Record<string, Schema> = {};
@@ -70,8 +79,8 @@ export function kubernetesValidator(): Validator {
     validators.set(gvk, ajv.compile({ $ref: `k8s#/components/schemas/${name}` }));
   }
   const objectMeta = ajv.compile({ $ref: 'k8s#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' });
-  for (const file of readdirSync(CRD_DIR).filter((f) => CRD_FILES.includes(f))) {
-    const crd = parse(readFileSync(join(CRD_DIR, file), 'utf8')) as {
+  for (const file of CRD_FILES) {
+    const crd = parse(readFileSync(file, 'utf8')) as {
       spec: { group: string; names: { kind: string }; versions: Array<{ name: string; schema: { openAPIV3Schema: Schema } }> };
     };
     for (const version of crd.spec.versions) {

@@ -23,6 +23,12 @@ import { MASTER_POD_LABEL, renderResource } from '../src/kubernetes/render/index
 import { resolveSpec } from '../src/spec/index.ts';
 import { TopologyMetrics } from '../src/observe/metrics.ts';
 import type { K8sObject } from '../src/kubernetes/render/index.ts';
+import { tlsDnsNames } from '../src/kubernetes/render/index.ts';
+import { TLS_HASH_ANNOTATION } from '../src/kubernetes/reconcile.ts';
+import { makeCertificate, secretData } from './certs.ts';
+import { CERT_MANAGER_CERTIFICATE_CRD } from './k8s-schemas.ts';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 
 const PORT_BASE = 8500;
 const OP_NS = 'redis-ha-system';
@@ -271,6 +277,73 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     assert.equal(await admin.find(objectPath(typeOfKind('ConfigMap'), 'wrong-config', NS)), undefined);
     const events = await eventually('an InvalidSpec event', 10_000, async () => ((await eventsFor('wrong')).some((e) => e.reason === 'InvalidSpec') ? eventsFor('wrong') : undefined));
     assert.equal(events.filter((e) => e.reason === 'InvalidSpec').length, 1);
+  });
+
+  it('TLS from a user Secret: nothing that mounts it until it exists (one Event), then pods carry its fingerprint; a renewal changes it', async () => {
+    const redishas = { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', plural: 'redishas', namespaced: true };
+    await admin.request('POST', collectionPath(redishas, NS), {
+      body: { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', metadata: { name: 'vault' }, spec: { replicas: 1, tls: { enabled: true, secretName: 'vault-certs' } } },
+    });
+    await eventually('a MissingTlsSecret event', 20_000, async () => ((await eventsFor('vault')).some((e) => e.reason === 'MissingTlsSecret') ? true : undefined));
+    await sleep(2500); // a retry or two
+    assert.ok(await admin.find(objectPath(typeOfKind('ConfigMap'), 'vault-config', NS)), 'what does not mount the certificate is applied');
+    assert.equal(await admin.find(objectPath(typeOfKind('StatefulSet'), 'vault-redis', NS)), undefined, 'no pod waits for a missing Secret');
+    const missing = (await eventsFor('vault')).filter((e) => e.reason === 'MissingTlsSecret');
+    assert.deepEqual(missing.map((e) => e.message), [`Secret ${NS}/vault-certs named by tls.secretName does not exist; create it with the keys tls.crt, tls.key, ca.crt`], 'one Event, not one per retry');
+
+    const spec = resolveSpec({ name: 'vault', replicas: 1, tls: { enabled: true, secretName: 'vault-certs' } });
+    // Every name but the -replicas Service's: the operator warns, naming them.
+    const names = tlsDnsNames(spec, NS).filter((n) => !n.startsWith('vault-replicas'));
+    const secret = (c: ReturnType<typeof makeCertificate>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'vault-certs', namespace: NS }, type: 'kubernetes.io/tls', data: secretData(c) });
+    await admin.apply(objectPath(typeOfKind('Secret'), 'vault-certs', NS), secret(makeCertificate(names)), 'redis-ha-test');
+    const hashOf = async () => {
+      const sts = await admin.find<{ spec: { template: { metadata: { annotations?: Record<string, string> } } } }>(objectPath(typeOfKind('StatefulSet'), 'vault-redis', NS));
+      return sts?.spec.template.metadata.annotations?.[TLS_HASH_ANNOTATION];
+    };
+    const first = await eventually('the StatefulSets with the certificate fingerprint', 30_000, hashOf);
+    const config = await admin.get<{ data: Record<string, string> }>(objectPath(typeOfKind('ConfigMap'), 'vault-config', NS));
+    assert.match(config.data['redis.conf']!, /^port 0\ntls-port 6379\n/m);
+    const warning = await eventually('a CertificateNames event', 10_000, async () => (await eventsFor('vault')).find((e) => e.reason === 'CertificateNames'));
+    assert.equal(warning.message, `the certificate in Secret ${NS}/vault-certs does not name 4 of the hosts clients and peers connect by, so TLS clients that verify names fail on them: vault-replicas, vault-replicas.${NS}, vault-replicas.${NS}.svc, vault-replicas.${NS}.svc.cluster.local`);
+
+    // A renewal (the operator does not watch Secrets: the next pass, here forced by touching the resource, takes it up).
+    await admin.apply(objectPath(typeOfKind('Secret'), 'vault-certs', NS), secret(makeCertificate(tlsDnsNames(spec, NS))), 'redis-ha-test');
+    await admin.request('PATCH', crPath('vault'), { contentType: PATCH.merge, body: { metadata: { annotations: { renewed: '1' } } } });
+    const second = await eventually('a new fingerprint', 30_000, async () => {
+      const h = await hashOf();
+      return h !== first ? h : undefined;
+    });
+    assert.match(second!, /^[0-9a-f]{16}$/);
+    const objects = JSON.stringify(await Promise.all(['vault-config'].map((n) => admin.get(objectPath(typeOfKind('ConfigMap'), n, NS)))));
+    assert.ok(!objects.includes('BEGIN'), 'no PEM in a ConfigMap');
+    const status = await runCli(testHome(), ['status', '--k8s', 'vault', '-n', NS, '--kubeconfig', api.kubeconfig(), '--json']);
+    assert.deepEqual((({ tls, tlsSecret, tlsAuthClients }) => ({ tls, tlsSecret, tlsAuthClients }))(JSON.parse(status.stdout)), { tls: true, tlsSecret: 'vault-certs', tlsAuthClients: 'optional' });
+    await admin.request('DELETE', crPath('vault'));
+  });
+
+  it('TLS from cert-manager: a missing cert-manager is named; with its CRD the API server accepts the Certificate, and the pods wait for its Secret', async () => {
+    const redishas = { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', plural: 'redishas', namespaced: true };
+    await admin.request('POST', collectionPath(redishas, NS), {
+      body: { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', metadata: { name: 'issued' }, spec: { replicas: 1, tls: { enabled: true, certManager: { issuerRef: { name: 'ca', kind: 'ClusterIssuer' } } } } },
+    });
+    const missing = await eventually('a CertManagerMissing event', 20_000, async () => (await eventsFor('issued')).find((e) => e.reason === 'CertManagerMissing'));
+    assert.equal(missing.message, 'cert-manager is not installed (the API server has no cert-manager.io/v1 Certificate): install cert-manager, or put your own certificate in a Secret and name it in tls.secretName');
+    // Install cert-manager's own CRD: the API server then validates our Certificate against its schema.
+    const crd = parse(readFileSync(CERT_MANAGER_CERTIFICATE_CRD, 'utf8')) as K8sObject;
+    await admin.apply(pathOf(crd), crd, 'redis-ha-test');
+    const certificatePath = objectPath(typeOfKind('Certificate'), 'issued-tls', NS);
+    const cert = await eventually('the Certificate applied', 60_000, async () => admin.find<K8sObject & { spec: { secretName: string; dnsNames: string[]; issuerRef: unknown } }>(certificatePath));
+    assert.equal(cert.spec.secretName, 'issued-tls');
+    assert.deepEqual(cert.spec.issuerRef, { name: 'ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    assert.ok(cert.spec.dnsNames.includes(`issued-redis-0.issued-headless.${NS}.svc`));
+    await eventually('a WaitingForCertificate event', 20_000, async () => ((await eventsFor('issued')).some((e) => e.reason === 'WaitingForCertificate') ? true : undefined));
+    assert.equal(await admin.find(objectPath(typeOfKind('StatefulSet'), 'issued-redis', NS)), undefined);
+    // What cert-manager would do: write the Secret.
+    const spec = resolveSpec({ name: 'issued', replicas: 1, tls: { enabled: true, certManager: { issuerRef: { name: 'ca' } } } });
+    await admin.apply(objectPath(typeOfKind('Secret'), 'issued-tls', NS), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'issued-tls', namespace: NS }, type: 'kubernetes.io/tls', data: secretData(makeCertificate(tlsDnsNames(spec, NS))) }, 'redis-ha-test');
+    await eventually('the StatefulSets once the Secret exists', 30_000, async () => admin.find(objectPath(typeOfKind('StatefulSet'), 'issued-sentinel', NS)));
+    assert.ok(!(await eventsFor('issued')).some((e) => e.reason === 'CertificateNames'), 'the Certificate names every host');
+    await admin.request('DELETE', crPath('issued'));
   });
 
   it('elects one leader among two operator processes; a standby takes over when the leader dies', async () => {

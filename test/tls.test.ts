@@ -86,6 +86,8 @@ describe('up --tls: TLS end to end', { timeout: 240_000 }, () => {
       assert.match(await as({ ...at, ...d.users.sentinelClient }, 'PING'), /^ERROR /, `plaintext PING to Sentinel ${at.port} is refused`);
       assert.equal(await as({ ...at, ...d.users.sentinelClient, tls: caOnly }, 'PING'), 'PONG');
     }
+    // The CA as PEM text in memory (how the operator holds what it reads from a Secret) works the same.
+    assert.equal(await as({ ...s.nodes[0]!, ...app, tls: { caPem: readFileSync(s.tlsFiles!.ca, 'utf8') } }, 'PING'), 'PONG');
     // A TLS client that does not trust the deployment's CA is refused too (the certificate is checked).
     assert.match(await as({ ...s.nodes[0], ...app, tls: { ca: '/etc/ssl/certs/ca-certificates.crt' } }, 'PING'), /^ERROR .*(certificate|self.signed)/i);
     // Through the master endpoint the TLS session is with the master itself: the endpoint only pipes bytes.
@@ -196,6 +198,8 @@ describe('tls.authClients: yes (mutual TLS)', { timeout: 120_000 }, () => {
     const files = s.tlsFiles!;
     assert.match(await as({ ...s.master!, ...app, tls: { ca: files.ca } }, 'PING'), /^ERROR /, 'no client certificate: refused');
     assert.equal(await as({ ...s.master!, ...app, tls: files }, 'PING'), 'PONG');
+    const pems = { caPem: readFileSync(files.ca, 'utf8'), certPem: readFileSync(files.cert, 'utf8'), keyPem: readFileSync(files.key, 'utf8') };
+    assert.equal(await as({ ...s.master!, ...app, tls: pems }, 'PING'), 'PONG', 'the client certificate as PEM text in memory');
     assert.equal(await as({ ...parseAddress(s.endpoints.master), ...app, tls: files }, 'PING'), 'PONG', 'through the master endpoint');
   });
 });

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { addressOf, causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsFiles } from '../redis/connect.ts';
+import { addressOf, causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsSource } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
 import type { Address } from './bridge.ts';
@@ -64,7 +64,7 @@ export interface RouterOptions {
    * Set when the Sentinels and nodes serve TLS only: the router's own checks then speak TLS. Clients'
    * bytes, TLS or not, pass through the endpoints untouched.
    */
-  readonly tls?: TlsFiles;
+  readonly tls?: TlsSource;
   /** Replicas more than this many seconds behind (by their last acknowledgement) get no reads. */
   readonly maxReplicaLagSeconds: number;
   /** The safety-net period; Sentinel events make it look sooner. */

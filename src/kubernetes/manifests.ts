@@ -38,6 +38,8 @@ export const CLUSTER_RULES: readonly Rule[] = [
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  // tls.certManager: the Certificate cert-manager issues the pods' certificate from (its Secret is read with the secrets get above).
+  { apiGroups: ['cert-manager.io'], resources: ['certificates'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
 ];
 
 /** In the operator's own namespace only: its Lease. */

@@ -4,22 +4,26 @@
  * names off the queue and reconciles each from the whole world (level-based):
  *
  *   1. read the resource and the Secret that holds its passwords;
- *   2. render its objects (exactly what `redis-ha render` prints) and server-side apply them under the
- *      fixed field manager; the API server turns an unchanged apply into no write at all;
- *   3. prune objects it owns that the spec no longer asks for (after a generation change);
- *   4. keep one runtime per resource (topology controller, label publisher, status writer).
+ *   2. with TLS, read the certificate Secret (the user's, or cert-manager's); until it exists only what
+ *      does not mount it is applied (the Certificate among it), and the pass is retried;
+ *   3. render its objects (exactly what `redis-ha render` prints, plus the certificate's fingerprint on
+ *      the pod templates) and server-side apply them under the fixed field manager; the API server
+ *      turns an unchanged apply into no write at all;
+ *   4. prune objects it owns that the spec no longer asks for (after a generation change);
+ *   5. keep one runtime per resource (topology controller, label publisher, status writer), speaking
+ *      TLS with the CA from the Secret when the pods serve TLS.
  *
  * A rejected spec is terminal: a condition and an Event, no retry until the spec changes.
  */
 import { KubeApiError, transient, type KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
-import { API_GROUP, COMPONENT_LABEL, namesOf } from './render/index.ts';
+import { API_GROUP, COMPONENT_LABEL, namesOf, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import { PLURAL, VERSION } from './crd.ts';
 import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
-import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, topologyOf, type ObjectMeta, type RedisHAResource } from './reconcile.ts';
+import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -65,6 +69,8 @@ export class Operator {
   readonly #queue = new Set<string>();
   readonly #pruned = new Map<string, number>();
   readonly #rejected = new Map<string, number>();
+  /** Per resource, the last certificate problem or name warning an Event was recorded for (one Event each, not one per retry). */
+  readonly #tlsTold = new Map<string, string>();
   #working = false;
   #stopped = false;
   #resync?: NodeJS.Timeout;
@@ -185,6 +191,7 @@ export class Operator {
     const [namespace, name] = key.split('/') as [string, string];
     const cr = this.#resources.get(namespace, name);
     if (!cr || cr.metadata.deletionTimestamp) {
+      this.#tlsTold.delete(key);
       const r = this.#runtimes.get(key);
       if (!r) return '';
       this.#runtimes.delete(key);
@@ -202,19 +209,43 @@ export class Operator {
       this.#events.record(cr, 'Warning', 'MissingSecret', `Secret ${namespace}/${existing} (auth.existingSecret) does not exist; create it with the keys the README lists`);
       throw new KubeApiError(409, 'MissingSecret', `Secret ${namespace}/${existing} named by auth.existingSecret does not exist`);
     }
-    // 2. Apply, in render's order (Secret and ConfigMaps before the StatefulSets that mount them).
+    // 2. The certificate (tls.enabled): read from its Secret through the API, never written anywhere.
+    let objects = desired.objects;
+    let tls: TlsMaterial | undefined;
+    const tlsName = tlsSecretName(desired.spec);
     const changed: string[] = [];
-    for (const o of desired.objects) if (await this.#apply(o)) changed.push(`${o.kind}/${o.metadata.name}`);
-    // 3. Prune what a previous generation made and this one does not ask for.
+    if (tlsName !== undefined) {
+      const tlsSecret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), tlsName, namespace));
+      const m = tlsMaterialOf(desired.spec, namespace, tlsSecret);
+      if (!m.ok) {
+        // Apply what does not mount the certificate (cert-manager needs its Certificate to issue it), and
+        // start no pod until it exists: a pod would only wait for the volume, then roll when it appears.
+        for (const o of objects) if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment' && (await this.#apply(o, cr))) changed.push(`${o.kind}/${o.metadata.name}`);
+        if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
+        // Waiting for cert-manager is what a new resource does first (Normal); a user Secret that is missing or incomplete is not.
+        const issuing = desired.spec.tls?.certManager !== undefined && tlsSecret === undefined;
+        this.#tellOnce(cr, issuing ? 'Normal' : 'Warning', issuing ? 'WaitingForCertificate' : 'MissingTlsSecret', m.problem);
+        throw new KubeApiError(409, 'WaitingForCertificate', m.problem);
+      }
+      tls = m.material;
+      objects = withTlsHash(objects, tls);
+      const uncovered = uncoveredNames(desired.spec, namespace, tls.certPem);
+      if (uncovered.length)
+        this.#tellOnce(cr, 'Warning', 'CertificateNames', `the certificate in Secret ${namespace}/${tlsName} does not name ${uncovered.length} of the hosts clients and peers connect by, so TLS clients that verify names fail on them: ${uncovered.join(', ')}`, tlsHash(tls));
+      else this.#tlsTold.delete(key);
+    }
+    // 3. Apply, in render's order (Secret and ConfigMaps before the StatefulSets that mount them).
+    for (const o of objects) if (await this.#apply(o, cr)) changed.push(`${o.kind}/${o.metadata.name}`);
+    // 4. Prune what a previous generation made and this one does not ask for.
     const generation = cr.metadata.generation ?? 0;
     if (this.#pruned.get(key) !== generation) {
-      changed.push(...(await this.#prune(cr, desired.objects)));
+      changed.push(...(await this.#prune(cr, objects)));
       this.#pruned.set(key, generation);
     }
     if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
-    // 4. The runtime, replaced when what it watches changed.
+    // 5. The runtime, replaced when what it watches changed (a renewed certificate too).
     const appliedSecret = existing === undefined ? { data: (desired.objects.find((o) => o.kind === 'Secret')?.data as Record<string, string>) } : secret;
-    const topology = topologyOf(desired.spec, namespace, appliedSecret);
+    const topology = topologyOf(desired.spec, namespace, appliedSecret, tls);
     const runtimeKey = DeploymentRuntime.keyOf(topology);
     const current = this.#runtimes.get(key);
     if (current?.key !== runtimeKey) {
@@ -241,8 +272,17 @@ export class Operator {
     return changed.length ? changed.join(', ') : '';
   }
 
+  /** One Warning Event per distinct problem of a resource (`token` tells one occurrence from the next), not one per retry. */
+  #tellOnce(cr: RedisHAResource, type: 'Normal' | 'Warning', reason: string, message: string, token = ''): void {
+    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
+    const said = `${reason}:${token}:${message}`;
+    if (this.#tlsTold.get(key) === said) return;
+    this.#tlsTold.set(key, said);
+    this.#events.record(cr, type, reason, message);
+  }
+
   /** Server-side apply; true when the object changed (created, or its resourceVersion moved). */
-  async #apply(o: K8sObject): Promise<boolean> {
+  async #apply(o: K8sObject, cr: RedisHAResource): Promise<boolean> {
     const path = pathOf(o);
     let before: string | undefined;
     try {
@@ -259,6 +299,12 @@ export class Operator {
       if (err instanceof KubeApiError && err.status === 404 && o.apiVersion.startsWith('monitoring.coreos.com/')) {
         this.#o.log(`skipped ${o.kind} ${o.metadata.name}: the prometheus-operator CRDs are not installed`);
         return false;
+      }
+      // No Certificate kind: without cert-manager nothing would ever issue the certificate the pods need.
+      if (err instanceof KubeApiError && err.status === 404 && o.apiVersion.startsWith('cert-manager.io/')) {
+        const problem = `cert-manager is not installed (the API server has no ${o.apiVersion} ${o.kind}): install cert-manager, or put your own certificate in a Secret and name it in tls.secretName`;
+        this.#tellOnce(cr, 'Warning', 'CertManagerMissing', problem);
+        throw new KubeApiError(409, 'CertManagerMissing', problem);
       }
       throw err;
     }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, sameStatus, topologyOf, type RedisHAResource } from './reconcile.ts';
+import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource } from './reconcile.ts';
+import { makeCertificate, secretData } from '../../test/certs.ts';
 import { redisHACRD, specSchema } from './crd.ts';
 import { CLUSTER_RULES, operatorManifests } from './manifests.ts';
-import { MASTER_POD_LABEL, renderManifests } from './render/index.ts';
+import { MASTER_POD_LABEL, renderManifests, tlsDnsNames } from './render/index.ts';
 import { resolveSpec } from '../spec/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 
@@ -62,7 +63,68 @@ describe('desiredObjects', () => {
     assert.match(bad.problem, /quorum: must be <= sentinels/);
     const tls = desiredObjects(cr({ tls: { enabled: true } }), undefined);
     assert.ok(!tls.ok);
-    assert.match(tls.problem, /^tls\.enabled: TLS is not rendered for Kubernetes yet/);
+    assert.match(tls.problem, /^tls\.enabled: on Kubernetes the certificate must come from somewhere: set tls\.certManager\.issuerRef\.name .* or tls\.secretName/);
+  });
+});
+
+describe('TLS: the certificate Secret', () => {
+  const spec = (tls: Record<string, unknown>, over: Record<string, unknown> = {}) => {
+    const d = desiredObjects(cr({ replicas: 1, sentinels: 3, tls: { enabled: true, ...tls }, ...over }), undefined, fixed);
+    assert.ok(d.ok, d.ok ? '' : d.problem);
+    return d;
+  };
+  const good = makeCertificate(tlsDnsNames(spec({ secretName: 'certs' }).spec, 'apps'));
+
+  it('a missing Secret, a missing key or a key that is not PEM: one line naming the fix', () => {
+    const user = spec({ secretName: 'certs' }).spec;
+    const issued = spec({ certManager: { issuerRef: { name: 'ca' } } }).spec;
+    assert.deepEqual(tlsMaterialOf(user, 'apps', undefined), { ok: false, problem: 'Secret apps/certs named by tls.secretName does not exist; create it with the keys tls.crt, tls.key, ca.crt' });
+    assert.deepEqual(tlsMaterialOf(issued, 'apps', undefined), {
+      ok: false,
+      problem: 'Secret apps/shop-tls does not exist yet: waiting for cert-manager to issue Certificate apps/shop-tls (kubectl describe certificate -n apps shop-tls says why when it does not)',
+    });
+    const { 'ca.crt': _, ...noCa } = secretData(good);
+    assert.deepEqual(tlsMaterialOf(user, 'apps', { data: noCa }), { ok: false, problem: 'Secret apps/certs lacks the key(s) ca.crt; it must hold tls.crt, tls.key and ca.crt (the CA that signed tls.crt)' });
+    assert.deepEqual(tlsMaterialOf(user, 'apps', { data: { ...secretData(good), 'tls.crt': Buffer.from('not a certificate').toString('base64') } }), {
+      ok: false,
+      problem: 'Secret apps/certs: tls.crt is not a PEM certificate; put the PEM text there (-----BEGIN CERTIFICATE-----)',
+    });
+    const m = tlsMaterialOf(user, 'apps', { data: secretData(good) });
+    assert.ok(m.ok);
+    assert.deepEqual(m.material, good);
+  });
+
+  it('names the hosts a certificate does not cover (wildcards count)', () => {
+    const s = spec({ secretName: 'certs' }, { endpoint: { enabled: true } }).spec;
+    assert.deepEqual(uncoveredNames(s, 'apps', good.certPem), ['shop-endpoint', 'shop-endpoint.apps', 'shop-endpoint.apps.svc', 'shop-endpoint.apps.svc.cluster.local']);
+    const wildcard = makeCertificate(['*.shop-headless.apps.svc', 'shop-master.apps.svc']);
+    const missing = uncoveredNames(s, 'apps', wildcard.certPem);
+    assert.ok(!missing.includes('shop-redis-0.shop-headless.apps.svc'), 'the wildcard covers the pods');
+    assert.ok(missing.includes('shop-redis-0.shop-headless.apps.svc.cluster.local'));
+    assert.ok(missing.includes('shop-replicas.apps.svc'));
+  });
+
+  it('the fingerprint of the certificate goes on both pod templates, so a renewal rolls the pods; no PEM goes anywhere', () => {
+    const d = spec({ secretName: 'certs' });
+    const stamped = withTlsHash(d.objects, good);
+    const renewed = withTlsHash(d.objects, { ...good, certPem: makeCertificate(['x']).certPem });
+    const hashOf = (objects: typeof d.objects, name: string) => (objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === name)!.spec as any).template.metadata.annotations[TLS_HASH_ANNOTATION];
+    for (const sts of ['shop-redis', 'shop-sentinel']) {
+      assert.match(hashOf(stamped, sts), /^[0-9a-f]{16}$/);
+      assert.notEqual(hashOf(stamped, sts), hashOf(renewed, sts));
+    }
+    assert.deepEqual(stamped.filter((o) => o.kind !== 'StatefulSet'), d.objects.filter((o) => o.kind !== 'StatefulSet'));
+    const text = JSON.stringify(stamped);
+    for (const pem of [good.keyPem, good.certPem, good.caPem]) assert.ok(!text.includes(pem.split('\n')[1]!), 'no PEM in the applied objects');
+  });
+
+  it('topologyOf speaks TLS with the CA; the certificate and key only when the pods require client certificates', () => {
+    const optional = spec({ secretName: 'certs' });
+    const auth = optional.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> };
+    assert.deepEqual(topologyOf(optional.spec, 'apps', auth, good).tls, { caPem: good.caPem });
+    const mutual = spec({ secretName: 'certs', authClients: 'yes' });
+    assert.deepEqual(topologyOf(mutual.spec, 'apps', auth, good).tls, { caPem: good.caPem, certPem: good.certPem, keyPem: good.keyPem });
+    assert.equal(topologyOf(optional.spec, 'apps', auth).tls, undefined);
   });
 });
 

@@ -3,12 +3,13 @@
  * status says, which role label each Redis pod should carry. No I/O and no clock (time is passed in),
  * so they are tested exhaustively in `reconcile.test.ts`; `operator.ts` does the talking.
  */
+import { X509Certificate, createHash } from 'node:crypto';
 import { resolveSpec, SpecError, type RedisHASpec } from '../spec/index.ts';
 import { UserError } from '../errors.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import type { Memory } from '../topology/observation.ts';
 import type { Topology } from '../topology/observe.ts';
-import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, namesOf, renderManifests } from './render/index.ts';
+import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
 
@@ -144,7 +145,7 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
   try {
     rendered = renderManifests(spec, { namespace });
   } catch (err) {
-    // What render refuses (tls.enabled, for now) is the spec's problem: terminal, not retried.
+    // What render refuses (tls.enabled without a certificate source) is the spec's problem: terminal, not retried.
     if (err instanceof UserError) return { ok: false, problem: err.message };
     throw err;
   }
@@ -198,12 +199,81 @@ export function podsOf(spec: RedisHASpec): { redis: string[]; sentinels: string[
   };
 }
 
+/** The certificate Secret's contents as the operator uses them (held in memory, never written out). */
+export interface TlsMaterial {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** The pod-template annotation holding the certificate's fingerprint: a renewed certificate rolls the pods. */
+export const TLS_HASH_ANNOTATION = 'redis-ha.io/tls-hash';
+
+/**
+ * The deployment's certificate from its Secret (`tls.secretName`, or the one cert-manager writes), or
+ * why it cannot be used yet, in one line naming the fix. Only for a spec with TLS on.
+ */
+export function tlsMaterialOf(spec: RedisHASpec, namespace: string, secret: { data?: Record<string, string> } | undefined): { ok: true; material: TlsMaterial } | { ok: false; problem: string } {
+  const name = tlsSecretName(spec)!;
+  if (!secret) {
+    return {
+      ok: false,
+      problem: spec.tls?.certManager
+        ? `Secret ${namespace}/${name} does not exist yet: waiting for cert-manager to issue Certificate ${namespace}/${name} (kubectl describe certificate -n ${namespace} ${name} says why when it does not)`
+        : `Secret ${namespace}/${name} named by tls.secretName does not exist; create it with the keys ${Object.values(TLS_KEYS).join(', ')}`,
+    };
+  }
+  const missing = Object.values(TLS_KEYS).filter((k) => !secretValue(secret, k)?.trim());
+  if (missing.length) return { ok: false, problem: `Secret ${namespace}/${name} lacks the key(s) ${missing.join(', ')}; it must hold tls.crt, tls.key and ca.crt (the CA that signed tls.crt)` };
+  const material = { caPem: secretValue(secret, TLS_KEYS.ca)!, certPem: secretValue(secret, TLS_KEYS.cert)!, keyPem: secretValue(secret, TLS_KEYS.key)! };
+  for (const [key, pem] of [[TLS_KEYS.cert, material.certPem], [TLS_KEYS.ca, material.caPem]] as const) {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      return { ok: false, problem: `Secret ${namespace}/${name}: ${key} is not a PEM certificate; put the PEM text there (-----BEGIN CERTIFICATE-----)` };
+    }
+  }
+  return { ok: true, material };
+}
+
+/** A fingerprint of the certificate and the CA (public parts only), for TLS_HASH_ANNOTATION. */
+export function tlsHash(m: TlsMaterial): string {
+  return createHash('sha256').update(m.certPem).update('\0').update(m.caPem).digest('hex').slice(0, 16);
+}
+
+/**
+ * The names (tlsDnsNames) the certificate does not cover, wildcards honoured. A pod hostname missing
+ * breaks the operator's and the endpoint's checks; a Service name missing breaks clients that verify it.
+ */
+export function uncoveredNames(spec: RedisHASpec, namespace: string, certPem: string): string[] {
+  const cert = new X509Certificate(certPem);
+  return tlsDnsNames(spec, namespace).filter((name) => cert.checkHost(name) === undefined);
+}
+
+/**
+ * `objects` with the certificate's fingerprint on both StatefulSets' pod templates. Redis reads its
+ * certificate at start-up and Sentinel cannot reload one at all, so a renewed certificate is taken up
+ * by replacing the pods: the Sentinels one at a time (RollingUpdate), the Redis pods through the
+ * operator's own roll (replicas first, a switchover, the old master last).
+ */
+export function withTlsHash(objects: K8sObject[], material: TlsMaterial): K8sObject[] {
+  const hash = tlsHash(material);
+  return objects.map((o) => {
+    if (o.kind !== 'StatefulSet') return o;
+    const copy = structuredClone(o);
+    const template = (copy.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
+    template.metadata.annotations = { ...template.metadata.annotations, [TLS_HASH_ANNOTATION]: hash };
+    return copy;
+  });
+}
+
 /**
  * What the topology controller watches for this resource: every pod by its stable hostname (a pod
- * that does not exist yet is simply unreachable), the operator's ACL user, the Sentinel password.
+ * that does not exist yet is simply unreachable), the operator's ACL user, the Sentinel password, and
+ * with TLS the CA (plus the certificate and key when the pods require client certificates).
  * Throws when the Secret lacks a key, naming it.
  */
-export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?: Record<string, string> } | undefined): Topology {
+export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?: Record<string, string> } | undefined, tls?: TlsMaterial): Topology {
   const operatorPassword = secretValue(secret, SECRET_KEYS.operator);
   const sentinelPassword = secretValue(secret, SECRET_KEYS.sentinelPassword);
   const missing = [!operatorPassword && SECRET_KEYS.operator, !sentinelPassword && SECRET_KEYS.sentinelPassword].filter(Boolean);
@@ -217,6 +287,8 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
     sentinels: pods.sentinels.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: SENTINEL_PORT })),
     nodeAuth: { username: ACL_USERS.operator, password: operatorPassword },
     sentinelAuth: { password: sentinelPassword },
+    // The key stays out of memory unless the pods demand a client certificate.
+    ...(tls ? { tls: spec.tls?.authClients === 'yes' ? { caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem } : { caPem: tls.caPem } } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ const TYPES: readonly ResourceType[] = [
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
   { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', plural: 'servicemonitors', namespaced: true },
   { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', plural: 'prometheusrules', namespaced: true },
+  { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', plural: 'certificates', namespaced: true },
   { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
   { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true },
@@ -36,7 +37,7 @@ const TYPES: readonly ResourceType[] = [
 ];
 
 /** The kinds the operator applies for a RedisHA (and prunes when the spec no longer asks for them). */
-export const OWNED_KINDS = ['Secret', 'ConfigMap', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule'] as const;
+export const OWNED_KINDS = ['Secret', 'ConfigMap', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'Certificate'] as const;
 
 export function resourceType(apiVersion: string, kind: string): ResourceType {
   const t = TYPES.find((x) => x.apiVersion === apiVersion && x.kind === kind);

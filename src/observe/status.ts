@@ -1,5 +1,5 @@
 import { namedByMajority } from '../topology/observation.ts';
-import { addressOf, type Endpoint, type TlsFiles } from '../redis/connect.ts';
+import { addressOf, type Endpoint, type TlsSource } from '../redis/connect.ts';
 import { keyCount } from '../redis/parse.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 
@@ -13,7 +13,7 @@ export interface StatusTarget {
   readonly nodeAuth: { readonly username?: string; readonly password?: string };
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
   /** Set when the deployment serves TLS only: every probe then speaks TLS with these files. */
-  readonly tls?: TlsFiles;
+  readonly tls?: TlsSource;
 }
 
 export interface NodeStatus {

@@ -13,13 +13,26 @@ export interface TlsFiles {
   readonly key?: string;
 }
 
+/**
+ * The same as PEM text held in memory: the operator reads the CA (and, for mutual TLS, the certificate
+ * and key) from a Secret through the API and never writes them to a file.
+ */
+export interface TlsPems {
+  readonly caPem: string;
+  readonly certPem?: string;
+  readonly keyPem?: string;
+}
+
+/** Where a TLS client's trust (and client certificate) comes from: files, or PEM text in memory. */
+export type TlsSource = TlsFiles | TlsPems;
+
 /** Where a Redis server or Sentinel listens, and how to authenticate to it (and, with `tls`, verify it). */
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly username?: string;
   readonly password?: string;
-  readonly tls?: TlsFiles;
+  readonly tls?: TlsSource;
 }
 
 const pemCache = new Map<string, { mtimeMs: number; pem: Buffer }>();
@@ -38,8 +51,9 @@ function pem(path: string): Buffer {
  * Node's TLS options for `files`: the server's certificate must chain to the CA and name the host
  * connected to (an IP address or name in its SANs); the client certificate is sent when there is one.
  */
-export function tlsOptions(files: TlsFiles): ConnectionOptions {
-  return { ca: pem(files.ca), ...(files.cert && files.key ? { cert: pem(files.cert), key: pem(files.key) } : {}) };
+export function tlsOptions(source: TlsSource): ConnectionOptions {
+  if ('caPem' in source) return { ca: source.caPem, ...(source.certPem && source.keyPem ? { cert: source.certPem, key: source.keyPem } : {}) };
+  return { ca: pem(source.ca), ...(source.cert && source.key ? { cert: pem(source.cert), key: pem(source.key) } : {}) };
 }
 
 /**
@@ -63,7 +77,7 @@ export function redisOptions(e: Endpoint): Pick<RedisOptions, 'host' | 'port' | 
  * ioredis options for a Sentinel-aware client (`name` + `sentinels`): TLS to the Sentinels and to the
  * nodes they name, with the same CA, when `tls` is given.
  */
-export function sentinelClientOptions(tls: TlsFiles | undefined): Pick<RedisOptions, 'tls' | 'sentinelTLS' | 'enableTLSForSentinelMode'> {
+export function sentinelClientOptions(tls: TlsSource | undefined): Pick<RedisOptions, 'tls' | 'sentinelTLS' | 'enableTLSForSentinelMode'> {
   if (!tls) return {};
   const options = tlsOptions(tls);
   return { tls: options, sentinelTLS: options, enableTLSForSentinelMode: true };

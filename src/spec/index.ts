@@ -1,7 +1,9 @@
 /** The RedisHA spec: one schema for validation, defaults and the CRD's OpenAPI schema. Import from here. */
 export type {
   AuthSpec,
+  CertManagerSpec,
   ImageSpec,
+  IssuerRef,
   KubernetesFields,
   LoadBalancerPreset,
   MetricsSpec,

@@ -7,7 +7,7 @@ import { checkFields } from './check.ts';
 import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
 import { IMAGE_FLAVORS, belowFloor } from './images.ts';
 import { ACL_RULES_OWNED, ACL_USERS } from './acl.ts';
-import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile, TlsAuthClients } from './types.ts';
+import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile, TlsAuthClients, TlsSpec } from './types.ts';
 
 /**
  * A spec a user got wrong. `problems` holds one line per problem, each naming the field path, the rule
@@ -53,7 +53,13 @@ interface CheckedInput {
   };
   sentinel: { profile: TimingProfile; downAfterMilliseconds?: number; failoverTimeout?: number; parallelSyncs: number };
   persistence: { enabled: boolean; size: string; storageClass?: string };
-  tls: { enabled: boolean; authClients: TlsAuthClients };
+  tls: {
+    enabled: boolean;
+    authClients: TlsAuthClients;
+    secretName?: string;
+    certManager: { issuerRef: { name?: string; kind?: 'Issuer' | 'ClusterIssuer'; group?: string }; duration?: string; renewBefore?: string };
+    clusterDomain: string;
+  };
   minReplicasToWrite?: number;
   minReplicasMaxLag: number;
   redisConfig?: Record<string, string>;
@@ -109,6 +115,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       `sentinel.failoverTimeout: must be greater than sentinel.downAfterMilliseconds (got ${failoverTimeout} <= ${downAfterMilliseconds})`,
     );
 
+  problems.push(...tlsProblems(given.tls, usable));
   problems.push(...kubernetesProblems(given, usable));
 
   if (problems.length > 0) throw new SpecError(withoutRepeatedPasswordProblem(problems, input));
@@ -136,7 +143,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       size: spec.persistence.size,
       ...(storageClass !== undefined ? { storageClass } : {}),
     },
-    tls: { enabled: spec.tls.enabled, authClients: spec.tls.authClients },
+    tls: resolveTls(spec.tls),
     minReplicasToWrite,
     minReplicasMaxLag: spec.minReplicasMaxLag,
     redisConfig: { ...spec.redisConfig },
@@ -204,6 +211,56 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
       if (metrics[part]?.enabled) problems.push(`metrics.${part}.enabled: needs metrics.enabled: true (there is nothing to scrape without the exporters)`);
     }
   }
+  return problems;
+}
+
+/** `tls` with the certificate source's defaults applied (issuerRef kind Issuer, group cert-manager.io). */
+function resolveTls(tls: CheckedInput['tls']): TlsSpec {
+  const cm = tls.certManager;
+  const name = cm.issuerRef.name;
+  return {
+    enabled: tls.enabled,
+    authClients: tls.authClients,
+    ...(tls.secretName !== undefined ? { secretName: tls.secretName } : {}),
+    ...(name !== undefined
+      ? {
+          certManager: {
+            issuerRef: { name, kind: cm.issuerRef.kind ?? 'Issuer', group: cm.issuerRef.group ?? 'cert-manager.io' },
+            ...(cm.duration !== undefined ? { duration: cm.duration } : {}),
+            ...(cm.renewBefore !== undefined ? { renewBefore: cm.renewBefore } : {}),
+          },
+        }
+      : {}),
+    clusterDomain: tls.clusterDomain,
+  };
+}
+
+/** Seconds in a Go duration such as `2160h` or `720h30m` (the field's pattern is already checked). */
+export function durationSeconds(text: string): number {
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/([0-9]+)(h|m|s)/g)) total += Number(n) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+  return total;
+}
+
+/**
+ * The certificate source's rules, one line per wrong combination. Whether tls.enabled needs a source at
+ * all is a Kubernetes question (locally the certificates are generated): render and the operator ask it.
+ */
+function tlsProblems(tls: Partial<CheckedInput['tls']> | undefined, usable: (...paths: string[]) => boolean): string[] {
+  if (tls === undefined) return [];
+  const problems: string[] = [];
+  const cm = tls.certManager;
+  const certManagerGiven = cm !== undefined && (Object.keys(cm.issuerRef ?? {}).length > 0 || cm.duration !== undefined || cm.renewBefore !== undefined);
+  if (certManagerGiven && cm.issuerRef?.name === undefined && usable('tls.certManager.issuerRef.name'))
+    problems.push('tls.certManager.issuerRef.name: must be set when tls.certManager is given (the Issuer or ClusterIssuer that signs the certificate)');
+  if (tls.secretName !== undefined && certManagerGiven)
+    problems.push('tls.secretName: must not be set together with tls.certManager (one certificate source: your Secret, or cert-manager issuing one); remove one');
+  if (!tls.enabled && usable('tls.enabled') && (tls.secretName !== undefined || certManagerGiven))
+    problems.push(`tls.${tls.secretName !== undefined ? 'secretName' : 'certManager'}: only with tls.enabled: true; set tls.enabled: true or remove it`);
+  if (cm?.duration !== undefined && durationSeconds(cm.duration) < 3600)
+    problems.push(`tls.certManager.duration: must be at least 1h (cert-manager's minimum) (got "${cm.duration}")`);
+  if (cm?.duration !== undefined && cm.renewBefore !== undefined && durationSeconds(cm.renewBefore) >= durationSeconds(cm.duration))
+    problems.push(`tls.certManager.renewBefore: must be shorter than tls.certManager.duration (got ${cm.renewBefore} >= ${cm.duration})`);
   return problems;
 }
 

@@ -254,3 +254,39 @@ export const KUBERNETES_AUTH_FIELDS: Readonly<Record<string, Field>> = {
     { default: DEFAULT_APPLICATION_ACL_RULES, maxLength: 1024 },
   ),
 };
+
+/** A Go duration as cert-manager takes it: hours, minutes, seconds, e.g. 2160h or 720h30m. */
+const GO_DURATION = '^([0-9]+(h|m|s))+$';
+
+/**
+ * Kubernetes-only fields of `tls`: where the certificate comes from. Exactly one source when
+ * tls.enabled (render and the operator check it: locally the certificates are generated instead).
+ */
+export const KUBERNETES_TLS_FIELDS: Readonly<Record<string, Field>> = {
+  secretName: str(
+    'A Secret you manage holding tls.crt, tls.key and ca.crt (the shape cert-manager writes): the certificate every Redis node and Sentinel serves and presents to its peers, and the CA they trust (Kubernetes). Its SANs must name every pod and Service clients use (the README lists them). Not together with tls.certManager.',
+    DNS_SUBDOMAIN,
+    'must be a Secret name (DNS subdomain)',
+  ),
+  certManager: {
+    kind: 'object',
+    description:
+      'Have cert-manager issue the certificate (Kubernetes): render adds a cert-manager.io/v1 Certificate <name>-tls naming every pod and Service, and the pods mount the Secret <name>-tls it writes. Not together with tls.secretName.',
+    fields: {
+      issuerRef: {
+        kind: 'object',
+        description: 'The cert-manager issuer that signs the certificate.',
+        fields: {
+          name: str("The Issuer (in the deployment's namespace) or ClusterIssuer. Required when tls.certManager is given.", DNS_SUBDOMAIN, 'must be an issuer name (DNS subdomain)'),
+          kind: enumOf('Issuer or ClusterIssuer. Default: Issuer.', ['Issuer', 'ClusterIssuer']),
+          group: str('API group of the issuer. Default: cert-manager.io (external issuers have their own).', DNS_SUBDOMAIN, 'must be an API group (DNS subdomain) such as cert-manager.io'),
+        },
+      },
+      duration: str("The certificate's lifetime, at least 1h; cert-manager's default (90 days) when absent.", GO_DURATION, 'must be a duration such as 2160h or 720h30m (hours, minutes, seconds)', { maxLength: 32 }),
+      renewBefore: str('How long before expiry cert-manager renews it; shorter than duration. cert-manager\'s default (a third of the lifetime) when absent.', GO_DURATION, 'must be a duration such as 360h (hours, minutes, seconds)', { maxLength: 32 }),
+    },
+  },
+  clusterDomain: str('The cluster DNS domain, for the fully qualified names in the certificate (Kubernetes).', DNS_SUBDOMAIN, 'must be a DNS domain such as cluster.local', {
+    default: 'cluster.local',
+  }),
+};

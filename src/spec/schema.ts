@@ -7,7 +7,7 @@
  * stated in the field's description so the CRD documents it too.
  */
 import { checkRedisConfigEntry } from './redis-config.ts';
-import { KUBERNETES_AUTH_FIELDS, KUBERNETES_FIELDS } from './schema-kubernetes.ts';
+import { KUBERNETES_AUTH_FIELDS, KUBERNETES_FIELDS, KUBERNETES_TLS_FIELDS } from './schema-kubernetes.ts';
 import { DEFAULT_APPLICATION_USER, USERNAME_PATTERN } from './acl.ts';
 
 interface FieldBase {
@@ -188,7 +188,7 @@ export const SPEC_SCHEMA: ObjectField = {
     tls: {
       kind: 'object',
       description:
-        'TLS for every connection: clients, replication, Sentinel and the endpoints (passed through). Locally a CA and certificates are generated in the state directory.',
+        'TLS for every connection: clients, replication, Sentinel and the endpoints (passed through). Locally a CA and certificates are generated in the state directory; on Kubernetes the certificate comes from cert-manager (tls.certManager) or a Secret you manage (tls.secretName).',
       fields: {
         enabled: { kind: 'boolean', description: 'Serve TLS only: the plaintext port is closed.', default: false },
         authClients: {
@@ -198,6 +198,7 @@ export const SPEC_SCHEMA: ObjectField = {
           values: ['optional', 'yes', 'no'],
           default: 'optional',
         },
+        ...KUBERNETES_TLS_FIELDS,
       },
     },
     minReplicasToWrite: {

@@ -47,10 +47,30 @@ export interface PersistenceSpec {
 /** `tls-auth-clients`: whether clients must present a certificate signed by the deployment's CA. */
 export type TlsAuthClients = 'optional' | 'yes' | 'no';
 
+/** A cert-manager issuer reference (`tls.certManager.issuerRef`), defaults applied. */
+export interface IssuerRef {
+  readonly name: string;
+  readonly kind: 'Issuer' | 'ClusterIssuer';
+  readonly group: string;
+}
+
+/** Kubernetes: have cert-manager issue the deployment's certificate. */
+export interface CertManagerSpec {
+  readonly issuerRef: IssuerRef;
+  readonly duration?: string;
+  readonly renewBefore?: string;
+}
+
 export interface TlsSpec {
   /** TLS only: Redis and Sentinel listen with `tls-port`, `port 0`; replication and Sentinel links use TLS. */
   readonly enabled: boolean;
   readonly authClients: TlsAuthClients;
+  /** Kubernetes: a Secret the user manages with tls.crt, tls.key and ca.crt. Never with `certManager`. */
+  readonly secretName?: string;
+  /** Kubernetes: cert-manager issues the certificate into the Secret `<name>-tls`. Never with `secretName`. */
+  readonly certManager?: CertManagerSpec;
+  /** Kubernetes: the cluster DNS domain (`cluster.local`), for the certificate's fully qualified names. */
+  readonly clusterDomain?: string;
 }
 
 /**

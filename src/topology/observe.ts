@@ -1,4 +1,4 @@
-import type { Endpoint, TlsFiles } from '../redis/connect.ts';
+import type { Endpoint, TlsSource } from '../redis/connect.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 import { keyCount } from '../redis/parse.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
@@ -15,7 +15,7 @@ export interface Topology {
   /** How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass`); `nodeAuth` when absent. */
   readonly monitorAuth?: { readonly username?: string; readonly password?: string };
   /** Set when the deployment serves TLS only: the controller then speaks TLS with these files. */
-  readonly tls?: TlsFiles;
+  readonly tls?: TlsSource;
 }
 
 export function nodeEndpointIn(t: Topology, a: { host: string; port: number }): Endpoint {

@@ -22,7 +22,11 @@ Options:
 
 Passwords missing from the spec are generated, differently on each run: for GitOps, give them
 (auth.password, auth.sentinelPassword, or REDIS_HA_PASSWORD / REDIS_HA_SENTINEL_PASSWORD) or
-reference a Secret you manage (auth.existingSecret).`;
+reference a Secret you manage (auth.existingSecret).
+
+With tls.enabled the pods serve TLS only; the certificate comes from cert-manager (tls.certManager:
+a Certificate is rendered) or from a Secret you manage with tls.crt, tls.key and ca.crt
+(tls.secretName). The pods read it at start-up: restart them after a renewal (the operator does).`;
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },

@@ -35,6 +35,9 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
   }
   const s = cr.status ?? {};
   const names = namesOf({ name });
+  // The spec as stored (the API server applied the CRD's defaults); TLS needs a source there, else the operator rejects it.
+  const tlsSpec = cr.spec?.tls as { enabled?: boolean; authClients?: string; secretName?: string; certManager?: unknown } | undefined;
+  const tls = tlsSpec?.enabled === true;
   const nodes: NodeStatus[] = (s.nodes ?? []).map((n) => ({ ...n, role: n.role as NodeStatus['role'] }));
   const sentinels: SentinelStatus[] = (s.sentinels ?? []).map((x) => ({ ...x, master: parseAddress(x.master), quorumMessage: x.quorumOk ? 'OK' : 'NOQUORUM' }));
   const status: TopologyStatus = {
@@ -52,6 +55,9 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
     user: 'default',
     sentinelUser: 'default',
     endpoints: { master: `${names.master}.${ns}.svc:${REDIS_PORT}`, replicas: `${names.replicas}.${ns}.svc:${REDIS_PORT}`, sentinel: `${names.sentinelService}.${ns}.svc:${SENTINEL_PORT}` },
+    // With TLS, clients need ca.crt of this Secret (and, with tlsAuthClients 'yes', a certificate it signed).
+    tls,
+    ...(tls ? { tlsSecret: tlsSpec.secretName ?? `${name}-tls`, tlsAuthClients: tlsSpec.authClients ?? 'optional' } : {}),
     namespace: ns,
     resource: `${ns}/${name}`,
     observedGeneration: s.observedGeneration ?? null,
@@ -66,6 +72,7 @@ export type KubernetesStatusDocument = Awaited<ReturnType<typeof kubernetesStatu
 export function kubernetesStatusTable(doc: KubernetesStatusDocument): string {
   const master = doc.master ? `${doc.master.host}:${doc.master.port}` : 'none';
   const failover = doc.lastFailover ? `, last failover ${doc.lastFailover.time} ${doc.lastFailover.from} -> ${doc.lastFailover.to} (${doc.lastFailover.reason}, epoch ${doc.lastFailover.epoch})` : '';
-  const head = `${doc.resource} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${master} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, as observed by the operator${failover}`;
+  const tls = doc.tls ? `, TLS only (CA: ca.crt in Secret ${doc.tlsSecret}${doc.tlsAuthClients === 'yes' ? '; client certificates required' : ''})` : '';
+  const head = `${doc.resource} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${master} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}${tls}, as observed by the operator${failover}`;
   return `${head}\n\n${membersTable(doc)}`;
 }

@@ -9,6 +9,7 @@ import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { COMPONENT_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, commonLabels, namesOf } from './names.ts';
 import { CONTAINER_SECURITY } from './workloads.ts';
+import { TLS_FILES, TLS_VOLUME_MOUNT, tlsSecretName, tlsVolume } from './tls.ts';
 
 /** The endpoint's replicas port; its master port is Redis's own, 6379. */
 export const ENDPOINT_REPLICAS_PORT = 6380;
@@ -22,6 +23,7 @@ export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject
   const labels = { ...commonLabels(spec.name), [COMPONENT_LABEL]: 'endpoint' };
   const selector = { 'app.kubernetes.io/instance': spec.name, [COMPONENT_LABEL]: 'endpoint' };
   const secretName = spec.auth.existingSecret ?? names.secret;
+  const tlsSecret = tlsSecretName(spec);
   const sentinels = Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}.${names.headless}.${namespace}.svc:${SENTINEL_PORT}`);
   const deployment: K8sObject = {
     apiVersion: 'apps/v1',
@@ -34,7 +36,14 @@ export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject
         metadata: { labels },
         spec: {
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: REDIS_HA_UID, runAsGroup: REDIS_HA_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: REDIS_HA_UID,
+            runAsGroup: REDIS_HA_UID,
+            // The certificate volume is group-readable (0440) by this group.
+            ...(tlsSecret !== undefined ? { fsGroup: REDIS_HA_UID } : {}),
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           containers: [
             {
               name: 'proxy',
@@ -43,6 +52,8 @@ export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject
               args: [
                 'proxy', '--sentinels', sentinels.join(','), '--master-name', names.group, '--bind', '0.0.0.0',
                 '--master-port', String(REDIS_PORT), '--replicas-port', String(ENDPOINT_REPLICAS_PORT),
+                // Its own checks speak TLS and present the deployment's certificate; clients' TLS passes through.
+                ...(tlsSecret !== undefined ? ['--tls', '--cacert', TLS_FILES.ca, '--cert', TLS_FILES.cert, '--key', TLS_FILES.key] : []),
               ],
               // Its own checks (ROLE, INFO replication) run as the operator's ACL user; clients log in themselves.
               env: [
@@ -58,10 +69,10 @@ export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject
               resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
               securityContext: CONTAINER_SECURITY,
               // The root filesystem is read-only; Node.js gets a writable /tmp.
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(tlsSecret !== undefined ? [TLS_VOLUME_MOUNT] : [])],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...(tlsSecret !== undefined ? [tlsVolume(tlsSecret)] : [])],
         },
       },
     },

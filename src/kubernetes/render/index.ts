@@ -5,8 +5,7 @@
  */
 import { belowFloor } from '../../spec/images.ts';
 import { createHash, createHmac } from 'node:crypto';
-import { tlsEnabled, type RedisHASpec } from '../../spec/index.ts';
-import { UserError } from '../../errors.ts';
+import type { RedisHASpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { API_VERSION, KIND, SECRET_KEYS, commonLabels, namesOf } from './names.ts';
@@ -14,6 +13,7 @@ import { preStopScript, probeRedisScript, probeSentinelScript, redisConf, sentin
 import { services, serviceAnnotationWarnings } from './services.ts';
 import { statefulSets } from './workloads.ts';
 import { endpointObjects } from './endpoint.ts';
+import { certificate, tlsSecretName } from './tls.ts';
 import { disruptionBudgets, networkPolicy } from './policy.ts';
 import { dashboard, prometheusRule, serviceMonitor } from './monitoring.ts';
 
@@ -22,6 +22,7 @@ export * from './names.ts';
 export { LOAD_BALANCER_PRESETS } from './services.ts';
 export { CONTAINER_SECURITY } from './workloads.ts';
 export { ACL_RULES } from './scripts.ts';
+export { CERT_MANAGER_API_VERSION, TLS_DIR, TLS_FILES, TLS_KEYS, tlsDnsNames, tlsSecretName } from './tls.ts';
 
 export interface RenderOptions {
   /** Namespace of every namespaced object (ServiceMonitor and friends may go elsewhere). Default `default`. */
@@ -35,19 +36,22 @@ export interface Rendered {
 }
 
 /**
- * The objects of one deployment, in apply order: Secret, ConfigMaps, Services, StatefulSets, the
+ * The objects of one deployment, in apply order: Secret, the cert-manager Certificate (tls.certManager), ConfigMaps, Services, StatefulSets, the
  * optional endpoint (Service and Deployment), PodDisruptionBudgets, NetworkPolicy, ServiceMonitor, PrometheusRule, dashboard.
  * Example: `renderManifests(resolveSpec({ name: 'shop' }), { namespace: 'shop' }).objects`.
  */
 export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Rendered {
-  // Refused rather than rendered without it: a user who asked for TLS must not get plaintext pods.
-  if (tlsEnabled(spec)) throw new UserError('tls.enabled: TLS is not rendered for Kubernetes yet (only `redis-ha up` serves it); remove tls.enabled from the spec to render plaintext pods');
+  // TLS without a certificate source is refused here (UserError), never rendered as plaintext pods.
+  tlsSecretName(spec);
   const namespace = opts.namespace ?? 'default';
   const warnings = serviceAnnotationWarnings(spec);
   const unpatched = spec.image.allowUnpatched ? belowFloor(spec.image.flavor, spec.image.tag) : undefined;
   if (unpatched !== undefined) warnings.push(`image.allowUnpatched: ${unpatched}; running it anyway because image.allowUnpatched is true (only safe if its builder backported the fixes)`);
   const objects: K8sObject[] = [];
   if (spec.auth.existingSecret === undefined) objects.push(authSecret(spec, namespace));
+  // Early, so cert-manager issues while the rest is applied.
+  const cert = certificate(spec, namespace);
+  if (cert !== undefined) objects.push(cert);
   const config = configMap(spec, namespace);
   objects.push(config, ...services(spec, namespace));
   const hash = createHash('sha256').update(JSON.stringify(config.data)).digest('hex').slice(0, 16);

@@ -28,6 +28,15 @@ function maximal(): { spec: RedisHASpec; input: Record<string, unknown> } {
   return { spec: resolveSpec(input), input };
 }
 
+function testdata(file: string): { spec: RedisHASpec; input: Record<string, unknown> } {
+  const input = loadSpecFile(join(TESTDATA, file)) as Record<string, unknown>;
+  return { spec: resolveSpec(input, { generateSecret: fixed }), input };
+}
+
+/** TLS from cert-manager (mutual TLS, metrics, the endpoint) and from a Secret the user manages. */
+const tlsCertManager = () => testdata('tls-cert-manager.yaml');
+const tlsSecret = () => testdata('tls-secret.yaml');
+
 const find = (objects: K8sObject[], kind: string, name?: string): K8sObject[] =>
   objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
@@ -48,6 +57,8 @@ const VARIANTS: Array<[string, () => K8sObject[]]> = [
         resolveSpec({ name: 'x', auth: { existingSecret: 'mine' }, metrics: { enabled: true }, networkPolicy: { enabled: false }, podDisruptionBudget: { enabled: false }, scheduling: { podAntiAffinity: 'none', zoneSpread: 'none' } }),
       ).objects,
   ],
+  ['TLS from cert-manager', () => renderManifests(tlsCertManager().spec, { namespace: 'shop' }).objects],
+  ['TLS from a Secret the user manages', () => renderManifests(tlsSecret().spec, { namespace: 'cache' }).objects],
   ['the resource form', () => renderResource(maximal().input, maximal().spec, { namespace: 'shop' }).filter((o) => o.kind !== 'RedisHA')],
 ];
 
@@ -71,12 +82,19 @@ describe('rendered objects validate against the upstream schemas (offline)', () 
     assert.ok(problems.some((p) => p.includes('imagePullPolcy')), problems.join('\n'));
     assert.ok(problems.some((p) => p.includes('/spec/replicas')), problems.join('\n'));
     assert.ok(validator.problems({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: { endpoints: 'no' } }).length > 0);
+    const [cert] = find(renderManifests(tlsCertManager().spec).objects, 'Certificate');
+    const badCert = structuredClone(cert!) as any;
+    badCert.spec.usages = ['server auth', 'telepathy'];
+    badCert.spec.issuerRef.nmae = 'x';
+    const certProblems = validator.problems(badCert);
+    assert.ok(certProblems.some((p) => p.includes('/spec/usages/1')), certProblems.join('\n'));
+    assert.ok(certProblems.some((p) => p.includes('nmae')), certProblems.join('\n'));
   });
 
   it('the RedisHA resource validates against the CRD schema generated from the field table', () => {
     const ajv = new Ajv({ strict: false, allErrors: true });
     const validate = ajv.compile(specToOpenAPI());
-    for (const input of [maximal().input, brief().input, { name: 'demo' }]) {
+    for (const input of [maximal().input, brief().input, tlsCertManager().input, tlsSecret().input, { name: 'demo' }]) {
       const objects = renderResource(input, resolveSpec(input, { generateSecret: fixed }));
       const cr = objects.find((o) => o.kind === 'RedisHA')!;
       assert.equal(cr.apiVersion, 'redis-ha.io/v1alpha1');
@@ -122,6 +140,8 @@ describe('golden files', () => {
   const cases: Array<[string, () => string]> = [
     ['bitnami-brief.golden.yaml', () => formatObjects(renderManifests(brief().spec, { namespace: 'cache' }).objects, 'yaml')],
     ['maximal.golden.yaml', () => formatObjects(renderManifests(maximal().spec, { namespace: 'shop' }).objects, 'yaml')],
+    ['tls-cert-manager.golden.yaml', () => formatObjects(renderManifests(tlsCertManager().spec, { namespace: 'shop' }).objects, 'yaml')],
+    ['tls-secret.golden.yaml', () => formatObjects(renderManifests(tlsSecret().spec, { namespace: 'cache' }).objects, 'yaml')],
   ];
   for (const [file, render] of cases) {
     it(`${file} (UPDATE_GOLDEN=1 rewrites it)`, () => {
@@ -134,10 +154,12 @@ describe('golden files', () => {
 });
 
 describe('secrets stay in the Secret', () => {
-  it('no password appears in any ConfigMap, argv, or environment value of a rendered pod', () => {
+  it('no password or key appears in any ConfigMap, argv, or environment value of a rendered pod', () => {
     for (const { spec, objects } of [
       { spec: maximal().spec, objects: renderManifests(maximal().spec).objects },
       { spec: brief().spec, objects: renderManifests(brief().spec).objects },
+      { spec: tlsCertManager().spec, objects: renderManifests(tlsCertManager().spec).objects },
+      { spec: tlsSecret().spec, objects: renderManifests(tlsSecret().spec).objects },
     ]) {
       const secret = find(objects, 'Secret')[0]!.stringData as Record<string, string>;
       const passwords = Object.values(secret);
@@ -155,15 +177,18 @@ describe('secrets stay in the Secret', () => {
           for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe, c.lifecycle?.preStop]) exposed.push(...(probe?.exec?.command ?? []));
         }
       }
-      exposed.push(JSON.stringify(find(objects, 'StatefulSet')));
+      exposed.push(JSON.stringify(find(objects, 'StatefulSet')), JSON.stringify(find(objects, 'Certificate')));
       for (const password of passwords) assert.ok(!exposed.some((text) => text.includes(password)), 'a password leaked');
+      // TLS: pods name the mounted files; no PEM (certificate or key) is ever rendered.
+      assert.ok(!JSON.stringify(objects).includes('-----BEGIN'), 'PEM material in a rendered object');
+      if (spec.tls?.enabled) assert.ok(exposed.some((text) => text.includes('/etc/redis-ha/tls/tls.key')), 'the key is referred to by its mounted path');
     }
   });
 });
 
 describe('Pod Security "restricted"', () => {
   it('every pod and container sets what the restricted profile requires', () => {
-    for (const [what, render] of VARIANTS.slice(0, 5)) {
+    for (const [what, render] of VARIANTS.filter(([w]) => w !== 'the resource form')) {
       for (const pod of podSpecs(render())) {
         assert.equal(pod.securityContext.runAsNonRoot, true, what);
         assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault', what);
@@ -251,6 +276,15 @@ describe('invalid specs and values files get one clear message naming the field'
     [{ auth: { aclRules: '+@all nopass' } }, 'auth.aclRules: must only grant or deny commands, keys and channels (got "nopass"); redis-ha sets the user\'s password and state'],
     [{ auth: { aclRules: '+@all >secret' } }, 'auth.aclRules: must only grant or deny commands, keys and channels (got ">..."); redis-ha sets the user\'s password and state'],
     [{ auth: { password: '' } }, 'auth.password: must not be empty; remove it to have one generated'],
+    [{ tls: { enabled: true, secretName: 'mine', certManager: { issuerRef: { name: 'ca' } } } }, 'tls.secretName: must not be set together with tls.certManager (one certificate source: your Secret, or cert-manager issuing one); remove one'],
+    [{ tls: { enabled: true, certManager: { issuerRef: { kind: 'ClusterIssuer' } } } }, 'tls.certManager.issuerRef.name: must be set when tls.certManager is given (the Issuer or ClusterIssuer that signs the certificate)'],
+    [{ tls: { secretName: 'mine' } }, 'tls.secretName: only with tls.enabled: true; set tls.enabled: true or remove it'],
+    [{ tls: { certManager: { issuerRef: { name: 'ca' } } } }, 'tls.certManager: only with tls.enabled: true; set tls.enabled: true or remove it'],
+    [{ tls: { enabled: true, secretName: 'My_Certs' } }, 'tls.secretName: must be a Secret name (DNS subdomain) (got "My_Certs")'],
+    [{ tls: { enabled: true, certManager: { issuerRef: { name: 'ca', kind: 'Vault' } } } }, 'tls.certManager.issuerRef.kind: must be one of Issuer, ClusterIssuer (got "Vault")'],
+    [{ tls: { enabled: true, certManager: { issuerRef: { name: 'ca' }, duration: '90d' } } }, 'tls.certManager.duration: must be a duration such as 2160h or 720h30m (hours, minutes, seconds) (got "90d")'],
+    [{ tls: { enabled: true, certManager: { issuerRef: { name: 'ca' }, duration: '30m' } } }, 'tls.certManager.duration: must be at least 1h (cert-manager\'s minimum) (got "30m")'],
+    [{ tls: { enabled: true, certManager: { issuerRef: { name: 'ca' }, duration: '720h', renewBefore: '720h' } } }, 'tls.certManager.renewBefore: must be shorter than tls.certManager.duration (got 720h >= 720h)'],
   ];
   for (const [fields, expected] of cases) {
     it(expected, () => {
@@ -315,7 +349,7 @@ describe('redis-ha render (command line)', () => {
 
 describe('the scripts in the ConfigMap', () => {
   it('are valid POSIX sh', () => {
-    for (const spec of [maximal().spec, brief().spec]) {
+    for (const spec of [maximal().spec, brief().spec, tlsCertManager().spec, tlsSecret().spec]) {
       const [cm] = find(renderManifests(spec).objects, 'ConfigMap');
       for (const [key, text] of Object.entries(cm!.data as Record<string, string>)) {
         if (!key.endsWith('.sh')) continue;
@@ -340,10 +374,95 @@ describe('image.allowUnpatched', () => {
   });
 });
 
-describe('tls (served locally only so far)', () => {
-  it('is refused by render with the fix named, never rendered as plaintext pods', () => {
-    assert.throws(() => renderManifests(resolveSpec({ name: 'demo', tls: { enabled: true } })), /^UserError: tls\.enabled: TLS is not rendered for Kubernetes yet .*remove tls\.enabled/);
+describe('tls on Kubernetes', () => {
+  it('without a certificate source it is refused with the fix named, never rendered as plaintext pods', () => {
+    assert.throws(
+      () => renderManifests(resolveSpec({ name: 'demo', tls: { enabled: true } })),
+      (err: Error) =>
+        err.message === 'tls.enabled: on Kubernetes the certificate must come from somewhere: set tls.certManager.issuerRef.name (cert-manager issues it) or tls.secretName (a Secret you manage with tls.crt, tls.key and ca.crt)',
+    );
     const plain = (input: Record<string, unknown>) => renderManifests(resolveSpec(input, { generateSecret: fixed })).objects;
     assert.deepEqual(plain({ name: 'demo', tls: { enabled: false } }), plain({ name: 'demo' }), 'tls off renders exactly what no tls field renders');
   });
+
+  it('cert-manager: a Certificate naming every pod and Service, short and fully qualified, whose Secret the pods mount', () => {
+    const objects = renderManifests(tlsCertManager().spec, { namespace: 'shop' }).objects;
+    const [cert] = find(objects, 'Certificate');
+    const spec = cert!.spec as any;
+    assert.equal(cert!.apiVersion, 'cert-manager.io/v1');
+    assert.equal(spec.secretName, 'shop-tls');
+    assert.deepEqual(spec.issuerRef, { name: 'internal-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+    assert.equal(spec.duration, '2160h');
+    assert.equal(spec.renewBefore, '360h');
+    assert.deepEqual(spec.usages, ['digital signature', 'server auth', 'client auth']);
+    for (const pod of ['shop-redis-0', 'shop-redis-1', 'shop-redis-2', 'shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2']) {
+      assert.ok(spec.dnsNames.includes(`${pod}.shop-headless.shop.svc`), pod);
+      assert.ok(spec.dnsNames.includes(`${pod}.shop-headless.shop.svc.cluster.example`), pod);
+    }
+    for (const svc of ['shop-headless', 'shop-master', 'shop-replicas', 'shop-sentinel', 'shop-endpoint']) {
+      for (const name of [svc, `${svc}.shop`, `${svc}.shop.svc`, `${svc}.shop.svc.cluster.example`]) assert.ok(spec.dnsNames.includes(name), name);
+    }
+    assert.equal(new Set(spec.dnsNames).size, spec.dnsNames.length, 'no name twice');
+    for (const pod of podSpecs(objects)) {
+      assert.deepEqual(pod.volumes.find((v: any) => v.name === 'tls').secret.secretName, 'shop-tls');
+      for (const c of pod.containers) assert.ok(c.volumeMounts.some((m: any) => m.name === 'tls' && m.mountPath === '/etc/redis-ha/tls' && m.readOnly), c.name);
+    }
+  });
+
+  it('a user Secret: mounted as it is (the three keys named), no Certificate', () => {
+    const objects = renderManifests(tlsSecret().spec, { namespace: 'cache' }).objects;
+    assert.deepEqual(find(objects, 'Certificate'), []);
+    for (const pod of podSpecs(objects)) {
+      const volume = pod.volumes.find((v: any) => v.name === 'tls');
+      assert.deepEqual(volume, { name: 'tls', secret: { secretName: 'cache-certs', defaultMode: 0o440, items: ['tls.crt', 'tls.key', 'ca.crt'].map((k) => ({ key: k, path: k })) } });
+    }
+  });
+
+  it('Redis and Sentinel serve TLS only on their usual ports, replicate and link over TLS; Services keep their ports', () => {
+    for (const { spec, ns, authClients } of [
+      { spec: tlsCertManager().spec, ns: 'shop', authClients: 'yes' },
+      { spec: tlsSecret().spec, ns: 'cache', authClients: 'optional' },
+    ]) {
+      const objects = renderManifests(spec, { namespace: ns }).objects;
+      const data = find(objects, 'ConfigMap', `${spec.name}-config`)[0]!.data as Record<string, string>;
+      const tlsLines = (port: number) => [
+        'port 0',
+        `tls-port ${port}`,
+        'tls-cert-file /etc/redis-ha/tls/tls.crt',
+        'tls-key-file /etc/redis-ha/tls/tls.key',
+        'tls-ca-cert-file /etc/redis-ha/tls/ca.crt',
+        `tls-auth-clients ${authClients}`,
+        'tls-replication yes',
+      ];
+      for (const line of [...tlsLines(6379), 'replica-announce-port 6379']) assert.ok(data['redis.conf']!.split('\n').includes(line), `redis.conf: ${line}`);
+      for (const line of [...tlsLines(26379), 'sentinel announce-port 26379']) assert.ok(data['sentinel.conf']!.split('\n').includes(line), `sentinel.conf: ${line}`);
+      assert.ok(!/^port 6379$/m.test(data['redis.conf']!) && !/^port 26379$/m.test(data['sentinel.conf']!), 'no plaintext port');
+      // Start, probe and preStop scripts: every redis-cli call speaks TLS with the CA and the certificate.
+      for (const [key, text] of Object.entries(data)) {
+        if (key.endsWith('.sh')) assert.match(text, /^CLI="redis-cli --tls --cacert \/etc\/redis-ha\/tls\/ca\.crt --cert \/etc\/redis-ha\/tls\/tls\.crt --key \/etc\/redis-ha\/tls\/tls\.key"$/m, key);
+      }
+      const ports = (name: string) => ((find(objects, 'Service', name)[0]!.spec as any).ports as { port: number }[]).map((p) => p.port);
+      assert.deepEqual(ports(`${spec.name}-master`), [6379]);
+      assert.deepEqual(ports(`${spec.name}-sentinel`), [26379]);
+      assert.deepEqual(ports(`${spec.name}-headless`), [6379, 26379]);
+    }
+  });
+
+  it('the exporter connects with rediss:// to the pod hostname the certificate names; the endpoint checks over TLS', () => {
+    const objects = renderManifests(tlsCertManager().spec, { namespace: 'shop' }).objects;
+    for (const [sts, port] of [['shop-redis', 6379], ['shop-sentinel', 26379]] as const) {
+      const pod = (find(objects, 'StatefulSet', sts)[0]!.spec as any).template.spec;
+      const env = Object.fromEntries(pod.containers.find((c: any) => c.name === 'exporter').env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+      assert.equal(env.REDIS_ADDR, `rediss://$(POD_NAME).shop-headless.$(POD_NAMESPACE).svc:${port}`);
+      assert.equal(env.REDIS_EXPORTER_TLS_CA_CERT_FILE, '/etc/redis-ha/tls/ca.crt');
+      assert.equal(env.REDIS_EXPORTER_TLS_CLIENT_CERT_FILE, '/etc/redis-ha/tls/tls.crt');
+      assert.equal(env.REDIS_EXPORTER_TLS_CLIENT_KEY_FILE, '/etc/redis-ha/tls/tls.key');
+      assert.deepEqual(env.POD_NAME, { fieldRef: { fieldPath: 'metadata.name' } }, 'POD_NAME comes before REDIS_ADDR expands it');
+    }
+    const endpoint = (find(objects, 'Deployment', 'shop-endpoint')[0]!.spec as any).template.spec;
+    const args: string[] = endpoint.containers[0].args;
+    assert.deepEqual(args.slice(args.indexOf('--tls')), ['--tls', '--cacert', '/etc/redis-ha/tls/ca.crt', '--cert', '/etc/redis-ha/tls/tls.crt', '--key', '/etc/redis-ha/tls/tls.key']);
+    assert.equal(endpoint.securityContext.fsGroup, 65532, 'the proxy user can read the 0440 certificate files');
+  });
 });
+

@@ -8,6 +8,8 @@ import { IMAGE_FLAVORS } from '../../spec/images.ts';
 import { ACL_RULES, DEFAULT_USER_OFF, applicationRules, applicationUser } from '../../spec/acl.ts';
 import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from './names.ts';
 import { maxmemoryFor } from './quantity.ts';
+import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
+import { tlsEnabled } from '../../spec/index.ts';
 
 /** Where things are mounted in the pods. */
 export const PATHS = {
@@ -27,7 +29,7 @@ function q(value: string | number): string {
 export function redisConf(spec: RedisHASpec): string {
   const lines = [
     '# Rendered by redis-ha; start-redis.sh appends users, masterauth and replicaof at start-up.',
-    `port ${REDIS_PORT}`,
+    ...(tlsEnabled(spec) ? tlsConfLines(spec, REDIS_PORT, 'redis') : [`port ${REDIS_PORT}`]),
     'bind * -::*',
     // Every user has a password; protected-mode would only refuse non-loopback clients of `default`.
     'protected-mode no',
@@ -53,7 +55,7 @@ export function redisConf(spec: RedisHASpec): string {
 export function sentinelConf(spec: RedisHASpec): string {
   return [
     '# Rendered by redis-ha; start-sentinel.sh appends passwords, announce-ip and the monitor line.',
-    `port ${SENTINEL_PORT}`,
+    ...(tlsEnabled(spec) ? tlsConfLines(spec, SENTINEL_PORT, 'sentinel') : [`port ${SENTINEL_PORT}`]),
     `dir ${PATHS.data}`,
     'sentinel resolve-hostnames yes',
     'sentinel announce-hostnames yes',
@@ -66,10 +68,12 @@ export function sentinelConf(spec: RedisHASpec): string {
 function prelude(spec: RedisHASpec): string {
   const names = namesOf(spec);
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  // With TLS every redis-cli call speaks TLS, verified against the mounted CA (plaintext is closed).
+  const cli = tlsEnabled(spec) ? `"${flavor.cli} ${CLI_TLS_FLAGS}"` : flavor.cli;
   return `#!/bin/sh
 # Rendered by redis-ha. POD_NAME and POD_NAMESPACE come from the downward API.
 set -eu
-CLI=${flavor.cli}
+CLI=${cli}
 GROUP=${names.group}
 DOMAIN="${names.headless}.\${POD_NAMESPACE}.svc"
 ME="\${POD_NAME}.\${DOMAIN}"

@@ -3,6 +3,7 @@ import type { RedisHASpec, ResourceSpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { PATHS } from './scripts.ts';
+import { TLS_FILES, TLS_VOLUME_MOUNT, tlsSecretName, tlsVolume } from './tls.ts';
 import {
   COMPONENT_LABEL,
   METRICS_PORT,
@@ -47,7 +48,18 @@ const exec = (script: string, ...args: string[]) => ({ exec: { command: ['sh', `
 
 function exporter(spec: RedisHASpec, component: Component, secretName: string): Record<string, unknown> {
   const port = component === 'redis' ? REDIS_PORT : SENTINEL_PORT;
-  const env: Record<string, unknown>[] = [{ name: 'REDIS_ADDR', value: `redis://localhost:${port}` }];
+  const tls = tlsSecretName(spec) !== undefined;
+  // With TLS the exporter verifies the server's name, so it connects by the pod's stable hostname (which
+  // the certificate names) rather than localhost; Kubernetes expands $(POD_NAME) from the env above it.
+  const env: Record<string, unknown>[] = tls
+    ? [
+        ...POD_ENV,
+        { name: 'REDIS_ADDR', value: `rediss://$(POD_NAME).${namesOf(spec).headless}.$(POD_NAMESPACE).svc:${port}` },
+        { name: 'REDIS_EXPORTER_TLS_CA_CERT_FILE', value: TLS_FILES.ca },
+        { name: 'REDIS_EXPORTER_TLS_CLIENT_CERT_FILE', value: TLS_FILES.cert },
+        { name: 'REDIS_EXPORTER_TLS_CLIENT_KEY_FILE', value: TLS_FILES.key },
+      ]
+    : [{ name: 'REDIS_ADDR', value: `redis://localhost:${port}` }];
   if (component === 'redis') env.push({ name: 'REDIS_USER', value: 'exporter' });
   const key = component === 'redis' ? SECRET_KEYS.exporter : SECRET_KEYS.sentinelPassword;
   env.push({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key } } });
@@ -60,6 +72,7 @@ function exporter(spec: RedisHASpec, component: Component, secretName: string): 
     resources: resourcesOf(spec.resources.exporter),
     securityContext: CONTAINER_SECURITY,
     readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10 },
+    ...(tls ? { volumeMounts: [TLS_VOLUME_MOUNT] } : {}),
   };
 }
 
@@ -93,6 +106,7 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
   const names = namesOf(spec);
   const secretName = spec.auth.existingSecret ?? names.secret;
   const isRedis = component === 'redis';
+  const tlsSecret = tlsSecretName(spec);
   const persistent = isRedis && spec.persistence.enabled;
   const labels = { ...commonLabels(spec.name), [COMPONENT_LABEL]: component };
   const main: Record<string, unknown> = {
@@ -112,6 +126,7 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
       { name: 'secrets', mountPath: PATHS.secrets, readOnly: true },
       { name: 'run', mountPath: PATHS.run },
       { name: 'data', mountPath: PATHS.data },
+      ...(tlsSecret !== undefined ? [TLS_VOLUME_MOUNT] : []),
     ],
   };
   if (isRedis) main.lifecycle = { preStop: exec('prestop-redis.sh') };
@@ -122,6 +137,7 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
     { name: 'config', configMap: { name: names.config, defaultMode: 0o444 } },
     { name: 'secrets', secret: { secretName, defaultMode: 0o440 } },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    ...(tlsSecret !== undefined ? [tlsVolume(tlsSecret)] : []),
   ];
   if (!persistent) volumes.push({ name: 'data', emptyDir: {} });
 
