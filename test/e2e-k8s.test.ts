@@ -255,6 +255,7 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       t.diagnostic(`master before the roll ${masterBefore}, after ${cr.status!.masterPod}`);
       const events = await kubectl(['-n', NS, 'get', 'events', '--field-selector', 'reason=RollingUpdate', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
       assert.match(events, new RegExp(`switched the master over from ${masterBefore}`));
+      assert.equal(cr.status?.lastFailover?.reason, 'Requested', "the roll's switchover is recorded as requested, not as the master going down");
     } finally {
       refreshing = false;
       await refresher;
@@ -372,6 +373,11 @@ const CM_NS = 'e2e-k8s-cert-manager';
 const CM_NAME = 'issued';
 /** Whether the test bed runs cert-manager (testbed/up installs its CRDs and runs its controller as a host process). */
 const certManager = kubeconfig ? await kubectl(['get', 'crd', 'certificates.cert-manager.io', '-o', 'name']).then(() => true, () => false) : false;
+if (kubeconfig && !certManager && process.env.CI) {
+  test('the cert-manager end-to-end tests have a cert-manager', () => {
+    assert.fail('the test bed has no certificates.cert-manager.io CRD: testbed/up installs cert-manager; rerun it');
+  });
+}
 /** A self-signed Issuer makes a CA; a CA Issuer signs the deployment's certificate with it, all in the test's namespace. */
 const CM_ISSUERS = `
 apiVersion: cert-manager.io/v1

@@ -150,7 +150,7 @@ export class DeploymentRuntime {
         this.#lastFailover = { time: new Date(e.at).toISOString(), from: e.from.id, to: e.to.id, reason, epoch: 0 };
         const cr = o.resource();
         const took = e.durationMs !== undefined ? ` in ${e.durationMs} ms` : '';
-        if (cr) o.events.record(cr, 'Warning', 'Failover', `master moved from ${e.from.id} to ${e.to.id}${took} (${reason})`);
+        if (cr) o.events.record(cr, reason === 'Requested' ? 'Normal' : 'Warning', 'Failover', `master moved from ${e.from.id} to ${e.to.id}${took} (${reason})`);
         this.writeStatusSoon();
       },
     });
@@ -216,6 +216,7 @@ export class DeploymentRuntime {
           const target = step.to;
           const to = this.#o.topology.nodes.find((n) => n.id === target);
           if (!to) return;
+          this.#requestedAt = Date.now(); // the master move this causes is Requested, not MasterDown
           const r = await switchover(this.#o.topology, { to, timeoutMs: 60_000, log: (line) => this.#o.log(`${name}: switchover: ${line}`) });
           if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `switched the master over from ${r.from.id} to ${r.to.id} (writes paused ${Math.round(r.writePauseMs)} ms) before replacing ${r.from.id}`);
         }
