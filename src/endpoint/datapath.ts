@@ -113,7 +113,8 @@ export interface Splice {
 /**
  * Copies bytes both ways between a client and the backend it was just connected to, starting with
  * `first` (what the client sent before the backend was dialled), and ends the backend's side at once if
- * the client had already ended. `close` is called on any error, and once both directions have ended; the caller destroys both sockets.
+ * the client had already ended. `close` is called on any error and once both directions have ended;
+ * the caller destroys both sockets.
  */
 export function splice(client: net.Socket, backend: net.Socket, first: Buffer, clientEnded: boolean, close: () => void, want: Datapath): Splice {
   const c = want === 'handles' ? tcpHandleOf(client) : undefined;
@@ -153,7 +154,7 @@ interface Leg {
 
 function spliceHandles(n: Bindings, client: Leg, backend: Leg, first: Buffer, clientEnded: boolean, close: () => void): void {
   let over = false;
-  const fail = () => {
+  const finish = () => {
     if (over) return;
     over = true;
     close();
@@ -174,10 +175,10 @@ function spliceHandles(n: Bindings, client: Leg, backend: Leg, first: Buffer, cl
   // Once both directions have ended and passed it on, the connection is over.
   let ended = 0;
   const onEnded = () => {
-    if (++ended === 2) fail();
+    if (++ended === 2) finish();
   };
-  const toBackend = direction(n, client.handle, backend.handle, fail, onEnded);
-  const toClient = direction(n, backend.handle, client.handle, fail, onEnded);
+  const toBackend = direction(n, client.handle, backend.handle, finish, onEnded);
+  const toClient = direction(n, backend.handle, client.handle, finish, onEnded);
   // An end of stream net.Socket had read already is still to be announced by its 'end' event.
   backend.socket.once('end', toClient.end);
   client.socket.once('end', toBackend.end);
