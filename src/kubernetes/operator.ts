@@ -25,6 +25,7 @@ import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
 import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
+import type { RedisHASpec } from '../spec/index.ts';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 /** The field manager of every object the operator applies. Fixed: a rename would orphan field ownership. */
@@ -42,6 +43,12 @@ export interface OperatorOptions {
   readonly controllerResyncMs?: number;
   /** Every resource is reconciled again this often, whatever the watches say. */
   readonly resyncMs?: number;
+  /**
+   * Each TLS resource's certificate Secret is read again this often (one GET); a renewed certificate
+   * queues the resource, whose pods then roll onto it. The operator does not watch Secrets: its RBAC
+   * reads named Secrets only. Default 30 s.
+   */
+  readonly certificateCheckMs?: number;
 }
 
 interface Pod {
@@ -71,6 +78,9 @@ export class Operator {
   readonly #rejected = new Map<string, number>();
   /** Per resource, the last certificate problem or name warning an Event was recorded for (one Event each, not one per retry). */
   readonly #tlsTold = new Map<string, string>();
+  /** Per TLS resource, the certificate its pods were last given: what the certificate check compares with. */
+  readonly #certificates = new Map<string, { secret: string; spec: RedisHASpec; hash: string }>();
+  #certificateCheck?: NodeJS.Timeout;
   #working = false;
   #stopped = false;
   #resync?: NodeJS.Timeout;
@@ -132,12 +142,36 @@ export class Operator {
       if (!this.#stopped) this.#resync = setTimeout(resync, this.#o.resyncMs ?? 300_000);
     };
     this.#resync = setTimeout(resync, this.#o.resyncMs ?? 300_000);
+    const checkCertificates = () => {
+      void this.#checkCertificates().finally(() => {
+        if (!this.#stopped) this.#certificateCheck = setTimeout(checkCertificates, this.#o.certificateCheckMs ?? 30_000);
+      });
+    };
+    this.#certificateCheck = setTimeout(checkCertificates, this.#o.certificateCheckMs ?? 30_000);
+  }
+
+  /** Queues every TLS resource whose certificate Secret no longer holds the certificate its pods were given. */
+  async #checkCertificates(): Promise<void> {
+    for (const [key, c] of this.#certificates) {
+      const namespace = key.split('/')[0]!;
+      try {
+        const secret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), c.secret, namespace));
+        const m = tlsMaterialOf(c.spec, namespace, secret);
+        if (!m.ok || tlsHash(m.material) !== c.hash) {
+          this.#o.log(`${key}: ${m.ok ? `the certificate in Secret ${namespace}/${c.secret} changed; rolling it out` : m.problem}`);
+          this.enqueue(key);
+        }
+      } catch (err) {
+        this.#o.log(`${key}: could not read certificate Secret ${namespace}/${c.secret}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Stops watching and every runtime; the work in flight finishes first. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#resync);
+    clearTimeout(this.#certificateCheck);
     for (const i of [this.#resources, this.#pods, ...this.#owned]) i.stop();
     await this.#worker;
     await Promise.all([...this.#runtimes.values()].map((r) => r.runtime.stop()));
@@ -192,6 +226,7 @@ export class Operator {
     const cr = this.#resources.get(namespace, name);
     if (!cr || cr.metadata.deletionTimestamp) {
       this.#tlsTold.delete(key);
+      this.#certificates.delete(key);
       const r = this.#runtimes.get(key);
       if (!r) return '';
       this.#runtimes.delete(key);
@@ -213,6 +248,7 @@ export class Operator {
     let objects = desired.objects;
     let tls: TlsMaterial | undefined;
     const tlsName = tlsSecretName(desired.spec);
+    if (tlsName === undefined) this.#certificates.delete(key);
     const changed: string[] = [];
     if (tlsName !== undefined) {
       const tlsSecret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), tlsName, namespace));
@@ -229,6 +265,7 @@ export class Operator {
       }
       tls = m.material;
       objects = withTlsHash(objects, tls);
+      this.#certificates.set(key, { secret: tlsName, spec: desired.spec, hash: tlsHash(tls) });
       const uncovered = uncoveredNames(desired.spec, namespace, tls.certPem);
       if (uncovered.length)
         this.#tellOnce(cr, 'Warning', 'CertificateNames', `the certificate in Secret ${namespace}/${tlsName} does not name ${uncovered.length} of the hosts clients and peers connect by, so TLS clients that verify names fail on them: ${uncovered.join(', ')}`, tlsHash(tls));

@@ -24,6 +24,8 @@ Options (run):
       --identity ID           this instance in the Lease (default: $POD_NAME, else hostname-pid)
       --lease-duration S      seconds (default 15); --renew-deadline S (10); --retry-period S (2)
       --status-interval S     how often each resource's status is refreshed (default 5)
+      --certificate-check S   how often a TLS resource's certificate Secret is read again; a renewed
+                              certificate rolls the pods (default 30)
       --no-controllers        apply objects and write status, but run no topology controller`;
 
 const OPTIONS = {
@@ -39,6 +41,7 @@ const OPTIONS = {
   'renew-deadline': { type: 'string' },
   'retry-period': { type: 'string' },
   'status-interval': { type: 'string' },
+  'certificate-check': { type: 'string' },
   'no-controllers': { type: 'boolean' },
   // manifests
   image: { type: 'string' },
@@ -101,6 +104,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     renewDeadlineMs: seconds('renew-deadline', values['renew-deadline']),
     retryPeriodMs: seconds('retry-period', values['retry-period']),
     statusIntervalMs: seconds('status-interval', values['status-interval']),
+    certificateCheckMs: seconds('certificate-check', values['certificate-check']),
     controllers: values['no-controllers'] !== true,
   });
   log(`redis-ha operator ${identity} started${running.url ? `; serving ${running.url}/healthz, /readyz, /metrics` : ''}`);
