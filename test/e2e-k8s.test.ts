@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -456,4 +458,40 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
     assert.equal(await ask(await d.target(replica.name, replica.ip!, REDIS_PORT, password), 'GET', 'e2e:cert-manager'), 'issued');
     assert.equal(await d.sentinelMasterPod(), settled, 'the Sentinels, over TLS, name the master');
   });
+
+  test('a renewed certificate reaches every pod: the operator sees the new Secret and rolls the pods onto it', async (t) => {
+    const crt = ['-n', CM_NS, 'get', 'secret', `${CM_NAME}-tls`, '-o', 'jsonpath={.data.tls\\.crt}'];
+    const before = await kubectl(crt);
+    const started = Date.now();
+    // What `cmctl renew` does: an Issuing condition on the Certificate's status.
+    const issuing = { type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'renewal asked by the e2e test', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    await kubectl(['-n', CM_NS, 'patch', 'certificate', `${CM_NAME}-tls`, '--subresource', 'status', '--type', 'json', '-p', JSON.stringify([{ op: 'add', path: '/status/conditions/-', value: issuing }])]);
+    const renewed = await eventually('a new certificate in the Secret', 60_000, async () => {
+      const now = await kubectl(crt);
+      return now !== '' && now !== before ? now : undefined;
+    });
+    const issuedMs = Date.now() - started;
+    const fingerprint = new X509Certificate(Buffer.from(renewed, 'base64')).fingerprint256;
+    await eventually('every Redis and Sentinel pod serving the new certificate', 360_000, async () => {
+      const pods = [...(await d.pods('redis')).map((p) => ({ ip: p.ip, port: REDIS_PORT })), ...(await d.pods('sentinel')).map((p) => ({ ip: p.ip, port: SENTINEL_PORT }))];
+      if (pods.length !== 5) return undefined;
+      for (const p of pods) if (!p.ip || (await servedFingerprint(p.ip, p.port)) !== fingerprint) return undefined;
+      return true;
+    });
+    await waitReadyAndAgreed(d, 1, 3);
+    t.diagnostic(`new certificate in the Secret after ${issuedMs} ms; every pod serving it and the resource Ready after ${Date.now() - started} ms`);
+  });
 });
+
+/** The SHA-256 fingerprint of the certificate a TLS server presents ('' when it cannot be reached). */
+function servedFingerprint(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, timeout: 3000 }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256 ?? '');
+      socket.destroy();
+    });
+    socket.on('timeout', () => socket.destroy());
+    socket.on('error', () => resolve(''));
+    socket.on('close', () => resolve(''));
+  });
+}
