@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../src/local/ports.ts';
-import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
+import { parseAddress as parseHostPort, withConnection, type TlsFiles } from '../src/redis/connect.ts';
 import { readRuntime } from '../src/local/supervisor.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
@@ -91,9 +91,11 @@ export async function passwordOf(home: string, name: string, sentinel = false): 
   return r.stdout.trim();
 }
 
-/** `"host:port"` (as status --json writes endpoints) → an address. */
+/** `"host:port"` (as status --json writes endpoints) → an address; throws when it is not one. */
 export function parseAddress(s: string): { host: string; port: number } {
-  return { host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) };
+  const a = parseHostPort(s);
+  if (!a) throw new Error(`"${s}" is not host:port`);
+  return a;
 }
 
 /** Which node a connection to `at` reaches (through an endpoint, say): the `tcp_port` that node reports. */

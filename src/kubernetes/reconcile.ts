@@ -12,6 +12,7 @@ import type { Topology } from '../topology/observe.ts';
 import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
+import { parseAddress } from '../redis/connect.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -301,8 +302,7 @@ export function podOfHost(host: string): string {
 export function memoryFromStatus(status: RedisHAStatus | undefined): Memory {
   const m = status?.memory;
   if (!m) return { epoch: 0 };
-  const at = m.master?.lastIndexOf(':') ?? -1;
-  const master = m.master && at > 0 ? { host: m.master.slice(0, at), port: Number(m.master.slice(at + 1)) } : undefined;
+  const master = parseAddress(m.master);
   return master ? { master, epoch: m.epoch ?? 0 } : { epoch: m.epoch ?? 0 };
 }
 

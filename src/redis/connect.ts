@@ -88,6 +88,14 @@ export function addressOf(e: { host: string; port: number }): string {
   return `${e.host}:${e.port}`;
 }
 
+/** The inverse of addressOf: `"host:port"` (the last colon splits) → an address; undefined when it is not one. */
+export function parseAddress(text: string | undefined): { host: string; port: number } | undefined {
+  const at = text?.lastIndexOf(':') ?? -1;
+  if (!text || at <= 0) return undefined;
+  const port = Number(text.slice(at + 1));
+  return Number.isInteger(port) && port > 0 && port <= 65535 ? { host: text.slice(0, at), port } : undefined;
+}
+
 /**
  * A connection that fails fast instead of queueing: probes and controller actions must see an
  * unreachable node as unreachable within `timeoutMs`, never hang on ioredis's reconnect loop.

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { addressOf, type TlsFiles } from '../../redis/connect.ts';
+import { addressOf, parseAddress, type TlsFiles } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
 import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
@@ -55,10 +55,9 @@ export function parseAddressList(flag: string, raw: string): { host: string; por
   const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (list.length === 0) throw new UsageError(`--${flag}: give at least one HOST:PORT`);
   return list.map((entry) => {
-    const m = /^(.+):(\d{1,5})$/.exec(entry);
-    const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) throw new UsageError(`--${flag}: "${entry}" is not HOST:PORT with a port from 1 to 65535`);
-    return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+    const a = /:\d+$/.test(entry) ? parseAddress(entry) : undefined;
+    if (!a) throw new UsageError(`--${flag}: "${entry}" is not HOST:PORT with a port from 1 to 65535`);
+    return { host: a.host.replace(/^\[(.*)\]$/, '$1'), port: a.port };
   });
 }
 

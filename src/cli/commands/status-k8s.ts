@@ -11,14 +11,9 @@ import type { NodeStatus, SentinelStatus, TopologyStatus } from '../../observe/s
 import { UserError } from '../../errors.ts';
 import { UsageError } from '../errors.ts';
 import { membersTable } from './status.ts';
+import { parseAddress } from '../../redis/connect.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function parseAddress(a: string | undefined): { host: string; port: number } | null {
-  if (!a) return null;
-  const i = a.lastIndexOf(':');
-  return i > 0 ? { host: a.slice(0, i), port: Number(a.slice(i + 1)) } : null;
-}
 
 export async function kubernetesStatus(name: string, namespace: string | undefined, kubeconfig: string | undefined) {
   if (!DNS_LABEL.test(name)) throw new UsageError(`--k8s: must be the name of a RedisHA resource (DNS-1123 label) (got "${name}")`);
@@ -39,13 +34,13 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
   const tlsSpec = cr.spec?.tls as { enabled?: boolean; authClients?: string; secretName?: string; certManager?: unknown } | undefined;
   const tls = tlsSpec?.enabled === true;
   const nodes: NodeStatus[] = (s.nodes ?? []).map((n) => ({ ...n, role: n.role as NodeStatus['role'] }));
-  const sentinels: SentinelStatus[] = (s.sentinels ?? []).map((x) => ({ ...x, master: parseAddress(x.master), quorumMessage: x.quorumOk ? 'OK' : 'NOQUORUM' }));
+  const sentinels: SentinelStatus[] = (s.sentinels ?? []).map((x) => ({ ...x, master: parseAddress(x.master) ?? null, quorumMessage: x.quorumOk ? 'OK' : 'NOQUORUM' }));
   const status: TopologyStatus = {
     name,
     healthy: s.healthy === true,
     problems: s.problems ?? (cr.status ? [] : ['the operator has not written a status yet: is it running?']),
     masterName: s.masterName ?? names.group,
-    master: parseAddress(s.master),
+    master: parseAddress(s.master) ?? null,
     quorum: s.quorum ?? 0,
     nodes,
     sentinels,
