@@ -10,3 +10,7 @@ if (major < 24) {
 }
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// Every command has finished its work when main resolves (the long-running ones resolve on shutdown),
+// so the process normally ends here at once. Should a socket or timer be left open by mistake, it
+// must not keep a finished command hanging: exit anyway after a grace period.
+setTimeout(() => process.exit(), 5000).unref();
