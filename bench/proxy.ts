@@ -161,14 +161,22 @@ function cpuMicros(root: number): number {
   return (ticks * 1e6) / CLOCK_TICKS;
 }
 
-/** Opens `count` idle client connections to `port`, measures the proxy's RSS, closes them. */
-async function idleConnections(port: number, pid: number, count: number): Promise<{ connections: number; rssBeforeBytes: number; rssWithConnectionsBytes: number; perConnectionBytes: number }> {
+/**
+ * Opens `count` idle client connections to `port`, measures the proxy's RSS, closes them. With
+ * `speak`, each first sends PING and waits for the answer (NOAUTH: the bench sends no password), so
+ * the proxy has bound it to a backend: what a pool of idle application connections costs.
+ */
+async function idleConnections(port: number, pid: number, count: number, speak = false): Promise<{ connections: number; rssBeforeBytes: number; rssWithConnectionsBytes: number; perConnectionBytes: number }> {
   const before = rssBytes(pid);
   const sockets: net.Socket[] = [];
   try {
     for (let i = 0; i < count; i += 500) {
       const batch = Array.from({ length: Math.min(500, count - i) }, () => new Promise<net.Socket>((resolve, reject) => {
-        const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+        const s = net.connect({ host: '127.0.0.1', port }, () => {
+          if (!speak) return resolve(s);
+          s.once('data', () => resolve(s));
+          s.write('PING\r\n');
+        });
         s.on('error', reject);
       }));
       sockets.push(...(await Promise.all(batch)));
@@ -333,9 +341,13 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
     };
   }
   o.log(`opening ${o.idle} idle connections to each proxy`);
+  // Bound connections hold a Redis client each: stay well inside Redis's maxclients (10,000) and HAProxy's maxconn.
+  const bound = Math.min(o.idle, 5000);
   const idle = {
     ours: await idleConnections(plain.targets.ours.port, plain.targets.ours.pid, o.idle),
     haproxy: await idleConnections(plain.targets.haproxy.port, plain.targets.haproxy.pid, Math.min(o.idle, 7000)),
+    oursBound: await idleConnections(plain.targets.ours.port, plain.targets.ours.pid, bound, true),
+    haproxyBound: await idleConnections(plain.targets.haproxy.port, plain.targets.haproxy.pid, bound, true),
   };
   return {
     benchmark: 'proxy',

@@ -42,6 +42,8 @@ describe('benchmarks run and print JSON', () => {
       for (const ratio of ['oursOverHaproxy', 'cpuOursOverHaproxy', 'oursOverOursStreams']) assert.equal(typeof r.results[depth][ratio], 'number', `${depth} ${ratio}`);
     }
     assert.equal(r.idleConnections.ours.connections, 200);
+    assert.equal(r.idleConnections.oursBound.connections, 200, 'connections that spoke, bound to the master');
+    assert.equal(r.idleConnections.haproxyBound.connections, 200);
   });
 
   test('bench proxy --tls --runs 1: the same three over TLS, and the cost of TLS', async () => {
