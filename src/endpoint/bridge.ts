@@ -87,7 +87,7 @@ export class Bridge {
     backend.on('close', () => this.close());
     backend.once('connect', () => {
       if (this.#closed) return;
-      this.datapath = splice(client, backend, first, this.#clientEnded, () => this.close(), this.#datapath).datapath;
+      this.datapath = splice(client, backend, first, this.#clientEnded, () => this.close(), this.#datapath);
     });
   }
 

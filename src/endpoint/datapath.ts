@@ -105,26 +105,21 @@ function tcpHandleOf(socket: net.Socket): StreamHandle | undefined {
   return bindings && handle instanceof bindings.TCP ? (handle as StreamHandle) : undefined;
 }
 
-export interface Splice {
-  /** Which data path carries this connection. */
-  readonly datapath: Datapath;
-}
-
 /**
  * Copies bytes both ways between a client and the backend it was just connected to, starting with
  * `first` (what the client sent before the backend was dialled), and ends the backend's side at once if
  * the client had already ended. `close` is called on any error and once both directions have ended;
- * the caller destroys both sockets.
+ * the caller destroys both sockets. Returns the data path that carries the connection.
  */
-export function splice(client: net.Socket, backend: net.Socket, first: Buffer, clientEnded: boolean, close: () => void, want: Datapath): Splice {
+export function splice(client: net.Socket, backend: net.Socket, first: Buffer, clientEnded: boolean, close: () => void, want: Datapath): Datapath {
   const c = want === 'handles' ? tcpHandleOf(client) : undefined;
   const b = want === 'handles' ? tcpHandleOf(backend) : undefined;
   if (c && b && bindings) {
     spliceHandles(bindings, { socket: client, handle: c }, { socket: backend, handle: b }, first, clientEnded, close);
-    return { datapath: 'handles' };
+    return 'handles';
   }
   spliceStreams(client, backend, first, clientEnded);
-  return { datapath: 'streams' };
+  return 'streams';
 }
 
 function spliceStreams(client: net.Socket, backend: net.Socket, first: Buffer, clientEnded: boolean): void {

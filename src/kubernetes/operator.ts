@@ -155,7 +155,7 @@ export class Operator {
     for (const [key, c] of this.#certificates) {
       const namespace = key.split('/')[0]!;
       try {
-        const secret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), c.secret, namespace));
+        const secret = await this.#secret(c.secret, namespace);
         const m = tlsMaterialOf(c.spec, namespace, secret);
         if (!m.ok || tlsHash(m.material) !== c.hash) {
           this.#o.log(`${key}: ${m.ok ? `the certificate in Secret ${namespace}/${c.secret} changed; rolling it out` : m.problem}`);
@@ -236,7 +236,7 @@ export class Operator {
     // 1. The Secret: the user's, or the one we made, whose passwords we keep.
     const existing = (cr.spec?.auth as { existingSecret?: string } | undefined)?.existingSecret;
     const secretName = existing ?? namesOf({ name }).secret;
-    const secret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), secretName, namespace));
+    const secret = await this.#secret(secretName, namespace);
     const desired = desiredObjects(cr, existing === undefined ? keptPasswords(secret) : undefined);
     if (!desired.ok) return this.#rejectSpec(cr, desired.problem);
     this.#rejected.delete(key);
@@ -251,7 +251,7 @@ export class Operator {
     if (tlsName === undefined) this.#certificates.delete(key);
     const changed: string[] = [];
     if (tlsName !== undefined) {
-      const tlsSecret = await this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), tlsName, namespace));
+      const tlsSecret = await this.#secret(tlsName, namespace);
       const m = tlsMaterialOf(desired.spec, namespace, tlsSecret);
       if (!m.ok) {
         // Apply what does not mount the certificate (cert-manager needs its Certificate to issue it), and
@@ -307,6 +307,11 @@ export class Operator {
       changed.push(current ? 'restarted its topology controller' : 'started its topology controller');
     } else current.runtime.writeStatusSoon();
     return changed.length ? changed.join(', ') : '';
+  }
+
+  /** A Secret read by name (the operator may not list Secrets); undefined when there is none. */
+  #secret(name: string, namespace: string): Promise<{ data?: Record<string, string> } | undefined> {
+    return this.#o.client.find<{ data?: Record<string, string> }>(objectPath(typeOfKind('Secret'), name, namespace));
   }
 
   /** One Warning Event per distinct problem of a resource (`token` tells one occurrence from the next), not one per retry. */

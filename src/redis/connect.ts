@@ -91,9 +91,9 @@ export function addressOf(e: { host: string; port: number }): string {
 /** The inverse of addressOf: `"host:port"` (the last colon splits) → an address; undefined when it is not one. */
 export function parseAddress(text: string | undefined): { host: string; port: number } | undefined {
   const at = text?.lastIndexOf(':') ?? -1;
-  if (!text || at <= 0) return undefined;
+  if (!text || at <= 0 || !/^\d{1,5}$/.test(text.slice(at + 1))) return undefined;
   const port = Number(text.slice(at + 1));
-  return Number.isInteger(port) && port > 0 && port <= 65535 ? { host: text.slice(0, at), port } : undefined;
+  return port > 0 && port <= 65535 ? { host: text.slice(0, at), port } : undefined;
 }
 
 /**

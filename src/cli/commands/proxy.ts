@@ -55,7 +55,7 @@ export function parseAddressList(flag: string, raw: string): { host: string; por
   const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (list.length === 0) throw new UsageError(`--${flag}: give at least one HOST:PORT`);
   return list.map((entry) => {
-    const a = /:\d+$/.test(entry) ? parseAddress(entry) : undefined;
+    const a = parseAddress(entry);
     if (!a) throw new UsageError(`--${flag}: "${entry}" is not HOST:PORT with a port from 1 to 65535`);
     return { host: a.host.replace(/^\[(.*)\]$/, '$1'), port: a.port };
   });
