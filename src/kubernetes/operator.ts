@@ -66,6 +66,12 @@ export interface OperatorStats {
 
 const MANAGED = 'app.kubernetes.io/managed-by=redis-ha';
 
+/** What of a RedisHA a reconcile acts on: everything but its status (the spec shows in the generation). */
+function whatReconcileReads(cr: RedisHAResource): string {
+  const m = cr.metadata;
+  return JSON.stringify([m.uid, m.generation, m.labels ?? {}, m.annotations ?? {}, m.deletionTimestamp ?? null]);
+}
+
 export class Operator {
   readonly #o: OperatorOptions;
   readonly #events: EventRecorder;
@@ -81,6 +87,8 @@ export class Operator {
   /** Per TLS resource, the certificate its pods were last given: what the certificate check compares with. */
   readonly #certificates = new Map<string, { secret: string; spec: RedisHASpec; hash: string }>();
   #certificateCheck?: NodeJS.Timeout;
+  /** Per resource, whatReconcileReads() at its last queued change. */
+  readonly #seen = new Map<string, string>();
   #working = false;
   #stopped = false;
   #resync?: NodeJS.Timeout;
@@ -97,7 +105,17 @@ export class Operator {
     const log = (line: string) => o.log(line);
     this.#resources = new Informer<RedisHAResource>(o.client, collectionPath(crType, o.namespace), {
       log,
-      onChange: (_t, cr) => this.enqueue(`${cr.metadata.namespace}/${cr.metadata.name}`),
+      onChange: (type, cr) => {
+        const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
+        // The operator's own status writes come back as updates too. Reconciling on them would refresh
+        // the status again at once: under write load (replica lag changes every look) a loop of several
+        // writes a second. Only a change to what the operator acts on queues the resource.
+        const seen = whatReconcileReads(cr);
+        if (type === 'deleted') this.#seen.delete(key);
+        else if (type === 'updated' && this.#seen.get(key) === seen) return;
+        else this.#seen.set(key, seen);
+        this.enqueue(key);
+      },
     });
     this.#pods = new Informer<Pod>(o.client, collectionPath(typeOfKind('Pod'), o.namespace), {
       log,
