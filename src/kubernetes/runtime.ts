@@ -110,6 +110,7 @@ export class DeploymentRuntime {
   #troubleAt = 0;
   #timer?: NodeJS.Timeout;
   #writing: Promise<void> = Promise.resolve();
+  #statusQueued = false;
   #stopped = false;
   #lastWritten?: RedisHAStatus;
   #rolling = false;
@@ -179,9 +180,20 @@ export class DeploymentRuntime {
     await this.publisher.idle();
   }
 
-  /** Observes the pods and writes the status if it says something new; one write at a time. */
+  /**
+   * Observes the pods and writes the status if it says something new; one write at a time, and at
+   * most one more queued behind it: a burst of reasons (pod and StatefulSet events during a roll) is
+   * served by one fresh look, not one write each.
+   */
   writeStatusSoon(): void {
-    this.#writing = this.#writing.then(() => this.#writeStatus()).catch((err) => this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not write status: ${(err as Error).message}`));
+    if (this.#statusQueued) return;
+    this.#statusQueued = true;
+    this.#writing = this.#writing
+      .then(() => {
+        this.#statusQueued = false;
+        return this.#writeStatus();
+      })
+      .catch((err) => this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not write status: ${(err as Error).message}`));
   }
 
   /**
