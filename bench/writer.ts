@@ -21,6 +21,8 @@ export class AckedWriter {
   readonly ackTimes: number[] = [];
   /** Writes that were not acknowledged (nothing is expected of them). */
   failures = 0;
+  /** How often each error message was seen among the failures (for diagnostics). */
+  readonly errors = new Map<string, number>();
   readonly #client: Redis;
   readonly #prefix: string;
   readonly #tls?: TlsFiles;
@@ -59,8 +61,10 @@ export class AckedWriter {
           await this.#client.set(key, '1');
           this.ackTimes.push(performance.now());
           this.acked.push(key);
-        } catch {
+        } catch (err) {
           this.failures++;
+          const message = (err as Error).message.split('\n')[0]!.slice(0, 120);
+          this.errors.set(message, (this.errors.get(message) ?? 0) + 1);
           await sleep(5);
         }
       }

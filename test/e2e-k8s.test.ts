@@ -246,7 +246,7 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       });
       await d.waitSettled(120_000);
       await writer.ackedMore(50);
-      t.diagnostic(`${writer.acked.length} writes acknowledged during the roll, ${writer.failures} failed`);
+      t.diagnostic(`${writer.acked.length} writes acknowledged during the roll, ${writer.failures} failed${writer.failures ? `: ${JSON.stringify([...writer.errors])}` : ''}`);
       assert.equal(rolled.length, 3);
       assert.equal(writer.failures, 0, 'writes failed during the roll');
       const cr = await d.resource();
