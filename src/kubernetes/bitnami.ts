@@ -3,6 +3,15 @@
  * Every leaf key of the values is either mapped or reported in a warning, never dropped silently.
  */
 import { MIN_PASSWORD_LENGTH } from '../spec/schema.ts';
+import { SpecError } from '../spec/index.ts';
+
+export interface FromBitnamiOptions {
+  /**
+   * Use this project's own names (`<name>-auth` with key `password`, `<name>-sentinel`, master set
+   * `redis-ha-<name>`) instead of the chart's, which apps built against it use (the default).
+   */
+  readonly ownNames?: boolean;
+}
 
 export interface FromBitnami {
   /** An unresolved spec for `resolveSpec`. */
@@ -30,9 +39,10 @@ const SILENT = [/^(global\.)?imageRegistry$/, /^global\.imagePullSecrets$/, /^gl
  * Maps `values` (a parsed values.yaml) to a spec named `name`. Unknown and unsupported keys become
  * warnings such as `values: master.count is not mapped (redis-ha runs exactly one master); ignored`.
  */
-export function fromBitnami(values: Values, name: string): FromBitnami {
+export function fromBitnami(values: Values, name: string, opts: FromBitnamiOptions = {}): FromBitnami {
   const used = new Set<string>();
   const warnings: string[] = [];
+  const problems: string[] = [];
   const get = (path: string): unknown => {
     let node: unknown = values;
     for (const part of path.split('.')) node = isMapping(node) ? node[part] : undefined;
@@ -50,7 +60,23 @@ export function fromBitnami(values: Values, name: string): FromBitnami {
     warnings.push(`values: ${path} ${why}`);
   };
 
+  /**
+   * A count or a duration: Helm passes a quoted number (`replicaCount: "5"`) through to its templates,
+   * so a string of digits is read as that number (with a warning); anything else is refused.
+   */
+  const takeNumber = (path: string): number | undefined => {
+    const value = take(path);
+    if (value === undefined || value === null || typeof value === 'number') return value ?? undefined;
+    if (typeof value === 'string' && /^[0-9]+$/.test(value.trim())) {
+      warnings.push(`values: ${path} is the string ${JSON.stringify(value)}; read as the number ${Number(value)}`);
+      return Number(value);
+    }
+    problems.push(`values: ${path}: must be a whole number (got ${JSON.stringify(value)})`);
+    return undefined;
+  };
+
   const spec: Values = { name };
+  if (!opts.ownNames) spec.naming = 'bitnami';
   const section = (key: string): Values => (isMapping(spec[key]) ? (spec[key] as Values) : ((spec[key] = {}) as Values));
   const set = (target: Values, key: string, value: unknown): void => {
     if (value !== undefined && value !== null) target[key] = value;
@@ -87,19 +113,25 @@ export function fromBitnami(values: Values, name: string): FromBitnami {
   if (sentinelEnabled === false) warnings.push('values: sentinel.enabled: false is not supported (redis-ha always runs Sentinels); Sentinels are added');
   const architecture = take('architecture');
   if (architecture === 'standalone') warnings.push('values: architecture: standalone is not supported (redis-ha runs a master with replicas); rendering replication');
-  const count = take('replica.replicaCount') ?? take('slave.replicaCount');
-  if (typeof count === 'number') {
+  const count = takeNumber('replica.replicaCount') ?? takeNumber('slave.replicaCount');
+  if (count !== undefined) {
     if (sentinelEnabled === true) {
       spec.replicas = Math.max(0, count - 1);
       spec.sentinels = Math.max(1, count);
     } else spec.replicas = count;
   }
   note('master.count', 'is not mapped (redis-ha runs exactly one master); ignored');
-  set(spec, 'quorum', take('sentinel.quorum'));
+  set(spec, 'quorum', takeNumber('sentinel.quorum'));
   const sentinel = section('sentinel');
-  set(sentinel, 'downAfterMilliseconds', take('sentinel.downAfterMilliseconds'));
-  set(sentinel, 'failoverTimeout', take('sentinel.failoverTimeout'));
-  set(sentinel, 'parallelSyncs', take('sentinel.parallelSyncs'));
+  set(sentinel, 'downAfterMilliseconds', takeNumber('sentinel.downAfterMilliseconds'));
+  set(sentinel, 'failoverTimeout', takeNumber('sentinel.failoverTimeout'));
+  set(sentinel, 'parallelSyncs', takeNumber('sentinel.parallelSyncs'));
+  // The master set apps ask the Sentinels for: the chart's (mymaster by default, from naming: bitnami).
+  const masterSet = take('sentinel.masterSet');
+  if (masterSet !== undefined && masterSet !== '') {
+    if (opts.ownNames) warnings.push(`values: sentinel.masterSet is not mapped with --own-names (the master set is redis-ha-${name}); ignored`);
+    else sentinel.masterName = masterSet;
+  }
   if (Object.keys(sentinel).length === 0) delete spec.sentinel;
 
   // Persistence: on when either side had it on (Bitnami's default is on; ours is off, it is a cache).
@@ -129,6 +161,27 @@ export function fromBitnami(values: Values, name: string): FromBitnami {
   service('replica', 'replicas');
   service('sentinel', 'sentinel');
   if (Object.keys(services).length === 0) delete spec.services;
+
+  // Clients outside the cluster: a load balancer per node, whose address the node announces.
+  const external = take('sentinel.externalAccess.enabled');
+  if (external !== undefined && typeof external !== 'boolean') problems.push(`values: sentinel.externalAccess.enabled: must be true or false (got ${JSON.stringify(external)})`);
+  if (external === true) {
+    const access: Values = { enabled: true };
+    const type = take('sentinel.externalAccess.service.type');
+    if (type !== undefined && type !== 'LoadBalancer')
+      problems.push(`values: sentinel.externalAccess.service.type: redis-ha exposes each node through a LoadBalancer Service (got ${JSON.stringify(type)}); set LoadBalancer`);
+    const ips = take('sentinel.externalAccess.service.loadBalancerIP') ?? take('sentinel.externalAccess.service.loadBalancerIPs');
+    if (ips !== undefined) access.addresses = ips;
+    const svc: Values = {};
+    set(svc, 'annotations', take('sentinel.externalAccess.service.annotations'));
+    const ranges = take('sentinel.externalAccess.service.loadBalancerSourceRanges');
+    if (Array.isArray(ranges) && ranges.length) svc.loadBalancerSourceRanges = ranges;
+    set(svc, 'externalTrafficPolicy', take('sentinel.externalAccess.service.externalTrafficPolicy'));
+    if (Object.keys(svc).length) access.service = svc;
+    for (const port of ['redisPort', 'sentinelPort'])
+      note(`sentinel.externalAccess.service.${port}`, 'is not mapped (each node is exposed on 6379; the Sentinels through the sentinel Service on 26379); ignored');
+    spec.externalAccess = access;
+  }
 
   // Metrics.
   const metrics = section('metrics');
@@ -170,5 +223,6 @@ export function fromBitnami(values: Values, name: string): FromBitnami {
     const handled = [...used].some((path) => leaf === path || leaf.startsWith(`${path}.`));
     if (!handled && !SILENT.some((re) => re.test(leaf))) warnings.push(`values: ${leaf} is not mapped; ignored`);
   }
+  if (problems.length) throw new SpecError(problems);
   return { input: spec, warnings };
 }

@@ -17,7 +17,7 @@
  */
 import { KubeApiError, transient, type KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
-import { API_GROUP, COMPONENT_LABEL, namesOf, tlsSecretName } from './render/index.ts';
+import { API_GROUP, BITNAMI_PASSWORD_KEY, COMPONENT_LABEL, namesOf, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import { PLURAL, VERSION } from './crd.ts';
 import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
@@ -253,9 +253,10 @@ export class Operator {
     }
     // 1. The Secret: the user's, or the one we made, whose passwords we keep.
     const existing = (cr.spec?.auth as { existingSecret?: string } | undefined)?.existingSecret;
-    const secretName = existing ?? namesOf({ name }).secret;
+    const naming = cr.spec?.naming === 'bitnami' ? 'bitnami' : 'redis-ha';
+    const secretName = existing ?? namesOf({ name, naming }).secret;
     const secret = await this.#secret(secretName, namespace);
-    const desired = desiredObjects(cr, existing === undefined ? keptPasswords(secret) : undefined);
+    const desired = desiredObjects(cr, existing === undefined ? keptPasswords(secret, naming === 'bitnami' ? BITNAMI_PASSWORD_KEY : undefined) : undefined);
     if (!desired.ok) return this.#rejectSpec(cr, desired.problem);
     this.#rejected.delete(key);
     if (existing !== undefined && !secret) {

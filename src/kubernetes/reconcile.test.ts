@@ -20,7 +20,7 @@ describe('desiredObjects', () => {
   it('is exactly what render prints for the same spec, with owner references, the Secret as data and the Redis pods rolled by the operator', () => {
     const d = desiredObjects(cr({ replicas: 1 }), undefined, fixed);
     assert.ok(d.ok);
-    const rendered = renderManifests(resolveSpec({ name: 'shop', replicas: 1 }, { generateSecret: fixed }), { namespace: 'apps' }).objects;
+    const rendered = renderManifests(resolveSpec({ name: 'shop', replicas: 1 }, { generateSecret: fixed }), { namespace: 'apps', routing: 'label' }).objects;
     assert.deepEqual(d.objects.map((o) => `${o.kind}/${o.metadata.name}`), rendered.map((o) => `${o.kind}/${o.metadata.name}`));
     for (const [i, o] of d.objects.entries()) {
       assert.deepEqual((o.metadata as unknown as { ownerReferences: unknown[] }).ownerReferences, [{ apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', name: 'shop', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);

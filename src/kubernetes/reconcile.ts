@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import type { Memory } from '../topology/observation.ts';
 import type { Topology } from '../topology/observe.ts';
-import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
+import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
 import { parseAddress } from '../redis/connect.ts';
@@ -144,7 +144,8 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
   }
   let rendered: ReturnType<typeof renderManifests>;
   try {
-    rendered = renderManifests(spec, { namespace });
+    // The operator keeps the master-pod label, so -master and -replicas select the pods themselves.
+    rendered = renderManifests(spec, { namespace, routing: 'label' });
   } catch (err) {
     // What render refuses (tls.enabled without a certificate source) is the spec's problem: terminal, not retried.
     if (err instanceof UserError) return { ok: false, problem: err.message };
@@ -174,9 +175,12 @@ export function secretValue(secret: { data?: Record<string, string> } | undefine
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
-/** The passwords of the operator's own Secret, to render the same Secret again. */
-export function keptPasswords(secret: { data?: Record<string, string> } | undefined): Passwords | undefined {
-  const password = secretValue(secret, SECRET_KEYS.password);
+/**
+ * The passwords of the operator's own Secret, to render the same Secret again. `passwordKey`: the
+ * application password's key (`redis-password` with `naming: bitnami`).
+ */
+export function keptPasswords(secret: { data?: Record<string, string> } | undefined, passwordKey: string = SECRET_KEYS.password): Passwords | undefined {
+  const password = secretValue(secret, passwordKey);
   const sentinelPassword = secretValue(secret, SECRET_KEYS.sentinelPassword);
   return password && sentinelPassword ? { password, sentinelPassword } : undefined;
 }
@@ -186,10 +190,6 @@ export function secretNameOf(spec: RedisHASpec): string {
   return spec.auth.existingSecret ?? namesOf(spec).secret;
 }
 
-/** A pod's stable hostname, as the pods announce themselves to Sentinel (`announce-hostnames`). */
-export function podHost(spec: Pick<RedisHASpec, 'name'>, namespace: string, pod: string): string {
-  return `${pod}.${namesOf(spec).headless}.${namespace}.svc`;
-}
 
 /** The Redis and Sentinel pods a spec asks for, by StatefulSet ordinal. */
 export function podsOf(spec: RedisHASpec): { redis: string[]; sentinels: string[] } {
@@ -284,7 +284,7 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
     masterName: namesOf(spec).group,
     quorum: spec.quorum,
     timings: { downAfterMilliseconds: spec.sentinel.downAfterMilliseconds, failoverTimeout: spec.sentinel.failoverTimeout, parallelSyncs: spec.sentinel.parallelSyncs },
-    nodes: pods.redis.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: REDIS_PORT })),
+    nodes: pods.redis.map((p) => ({ id: p, host: announcedHost(spec, namespace, p), port: REDIS_PORT })),
     sentinels: pods.sentinels.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: SENTINEL_PORT })),
     nodeAuth: { username: ACL_USERS.operator, password: operatorPassword },
     sentinelAuth: { password: sentinelPassword },

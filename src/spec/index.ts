@@ -2,15 +2,18 @@
 export type {
   AuthSpec,
   CertManagerSpec,
+  ExternalAccessSpec,
   ImageSpec,
   IssuerRef,
   KubernetesFields,
   LoadBalancerPreset,
   MetricsSpec,
+  Naming,
   NetworkPolicySpec,
   PersistenceSpec,
   RedisHASpec,
   ResourceSpec,
+  Routing,
   SchedulingSpec,
   SentinelTimings,
   ServiceSpec,
@@ -22,7 +25,7 @@ export type {
 export type { ImageFlavor } from './images.ts';
 export { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, belowFloor } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
-export { REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec, tlsEnabled } from './resolve.ts';
+export { BITNAMI_MASTER_SET, REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec, tlsEnabled } from './resolve.ts';
 export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile, parseSpecText } from './load.ts';
 export type { OpenAPISchema } from './openapi.ts';
 export { specToOpenAPI } from './openapi.ts';

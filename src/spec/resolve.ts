@@ -51,7 +51,7 @@ interface CheckedInput {
     allowShortPasswords: boolean;
     aclRules: string;
   };
-  sentinel: { profile: TimingProfile; downAfterMilliseconds?: number; failoverTimeout?: number; parallelSyncs: number };
+  sentinel: { profile: TimingProfile; downAfterMilliseconds?: number; failoverTimeout?: number; parallelSyncs: number; masterName?: string };
   persistence: { enabled: boolean; size: string; storageClass?: string };
   tls: {
     enabled: boolean;
@@ -71,6 +71,9 @@ interface CheckedInput {
   podDisruptionBudget: KubernetesFields['podDisruptionBudget'];
   endpoint: KubernetesFields['endpoint'];
   scheduling: KubernetesFields['scheduling'];
+  naming: KubernetesFields['naming'];
+  routing?: KubernetesFields['routing'];
+  externalAccess: { enabled: boolean; addresses?: string[]; service: CheckedService };
 }
 
 type ServiceName = 'master' | 'replicas' | 'sentinel';
@@ -122,22 +125,31 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
 
   const generate = opts.generateSecret ?? generatePassword;
   const { storageClass } = spec.persistence;
+  // With an existing Secret the pods read that Secret; the passwords stay empty and are never rendered.
+  const password = spec.auth.existingSecret !== undefined ? '' : (spec.auth.password ?? generate());
+  const { masterName } = spec.sentinel;
   return deepFreeze({
     name: spec.name,
     replicas: spec.replicas,
     sentinels: spec.sentinels,
     quorum,
     auth: {
-      // With an existing Secret the pods read that Secret; these stay empty and are never rendered.
-      password: spec.auth.existingSecret !== undefined ? '' : (spec.auth.password ?? generate()),
-      sentinelPassword: spec.auth.existingSecret !== undefined ? '' : (spec.auth.sentinelPassword ?? generate()),
+      password,
+      // Bitnami's Sentinels take the application's password: apps built against that chart send it.
+      sentinelPassword: spec.auth.existingSecret !== undefined ? '' : (spec.auth.sentinelPassword ?? (spec.naming === 'bitnami' ? password : generate())),
       username: spec.auth.username,
       ...(spec.auth.existingSecret !== undefined ? { existingSecret: spec.auth.existingSecret } : {}),
       existingSecretPasswordKey: spec.auth.existingSecretPasswordKey,
       allowShortPasswords: spec.auth.allowShortPasswords,
       aclRules: spec.auth.aclRules,
     },
-    sentinel: { profile: spec.sentinel.profile, downAfterMilliseconds, failoverTimeout, parallelSyncs: spec.sentinel.parallelSyncs },
+    sentinel: {
+      profile: spec.sentinel.profile,
+      downAfterMilliseconds,
+      failoverTimeout,
+      parallelSyncs: spec.sentinel.parallelSyncs,
+      ...(masterName !== undefined ? { masterName } : spec.naming === 'bitnami' ? { masterName: BITNAMI_MASTER_SET } : {}),
+    },
     persistence: {
       enabled: spec.persistence.enabled,
       size: spec.persistence.size,
@@ -205,6 +217,17 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
       problems.push(`${path}.preset: only for type LoadBalancer (got type ${svc.type}); set type: LoadBalancer or remove the preset`);
   }
 
+  const external = given.externalAccess;
+  if (external !== undefined && usable('externalAccess.enabled', 'externalAccess.addresses', 'replicas')) {
+    const addresses = external.addresses ?? [];
+    const pods = (given.replicas ?? 0) + 1;
+    if (external.enabled && addresses.length !== pods)
+      problems.push(`externalAccess.addresses: must give one address per Redis pod, ${pods} for replicas: ${given.replicas} (got ${addresses.length})`);
+    if (!external.enabled && addresses.length > 0) problems.push('externalAccess.addresses: only with externalAccess.enabled: true; set it or remove the addresses');
+    const repeated = addresses.find((a, i) => addresses.indexOf(a) !== i);
+    if (repeated !== undefined) problems.push(`externalAccess.addresses: each pod needs an address of its own (got ${repeated} twice)`);
+  }
+
   const metrics = given.metrics;
   if (metrics !== undefined && !metrics.enabled && usable('metrics.enabled')) {
     for (const part of ['serviceMonitor', 'prometheusRule', 'dashboard'] as const) {
@@ -264,20 +287,22 @@ function tlsProblems(tls: Partial<CheckedInput['tls']> | undefined, usable: (...
   return problems;
 }
 
+/** One Service's settings with its preset resolved (its own, else `services.preset` for a load balancer). */
+function resolveService(svc: CheckedService, preset: LoadBalancerPreset): ServiceSpec {
+  return {
+    type: svc.type,
+    preset: svc.preset ?? (svc.type === 'LoadBalancer' ? preset : 'none'),
+    annotations: { ...svc.annotations },
+    loadBalancerSourceRanges: [...(svc.loadBalancerSourceRanges ?? [])],
+    ...(svc.externalTrafficPolicy !== undefined ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
+  };
+}
+
 /** The Kubernetes fields with every default applied. */
 function resolveKubernetes(spec: CheckedInput): KubernetesFields {
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
   const services = {} as Record<ServiceName, ServiceSpec>;
-  for (const name of SERVICE_NAMES) {
-    const svc = spec.services[name];
-    services[name] = {
-      type: svc.type,
-      preset: svc.preset ?? (svc.type === 'LoadBalancer' ? spec.services.preset : 'none'),
-      annotations: { ...svc.annotations },
-      loadBalancerSourceRanges: [...(svc.loadBalancerSourceRanges ?? [])],
-      ...(svc.externalTrafficPolicy !== undefined ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
-    };
-  }
+  for (const name of SERVICE_NAMES) services[name] = resolveService(spec.services[name], spec.services.preset);
   const withLabels = <T extends { labels?: Record<string, string> }>(part: T): T & { labels: Record<string, string> } => ({
     ...part,
     labels: { ...part.labels },
@@ -304,6 +329,13 @@ function resolveKubernetes(spec: CheckedInput): KubernetesFields {
     podDisruptionBudget: spec.podDisruptionBudget,
     endpoint: spec.endpoint,
     scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector } },
+    naming: spec.naming,
+    ...(spec.routing !== undefined ? { routing: spec.routing } : {}),
+    externalAccess: {
+      enabled: spec.externalAccess.enabled,
+      addresses: spec.externalAccess.enabled ? [...(spec.externalAccess.addresses ?? [])] : [],
+      service: resolveService(spec.externalAccess.service, spec.services.preset),
+    },
   };
 }
 
@@ -312,9 +344,15 @@ export function generatePassword(): string {
   return randomBytes(30).toString('base64url');
 }
 
-/** The Sentinel master-group name of a deployment: unique per deployment, never `mymaster`. */
-export function masterGroupName(spec: Pick<RedisHASpec, 'name'>): string {
-  return `redis-ha-${spec.name}`;
+/** The Bitnami chart's default master set (`sentinel.masterSet`), the default with `naming: bitnami`. */
+export const BITNAMI_MASTER_SET = 'mymaster';
+
+/**
+ * The Sentinel master-group name of a deployment: `sentinel.masterName` when the spec gives one (or
+ * `naming: bitnami` implies it), else `redis-ha-<name>`, unique per deployment.
+ */
+export function masterGroupName(spec: Pick<RedisHASpec, 'name'> & { readonly sentinel?: Pick<RedisHASpec['sentinel'], 'masterName'> }): string {
+  return spec.sentinel?.masterName ?? `redis-ha-${spec.name}`;
 }
 
 /** What replaces secrets in `redactSpec`'s output. */

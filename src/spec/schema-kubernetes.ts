@@ -15,6 +15,7 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const MEMORY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
 const CPU = '^[0-9]+(\\.[0-9]+)?m?$';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const ADDRESS = `^((${OCTET}\\.){3}${OCTET}|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$`;
 const CIDR = `^((${OCTET}\\.){3}${OCTET}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$`;
 
 /** The problem with a label or annotation key, or undefined. */
@@ -212,6 +213,45 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
       enabled: { kind: 'boolean', description: 'Render it.', default: false },
       replicas: { kind: 'integer', description: 'Proxy pods (each checks the Sentinels itself).', min: 1, max: 10, default: 2 },
       image: str('The redis-ha image, with an exact tag.', '^[a-z0-9][-a-z0-9._/:]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$', 'must be an image with a tag such as ghcr.io/redis-ha/operator:0.1.0', { default: REDIS_HA_IMAGE }),
+    },
+  },
+  naming: enumOf(
+    "Object names: 'redis-ha' (<name>-auth, <name>-sentinel, ...) or 'bitnami', drop-in for apps built against the Bitnami redis chart: the Secret <name> with the application password under redis-password (and the Sentinels' password the same unless auth.sentinelPassword is given), and the Service <name> with tcp-redis 6379 (any Redis pod, read-only as in Bitnami's sentinel mode) and tcp-sentinel 26379 (the Sentinels) in place of <name>-sentinel; the master set defaults to mymaster (Kubernetes).",
+    ['redis-ha', 'bitnami'],
+    'redis-ha',
+  ),
+  routing: enumOf(
+    "What the -master and -replicas Services select: 'label' (the Redis pods, by the redis-ha.io/role label the operator keeps; without the operator they have no endpoints) or 'endpoint' (the pods of the endpoint Deployment, redis-ha proxy, which follow the Sentinel majority by themselves). Default: label under the operator, endpoint for plain render output (Kubernetes).",
+    ['label', 'endpoint'],
+  ),
+  externalAccess: {
+    kind: 'object',
+    description:
+      'Clients outside the cluster (Kubernetes): every Redis pod gets a LoadBalancer Service <name>-redis-<i>-external and announces its address, so the master and replicas the Sentinels name are reachable from outside. Reach the Sentinels through the -sentinel Service (type LoadBalancer).',
+    fields: {
+      enabled: { kind: 'boolean', description: 'Render the per-pod Services and announce their addresses.', default: false },
+      addresses: {
+        kind: 'list',
+        description: "The address of each Redis pod's load balancer, in ordinal order (replicas + 1 of them): an IP (set as the Service's loadBalancerIP) or a DNS name that resolves to it.",
+        maxItems: 9,
+        items: str('An IPv4 address or a DNS name.', ADDRESS, 'must be an IPv4 address or a DNS name', { maxLength: 253 }),
+      },
+      service: {
+        kind: 'object',
+        description: 'The per-pod LoadBalancer Services.',
+        fields: {
+          type: enumOf('Always LoadBalancer.', ['LoadBalancer'], 'LoadBalancer'),
+          preset: enumOf('Internal load balancer preset; default: services.preset.', PRESETS),
+          annotations: stringMap("Annotations on each per-pod Service (added after the preset's, so they win)."),
+          loadBalancerSourceRanges: {
+            kind: 'list',
+            description: 'CIDRs allowed through the load balancers; also opened in the NetworkPolicy.',
+            maxItems: 64,
+            items: str('A CIDR.', CIDR, 'must be a CIDR such as 10.0.0.0/8', { maxLength: 64 }),
+          },
+          externalTrafficPolicy: enumOf('Cluster or Local.', ['Cluster', 'Local']),
+        },
+      },
     },
   },
   podDisruptionBudget: {

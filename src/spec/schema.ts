@@ -161,6 +161,14 @@ export const SPEC_SCHEMA: ObjectField = {
           max: 16,
           default: 1,
         },
+        masterName: {
+          kind: 'string',
+          description:
+            "The Sentinel master set name clients ask for. Default: redis-ha-<name>, unique per deployment (mymaster with naming: bitnami, as the Bitnami chart's sentinel.masterSet).",
+          maxLength: 64,
+          pattern: '^[A-Za-z0-9][-A-Za-z0-9_.]*$',
+          rule: "must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+        },
       },
     },
     persistence: {

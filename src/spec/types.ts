@@ -9,6 +9,8 @@ export interface SentinelTimings {
   readonly downAfterMilliseconds: number;
   readonly failoverTimeout: number;
   readonly parallelSyncs: number;
+  /** The Sentinel master set name when the spec gives one; read it through `masterGroupName(spec)`. */
+  readonly masterName?: string;
 }
 
 export interface AuthSpec {
@@ -167,4 +169,20 @@ export interface KubernetesFields {
   readonly podDisruptionBudget: { readonly enabled: boolean };
   readonly scheduling: SchedulingSpec;
   readonly endpoint: { readonly enabled: boolean; readonly replicas: number; readonly image: string };
+  /** Object names: this project's own, or the Bitnami chart's where apps depend on them. */
+  readonly naming: Naming;
+  /** What -master and -replicas select; absent: the runtime decides (label under the operator, endpoint in plain render output). */
+  readonly routing?: Routing;
+  readonly externalAccess: ExternalAccessSpec;
+}
+
+export type Naming = 'redis-ha' | 'bitnami';
+export type Routing = 'label' | 'endpoint';
+
+/** Clients outside the cluster: a LoadBalancer Service per Redis pod, whose address the pod announces. */
+export interface ExternalAccessSpec {
+  readonly enabled: boolean;
+  /** One per Redis pod, in ordinal order (empty when not enabled). */
+  readonly addresses: readonly string[];
+  readonly service: ServiceSpec;
 }

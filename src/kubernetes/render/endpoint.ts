@@ -17,11 +17,20 @@ export const ENDPOINT_REPLICAS_PORT = 6380;
 /** The UID the redis-ha image runs as (as the operator does). */
 const REDIS_HA_UID = 65532;
 
-export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject[] {
+/** The labels the endpoint's pods carry and its Services select (`-endpoint`, and -master/-replicas with `routing: endpoint`). */
+export function endpointSelector(spec: Pick<RedisHASpec, 'name'>): Record<string, string> {
+  return { 'app.kubernetes.io/instance': spec.name, [COMPONENT_LABEL]: 'endpoint' };
+}
+
+/**
+ * The endpoint Deployment, and its own Service `<name>-endpoint` when `opts.service` (the spec's
+ * `endpoint.enabled`; with `routing: endpoint` alone, -master and -replicas already lead to it).
+ */
+export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { service: boolean } = { service: true }): K8sObject[] {
   const names = namesOf(spec);
-  const name = `${spec.name}-endpoint`;
+  const name = names.endpoint;
   const labels = { ...commonLabels(spec.name), [COMPONENT_LABEL]: 'endpoint' };
-  const selector = { 'app.kubernetes.io/instance': spec.name, [COMPONENT_LABEL]: 'endpoint' };
+  const selector = endpointSelector(spec);
   const secretName = spec.auth.existingSecret ?? names.secret;
   const tlsSecret = tlsSecretName(spec);
   const sentinels = Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}.${names.headless}.${namespace}.svc:${SENTINEL_PORT}`);
@@ -90,5 +99,5 @@ export function endpointObjects(spec: RedisHASpec, namespace: string): K8sObject
       ],
     },
   };
-  return [service, deployment];
+  return opts.service ? [service, deployment] : [deployment];
 }

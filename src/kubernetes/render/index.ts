@@ -5,10 +5,10 @@
  */
 import { belowFloor } from '../../spec/images.ts';
 import { createHash, createHmac } from 'node:crypto';
-import type { RedisHASpec } from '../../spec/index.ts';
+import type { RedisHASpec, Routing } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
-import { API_VERSION, KIND, SECRET_KEYS, commonLabels, namesOf } from './names.ts';
+import { API_VERSION, KIND, SECRET_KEYS, commonLabels, namesOf, passwordKeyOf } from './names.ts';
 import { preStopScript, probeRedisScript, probeSentinelScript, redisConf, sentinelConf, startRedisScript, startSentinelScript } from './scripts.ts';
 import { services, serviceAnnotationWarnings } from './services.ts';
 import { statefulSets } from './workloads.ts';
@@ -27,6 +27,16 @@ export { CERT_MANAGER_API_VERSION, TLS_DIR, TLS_FILES, TLS_KEYS, tlsDnsNames, tl
 export interface RenderOptions {
   /** Namespace of every namespaced object (ServiceMonitor and friends may go elsewhere). Default `default`. */
   readonly namespace?: string;
+  /**
+   * What -master and -replicas select when the spec does not say (`routing`): `endpoint` (the default,
+   * for plain manifests applied without an operator) or `label` (the operator keeps the role label).
+   */
+  readonly routing?: Routing;
+}
+
+/** The routing in force: the spec's, else the runtime's default. */
+export function routingOf(spec: RedisHASpec, opts: RenderOptions = {}): Routing {
+  return spec.routing ?? opts.routing ?? 'endpoint';
 }
 
 export interface Rendered {
@@ -44,7 +54,12 @@ export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Re
   // TLS without a certificate source is refused here (UserError), never rendered as plaintext pods.
   tlsSecretName(spec);
   const namespace = opts.namespace ?? 'default';
+  const routing = routingOf(spec, opts);
   const warnings = serviceAnnotationWarnings(spec);
+  if (spec.routing === 'label' && opts.routing !== 'label')
+    warnings.push(
+      `routing: label: -master and -replicas select the redis-ha.io/role label, which only the operator sets; applied without it they have no endpoints (remove routing to have the endpoint Deployment route them)`,
+    );
   const unpatched = spec.image.allowUnpatched ? belowFloor(spec.image.flavor, spec.image.tag) : undefined;
   if (unpatched !== undefined) warnings.push(`image.allowUnpatched: ${unpatched}; running it anyway because image.allowUnpatched is true (only safe if its builder backported the fixes)`);
   const objects: K8sObject[] = [];
@@ -53,16 +68,16 @@ export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Re
   const cert = certificate(spec, namespace);
   if (cert !== undefined) objects.push(cert);
   const config = configMap(spec, namespace);
-  objects.push(config, ...services(spec, namespace));
+  objects.push(config, ...services(spec, namespace, routing));
   const hash = createHash('sha256').update(JSON.stringify(config.data)).digest('hex').slice(0, 16);
   for (const sts of statefulSets(spec, namespace)) {
     ((sts.spec as any).template.metadata.annotations as Record<string, string>)['redis-ha.io/config-hash'] = hash;
     objects.push(sts);
   }
-  if (spec.endpoint.enabled) objects.push(...endpointObjects(spec, namespace));
+  if (spec.endpoint.enabled || routing === 'endpoint') objects.push(...endpointObjects(spec, namespace, { service: spec.endpoint.enabled }));
   if (spec.podDisruptionBudget.enabled) objects.push(...disruptionBudgets(spec, namespace));
   if (spec.networkPolicy.enabled) {
-    const np = networkPolicy(spec, namespace);
+    const np = networkPolicy(spec, namespace, routing);
     objects.push(np.object);
     warnings.push(...np.warnings);
   }
@@ -89,7 +104,7 @@ export function authSecret(spec: RedisHASpec, namespace: string): K8sObject {
     metadata: meta(namesOf(spec).secret, namespace, commonLabels(spec.name)),
     type: 'Opaque',
     stringData: {
-      [SECRET_KEYS.password]: password,
+      [passwordKeyOf(spec)]: password,
       [SECRET_KEYS.sentinelPassword]: sentinelPassword,
       [SECRET_KEYS.replication]: internalPassword(password, 'replication'),
       [SECRET_KEYS.sentinelUser]: internalPassword(password, 'sentinel'),
@@ -132,6 +147,7 @@ export function renderResource(input: Record<string, unknown>, spec: RedisHASpec
     delete auth.sentinelPassword;
     delete auth.existingSecretPasswordKey;
     auth.existingSecret = namesOf(spec).secret;
+    if (passwordKeyOf(spec) !== SECRET_KEYS.password) auth.existingSecretPasswordKey = passwordKeyOf(spec);
   }
   // In a custom resource every redisConfig value is a string (the CRD says so).
   if (crSpec.redisConfig !== undefined && crSpec.redisConfig !== null) crSpec.redisConfig = { ...spec.redisConfig };

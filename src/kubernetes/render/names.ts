@@ -53,22 +53,60 @@ export const SECRET_KEYS = {
 /** ACL users redis-ha creates on every Redis node besides the application's (`auth.username`). */
 export { ACL_USERS } from '../../spec/acl.ts';
 
-/** Every object name of one deployment. */
-export function namesOf(spec: Pick<RedisHASpec, 'name'>) {
+/** The application password's key in the Secret the Bitnami chart makes (`naming: bitnami`). */
+export const BITNAMI_PASSWORD_KEY = 'redis-password';
+
+/** What `namesOf` needs of a spec: the name, and the naming and master set when the spec has them. */
+export type NamedSpec = Pick<RedisHASpec, 'name'> & Partial<Pick<RedisHASpec, 'naming' | 'sentinel'>>;
+
+/**
+ * Every object name of one deployment. With `naming: bitnami` the Secret and the Sentinels' Service are
+ * called `<name>`, as the Bitnami chart calls them, so apps built against it keep working.
+ */
+export function namesOf(spec: NamedSpec) {
   const n = spec.name;
+  const bitnami = spec.naming === 'bitnami';
   return {
     redis: `${n}-redis`,
     sentinel: `${n}-sentinel`,
     headless: `${n}-headless`,
     master: `${n}-master`,
     replicas: `${n}-replicas`,
-    sentinelService: `${n}-sentinel`,
+    sentinelService: bitnami ? n : `${n}-sentinel`,
     metrics: `${n}-metrics`,
     config: `${n}-config`,
-    secret: `${n}-auth`,
+    secret: bitnami ? n : `${n}-auth`,
     dashboard: `${n}-dashboard`,
+    endpoint: `${n}-endpoint`,
     group: masterGroupName(spec),
   };
+}
+
+/** The key of the application's password in the deployment's Secret (rendered, or the user's). */
+export function passwordKeyOf(spec: Pick<RedisHASpec, 'auth'> & Partial<Pick<RedisHASpec, 'naming'>>): string {
+  if (spec.auth.existingSecret !== undefined) return spec.auth.existingSecretPasswordKey ?? SECRET_KEYS.password;
+  return spec.naming === 'bitnami' ? BITNAMI_PASSWORD_KEY : SECRET_KEYS.password;
+}
+
+/** A pod's stable hostname, as the pods announce themselves to Sentinel (`announce-hostnames`). */
+export function podHost(spec: Pick<RedisHASpec, 'name'>, namespace: string, pod: string): string {
+  return `${pod}.${namesOf(spec).headless}.${namespace}.svc`;
+}
+
+/**
+ * The address a Redis pod announces, which the Sentinels name it by and clients connect to: its
+ * external load balancer's (`externalAccess`), else its stable hostname. Sentinels always announce
+ * their hostname.
+ */
+export function announcedHost(spec: Pick<RedisHASpec, 'name' | 'replicas'> & Partial<Pick<RedisHASpec, 'externalAccess'>>, namespace: string, pod: string): string {
+  const ordinal = Number(pod.slice(`${namesOf(spec).redis}-`.length));
+  const external = spec.externalAccess?.enabled ? spec.externalAccess.addresses[ordinal] : undefined;
+  return pod.startsWith(`${namesOf(spec).redis}-`) && external !== undefined ? external : podHost(spec, namespace, pod);
+}
+
+/** The Service that exposes one Redis pod outside the cluster (`externalAccess`). */
+export function externalServiceName(spec: Pick<RedisHASpec, 'name'>, ordinal: number): string {
+  return `${namesOf(spec).redis}-${ordinal}-external`;
 }
 
 /** Labels every object and pod of the deployment carries. */

@@ -1,5 +1,5 @@
 /** The NetworkPolicy and the PodDisruptionBudgets. */
-import type { RedisHASpec } from '../../spec/index.ts';
+import type { RedisHASpec, Routing, ServiceSpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { ENDPOINT_REPLICAS_PORT } from './endpoint.ts';
@@ -13,12 +13,13 @@ const ANYWHERE = ['0.0.0.0/0', '::/0'];
  * loadBalancerSourceRanges, or from anywhere when they have none (with a warning); metrics from the
  * ServiceMonitor's namespace. Egress is not restricted: Sentinel and replicas only talk to each other.
  */
-export function networkPolicy(spec: RedisHASpec, namespace: string): { object: K8sObject; warnings: string[] } {
+export function networkPolicy(spec: RedisHASpec, namespace: string, routing: Routing): { object: K8sObject; warnings: string[] } {
   const warnings: string[] = [];
+  const endpoint = spec.endpoint.enabled || routing === 'endpoint';
   const data = [
     { protocol: 'TCP', port: REDIS_PORT },
     { protocol: 'TCP', port: SENTINEL_PORT },
-    ...(spec.endpoint.enabled ? [{ protocol: 'TCP', port: ENDPOINT_REPLICAS_PORT }] : []),
+    ...(endpoint ? [{ protocol: 'TCP', port: ENDPOINT_REPLICAS_PORT }] : []),
   ];
   const instance = { 'app.kubernetes.io/name': 'redis-ha', 'app.kubernetes.io/instance': spec.name };
   const np = spec.networkPolicy;
@@ -33,19 +34,20 @@ export function networkPolicy(spec: RedisHASpec, namespace: string): { object: K
     ...np.allowedCidrs.map((cidr) => ({ ipBlock: { cidr } })),
   ];
   const ingress: Record<string, unknown>[] = [{ from, ports: data }];
-  const exposedPorts: Array<[string, number]> = [
-    ['master', REDIS_PORT],
-    ['replicas', REDIS_PORT],
-    ['sentinel', SENTINEL_PORT],
+  // The pods' ports behind each exposed Service (through the endpoint, -replicas is its port 6380).
+  const exposedPorts: Array<[string, ServiceSpec, number]> = [
+    ['services.master', spec.services.master, REDIS_PORT],
+    ['services.replicas', spec.services.replicas, routing === 'endpoint' ? ENDPOINT_REPLICAS_PORT : REDIS_PORT],
+    ['services.sentinel', spec.services.sentinel, SENTINEL_PORT],
+    ...(spec.externalAccess.enabled ? [['externalAccess.service', spec.externalAccess.service, REDIS_PORT] as [string, ServiceSpec, number]] : []),
   ];
-  for (const [which, port] of exposedPorts) {
-    const svc = spec.services[which as 'master' | 'replicas' | 'sentinel'];
+  for (const [which, svc, port] of exposedPorts) {
     if (svc.type === 'ClusterIP') continue;
     let cidrs = svc.loadBalancerSourceRanges;
     if (cidrs.length === 0 && np.allowedCidrs.length === 0) {
       cidrs = ANYWHERE;
       warnings.push(
-        `services.${which}: type ${svc.type} without loadBalancerSourceRanges, so the NetworkPolicy lets any address reach port ${port} (the password still applies); set services.${which}.loadBalancerSourceRanges or networkPolicy.allowedCidrs to narrow it`,
+        `${which}: type ${svc.type} without loadBalancerSourceRanges, so the NetworkPolicy lets any address reach port ${port} (the password still applies); set ${which}.loadBalancerSourceRanges or networkPolicy.allowedCidrs to narrow it`,
       );
     }
     if (cidrs.length) ingress.push({ from: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port }] });

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
-import { SpecError, loadSpecFile, resolveSpec, specToOpenAPI } from '../../spec/index.ts';
+import { SpecError, loadSpecFile, masterGroupName, resolveSpec, specToOpenAPI } from '../../spec/index.ts';
 import type { RedisHASpec } from '../../spec/index.ts';
 import { fromBitnami } from '../bitnami.ts';
 import { formatObjects } from '../../cli/commands/render.ts';
 import { kubernetesValidator } from '../../../test/k8s-schemas.ts';
-import { MASTER_POD_LABEL, SECRET_KEYS, renderManifests, renderResource } from './index.ts';
+import { COMPONENT_LABEL, MASTER_POD_LABEL, SECRET_KEYS, renderManifests, renderResource } from './index.ts';
 import type { K8sObject } from './index.ts';
 
 const HERE = import.meta.dirname;
@@ -60,6 +60,8 @@ const VARIANTS: Array<[string, () => K8sObject[]]> = [
   ['TLS from cert-manager', () => renderManifests(tlsCertManager().spec, { namespace: 'shop' }).objects],
   ['TLS from a Secret the user manages', () => renderManifests(tlsSecret().spec, { namespace: 'cache' }).objects],
   ['the resource form', () => renderResource(maximal().input, maximal().spec, { namespace: 'shop' }).filter((o) => o.kind !== 'RedisHA')],
+  ['under the operator (routing by label)', () => renderManifests(maximal().spec, { namespace: 'shop', routing: 'label' }).objects],
+  ['externalAccess', () => renderManifests(resolveSpec({ name: 'ext', externalAccess: { enabled: true, addresses: ['10.245.1.100', '10.245.1.101', 'r.example.com'] } })).objects],
 ];
 
 describe('rendered objects validate against the upstream schemas (offline)', () => {
@@ -107,25 +109,77 @@ describe('rendered objects validate against the upstream schemas (offline)', () 
 describe("the brief's values file", () => {
   const { spec, warnings } = brief();
   const objects = renderManifests(spec, { namespace: 'cache' }).objects;
+  const sentinelConf = () => (find(objects, 'ConfigMap', 'redis-config')[0]!.data as Record<string, string>)['start-sentinel.sh']!;
 
-  it('renders a Secret holding blablacar', () => {
+  it("keeps the chart's names apps use: the Secret redis with redis-password (the Sentinels' password too), the master set mymaster", () => {
     const [secret] = find(objects, 'Secret');
-    assert.equal((secret!.stringData as Record<string, string>)[SECRET_KEYS.password], 'blablacar');
+    assert.equal(secret!.metadata.name, 'redis');
+    const data = secret!.stringData as Record<string, string>;
+    assert.equal(data['redis-password'], 'blablacar');
+    assert.equal(data[SECRET_KEYS.sentinelPassword], 'blablacar');
+    assert.equal(data[SECRET_KEYS.password], undefined);
     assert.ok(warnings.some((w) => w.includes('9 characters')), 'the short password is kept with a warning');
+    assert.ok(sentinelConf().includes('GROUP=mymaster\n'), 'the master set');
+    assert.ok((find(objects, 'ConfigMap', 'redis-config')[0]!.data as Record<string, string>)['start-redis.sh']!.includes('$(secret redis-password)'));
   });
 
-  it('renders -master, -replicas and -sentinel as internal AWS load balancers', () => {
-    for (const name of ['redis-master', 'redis-replicas', 'redis-sentinel']) {
+  it("renders the chart's Service redis: tcp-redis 6379 on the Redis pods, tcp-sentinel 26379 on the Sentinels, as the sentinel Service's load balancer", () => {
+    const [svc] = find(objects, 'Service', 'redis');
+    const s = svc!.spec as any;
+    assert.deepEqual(s.ports, [
+      { name: 'tcp-redis', port: 6379, targetPort: 'redis', protocol: 'TCP' },
+      { name: 'tcp-sentinel', port: 26379, targetPort: 'sentinel', protocol: 'TCP' },
+    ]);
+    assert.deepEqual(s.selector, { 'app.kubernetes.io/name': 'redis-ha', 'app.kubernetes.io/instance': 'redis' });
+    assert.equal(s.type, 'LoadBalancer');
+    assert.equal(find(objects, 'Service', 'redis-sentinel').length, 0, 'the chart-named Service replaces -sentinel');
+    // Only the Redis containers name a port redis, only the Sentinels one sentinel: each port selects its own pods.
+    const portNames = (component: string) => podSpecs(find(objects, 'StatefulSet', `redis-${component}`)).flatMap((p) => p.containers.flatMap((c: any) => (c.ports ?? []).map((x: any) => x.name)));
+    assert.deepEqual(portNames('redis').filter((n: string) => n !== 'metrics'), ['redis']);
+    assert.deepEqual(portNames('sentinel').filter((n: string) => n !== 'metrics'), ['sentinel']);
+  });
+
+  it('renders -master, -replicas and the Sentinel Service as internal AWS load balancers; without the operator -master and -replicas lead to the endpoint', () => {
+    for (const name of ['redis-master', 'redis-replicas', 'redis']) {
       const [svc] = find(objects, 'Service', name);
       assert.equal((svc!.spec as any).type, 'LoadBalancer', name);
       assert.equal(svc!.metadata.annotations?.['service.beta.kubernetes.io/aws-load-balancer-internal'], 'true', name);
     }
-    assert.equal((find(objects, 'Service', 'redis-master')[0]!.spec as any).selector[MASTER_POD_LABEL], 'master');
+    const selector = { 'app.kubernetes.io/instance': 'redis', [COMPONENT_LABEL]: 'endpoint' };
+    assert.deepEqual((find(objects, 'Service', 'redis-master')[0]!.spec as any).selector, selector);
+    assert.equal((find(objects, 'Service', 'redis-master')[0]!.spec as any).ports[0].targetPort, 'master');
+    assert.deepEqual((find(objects, 'Service', 'redis-replicas')[0]!.spec as any).selector, selector);
+    assert.equal((find(objects, 'Service', 'redis-replicas')[0]!.spec as any).ports[0].targetPort, 'replicas');
+    const [deployment] = find(objects, 'Deployment', 'redis-endpoint');
+    assert.deepEqual((deployment!.spec as any).template.metadata.labels[COMPONENT_LABEL], 'endpoint');
+    assert.ok((deployment!.spec as any).template.spec.containers[0].args.includes('mymaster'));
+    assert.equal(find(objects, 'Service', 'redis-endpoint').length, 0, 'no second Service for the same pods');
+    const np = find(objects, 'NetworkPolicy')[0]!.spec as any;
+    assert.ok(JSON.stringify(np.ingress).includes('"port":6380'), 'the replicas port of the endpoint is let in');
+  });
+
+  it('under the operator -master and -replicas select the Redis pods by the role label', () => {
+    const labelled = renderManifests(spec, { namespace: 'cache', routing: 'label' });
+    assert.equal((find(labelled.objects, 'Service', 'redis-master')[0]!.spec as any).selector[MASTER_POD_LABEL], 'master');
+    assert.equal((find(labelled.objects, 'Service', 'redis-replicas')[0]!.spec as any).selector[MASTER_POD_LABEL], 'replica');
+    assert.equal(find(labelled.objects, 'Deployment').length, 0);
+    assert.ok(!labelled.warnings.some((w) => w.startsWith('routing')));
+    const plain = renderManifests(resolveSpec({ name: 'x', routing: 'label' }, { generateSecret: fixed }));
+    assert.ok(plain.warnings.includes('routing: label: -master and -replicas select the redis-ha.io/role label, which only the operator sets; applied without it they have no endpoints (remove routing to have the endpoint Deployment route them)'), plain.warnings.join('\n'));
+  });
+
+  it('--own-names keeps this project\'s names', () => {
+    const own = fromBitnami(loadSpecFile(join(TESTDATA, 'bitnami-brief.yaml')) as Record<string, unknown>, 'redis', { ownNames: true });
+    const objects = renderManifests(resolveSpec(own.input, { generateSecret: fixed }), { namespace: 'cache' }).objects;
+    assert.deepEqual(find(objects, 'Secret').map((o) => o.metadata.name), ['redis-auth']);
+    assert.equal((find(objects, 'Secret')[0]!.stringData as Record<string, string>)[SECRET_KEYS.password], 'blablacar');
+    assert.equal(find(objects, 'Service', 'redis-sentinel').length, 1);
+    assert.ok((find(objects, 'ConfigMap', 'redis-config')[0]!.data as Record<string, string>)['start-sentinel.sh']!.includes('GROUP=redis-ha-redis\n'));
   });
 
   it('has no PVC, exporter sidecars, and a ServiceMonitor in monitoring', () => {
     assert.ok(!JSON.stringify(objects).includes('PersistentVolumeClaim'));
-    for (const pod of podSpecs(objects)) assert.ok(pod.containers.some((c: any) => c.name === 'exporter'));
+    for (const pod of podSpecs(find(objects, 'StatefulSet'))) assert.ok(pod.containers.some((c: any) => c.name === 'exporter'));
     const [sm] = find(objects, 'ServiceMonitor');
     assert.equal(sm!.metadata.namespace, 'monitoring');
     assert.deepEqual((sm!.spec as any).namespaceSelector, { matchNames: ['cache'] });
@@ -232,7 +286,7 @@ describe('warnings', () => {
       { global: { redis: { password: 'p'.repeat(20) } }, master: { count: 2, extraFlags: ['--maxclients 5'] }, replica: { replicaCount: 3, podLabels: { a: 'b' } }, sentinel: { enabled: true, quorum: 2 }, image: { tag: '7.0.0' }, useHostnames: true },
       'r',
     );
-    assert.deepEqual(input, { name: 'r', auth: { password: 'p'.repeat(20), sentinelPassword: 'p'.repeat(20) }, replicas: 2, sentinels: 3, quorum: 2 });
+    assert.deepEqual(input, { name: 'r', naming: 'bitnami', auth: { password: 'p'.repeat(20), sentinelPassword: 'p'.repeat(20) }, replicas: 2, sentinels: 3, quorum: 2 });
     assert.deepEqual(warnings, [
       'values: master.count is not mapped (redis-ha runs exactly one master); ignored',
       'values: image is not mapped (redis-ha runs the official images, version-pinned; see the image and metrics.image fields); ignored',
@@ -240,6 +294,66 @@ describe('warnings', () => {
       'values: replica.podLabels.a is not mapped; ignored',
       'values: useHostnames is not mapped; ignored',
     ]);
+  });
+});
+
+describe('Bitnami values written loosely', () => {
+  it('reads a count written as a string of digits, saying so', () => {
+    const { input, warnings } = fromBitnami({ replica: { replicaCount: '5' }, sentinel: { enabled: true, quorum: '3' } }, 'r');
+    assert.equal(input.replicas, 4);
+    assert.equal(input.sentinels, 5);
+    assert.equal(input.quorum, 3);
+    assert.deepEqual(warnings, ['values: replica.replicaCount is the string "5"; read as the number 5', 'values: sentinel.quorum is the string "3"; read as the number 3']);
+  });
+
+  it('refuses a count that is not a number, naming the key', () => {
+    assert.throws(() => fromBitnami({ replica: { replicaCount: 'five' } }, 'r'), (e: unknown) => e instanceof SpecError && e.message === 'values: replica.replicaCount: must be a whole number (got "five")');
+  });
+
+  it('maps sentinel.masterSet and sentinel.externalAccess', () => {
+    const { input, warnings } = fromBitnami(
+      {
+        replica: { replicaCount: 3 },
+        sentinel: { enabled: true, masterSet: 'cache', externalAccess: { enabled: true, service: { type: 'LoadBalancer', loadBalancerIP: ['10.1.0.10', '10.1.0.11', '10.1.0.12'], annotations: { a: 'b' }, redisPort: 6379 } } },
+      },
+      'r',
+    );
+    assert.deepEqual(input.sentinel, { masterName: 'cache' });
+    assert.deepEqual(input.externalAccess, { enabled: true, addresses: ['10.1.0.10', '10.1.0.11', '10.1.0.12'], service: { annotations: { a: 'b' } } });
+    assert.deepEqual(warnings, ['values: sentinel.externalAccess.service.redisPort is not mapped (each node is exposed on 6379; the Sentinels through the sentinel Service on 26379); ignored']);
+    assert.equal(masterGroupName(resolveSpec(input)), 'cache');
+    assert.throws(() => fromBitnami({ sentinel: { externalAccess: { enabled: true, service: { type: 'NodePort' } } } }, 'r'), /sentinel.externalAccess.service.type: redis-ha exposes each node through a LoadBalancer Service \(got "NodePort"\); set LoadBalancer/);
+  });
+});
+
+describe('externalAccess: every Redis pod reachable from outside the cluster at the address it announces', () => {
+  const spec = resolveSpec({ name: 'ext', replicas: 2, externalAccess: { enabled: true, addresses: ['10.245.1.100', '10.245.1.101', 'redis-2.example.com'], service: { loadBalancerSourceRanges: ['10.0.0.0/8'] } } }, { generateSecret: fixed });
+  const objects = renderManifests(spec, { namespace: 'apps' }).objects;
+
+  it('renders one LoadBalancer Service per pod, at its address, publishing the pod before it is ready', () => {
+    const svcs = find(objects, 'Service').filter((o) => o.metadata.name.endsWith('-external'));
+    assert.deepEqual(svcs.map((o) => o.metadata.name), ['ext-redis-0-external', 'ext-redis-1-external', 'ext-redis-2-external']);
+    const s0 = svcs[0]!.spec as any;
+    assert.equal(s0.type, 'LoadBalancer');
+    assert.equal(s0.loadBalancerIP, '10.245.1.100');
+    assert.equal(s0.publishNotReadyAddresses, true);
+    assert.equal(s0.selector['statefulset.kubernetes.io/pod-name'], 'ext-redis-0');
+    assert.deepEqual(s0.loadBalancerSourceRanges, ['10.0.0.0/8']);
+    assert.equal((svcs[2]!.spec as any).loadBalancerIP, undefined, 'a DNS name is not an IP to ask for');
+  });
+
+  it('the pods announce those addresses and name peers by them', () => {
+    const script = (find(objects, 'ConfigMap', 'ext-config')[0]!.data as Record<string, string>)['start-redis.sh']!;
+    assert.ok(script.includes('    ext-redis-1) echo 10.245.1.101 ;;\n'), script);
+    assert.ok(script.includes('echo "replica-announce-ip $ME_ADDR"'));
+    assert.ok(script.includes('master=$(addr_of ext-redis-0)'));
+  });
+
+  it('the addresses must match the pods', () => {
+    assert.throws(() => resolveSpec({ name: 'e', replicas: 2, externalAccess: { enabled: true, addresses: ['10.0.0.1'] } }), (e: unknown) => e instanceof SpecError && e.message === 'externalAccess.addresses: must give one address per Redis pod, 3 for replicas: 2 (got 1)');
+    assert.throws(() => resolveSpec({ name: 'e', replicas: 1, externalAccess: { enabled: true, addresses: ['10.0.0.1', '10.0.0.1'] } }), (e: unknown) => e instanceof SpecError && e.message === 'externalAccess.addresses: each pod needs an address of its own (got 10.0.0.1 twice)');
+    assert.throws(() => resolveSpec({ name: 'e', externalAccess: { addresses: ['10.0.0.1'] } }), (e: unknown) => e instanceof SpecError && e.message.startsWith('externalAccess.addresses: only with externalAccess.enabled: true'));
+    assert.throws(() => resolveSpec({ name: 'e', externalAccess: { enabled: true, addresses: ['not an address!'] } }), /externalAccess.addresses\[0\]: must be an IPv4 address or a DNS name/);
   });
 });
 
@@ -340,10 +454,27 @@ describe('redis-ha render (command line)', () => {
     assert.equal((items[1]!.spec as any).auth.existingSecret, 'shop-auth');
   });
 
-  it('refuses a missing or doubled input with exit 2', () => {
+  it('refuses a missing input, and --own-names without --from-bitnami, with exit 2 and one line', () => {
     const run = spawnSync(process.execPath, [BIN, 'render'], { encoding: 'utf8' });
     assert.equal(run.status, 2);
-    assert.match(run.stderr, /give exactly one of -f SPEC.yaml or --from-bitnami VALUES.yaml/);
+    assert.equal(run.stderr, "redis-ha: render: give -f SPEC.yaml or --from-bitnami VALUES.yaml; see 'redis-ha render --help'\n");
+    const own = spawnSync(process.execPath, [BIN, 'render', '-f', join(TESTDATA, 'maximal.yaml'), '--own-names'], { encoding: 'utf8' });
+    assert.equal(own.status, 2);
+    assert.equal(own.stderr, 'redis-ha: --own-names: only with --from-bitnami (a spec file names things itself)\n');
+  });
+
+  it('--from-bitnami with -f lays the spec file over the mapped values, and --as-resource keeps the drop-in names', () => {
+    const dir = join(process.env.TMPDIR ?? '/tmp', `redis-ha-overlay-${process.pid}.yaml`);
+    writeFileSync(dir, 'image: { repository: localhost/redis, tag: 7.0.15, allowUnpatched: true }\nendpoint: { image: localhost/redis-ha:test }\n');
+    const out = execFileSync(process.execPath, [BIN, 'render', '--from-bitnami', join(TESTDATA, 'bitnami-brief.yaml'), '-f', dir, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const items = JSON.parse(out).items as K8sObject[];
+    const images = [...find(items, 'StatefulSet'), ...find(items, 'Deployment')].map((o) => (o.spec as any).template.spec.containers[0].image);
+    assert.deepEqual(images, ['localhost/redis:7.0.15', 'localhost/redis:7.0.15', 'localhost/redis-ha:test']);
+    assert.equal((find(items, 'Secret')[0]!.data ?? find(items, 'Secret')[0]!.stringData as any)['redis-password'], 'blablacar');
+    const res = JSON.parse(execFileSync(process.execPath, [BIN, 'render', '--from-bitnami', join(TESTDATA, 'bitnami-brief.yaml'), '--as-resource', '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).items as K8sObject[];
+    assert.deepEqual(res.map((o) => `${o.kind}/${o.metadata.name}`), ['Secret/redis', 'RedisHA/redis']);
+    assert.deepEqual((res[1]!.spec as any).auth, { allowShortPasswords: true, existingSecret: 'redis', existingSecretPasswordKey: 'redis-password' });
+    assert.equal((res[1]!.spec as any).naming, 'bitnami');
   });
 });
 

@@ -6,7 +6,7 @@
 import type { RedisHASpec } from '../../spec/index.ts';
 import { IMAGE_FLAVORS } from '../../spec/images.ts';
 import { ACL_RULES, DEFAULT_USER_OFF, applicationRules, applicationUser } from '../../spec/acl.ts';
-import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf } from './names.ts';
+import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf, passwordKeyOf } from './names.ts';
 import { maxmemoryFor } from './quantity.ts';
 import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
 import { tlsEnabled } from '../../spec/index.ts';
@@ -64,6 +64,17 @@ export function sentinelConf(spec: RedisHASpec): string {
   ].join('\n');
 }
 
+/**
+ * `addr_of POD`: the address a Redis pod announces and the Sentinels name it by (announcedHost): its
+ * external load balancer's with externalAccess, else its stable hostname (Sentinels: always that).
+ */
+function announceFunction(spec: RedisHASpec): string {
+  if (!spec.externalAccess.enabled) return 'addr_of() { echo "$1.$DOMAIN"; }';
+  const names = namesOf(spec);
+  const cases = spec.externalAccess.addresses.map((a, i) => `    ${names.redis}-${i}) echo ${a} ;;`);
+  return ['addr_of() {', '  case "$1" in', ...cases, '    *) echo "$1.$DOMAIN" ;;', '  esac', '}'].join('\n');
+}
+
 /** Shell variables every script starts with. Values are validated names and numbers: no quoting issues. */
 function prelude(spec: RedisHASpec): string {
   const names = namesOf(spec);
@@ -81,6 +92,8 @@ REDIS_PODS="${Array.from({ length: spec.replicas + 1 }, (_, i) => `${names.redis
 SENTINEL_PODS="${Array.from({ length: spec.sentinels }, (_, i) => `${names.sentinel}-${i}`).join(' ')}"
 SECRETS=${PATHS.secrets}
 
+${announceFunction(spec)}
+ME_ADDR=$(addr_of "$POD_NAME")
 secret() { cat "$SECRETS/$1"; }
 # Passwords reach redis-cli through its environment, never argv.
 ask_redis() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.operator})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.operator})" timeout 3 $CLI --no-auth-warning --user ${ACL_USERS.operator} -h "$host" -p ${REDIS_PORT} "$@"; }
@@ -98,7 +111,7 @@ peer_master() {
   for pod in $REDIS_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
     role=$(ask_redis "$pod.$DOMAIN" --raw ROLE 2>/dev/null | head -n 1) || true
-    if [ "$role" = master ]; then echo "$pod.$DOMAIN"; return 0; fi
+    if [ "$role" = master ]; then addr_of "$pod"; return 0; fi
   done
 }
 hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
@@ -110,13 +123,13 @@ export function startRedisScript(spec: RedisHASpec): string {
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
   const rules = applicationRules(spec);
   const user = applicationUser(spec);
-  const passwordKey = spec.auth.existingSecret !== undefined ? (spec.auth.existingSecretPasswordKey ?? 'password') : SECRET_KEYS.password;
+  const passwordKey = passwordKeyOf(spec);
   return `${prelude(spec)}
 umask 077
 conf=${PATHS.run}/redis.conf
 cat ${PATHS.config}/redis.conf > "$conf"
 {
-  echo "replica-announce-ip $ME"
+  echo "replica-announce-ip $ME_ADDR"
   echo "masteruser ${ACL_USERS.replication}"
   printf 'masterauth "%s"\\n' "$(secret ${SECRET_KEYS.replication} | sed 's/[\\\\"]/\\\\&/g')"
 ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
@@ -130,12 +143,12 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
 # Who is master: the Sentinels' word first, then a peer that says it is master, then the first pod.
 master=$(sentinel_master)
 [ -n "$master" ] || master=$(peer_master)
-if [ -z "$master" ] && [ "$POD_NAME" != "${namesOf(spec).redis}-0" ]; then master="${namesOf(spec).redis}-0.$DOMAIN"; fi
-if [ "$master" = "$ME" ] && [ ${spec.replicas} -gt 0 ]; then
+if [ -z "$master" ] && [ "$POD_NAME" != "${namesOf(spec).redis}-0" ]; then master=$(addr_of ${namesOf(spec).redis}-0); fi
+if [ "$master" = "$ME_ADDR" ] && [ ${spec.replicas} -gt 0 ]; then
   # Sentinel still names this pod, which has just restarted and may be empty. Come back as a replica
   # (of itself, so it serves nobody) and let Sentinel promote the replica that has the data.
-  echo "replicaof $ME ${REDIS_PORT}" >> "$conf"
-elif [ -n "$master" ] && [ "$master" != "$ME" ]; then
+  echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
+elif [ -n "$master" ] && [ "$master" != "$ME_ADDR" ]; then
   echo "replicaof $master ${REDIS_PORT}" >> "$conf"
 fi
 exec ${flavor.server} "$conf"
@@ -151,7 +164,7 @@ umask 077
 conf=${PATHS.data}/sentinel.conf
 master=$(sentinel_master)
 [ -n "$master" ] || master=$(peer_master)
-[ -n "$master" ] || master="${names.redis}-0.$DOMAIN"
+[ -n "$master" ] || master=$(addr_of ${names.redis}-0)
 cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {

@@ -1,5 +1,6 @@
 /** The headless, -master, -replicas, -sentinel and -metrics Services, with load balancer presets. */
-import type { LoadBalancerPreset, RedisHASpec, ServiceSpec } from '../../spec/index.ts';
+import type { LoadBalancerPreset, RedisHASpec, Routing, ServiceSpec } from '../../spec/index.ts';
+import { endpointSelector } from './endpoint.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import {
@@ -11,6 +12,7 @@ import {
   ROLE_REPLICA,
   SENTINEL_PORT,
   commonLabels,
+  externalServiceName,
   namesOf,
   selectorOf,
 } from './names.ts';
@@ -56,7 +58,14 @@ export function serviceAnnotationWarnings(spec: RedisHASpec): string[] {
   return warnings;
 }
 
-function exposed(name: string, namespace: string, svc: ServiceSpec, labels: Record<string, string>, selector: Record<string, string>, port: { name: string; port: number }): K8sObject {
+interface Port {
+  readonly name: string;
+  readonly port: number;
+  /** The container port's name; default: `name`. */
+  readonly targetPort?: string;
+}
+
+function exposed(name: string, namespace: string, svc: ServiceSpec, labels: Record<string, string>, selector: Record<string, string>, ports: Port[], extra: Record<string, unknown> = {}): K8sObject {
   const annotations = svc.type === 'LoadBalancer' ? { ...LOAD_BALANCER_PRESETS[svc.preset], ...svc.annotations } : { ...svc.annotations };
   return {
     apiVersion: 'v1',
@@ -65,17 +74,56 @@ function exposed(name: string, namespace: string, svc: ServiceSpec, labels: Reco
     spec: {
       type: svc.type,
       selector,
-      ports: [{ name: port.name, port: port.port, targetPort: port.name, protocol: 'TCP' }],
+      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.name, protocol: 'TCP' })),
       ...(svc.loadBalancerSourceRanges.length ? { loadBalancerSourceRanges: [...svc.loadBalancerSourceRanges] } : {}),
       ...(svc.externalTrafficPolicy !== undefined ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
+      ...extra,
     },
   };
 }
 
-export function services(spec: RedisHASpec, namespace: string): K8sObject[] {
+const IPV4 = /^[0-9]+(\.[0-9]+){3}$/;
+
+/**
+ * One LoadBalancer Service per Redis pod (`externalAccess`), at the address the pod announces, so the
+ * master and replicas the Sentinels name are reachable from outside the cluster. It publishes a pod
+ * that is not ready too: the address is the pod's identity, which Sentinel must reach while it starts
+ * (a restarted master comes back as a replica of itself until Sentinel reconfigures it).
+ */
+export function externalServices(spec: RedisHASpec, namespace: string): K8sObject[] {
+  if (!spec.externalAccess.enabled) return [];
+  const names = namesOf(spec);
+  return spec.externalAccess.addresses.map((address, i) =>
+    exposed(
+      externalServiceName(spec, i),
+      namespace,
+      spec.externalAccess.service,
+      { ...commonLabels(spec.name), [COMPONENT_LABEL]: 'redis' },
+      { ...selectorOf(spec.name, 'redis'), 'statefulset.kubernetes.io/pod-name': `${names.redis}-${i}` },
+      [{ name: 'redis', port: REDIS_PORT }],
+      { publishNotReadyAddresses: true, ...(IPV4.test(address) ? { loadBalancerIP: address } : {}) },
+    ),
+  );
+}
+
+/**
+ * The Services. `routing`: whether -master and -replicas select the Redis pods by the role label the
+ * operator keeps, or the endpoint Deployment's pods (their `master` and `replicas` ports).
+ */
+export function services(spec: RedisHASpec, namespace: string, routing: Routing): K8sObject[] {
   const names = namesOf(spec);
   const labels = commonLabels(spec.name);
   const redis = selectorOf(spec.name, 'redis');
+  const byLabel = routing === 'label';
+  const masterSelector = byLabel ? { ...redis, [MASTER_POD_LABEL]: ROLE_MASTER } : endpointSelector(spec);
+  const replicasSelector = byLabel ? { ...redis, [MASTER_POD_LABEL]: ROLE_REPLICA } : endpointSelector(spec);
+  // With naming: bitnami the Sentinels' Service is `<name>` with the chart's two ports: each selects the
+  // pods that have a container port of that name (the Redis pods, the Sentinels).
+  const sentinelPorts: Port[] =
+    spec.naming === 'bitnami'
+      ? [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: 'redis' }, { name: 'tcp-sentinel', port: SENTINEL_PORT, targetPort: 'sentinel' }]
+      : [{ name: 'sentinel', port: SENTINEL_PORT }];
+  const sentinelSelector = spec.naming === 'bitnami' ? { 'app.kubernetes.io/name': 'redis-ha', 'app.kubernetes.io/instance': spec.name } : selectorOf(spec.name, 'sentinel');
   const out: K8sObject[] = [
     {
       apiVersion: 'v1',
@@ -92,9 +140,10 @@ export function services(spec: RedisHASpec, namespace: string): K8sObject[] {
         ],
       },
     },
-    exposed(names.master, namespace, spec.services.master, { ...labels, [COMPONENT_LABEL]: 'redis' }, { ...redis, [MASTER_POD_LABEL]: ROLE_MASTER }, { name: 'redis', port: REDIS_PORT }),
-    exposed(names.replicas, namespace, spec.services.replicas, { ...labels, [COMPONENT_LABEL]: 'redis' }, { ...redis, [MASTER_POD_LABEL]: ROLE_REPLICA }, { name: 'redis', port: REDIS_PORT }),
-    exposed(names.sentinelService, namespace, spec.services.sentinel, { ...labels, [COMPONENT_LABEL]: 'sentinel' }, selectorOf(spec.name, 'sentinel'), { name: 'sentinel', port: SENTINEL_PORT }),
+    exposed(names.master, namespace, spec.services.master, { ...labels, [COMPONENT_LABEL]: 'redis' }, masterSelector, [{ name: 'redis', port: REDIS_PORT, targetPort: byLabel ? 'redis' : 'master' }]),
+    exposed(names.replicas, namespace, spec.services.replicas, { ...labels, [COMPONENT_LABEL]: 'redis' }, replicasSelector, [{ name: 'redis', port: REDIS_PORT, targetPort: byLabel ? 'redis' : 'replicas' }]),
+    exposed(names.sentinelService, namespace, spec.services.sentinel, { ...labels, [COMPONENT_LABEL]: 'sentinel' }, sentinelSelector, sentinelPorts),
+    ...externalServices(spec, namespace),
   ];
   if (spec.metrics.enabled) {
     out.push({
