@@ -5,11 +5,8 @@
 // REDIS_HA_TESTBED_KUBECONFIG names the test bed's kubeconfig; under CI (.ci/run) its absence fails.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedWriter } from '../bench/writer.ts';
 import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
@@ -18,13 +15,10 @@ import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
+import { OPERATOR_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl } from './testbed-kube.ts';
 
-const run = promisify(execFile);
-const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
 const NS = 'e2e-k8s';
 const NAME = 'shop';
-const OPERATOR_IMAGE = 'localhost/redis-ha/operator:test';
-const REPO = join(import.meta.dirname, '..');
 /** The test bed's Redis image: Debian's 7.0.15, which carries the CVE-2025-49844 family's fixes as backports. */
 const RESOURCE = `
 apiVersion: redis-ha.io/v1alpha1
@@ -44,40 +38,10 @@ spec:
     exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
 `;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = run(join(dirname(kubeconfig!), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig!, ...args], { timeout: 180_000, maxBuffer: 16 << 20 });
-  if (input !== undefined) child.child.stdin!.end(input);
-  return (await child).stdout;
-}
-
-async function operatorManifests(): Promise<string> {
-  const { stdout } = await run(process.execPath, [join(REPO, 'bin/redis-ha.js'), 'operator', 'manifests', '--image', OPERATOR_IMAGE, '--replicas', '1'], { maxBuffer: 16 << 20 });
-  return stdout;
-}
-
-let operatorInstalled: Promise<void> | undefined;
-/** Installs the operator once per run, from exactly what `operator manifests` prints. */
-function installOperator(): Promise<void> {
-  operatorInstalled ??= (async () => {
-    await kubectl(['apply', '-f', '-'], await operatorManifests());
-    // A restart picks up an operator image rebuilt under the same tag.
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
-    await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
-  })();
-  return operatorInstalled;
-}
-
 /** A namespace of the test's own, emptied first, with the operator installed and `manifests` applied in order. */
-async function freshNamespace(namespace: string, ...manifests: string[]): Promise<void> {
-  await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+async function operatorNamespace(namespace: string, ...manifests: string[]): Promise<void> {
   await installOperator();
-  await kubectl(['create', 'namespace', namespace]);
-  for (const m of manifests) await kubectl(['apply', '-f', '-'], m);
-}
-
-/** Deletes a test's namespace without waiting for it (the next run's freshNamespace does). */
-async function dropNamespace(namespace: string): Promise<void> {
-  if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
+  await freshNamespace(namespace, ...manifests);
 }
 
 /** Waits until `d` is Ready with every replica in sync and every Sentinel agreeing. */
@@ -108,7 +72,7 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
   }
 
   before(async () => {
-    await freshNamespace(NS, RESOURCE);
+    await operatorNamespace(NS, RESOURCE);
     d = new ClusterDeployment(kubeconfig!, NS, NAME);
   });
 
@@ -299,7 +263,7 @@ describe('RedisHA with TLS from a user-provided Secret, end to end on the test b
     // A CA of the test's own and a certificate naming every pod and Service, as a user would make them.
     const cert = makeCertificate(tlsDnsNames(resolveSpec(TLS_SPEC), TLS_NS));
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: TLS_SPEC.tls.secretName, namespace: TLS_NS }, type: 'kubernetes.io/tls', data: secretData(cert) };
-    await freshNamespace(TLS_NS, JSON.stringify(secret), TLS_RESOURCE);
+    await operatorNamespace(TLS_NS, JSON.stringify(secret), TLS_RESOURCE);
     d = new ClusterDeployment(kubeconfig!, TLS_NS, TLS_NAME);
   });
 
@@ -424,7 +388,7 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
   let password: string;
 
   before(async () => {
-    await freshNamespace(CM_NS, CM_ISSUERS, CM_RESOURCE);
+    await operatorNamespace(CM_NS, CM_ISSUERS, CM_RESOURCE);
     d = new ClusterDeployment(kubeconfig!, CM_NS, CM_NAME);
   });
 

@@ -23,8 +23,10 @@ const CERT_MANAGER_DIR = join(MODCACHE, `github.com/cert-manager/cert-manager@${
 const K8S_FILES = ['api__v1_openapi.json', 'apis__apps__v1_openapi.json', 'apis__policy__v1_openapi.json', 'apis__networking.k8s.io__v1_openapi.json'];
 /** The cert-manager Certificate CRD as upstream ships it (the operator tests install it into a test API server). */
 export const CERT_MANAGER_CERTIFICATE_CRD = join(CERT_MANAGER_DIR, 'cert-manager.io_certificates.yaml');
+/** The prometheus-operator ServiceMonitor CRD (the brief's values ask for a ServiceMonitor; the e2e installs it as a Prometheus user has it). */
+export const SERVICE_MONITOR_CRD = join(CRD_DIR, 'monitoring.coreos.com_servicemonitors.yaml');
 const CRD_FILES = [
-  join(CRD_DIR, 'monitoring.coreos.com_servicemonitors.yaml'),
+  SERVICE_MONITOR_CRD,
   join(CRD_DIR, 'monitoring.coreos.com_prometheusrules.yaml'),
   CERT_MANAGER_CERTIFICATE_CRD,
 ];

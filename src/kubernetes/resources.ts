@@ -37,7 +37,7 @@ const TYPES: readonly ResourceType[] = [
 ];
 
 /** The kinds the operator applies for a RedisHA (and prunes when the spec no longer asks for them). */
-export const OWNED_KINDS = ['Secret', 'ConfigMap', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'Certificate'] as const;
+export const OWNED_KINDS = ['Secret', 'ConfigMap', 'Service', 'StatefulSet', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'Certificate'] as const;
 
 export function resourceType(apiVersion: string, kind: string): ResourceType {
   const t = TYPES.find((x) => x.apiVersion === apiVersion && x.kind === kind);

@@ -1,0 +1,232 @@
+// The brief's deployment as its user runs it, end to end on the test bed (testbed/up): the Bitnami values
+// file of ../shared/seed (plus sentinel.externalAccess, for apps outside the cluster) rendered with
+// `render --from-bitnami`, applied with kubectl, once as plain manifests with no operator and once as a
+// RedisHA resource under the operator. Every check runs from an application's network namespace
+// (testbed/client-netns) that reaches only the load balancers' addresses (MetalLB): no cluster DNS,
+// no pod network, no ClusterIP. The names are the chart's: the Secret `redis` with `redis-password`,
+// the master set `mymaster`, the Service `redis` on 6379/26379.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { eventually } from './helpers.ts';
+import { SERVICE_MONITOR_CRD } from './k8s-schemas.ts';
+import { EXPORTER_IMAGE, OPERATOR_IMAGE, REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
+import { parseFlatRecord, parseInfo } from '../src/redis/parse.ts';
+
+const run = promisify(execFile);
+const RELEASE = 'redis';
+const PASSWORD = 'blablacar';
+
+/** The brief's values file as the seed gives it, plus one load balancer per node for apps outside the cluster. */
+function briefValues(addresses: string[]): string {
+  const values = parse(readFileSync(join(REPO, 'src/kubernetes/render/testdata/bitnami-brief.yaml'), 'utf8')) as Record<string, any>;
+  values.sentinel.externalAccess = { enabled: true, service: { type: 'LoadBalancer', loadBalancerIP: addresses } };
+  return stringify(values);
+}
+
+/** What the test bed needs on top: its images, small pods, and the fast Sentinel profile (down-after 2 s). */
+const TESTBED_OVERRIDES = `
+image: {repository: ${REDIS_IMAGE.repository}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}
+metrics: {image: "${EXPORTER_IMAGE}"}
+endpoint: {image: "${OPERATOR_IMAGE}"}
+sentinel: {profile: fast, downAfterMilliseconds: 2000}
+resources:
+  redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
+  sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
+  exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
+`;
+
+/** The application's network namespace: it reaches the load balancers' addresses and nothing else. */
+async function clientNetns(): Promise<string> {
+  const { stdout } = await run(join(REPO, 'testbed/client-netns'));
+  return stdout.trim().split('\n').at(-1)!;
+}
+
+/** redis-cli run from the application's namespace; the password travels in REDISCLI_AUTH. */
+async function cliOutside(netns: string, args: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'redis-cli', '--raw', ...args], { env: { ...process.env, REDISCLI_AUTH: PASSWORD }, timeout: 20_000 });
+  return stdout.trim();
+}
+
+/** The address a LoadBalancer Service got, once it has one. */
+async function loadBalancerAddress(namespace: string, service: string): Promise<string> {
+  return eventually(`an address for the LoadBalancer Service ${namespace}/${service}`, 120_000, async () => {
+    const ip = (await kubectl(['-n', namespace, 'get', 'service', service, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim();
+    return ip || undefined;
+  });
+}
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  status: { conditions?: { type: string; status: string }[] };
+}
+
+async function pods(namespace: string): Promise<Pod[]> {
+  return (JSON.parse(await kubectl(['-n', namespace, 'get', 'pods', '-o', 'json'])) as { items: Pod[] }).items;
+}
+const isReady = (p: Pod) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** Lines of JSON from the outside writer, awaited one event at a time. */
+class OutsideWriter {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+  stderr = '';
+
+  constructor(netns: string, config: Record<string, string>) {
+    this.#child = spawn('ip', ['netns', 'exec', netns, process.execPath, join(REPO, 'test/fixtures/outside-writer.ts')], {
+      env: { ...process.env, OUTSIDE_WRITER: JSON.stringify(config), REDIS_PASSWORD: PASSWORD, SENTINEL_PASSWORD: PASSWORD },
+    });
+    this.#child.stderr.on('data', (d) => (this.stderr += d));
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async next(event: string, timeoutMs = 120_000): Promise<Record<string, any>> {
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), timeoutMs);
+    try {
+      const { value, done } = await this.#lines.next();
+      if (done) throw new Error(`the outside writer ended before "${event}": ${this.stderr}`);
+      const message = JSON.parse(value) as Record<string, any>;
+      assert.equal(message.event, event, value);
+      return message;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async ask(command: string, event: string): Promise<Record<string, any>> {
+    this.#child.stdin.write(`${command}\n`);
+    return this.next(event);
+  }
+
+  kill(): void {
+    this.#child.kill('SIGKILL');
+  }
+}
+
+/**
+ * The brief's checklist from outside the cluster, then the master pod force-deleted under both writers.
+ * `expectPods`: every pod the deployment runs (3 Redis, 3 Sentinels, and the endpoint's without the operator).
+ */
+async function briefChecklist(t: TestContext, o: { namespace: string; addresses: string[]; netns: string; expectPods: number; appliedAt: number }): Promise<void> {
+  const { namespace, addresses, netns } = o;
+  const secret = (await kubectl(['-n', namespace, 'get', 'secret', RELEASE, '-o', 'jsonpath={.data.redis-password}'])).trim();
+  assert.equal(Buffer.from(secret, 'base64').toString(), PASSWORD, "the password is where the chart's users read it");
+
+  const [masterLB, replicasLB, sentinelLB] = await Promise.all([`${RELEASE}-master`, `${RELEASE}-replicas`, RELEASE].map((s) => loadBalancerAddress(namespace, s)));
+  await eventually('every pod Ready', 300_000, async () => {
+    const all = await pods(namespace);
+    return all.length === o.expectPods && all.every(isReady) ? true : undefined;
+  });
+  // The user's first check: a write through the master load balancer.
+  await eventually('a write through the master load balancer', 120_000, async () => ((await cliOutside(netns, ['-h', masterLB, 'SET', 'brief:greeting', 'hello'])) === 'OK' ? true : undefined));
+  t.diagnostic(`kubectl apply to a write acknowledged through the master load balancer from outside: ${Math.round(performance.now() - o.appliedAt)} ms`);
+
+  assert.equal(await cliOutside(netns, ['-h', masterLB, 'WAIT', '2', '5000']), '2');
+  assert.equal(await cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting']), 'hello');
+  assert.equal((await cliOutside(netns, ['-h', replicasLB, 'ROLE'])).split('\n')[0], 'slave', 'the replicas load balancer reaches a replica');
+  const replication = parseInfo(await cliOutside(netns, ['-h', masterLB, 'INFO', 'replication']));
+  assert.equal(replication.get('role'), 'master');
+  assert.equal(replication.get('connected_slaves'), '2');
+
+  // Sentinel, as the brief says writers should use it: through its load balancer, the chart's master set.
+  const [host, port] = (await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'get-master-addr-by-name', 'mymaster'])).split('\n');
+  assert.ok(addresses.includes(host!), `Sentinel names ${host}, one of the addresses the pods announce`);
+  assert.equal(port, '6379');
+  assert.equal((await cliOutside(netns, ['-h', host!, 'ROLE'])).split('\n')[0], 'master', 'the master Sentinel names is reachable from outside');
+  const seen = parseFlatRecord((await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'master', 'mymaster'])).split('\n'));
+  assert.equal(seen.get('flags'), 'master');
+  assert.equal(seen.get('num-slaves'), '2');
+  assert.equal(seen.get('num-other-sentinels'), '2');
+  assert.equal(await cliOutside(netns, ['-h', sentinelLB, 'PING']), 'PONG', "the chart's tcp-redis port reaches a Redis node");
+
+  // The master pod force-deleted under an ioredis Sentinel client and a master load balancer client.
+  const writer = new OutsideWriter(netns, { sentinel: `${sentinelLB}:26379`, masterName: 'mymaster', master: `${masterLB}:6379`, prefix: `brief:${namespace}` });
+  try {
+    await writer.next('ready');
+    await writer.ask('mark', 'marked');
+    const masterPod = `${RELEASE}-redis-${addresses.indexOf(host!)}`;
+    await kubectl(['-n', namespace, 'delete', 'pod', masterPod, '--grace-period=0', '--force']);
+    await eventually('50 writes acknowledged through each client after the master pod was deleted', 120_000, async () => {
+      const c = await writer.ask('count', 'count');
+      return c.sentinel >= 50 && c.master >= 50 ? true : undefined;
+    });
+    await eventually('every pod Ready again', 300_000, async () => {
+      const all = await pods(namespace);
+      return all.length === o.expectPods && all.every(isReady) ? true : undefined;
+    });
+    const result = await writer.ask('stop', 'result');
+    t.diagnostic(`failover seen from outside: ${JSON.stringify(result)}`);
+    assert.notEqual(result.master, `${host}:${port}`, 'the Sentinels name another master');
+    assert.equal(result.sentinel.missing, 0, 'acknowledged writes lost (Sentinel client)');
+    assert.equal(result.endpoint.missing, 0, 'acknowledged writes lost (master load balancer client)');
+    // Exactly one master among the nodes, as seen from outside.
+    const roles = await Promise.all(addresses.map(async (a) => (await cliOutside(netns, ['-h', a, 'ROLE'])).split('\n')[0]));
+    assert.deepEqual(roles.filter((r) => r === 'master').length, 1, JSON.stringify(roles));
+  } finally {
+    writer.kill();
+  }
+}
+
+const skip = kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints';
+
+describe("the brief's deployment, from an application outside the cluster", { skip }, () => {
+  let netns: string;
+  const files = mkdtempSync(join(tmpdir(), 'redis-ha-brief-'));
+  const overrides = join(files, 'testbed.yaml');
+
+  before(async () => {
+    netns = await clientNetns();
+    writeFileSync(overrides, TESTBED_OVERRIDES);
+    // A Prometheus user has the ServiceMonitor CRD and the namespace the values name.
+    await kubectl(['apply', '--server-side', '-f', SERVICE_MONITOR_CRD]);
+    await kubectl(['wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=60s']);
+    await kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n');
+  });
+
+  describe('plain manifests, no operator', () => {
+    const NS = 'brief-plain';
+    const addresses = ['10.245.1.110', '10.245.1.111', '10.245.1.112'];
+    before(() => freshNamespace(NS));
+    after(() => dropNamespace(NS));
+
+    test('kubectl apply of render --from-bitnami: the checklist from outside, and a force-deleted master with nothing lost', async (t) => {
+      const values = join(files, 'plain-values.yaml');
+      writeFileSync(values, briefValues(addresses));
+      const manifests = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS]);
+      const appliedAt = performance.now();
+      await kubectl(['-n', NS, 'apply', '-f', '-'], manifests);
+      await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 8, appliedAt });
+      const labelled = (await pods(NS)).filter((p) => p.metadata.labels?.['redis-ha.io/role'] !== undefined);
+      assert.deepEqual(labelled.map((p) => p.metadata.name), [], 'nothing but the manifests acted: no pod carries the operator label');
+    });
+  });
+
+  describe('the operator', () => {
+    const NS = 'brief-operator';
+    const addresses = ['10.245.1.120', '10.245.1.121', '10.245.1.122'];
+    before(async () => {
+      await installOperator();
+      await freshNamespace(NS);
+    });
+    after(() => dropNamespace(NS));
+
+    test('kubectl apply of render --from-bitnami --as-resource: the checklist from outside, and a force-deleted master with nothing lost', async (t) => {
+      const values = join(files, 'operator-values.yaml');
+      writeFileSync(values, briefValues(addresses));
+      const resource = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS, '--as-resource']);
+      const appliedAt = performance.now();
+      await kubectl(['-n', NS, 'apply', '-f', '-'], resource);
+      await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 6, appliedAt });
+      const status = JSON.parse(await kubectl(['-n', NS, 'get', 'redisha', RELEASE, '-o', 'jsonpath={.status}'])) as { masterPod?: string; conditions?: { type: string; status: string }[] };
+      assert.equal(status.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      const masters = (await pods(NS)).filter((p) => p.metadata.labels?.['redis-ha.io/role'] === 'master').map((p) => p.metadata.name);
+      assert.deepEqual(masters, [status.masterPod], 'one pod labelled master, the one the status names');
+    });
+  });
+});

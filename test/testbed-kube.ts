@@ -1,0 +1,83 @@
+// The end-to-end tests' way to the Kubernetes test bed (testbed/up): kubectl on its kubeconfig, the
+// operator installed once per test run, and namespaces of each test's own.
+import { execFile } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { eventually } from './helpers.ts';
+
+const run = promisify(execFile);
+
+/** The kubeconfig testbed/up printed; unset outside the test bed. */
+export const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
+export const OPERATOR_IMAGE = 'localhost/redis-ha/operator:test';
+export const REPO = join(import.meta.dirname, '..');
+/** The test bed's images: Debian's Redis 7.0.15 (the CVE-2025-49844 family's fixes backported) and its redis_exporter. */
+export const REDIS_IMAGE = { repository: 'localhost/redis-ha/redis', tag: '7.0.15' } as const;
+export const EXPORTER_IMAGE = 'localhost/redis-ha/redis-exporter:v1.45.0';
+
+/** kubectl from the test bed's build (bin/ beside the kubeconfig), on the test bed's kubeconfig. */
+export async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = run(join(dirname(kubeconfig!), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig!, ...args], { timeout: 180_000, maxBuffer: 16 << 20 });
+  if (input !== undefined) child.child.stdin!.end(input);
+  return (await child).stdout;
+}
+
+/** What `redis-ha ARGS` prints on stdout (this clone's CLI). */
+export async function redisHa(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const { stdout } = await run(process.execPath, [join(REPO, 'bin/redis-ha.js'), ...args], { maxBuffer: 16 << 20, env: { ...process.env, ...env } });
+  return stdout;
+}
+
+async function install(): Promise<void> {
+  await kubectl(['apply', '-f', '-'], await redisHa(['operator', 'manifests', '--image', OPERATOR_IMAGE, '--replicas', '1']));
+  // A restart picks up an operator image rebuilt under the same tag.
+  await kubectl(['-n', 'redis-ha-system', 'rollout', 'restart', 'deployment/redis-ha-operator']);
+  await kubectl(['-n', 'redis-ha-system', 'rollout', 'status', 'deployment/redis-ha-operator', '--timeout=180s']);
+}
+
+let installed: Promise<void> | undefined;
+/**
+ * Installs the operator from exactly what `operator manifests` prints, once per test run: the test
+ * files run as sibling processes of one runner, so the first to claim a marker named after that
+ * runner installs (and restarts) it and the others wait for the marker to say it is done, instead
+ * of restarting it under each other's tests.
+ */
+export function installOperator(): Promise<void> {
+  installed ??= (async () => {
+    const marker = join(tmpdir(), `redis-ha-e2e-operator.${process.ppid}`);
+    let mine = false;
+    try {
+      closeSync(openSync(marker, 'wx'));
+      mine = true;
+    } catch {
+      // another test file of this run is installing it
+    }
+    if (mine) {
+      try {
+        await install();
+        writeFileSync(marker, 'done');
+      } catch (err) {
+        writeFileSync(marker, `failed: ${String(err)}`);
+        throw err;
+      }
+      return;
+    }
+    const state = await eventually('the operator installed by another test file of this run', 300_000, async () => readFileSync(marker, 'utf8') || undefined);
+    if (state !== 'done') throw new Error(`installing the operator failed in another test file: ${state}`);
+  })();
+  return installed;
+}
+
+/** A namespace of the test's own, emptied first, with `manifests` applied in order. */
+export async function freshNamespace(namespace: string, ...manifests: string[]): Promise<void> {
+  await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+  await kubectl(['create', 'namespace', namespace]);
+  for (const m of manifests) await kubectl(['apply', '-f', '-'], m);
+}
+
+/** Deletes a test's namespace without waiting for it (the next run's freshNamespace does). */
+export async function dropNamespace(namespace: string): Promise<void> {
+  if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
+}
