@@ -23,10 +23,16 @@ const run = promisify(execFile);
 const RELEASE = 'redis';
 const PASSWORD = 'blablacar';
 
-/** The brief's values file as the seed gives it, plus one load balancer per node for apps outside the cluster. */
+/**
+ * The values file the README shows (examples/bitnami-values.yaml: the brief's, plus one load balancer
+ * per node for apps outside the cluster) with the test bed's load balancer addresses.
+ */
 function briefValues(addresses: string[]): string {
-  const values = parse(readFileSync(join(REPO, 'src/kubernetes/render/testdata/bitnami-brief.yaml'), 'utf8')) as Record<string, any>;
-  values.sentinel.externalAccess = { enabled: true, service: { type: 'LoadBalancer', loadBalancerIP: addresses } };
+  const values = parse(readFileSync(join(REPO, 'examples/bitnami-values.yaml'), 'utf8')) as Record<string, any>;
+  const seed = parse(readFileSync(join(REPO, 'src/kubernetes/render/testdata/bitnami-brief.yaml'), 'utf8')) as Record<string, any>;
+  const { externalAccess, ...sentinel } = values.sentinel;
+  assert.deepEqual({ ...values, sentinel }, seed, "the example is the brief's values file plus sentinel.externalAccess");
+  externalAccess.service.loadBalancerIP = addresses;
   return stringify(values);
 }
 

@@ -35,13 +35,15 @@ export function networkPolicy(spec: RedisHASpec, namespace: string, routing: Rou
   ];
   const ingress: Record<string, unknown>[] = [{ from, ports: data }];
   // The pods' ports behind each exposed Service (through the endpoint, -replicas is its port 6380).
-  const exposedPorts: Array<[string, ServiceSpec, number]> = [
-    ['services.master', spec.services.master, REDIS_PORT],
-    ['services.replicas', spec.services.replicas, routing === 'endpoint' ? ENDPOINT_REPLICAS_PORT : REDIS_PORT],
-    ['services.sentinel', spec.services.sentinel, SENTINEL_PORT],
-    ...(spec.externalAccess.enabled ? [['externalAccess.service', spec.externalAccess.service, REDIS_PORT] as [string, ServiceSpec, number]] : []),
+  // With naming: bitnami the Sentinels' Service also carries the chart's tcp-redis port (any Redis pod).
+  const exposedPorts: Array<[string, ServiceSpec, number[]]> = [
+    ['services.master', spec.services.master, [REDIS_PORT]],
+    ['services.replicas', spec.services.replicas, [routing === 'endpoint' ? ENDPOINT_REPLICAS_PORT : REDIS_PORT]],
+    ['services.sentinel', spec.services.sentinel, spec.naming === 'bitnami' ? [SENTINEL_PORT, REDIS_PORT] : [SENTINEL_PORT]],
+    ...(spec.externalAccess.enabled ? [['externalAccess.service', spec.externalAccess.service, [REDIS_PORT]] as [string, ServiceSpec, number[]]] : []),
   ];
-  for (const [which, svc, port] of exposedPorts) {
+  for (const [which, svc, ports] of exposedPorts) {
+    const port = ports.join(' and ');
     if (svc.type === 'ClusterIP') continue;
     let cidrs = svc.loadBalancerSourceRanges;
     if (cidrs.length === 0 && np.allowedCidrs.length === 0) {
@@ -50,7 +52,7 @@ export function networkPolicy(spec: RedisHASpec, namespace: string, routing: Rou
         `${which}: type ${svc.type} without loadBalancerSourceRanges, so the NetworkPolicy lets any address reach port ${port} (the password still applies); set ${which}.loadBalancerSourceRanges or networkPolicy.allowedCidrs to narrow it`,
       );
     }
-    if (cidrs.length) ingress.push({ from: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port }] });
+    if (cidrs.length) ingress.push({ from: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: ports.map((p) => ({ protocol: 'TCP', port: p })) });
   }
   if (spec.metrics.enabled) {
     const ns = spec.metrics.serviceMonitor.namespace;
