@@ -8,7 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
-import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf } from '../src/kubernetes/render/index.ts';
+import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, passwordKeyOf } from '../src/kubernetes/render/index.ts';
 import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
 
@@ -40,14 +40,29 @@ export class ClusterDeployment {
   readonly client: KubeClient;
   readonly namespace: string;
   readonly name: string;
-  readonly names: ReturnType<typeof namesOf>;
+  names: ReturnType<typeof namesOf>;
+  /** The Secret holding the passwords, and the application password's key in it. */
+  #auth: { secret: string; passwordKey: string };
   #tls?: Promise<{ ca: string; cert: string; key: string } | undefined>;
 
+  /** A deployment named as this project names things; `open` reads the resource for its own names. */
   constructor(kubeconfig: string | KubeConfig, namespace: string, name: string) {
     this.client = new KubeClient(typeof kubeconfig === 'string' ? loadKubeConfig(kubeconfig) : kubeconfig);
     this.namespace = namespace;
     this.name = name;
     this.names = namesOf({ name });
+    this.#auth = { secret: this.names.secret, passwordKey: SECRET_KEYS.password };
+  }
+
+  /** The deployment of a RedisHA, with the names its spec gives (naming: bitnami, sentinel.masterName, auth.existingSecret). */
+  static async open(kubeconfig: string | KubeConfig, namespace: string, name: string): Promise<ClusterDeployment> {
+    const d = new ClusterDeployment(kubeconfig, namespace, name);
+    const spec = (await d.resource()).spec ?? {};
+    const auth = (spec.auth ?? {}) as { existingSecret?: string; existingSecretPasswordKey?: string };
+    const named = { name, ...(spec.naming === 'bitnami' ? { naming: 'bitnami' as const } : {}), sentinel: spec.sentinel as { masterName?: string } | undefined } as Parameters<typeof namesOf>[0];
+    d.names = namesOf(named);
+    d.#auth = { secret: auth.existingSecret ?? d.names.secret, passwordKey: passwordKeyOf({ auth: auth as never, ...(spec.naming === 'bitnami' ? { naming: 'bitnami' as const } : {}) }) };
+    return d;
   }
 
   resource(): Promise<RedisHAResource> {
@@ -73,12 +88,12 @@ export class ClusterDeployment {
   }
 
   async secret(key: string): Promise<string> {
-    const s = await this.client.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${this.namespace}/secrets/${this.names.secret}`);
+    const s = await this.client.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${this.namespace}/secrets/${this.#auth.secret}`);
     return Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
   }
 
   password(): Promise<string> {
-    return this.secret(SECRET_KEYS.password);
+    return this.secret(this.#auth.passwordKey);
   }
 
   /**
@@ -251,7 +266,7 @@ export interface K8sFailoverResult {
 
 /** `redis-ha bench failover --k8s`: `trials` force-deletes of the master, Ready again between them. */
 export async function benchK8sFailover(o: { kubeconfig: string | KubeConfig; namespace: string; name: string; trials: number; log: (line: string) => void }): Promise<K8sFailoverResult> {
-  const d = new ClusterDeployment(o.kubeconfig, o.namespace, o.name);
+  const d = await ClusterDeployment.open(o.kubeconfig, o.namespace, o.name);
   const runs: FailoverTrial[] = [];
   for (let i = 0; i < o.trials; i++) {
     await d.waitSettled(240_000);

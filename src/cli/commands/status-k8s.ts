@@ -29,7 +29,7 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
     throw new UserError(`cannot read RedisHA ${ns}/${name}: ${(err as Error).message}`);
   }
   const s = cr.status ?? {};
-  const names = namesOf({ name });
+  const names = namesOf({ name, naming: cr.spec?.naming === 'bitnami' ? 'bitnami' : 'redis-ha' });
   // The spec as stored (the API server applied the CRD's defaults); TLS needs a source there, else the operator rejects it.
   const tlsSpec = cr.spec?.tls as { enabled?: boolean; authClients?: string; secretName?: string; certManager?: unknown } | undefined;
   const tls = tlsSpec?.enabled === true;
