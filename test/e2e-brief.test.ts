@@ -134,7 +134,9 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
   t.diagnostic(`kubectl apply to a write acknowledged through the master load balancer from outside: ${Math.round(performance.now() - o.appliedAt)} ms`);
 
   assert.equal(await cliOutside(netns, ['-h', masterLB, 'WAIT', '2', '5000']), '2');
-  assert.equal(await cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting']), 'hello');
+  // The endpoint's replicas port admits a replica once a majority of the Sentinels answer it, which can
+  // take the Sentinel pods' first seconds (their names resolve once they run).
+  assert.equal(await eventually('a read through the replicas load balancer', 30_000, async () => cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting'])), 'hello');
   assert.equal((await cliOutside(netns, ['-h', replicasLB, 'ROLE'])).split('\n')[0], 'slave', 'the replicas load balancer reaches a replica');
   const replication = parseInfo(await cliOutside(netns, ['-h', masterLB, 'INFO', 'replication']));
   assert.equal(replication.get('role'), 'master');
@@ -145,10 +147,12 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
   assert.ok(addresses.includes(host!), `Sentinel names ${host}, one of the addresses the pods announce`);
   assert.equal(port, '6379');
   assert.equal((await cliOutside(netns, ['-h', host!, 'ROLE'])).split('\n')[0], 'master', 'the master Sentinel names is reachable from outside');
-  const seen = parseFlatRecord((await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'master', 'mymaster'])).split('\n'));
+  // A Sentinel learns the replicas from the master's INFO (every 10 s) and its peers from their hellos (every 2 s).
+  const seen = await eventually('the Sentinel behind the load balancer seeing 2 replicas and 2 other Sentinels', 30_000, async () => {
+    const m = parseFlatRecord((await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'master', 'mymaster'])).split('\n'));
+    return m.get('num-slaves') === '2' && m.get('num-other-sentinels') === '2' ? m : undefined;
+  });
   assert.equal(seen.get('flags'), 'master');
-  assert.equal(seen.get('num-slaves'), '2');
-  assert.equal(seen.get('num-other-sentinels'), '2');
   assert.equal(await cliOutside(netns, ['-h', sentinelLB, 'PING']), 'PONG', "the chart's tcp-redis port reaches a Redis node");
 
   // The master pod force-deleted under an ioredis Sentinel client and a master load balancer client.
@@ -206,7 +210,7 @@ describe("the brief's deployment, from an application outside the cluster", { sk
       writeFileSync(values, briefValues(addresses));
       const manifests = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS]);
       const appliedAt = performance.now();
-      await kubectl(['-n', NS, 'apply', '-f', '-'], manifests);
+      await kubectl(['apply', '-f', '-'], manifests);
       await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 8, appliedAt });
       const labelled = (await pods(NS)).filter((p) => p.metadata.labels?.['redis-ha.io/role'] !== undefined);
       assert.deepEqual(labelled.map((p) => p.metadata.name), [], 'nothing but the manifests acted: no pod carries the operator label');
@@ -227,10 +231,12 @@ describe("the brief's deployment, from an application outside the cluster", { sk
       writeFileSync(values, briefValues(addresses));
       const resource = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS, '--as-resource']);
       const appliedAt = performance.now();
-      await kubectl(['-n', NS, 'apply', '-f', '-'], resource);
+      await kubectl(['apply', '-f', '-'], resource);
       await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 6, appliedAt });
-      const status = JSON.parse(await kubectl(['-n', NS, 'get', 'redisha', RELEASE, '-o', 'jsonpath={.status}'])) as { masterPod?: string; conditions?: { type: string; status: string }[] };
-      assert.equal(status.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      const status = await eventually('the resource Ready again', 120_000, async () => {
+        const s = JSON.parse(await kubectl(['-n', NS, 'get', 'redisha', RELEASE, '-o', 'jsonpath={.status}'])) as { masterPod?: string; conditions?: { type: string; status: string }[] };
+        return s.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? s : undefined;
+      });
       const masters = (await pods(NS)).filter((p) => p.metadata.labels?.['redis-ha.io/role'] === 'master').map((p) => p.metadata.name);
       assert.deepEqual(masters, [status.masterPod], 'one pod labelled master, the one the status names');
     });

@@ -183,8 +183,14 @@ exec ${flavor.sentinel} "$conf"
 }
 
 /**
- * preStop of a Redis pod: when this pod is master, ask a Sentinel for SENTINEL FAILOVER and wait until
- * this pod is no longer master, so clients move before it stops rather than after down-after.
+ * preStop of a Redis pod: when this pod is master, hand the master over before it stops, losing no
+ * acknowledged write. Writes are paused first (reads go on), until a replica has every write; then a
+ * Sentinel is asked for SENTINEL FAILOVER, and the hook waits (at most failoverTimeout) until this node
+ * is no longer master, or the Sentinels name another one. The second case is a pod that was
+ * force-deleted: its name and address already lead to its replacement, so no Sentinel can reach this
+ * process to demote it, and its clients' connections would otherwise stay on it. Its clients are
+ * disconnected instead (the pause is never lifted, so nothing they sent is acknowledged here), and they
+ * reconnect to the master the Sentinels name.
  */
 export function preStopScript(spec: RedisHASpec): string {
   const wait = Math.ceil(spec.sentinel.failoverTimeout / 1000);
@@ -192,17 +198,32 @@ export function preStopScript(spec: RedisHASpec): string {
 [ ${spec.replicas} -gt 0 ] || exit 0
 role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
 [ "$role" = master ] || exit 0
+ask_redis localhost CLIENT PAUSE ${spec.sentinel.failoverTimeout} WRITE >/dev/null 2>&1 || true
+# A replica's offset equal to the master's: it has every write the master acknowledged.
+caught_up() {
+  info=$(ask_redis localhost INFO replication 2>/dev/null | tr -d '\\r') || return 1
+  offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+  [ -n "$offset" ] && echo "$info" | grep '^slave[0-9]*:' | sed 's/.*offset=\\([0-9]*\\).*/\\1/' | grep -qx "$offset"
+}
+i=0
+while ! caught_up && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
 for pod in $SENTINEL_PODS; do
   if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then break; fi
 done
 i=0
-while [ $i -lt ${wait} ]; do
+m=
+while [ $i -lt ${wait * 10} ]; do
   role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
-  [ "$role" = master ] || exit 0
-  sleep 1
+  [ "$role" = master ] || break
+  m=$(sentinel_master)
+  [ -z "$m" ] || [ "$m" = "$ME_ADDR" ] || break
+  sleep 0.1
   i=$((i + 1))
 done
-echo "redis-ha: still master after ${wait} s; stopping anyway" >&2
+[ "$role" = master ] && [ "$m" = "$ME_ADDR" ] && echo "redis-ha: still master after ${wait} s; stopping anyway" >&2
+ask_redis localhost CLIENT KILL TYPE normal >/dev/null 2>&1 || true
+ask_redis localhost CLIENT KILL TYPE pubsub >/dev/null 2>&1 || true
+exit 0
 `;
 }
 
