@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TimingProfile } from '../src/spec/types.ts';
-import { addressOf, redisOptions } from '../src/redis/connect.ts';
+import { redisOptions } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
@@ -9,6 +9,7 @@ import { readRuntime } from '../src/local/supervisor.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import type { AckedWriter } from './writer.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
+import { addressKey } from '../src/redis/address.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -125,7 +126,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const s = await collectStatus(statusTargetOf(d), 300);
-    if (s.healthy && s.master && addressOf(s.master) !== addressOf(master)) {
+    if (s.healthy && s.master && addressKey(s.master) !== addressKey(master)) {
       converged = true;
       break;
     }

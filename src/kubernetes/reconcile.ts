@@ -12,7 +12,7 @@ import type { Topology } from '../topology/observe.ts';
 import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
-import { parseAddress } from '../redis/connect.ts';
+import { parseAddress } from '../redis/address.ts';
 
 export interface ObjectMeta {
   name: string;

@@ -7,7 +7,7 @@ import type { RedisHASpec } from '../spec/index.ts';
 import { Controller } from '../topology/controller.ts';
 import type { MasterPublisher } from '../topology/act.ts';
 import type { Topology } from '../topology/observe.ts';
-import type { Address, Memory } from '../topology/observation.ts';
+import type { Memory } from '../topology/observation.ts';
 import { collectStatus, type StatusTarget } from '../observe/status.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import { KubeApiError, PATCH, type KubeClient } from './client.ts';
@@ -19,6 +19,7 @@ import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import type { Address } from '../redis/address.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 

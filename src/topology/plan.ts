@@ -1,9 +1,10 @@
-import type { Address, Memory, NodeObservation, Observation } from './observation.ts';
+import type { Memory, NodeObservation, Observation } from './observation.ts';
 import {
-  addressKey, addressOf, agreedMaster, busySentinel, byId, hasData, majorityOf, nameOf, nodeAt, sameAddress,
-  sentinelAhead, sentinelEpoch,
+  agreedMaster, busySentinel, byId, hasData, nameOf, nodeAt, sentinelAhead, sentinelEpoch,
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
+import { type Address, addressKey, addressOf, sameAddress } from '../redis/address.ts';
+import { majorityOf } from './agreement.ts';
 
 /** The part of the RedisHA spec the planner needs. */
 export interface PlanSpec {

@@ -11,7 +11,7 @@ import type { NodeStatus, SentinelStatus, TopologyStatus } from '../../observe/s
 import { UserError } from '../../errors.ts';
 import { UsageError } from '../errors.ts';
 import { membersTable } from './status.ts';
-import { parseAddress } from '../../redis/connect.ts';
+import { parseAddress } from '../../redis/address.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
