@@ -97,7 +97,7 @@ function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string
     'backend redis_nodes',
     '  option tcp-check',
     ...check,
-    ...d.nodes.map((n) => `  server ${n.id} ${n.host}:${n.port} check inter 1s${tls ? ` check-ssl verify required ca-file ${tls.ca}` : ''}`),
+    ...d.nodes.map((n) => `  server ${n.id} ${addressKey(n)} check inter 1s${tls ? ` check-ssl verify required ca-file ${tls.ca}` : ''}`),
     '',
   ].join('\n');
 }

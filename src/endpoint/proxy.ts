@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { UserError } from '../errors.ts';
-import { Bridge, type Address, type Target } from './bridge.ts';
+import { Bridge, type Target } from './bridge.ts';
 import { datapathFromEnv, type Datapath } from './datapath.ts';
 import type { MasterRouter, Route } from './router.ts';
-import { addressKey } from '../redis/address.ts';
+import { addressKey, type Address } from '../redis/address.ts';
 
 /** What the replicas port does when no replica is online and caught up. */
 export type ReplicaFallback = 'master' | 'refuse';

@@ -19,7 +19,7 @@ import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
-import type { Address } from '../redis/address.ts';
+import { addressKey, type Address } from '../redis/address.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 
@@ -51,7 +51,7 @@ export class LabelPublisher implements MasterPublisher {
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
-    this.#hosts = new Map(o.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id] as const));
+    this.#hosts = new Map(o.topology.nodes.map((n) => [addressKey(n), n.id] as const));
   }
 
   get masterPod(): string | null | undefined {
@@ -59,7 +59,7 @@ export class LabelPublisher implements MasterPublisher {
   }
 
   publish(master: Address | null): void {
-    const pod = master ? (this.#hosts.get(`${master.host}:${master.port}`) ?? null) : null;
+    const pod = master ? (this.#hosts.get(addressKey(master)) ?? null) : null;
     if (pod === this.#masterPod) return;
     this.#masterPod = pod;
     this.sync();

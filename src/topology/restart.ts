@@ -1,7 +1,5 @@
 import type { TopologyStatus } from '../observe/status.ts';
-import { addressKey } from '../redis/address.ts';
-
-type Address = { host: string; port: number };
+import { addressKey, type Address } from '../redis/address.ts';
 
 /**
  * Where a Redis node that is (re)starting should replicate from; undefined means "start as master".
