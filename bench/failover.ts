@@ -10,6 +10,7 @@ import type { LocalDeployment } from '../src/local/deployment.ts';
 import type { AckedWriter } from './writer.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
 import { addressKey } from '../src/redis/address.ts';
+import { majorityOf } from '../src/topology/agreement.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -78,7 +79,7 @@ export class SwitchClock {
   readonly #majority: number;
 
   constructor(sentinels: readonly { host: string; port: number }[], sentinelPassword: string) {
-    this.#majority = Math.floor(sentinels.length / 2) + 1;
+    this.#majority = majorityOf(sentinels.length);
     this.#subs = sentinels.map((s, i) => {
       const c = new Redis({ host: s.host, port: s.port, password: sentinelPassword, retryStrategy: () => 50 });
       c.on('error', () => {});

@@ -2,7 +2,7 @@ import type { Endpoint, TlsSource } from '../redis/connect.ts';
 import { keyCount } from '../redis/parse.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 import { addressKey } from '../redis/address.ts';
-import { namedByMajority } from '../topology/agreement.ts';
+import { namedByMajority, neededForFailover } from '../topology/agreement.ts';
 
 /** What to look at: the same for a local deployment and (later) a Kubernetes one. */
 export interface StatusTarget {
@@ -100,11 +100,6 @@ export interface TopologyStatus {
   readonly sentinels: SentinelStatus[];
 }
 
-/** The address named as master by at least a majority of the configured Sentinels, if any. */
-export function agreedMaster(sentinels: readonly SentinelStatus[], configured: number): { host: string; port: number } | null {
-  return namedByMajority(sentinels.map((s) => s.master), configured) ?? null;
-}
-
 function nodeStatus(id: string, p: NodeProbe): NodeStatus {
   if (!p.reachable || !p.replication) return { id, host: p.host, port: p.port, role: 'down', reachable: false, error: p.error };
   const r = p.replication;
@@ -168,7 +163,7 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
   if (master && agreeing < t.quorum) problems.push(`only ${agreeing} Sentinels agree on the master; quorum is ${t.quorum}`);
   // Sentinel needs the quorum to agree a master is down and a majority to authorize the failover.
   const reachable = sentinels.filter((s) => s.reachable).length;
-  const needed = Math.max(t.quorum, Math.floor(t.sentinels.length / 2) + 1);
+  const needed = neededForFailover(t.quorum, t.sentinels.length);
   if (reachable < needed) problems.push(`failover is impossible: only ${reachable} of ${t.sentinels.length} Sentinels are reachable and a failover needs ${needed}`);
   return problems;
 }
@@ -183,7 +178,7 @@ export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<
     Promise.all(t.sentinels.map((s) => probeSentinel(sentinelEndpoint(s), t.masterName, timeoutMs))),
   ]);
   const sentinels = t.sentinels.map((s, i) => sentinelStatus(s.id, sentinelProbes[i]));
-  const master = agreedMaster(sentinels, t.sentinels.length);
+  const master = namedByMajority(sentinels.map((s) => s.master), t.sentinels.length) ?? null;
   const masterOffset = nodeProbes.find((p) => master && addressKey(p) === addressKey(master))?.replication?.offset;
   const nodes = t.nodes.map((n, i) => {
     const s = nodeStatus(n.id, nodeProbes[i]);

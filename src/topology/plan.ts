@@ -4,7 +4,7 @@ import {
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
 import { type Address, addressKey, addressOf, sameAddress } from '../redis/address.ts';
-import { majorityOf } from './agreement.ts';
+import { neededForFailover } from './agreement.ts';
 
 /** The part of the RedisHA spec the planner needs. */
 export interface PlanSpec {
@@ -153,7 +153,7 @@ function withoutAgreement(obs: Observation, spec: PlanSpec, memory: Memory, agre
   const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
   const configured = obs.sentinels.length;
   const reachable = obs.sentinels.filter((s) => s.reachable).length;
-  const needed = Math.max(spec.quorum, majorityOf(configured));
+  const needed = neededForFailover(spec.quorum, configured);
   if (reachable < needed) {
     const kept = lastMasterStillAlone(obs, memory);
     return {

@@ -43,7 +43,7 @@ import {
 } from './observation.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey, sameAddress } from '../redis/address.ts';
-import { majorityOf } from './agreement.ts';
+import { majorityOf, namedByMajority } from './agreement.ts';
 
 export interface SwitchoverOptions {
   /** The replica to promote (resolved from an id or `host:port` by the caller); default: the most caught-up replica. */
@@ -359,21 +359,15 @@ export async function switchover(t: Topology, opts: SwitchoverOptions): Promise<
         }
       }
       const named = await Promise.all(sentinelLinks.map((s) => s.link.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName).catch(() => null)));
-      const votes = new Map<string, { address: Address; count: number }>();
-      for (const a of named) {
-        if (!Array.isArray(a) || a.length < 2) continue;
-        const address = { host: String(a[0]), port: Number(a[1]) };
-        const key = addressKey(address);
-        votes.set(key, { address, count: (votes.get(key)?.count ?? 0) + 1 });
-      }
-      const majority = [...votes.values()].find((v) => v.count >= needed)?.address;
+      const addresses = named.map((a) => (Array.isArray(a) && a.length >= 2 ? { host: String(a[0]), port: Number(a[1]) } : undefined));
+      const majority = namedByMajority(addresses, t.sentinels.length);
       if (majority && !sameAddress(majority, from) && !sameAddress(majority, to)) {
         const fenced = await fence(majority);
         throw new SwitchoverError(`the Sentinels promoted ${nameOf(obs, majority)} instead of ${to.id}${fenced ? `; ${from.id} was fenced as its replica` : ''}`);
       }
       if (promotedAt !== undefined && majority && sameAddress(majority, to)) {
         agreedAt = performance.now();
-        log(`${votes.get(addressKey(to))?.count} of ${t.sentinels.length} Sentinels name ${to.id} after ${Math.round(agreedAt - pausedAt)} ms`);
+        log(`${addresses.filter((a) => sameAddress(a, to)).length} of ${t.sentinels.length} Sentinels name ${to.id} after ${Math.round(agreedAt - pausedAt)} ms`);
         break;
       }
       if (promotedAt === undefined && performance.now() - lastAbortCheck > 100) {
