@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { masterAgreedAtNewestEpoch, type SentinelAnswer } from './agreement.ts';
+import { majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
 
 const A = { host: '10.0.0.1', port: 6379 };
 const B = { host: '10.0.0.2', port: 6379 };
@@ -57,4 +57,22 @@ test('the majority counts every configured Sentinel, not just those that answere
   const r = masterAgreedAtNewestEpoch([says('s0', A, 1), says('s1', A, 1), down('s2'), down('s3'), down('s4')], 5);
   assert.ok('reason' in r);
   assert.match(r.reason, /only 2 of 5 Sentinels answered and 3 must agree/);
+});
+
+test('majorityOf: a strict majority of the configured Sentinels', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(majorityOf), [1, 2, 2, 3, 3, 4, 4]);
+});
+
+test('neededForFailover: the quorum or a majority, whichever is larger', () => {
+  assert.equal(neededForFailover(2, 3), 2);
+  assert.equal(neededForFailover(3, 3), 3);
+  assert.equal(neededForFailover(1, 5), 3);
+});
+
+test('namedByMajority: counts against the configured number, not those that answered', () => {
+  assert.deepEqual(namedByMajority([A, A, undefined], 3), A);
+  assert.equal(namedByMajority([A, undefined, null], 3), undefined, 'one vote of three');
+  assert.equal(namedByMajority([A, A], 5), undefined, 'two of five');
+  assert.deepEqual(namedByMajority([B, A, A, B, B], 5), B);
+  assert.equal(namedByMajority([A, B], 2), undefined);
 });
