@@ -293,11 +293,6 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
   };
 }
 
-/** The pod whose stable hostname is `host`, or undefined when it is not one of this resource's. */
-export function podOfHost(host: string): string {
-  return host.split('.')[0] ?? host;
-}
-
 /** Memory read back from `status.memory`; epoch 0 and no master when there is none. */
 export function memoryFromStatus(status: RedisHAStatus | undefined): Memory {
   const m = status?.memory;

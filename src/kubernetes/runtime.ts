@@ -18,7 +18,7 @@ import { planRoll, type RollPod, type RollStep } from './roll.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
-import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { addressKey, type Address } from '../redis/address.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
@@ -307,10 +307,3 @@ export async function writeStatus(client: KubeClient, cr: RedisHAResource, statu
   const body = { apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: cr.metadata.name, namespace: cr.metadata.namespace }, status };
   await client.apply(`${pathOf(cr)}/status`, body, STATUS_FIELD_MANAGER);
 }
-
-/** The Redis pods a spec expects, as names. */
-export function expectedRedisPods(spec: RedisHASpec): Set<string> {
-  return new Set(podsOf(spec).redis);
-}
-
-export { namesOf };

@@ -140,16 +140,3 @@ export function nameOf(obs: Observation, address: Address): string {
   const known = obs.nodes.find((n) => sameAddress(n, address)) ?? obs.sentinels.find((s) => sameAddress(s, address));
   return known ? known.id : addressKey(address);
 }
-
-/** A node that could not be asked: listed with nothing known, so the planner treats it as absent. */
-export function unreachableNode(id: string, address: Address): NodeObservation {
-  return { id, host: address.host, port: address.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 };
-}
-
-/** A Sentinel that could not be asked: it counts as configured but casts no vote. */
-export function unreachableSentinel(id: string, address: Address): SentinelObservation {
-  return {
-    id, host: address.host, port: address.port, reachable: false, monitoring: false,
-    failoverInProgress: false, tilt: false, configEpoch: 0, settingsMatch: false,
-  };
-}
