@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TimingProfile } from '../src/spec/types.ts';
-import { addressOf, redisOptions } from '../src/redis/connect.ts';
+import { redisOptions } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
@@ -9,6 +9,8 @@ import { readRuntime } from '../src/local/supervisor.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import type { AckedWriter } from './writer.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
+import { addressKey } from '../src/redis/address.ts';
+import { majorityOf } from '../src/topology/agreement.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -77,7 +79,7 @@ export class SwitchClock {
   readonly #majority: number;
 
   constructor(sentinels: readonly { host: string; port: number }[], sentinelPassword: string) {
-    this.#majority = Math.floor(sentinels.length / 2) + 1;
+    this.#majority = majorityOf(sentinels.length);
     this.#subs = sentinels.map((s, i) => {
       const c = new Redis({ host: s.host, port: s.port, password: sentinelPassword, retryStrategy: () => 50 });
       c.on('error', () => {});
@@ -125,7 +127,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const s = await collectStatus(statusTargetOf(d), 300);
-    if (s.healthy && s.master && addressOf(s.master) !== addressOf(master)) {
+    if (s.healthy && s.master && addressKey(s.master) !== addressKey(master)) {
       converged = true;
       break;
     }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressOf, withConnection, type TlsFiles } from '../src/redis/connect.ts';
+import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf } from '../src/local/lifecycle.ts';
@@ -14,6 +14,7 @@ import { withBenchDeployment } from './harness.ts';
 import { writePrivateFile } from '../src/local/fsutil.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import { UserError } from '../src/errors.ts';
+import { addressKey } from '../src/redis/address.ts';
 
 /**
  * A throwaway ACL user for redis-benchmark, created on each node of the bench's own deployment only:
@@ -96,7 +97,7 @@ function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string
     'backend redis_nodes',
     '  option tcp-check',
     ...check,
-    ...d.nodes.map((n) => `  server ${n.id} ${n.host}:${n.port} check inter 1s${tls ? ` check-ssl verify required ca-file ${tls.ca}` : ''}`),
+    ...d.nodes.map((n) => `  server ${n.id} ${addressKey(n)} check inter 1s${tls ? ` check-ssl verify required ca-file ${tls.ca}` : ''}`),
     '',
   ].join('\n');
 }
@@ -229,7 +230,7 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
   const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
   const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
   const startOurs = (port: number, datapath: 'handles' | 'streams'): ChildProcess => {
-    const child = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressOf).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
+    const child = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressKey).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
       env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword, REDIS_HA_DATAPATH: datapath },
       stdio: 'ignore',
     });

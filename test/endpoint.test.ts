@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
+import { addressKey, type Address } from '../src/redis/address.ts';
 import { AckedWriter } from '../bench/writer.ts';
 import { SwitchClock } from '../bench/failover.ts';
 import { BIN, eventually, parseAddress, passwordOf, pidOf, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
@@ -17,7 +18,6 @@ const PORT_BASE = 7900;
 const NAME = 'ep';
 const home = testHome();
 
-type Address = { host: string; port: number };
 interface StatusJson {
   healthy: boolean;
   masterName: string;
@@ -161,7 +161,7 @@ describe('master and replicas endpoints on real processes', () => {
   }
 
   test('redis-ha proxy on its own: routes when the Sentinels agree, refuses with one -ERR line when a majority is missing', async (t) => {
-    const sentinels = s.sentinels.map((x) => `${x.host}:${x.port}`);
+    const sentinels = s.sentinels.map(addressKey);
     const run = (list: string[], port: number): ChildProcess =>
       spawn(process.execPath, [BIN, 'proxy', '--sentinels', list.join(','), '--master-name', s.masterName, '--master-port', String(port), '--replicas-port', '0'], {
         env: { ...process.env, REDIS_HA_PASSWORD: pw, REDIS_HA_SENTINEL_PASSWORD: sentinelPw },

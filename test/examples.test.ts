@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { passwordOf, runCli, statusOf, testHome } from './helpers.ts';
+import { addressKey } from '../src/redis/address.ts';
 
 // The client examples the README shows are the files in examples/, run here against a real
 // deployment: what a user copies is what was tested.
@@ -22,7 +23,7 @@ describe('README client examples on a real deployment', () => {
     env = {
       ...process.env,
       MASTER_NAME: s.masterName,
-      SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(','),
+      SENTINELS: s.sentinels.map(addressKey).join(','),
       SENTINEL_PORT: String(s.sentinels[0].port),
       MASTER_ENDPOINT_PORT: String(PORT_BASE + 20),
       REPLICAS_ENDPOINT_PORT: String(PORT_BASE + 21),

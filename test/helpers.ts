@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../src/local/ports.ts';
-import { parseAddress as parseHostPort, withConnection, type TlsFiles } from '../src/redis/connect.ts';
+import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
 import { readRuntime } from '../src/local/supervisor.ts';
+import { parseAddress as parseHostPort } from '../src/redis/address.ts';
 
 export const BIN = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
 

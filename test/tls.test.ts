@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sentinelClientOptions, withConnection, type Endpoint, type TlsFiles } from '../src/redis/connect.ts';
+import type { Address } from '../src/redis/address.ts';
 import { errorText } from '../src/redis/probe.ts';
 import { parseFlatRecord, parseFlags } from '../src/redis/parse.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
@@ -21,7 +22,6 @@ const NAME = 'tls';
 const MTLS_NAME = 'mtls';
 const home = testHome();
 
-type Address = { host: string; port: number };
 interface Status {
   healthy: boolean;
   problems: string[];

@@ -1,10 +1,6 @@
 import net from 'node:net';
+import type { Address } from '../redis/address.ts';
 import { fastestDatapath, splice, type Datapath } from './datapath.ts';
-
-export interface Address {
-  readonly host: string;
-  readonly port: number;
-}
 
 /**
  * Where a new client connection goes, decided when the client first speaks: a backend, or a refusal

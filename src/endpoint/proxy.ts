@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { UserError } from '../errors.ts';
-import { addressOf } from '../redis/connect.ts';
-import { Bridge, type Address, type Target } from './bridge.ts';
+import { Bridge, type Target } from './bridge.ts';
 import { datapathFromEnv, type Datapath } from './datapath.ts';
 import type { MasterRouter, Route } from './router.ts';
+import { addressKey, type Address } from '../redis/address.ts';
 
 /** What the replicas port does when no replica is online and caught up. */
 export type ReplicaFallback = 'master' | 'refuse';
@@ -32,7 +32,7 @@ export interface EndpointStats {
 }
 
 function keyOf(port: 'master' | 'replicas', backend: Address): string {
-  return `${port} ${addressOf(backend)}`;
+  return `${port} ${addressKey(backend)}`;
 }
 
 /**
@@ -98,8 +98,8 @@ export class EndpointProxy {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? new UserError(`the ${port} endpoint cannot listen on ${addressOf(at)}: the port is in use; stop what uses it (ss -ltnp) or choose another port`)
-            : new UserError(`the ${port} endpoint cannot listen on ${addressOf(at)}: ${err.message}`),
+            ? new UserError(`the ${port} endpoint cannot listen on ${addressKey(at)}: the port is in use; stop what uses it (ss -ltnp) or choose another port`)
+            : new UserError(`the ${port} endpoint cannot listen on ${addressKey(at)}: ${err.message}`),
         );
       });
       server.listen({ port: at.port, host: at.host, reusePort: this.#o.reusePort ?? false }, () => resolve());

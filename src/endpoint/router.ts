@@ -1,17 +1,9 @@
 import { Redis } from 'ioredis';
-import { addressOf, causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsSource } from '../redis/connect.ts';
+import { addressKey, type Address } from '../redis/address.ts';
+import { causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsSource } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
-import type { Address } from './bridge.ts';
-
-/**
- * One Sentinel's answer about the master group, or why there is none. `failingOver` is set while that
- * Sentinel leads a failover: it then reports the new epoch with the old address until the failover
- * ends, so its address is not a vote.
- */
-export type SentinelAnswer =
-  | { readonly sentinel: string; readonly master: Address; readonly epoch: number; readonly failingOver: boolean }
-  | { readonly sentinel: string; readonly error: string };
+import { masterAgreedAtNewestEpoch, type SentinelAnswer } from '../topology/agreement.ts';
 
 /** Where the endpoints send clients now. `master` null means the master port refuses, with `reason`. */
 export interface Route {
@@ -26,34 +18,6 @@ export interface Route {
 const WATCHED_EVENTS = ['+switch-master', '+promoted-slave', '+sdown', '-sdown', '+slave', '+slave-reconf-done', '+convert-to-slave'];
 
 export const NO_ROUTE: Route = { master: null, reason: 'starting: no Sentinel has answered yet', replicas: [], epoch: 0 };
-
-/**
- * The master the Sentinels agree on, or why none. Only the newest configuration counts: the address
- * named under the highest config epoch any reachable Sentinel reports, by Sentinels not leading a
- * failover, and only if a majority of all `total` Sentinels name it. Mid-failover the leader is ahead
- * (new epoch, old address) and the others follow a moment later: until a majority has followed, the
- * endpoint refuses rather than keep sending writes to the old master.
- */
-export function agreedMaster(answers: readonly SentinelAnswer[], total: number): { master: Address; epoch: number } | { reason: string } {
-  const needed = Math.floor(total / 2) + 1;
-  const named = answers.filter((a): a is Extract<SentinelAnswer, { master: Address }> => 'master' in a);
-  if (named.length < needed) {
-    const why = answers.filter((a) => 'error' in a).map((a) => `${a.sentinel}: ${(a as { error: string }).error}`);
-    return { reason: `only ${named.length} of ${total} Sentinels answered and ${needed} must agree${why.length ? ` (${why.join('; ')})` : ''}` };
-  }
-  const epoch = Math.max(...named.map((a) => a.epoch));
-  const voters = named.filter((a) => !a.failingOver);
-  const latest = new Set(voters.filter((a) => a.epoch === epoch).map((a) => addressOf(a.master)));
-  if (latest.size === 0) return { reason: `failover in progress: no Sentinel names the master of config epoch ${epoch} yet` };
-  if (latest.size > 1) return { reason: `Sentinels at config epoch ${epoch} name different masters: ${[...latest].join(', ')}` };
-  const [address] = latest;
-  const agreeing = voters.filter((a) => addressOf(a.master) === address).length;
-  if (agreeing < needed) {
-    return { reason: `failover in progress: ${agreeing} of ${total} Sentinels name ${address} (epoch ${epoch}), ${needed} must agree` };
-  }
-  const master = voters.find((a) => addressOf(a.master) === address)!.master;
-  return { master, epoch };
-}
 
 export interface RouterOptions {
   readonly masterName: string;
@@ -123,7 +87,7 @@ export class MasterRouter {
       sub.on('error', () => {});
       sub.subscribe(...WATCHED_EVENTS).catch(() => {});
       sub.on('message', (channel: string, message: string) => {
-        if (channel === '+switch-master' || channel === '+promoted-slave') this.#switched(addressOf(s), channel, message);
+        if (channel === '+switch-master' || channel === '+promoted-slave') this.#switched(addressKey(s), channel, message);
         else if (message.includes(this.#o.masterName)) void this.refresh();
       });
       // A Sentinel that comes back may have moved on while we were not listening.
@@ -175,7 +139,7 @@ export class MasterRouter {
     this.#switches++;
     const to = `${host}:${port}`;
     const current = this.#route.master;
-    if (current && addressOf(current) !== to) {
+    if (current && addressKey(current) !== to) {
       this.#set({ ...this.#route, master: null, reason: `failover in progress: Sentinel ${sentinel} ${channel === '+switch-master' ? 'switched' : 'promoted'} ${to}` });
     }
     void this.refresh();
@@ -186,18 +150,18 @@ export class MasterRouter {
     const previous = this.#route;
     this.#route = next;
     const same =
-      (previous.master ? addressOf(previous.master) : '') === (next.master ? addressOf(next.master) : '') &&
-      previous.replicas.map(addressOf).join() === next.replicas.map(addressOf).join() &&
+      (previous.master ? addressKey(previous.master) : '') === (next.master ? addressKey(next.master) : '') &&
+      previous.replicas.map(addressKey).join() === next.replicas.map(addressKey).join() &&
       previous.reason === next.reason;
     if (same) return;
-    if ((previous.master === null) !== (next.master === null) || previous.master && next.master && addressOf(previous.master) !== addressOf(next.master)) {
-      this.#o.log?.(next.master ? `endpoint: master ${addressOf(next.master)} (epoch ${next.epoch})` : `endpoint: no master: ${next.reason}`);
+    if ((previous.master === null) !== (next.master === null) || previous.master && next.master && addressKey(previous.master) !== addressKey(next.master)) {
+      this.#o.log?.(next.master ? `endpoint: master ${addressKey(next.master)} (epoch ${next.epoch})` : `endpoint: no master: ${next.reason}`);
     }
     for (const l of this.#listeners) l(next, previous);
   }
 
   async #ask(c: Redis, sentinel: Address): Promise<SentinelAnswer> {
-    const at = addressOf(sentinel);
+    const at = addressKey(sentinel);
     if (c.status !== 'ready') {
       const why = causeOf(c, new Error('Connection is closed.'));
       return { sentinel: at, error: (why as Error).message === 'Connection is closed.' ? 'not connected' : errorText(why) };
@@ -218,21 +182,21 @@ export class MasterRouter {
 
   async #decide(): Promise<Route> {
     const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
-    const agreed = agreedMaster(answers, this.#o.sentinels.length);
+    const agreed = masterAgreedAtNewestEpoch(answers, this.#o.sentinels.length);
     if ('reason' in agreed) return { master: null, reason: agreed.reason, replicas: [], epoch: this.#route.epoch };
     const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master, tls: this.#o.tls };
     try {
       const [role, info] = await withConnection(node, async (c) => [await c.call('ROLE'), (await c.info('replication')) as string], 500);
       const actual = Array.isArray(role) ? String(role[0]) : 'unknown';
       if (actual !== 'master') {
-        return { master: null, reason: `Sentinels name ${addressOf(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
+        return { master: null, reason: `Sentinels name ${addressKey(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
       }
       const replicas = parseReplication(info)
         .replicas.filter((r) => r.state === 'online' && r.lag <= this.#o.maxReplicaLagSeconds)
         .map((r) => ({ host: r.host, port: r.port }));
       return { master: agreed.master, reason: 'a majority of Sentinels name it and it answers ROLE as master', replicas, epoch: agreed.epoch };
     } catch (err) {
-      return { master: null, reason: `Sentinels name ${addressOf(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
+      return { master: null, reason: `Sentinels name ${addressKey(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
     }
   }
 }

@@ -7,6 +7,7 @@ import { CLUSTER_RULES, operatorManifests } from './manifests.ts';
 import { MASTER_POD_LABEL, renderManifests, tlsDnsNames } from './render/index.ts';
 import { resolveSpec } from '../spec/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
+import { addressKey } from '../redis/address.ts';
 
 const cr = (spec: Record<string, unknown> = {}, name = 'shop'): RedisHAResource => ({
   apiVersion: 'redis-ha.io/v1alpha1',
@@ -133,7 +134,7 @@ describe('topologyOf', () => {
     const d = desiredObjects(cr({ replicas: 1, sentinels: 3 }), undefined, fixed);
     assert.ok(d.ok);
     const t = topologyOf(d.spec, 'apps', d.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> });
-    assert.deepEqual(t.nodes.map((n) => `${n.host}:${n.port}`), ['shop-redis-0.shop-headless.apps.svc:6379', 'shop-redis-1.shop-headless.apps.svc:6379']);
+    assert.deepEqual(t.nodes.map(addressKey), ['shop-redis-0.shop-headless.apps.svc:6379', 'shop-redis-1.shop-headless.apps.svc:6379']);
     assert.deepEqual(t.sentinels.map((n) => n.id), ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2']);
     assert.equal(t.nodeAuth.username, 'operator');
     assert.equal(t.sentinelAuth.password, 'p'.repeat(32));

@@ -12,7 +12,7 @@ import type { Topology } from '../topology/observe.ts';
 import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
-import { parseAddress } from '../redis/connect.ts';
+import { addressKey, parseAddress } from '../redis/address.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -293,11 +293,6 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
   };
 }
 
-/** The pod whose stable hostname is `host`, or undefined when it is not one of this resource's. */
-export function podOfHost(host: string): string {
-  return host.split('.')[0] ?? host;
-}
-
 /** Memory read back from `status.memory`; epoch 0 and no master when there is none. */
 export function memoryFromStatus(status: RedisHAStatus | undefined): Memory {
   const m = status?.memory;
@@ -329,33 +324,32 @@ export interface StatusInput {
  */
 export function buildStatus(i: StatusInput): RedisHAStatus {
   const s = i.observed;
-  const key = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
-  const masterNode = s.master ? s.nodes.find((n) => key(n) === key(s.master!)) : undefined;
+  const masterNode = s.master ? s.nodes.find((n) => addressKey(n) === addressKey(s.master!)) : undefined;
   const masterOk = masterNode !== undefined && masterNode.reachable && masterNode.role === 'master';
-  const agreeing = s.master ? s.sentinels.filter((x) => x.master && key(x.master) === key(s.master!)).length : 0;
+  const agreeing = s.master ? s.sentinels.filter((x) => x.master && addressKey(x.master) === addressKey(s.master!)).length : 0;
   const replicas = s.nodes
     .filter((n) => !masterNode || n.id !== masterNode.id)
-    .map((n) => ({ pod: n.id, address: key(n), role: n.role, ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}), ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}) }));
-  const readyReplicas = masterOk ? s.nodes.filter((n) => n.role === 'replica' && n.linkUp && s.master && n.following === key(s.master)).length : 0;
+    .map((n) => ({ pod: n.id, address: addressKey(n), role: n.role, ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}), ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}) }));
+  const readyReplicas = masterOk ? s.nodes.filter((n) => n.role === 'replica' && n.linkUp && s.master && n.following === addressKey(s.master)).length : 0;
   const g = i.generation;
   const prev = i.previous?.conditions;
   const problems = s.problems.map(stableProblem);
   const first = problems[0] ?? '';
   const conditions: Condition[] = [
     condition('Ready', s.healthy, s.healthy ? 'Healthy' : 'NotHealthy', s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : `${problems.length} problem(s): ${first}`, g, prev, i.now),
-    condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${key(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
-    condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? key(s.master) : 'the same master'}`, g, prev, i.now),
+    condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${addressKey(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
+    condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? addressKey(s.master) : 'the same master'}`, g, prev, i.now),
     condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
   ];
   return {
     observedGeneration: g,
-    ...(s.master ? { master: key(s.master) } : {}),
+    ...(s.master ? { master: addressKey(s.master) } : {}),
     ...(masterNode ? { masterPod: masterNode.id } : {}),
     readyReplicas,
     replicas,
     sentinelsAgreeing: agreeing,
     ...(i.lastFailover ?? i.previous?.lastFailover ? { lastFailover: i.lastFailover ?? i.previous!.lastFailover } : {}),
-    memory: { ...(i.memory.master ? { master: key(i.memory.master) } : {}), epoch: i.memory.epoch },
+    memory: { ...(i.memory.master ? { master: addressKey(i.memory.master) } : {}), epoch: i.memory.epoch },
     healthy: s.healthy,
     masterName: s.masterName,
     quorum: s.quorum,
@@ -367,7 +361,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     })),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,
-      ...(x.master ? { master: key(x.master) } : {}),
+      ...(x.master ? { master: addressKey(x.master) } : {}),
       masterFlags: [...x.masterFlags], replicasSeen: x.replicasSeen, otherSentinelsSeen: x.otherSentinelsSeen, quorumOk: x.quorumOk,
       configEpoch: x.configEpoch, failoverInProgress: x.failoverInProgress, tilt: x.tilt,
     })),

@@ -13,6 +13,7 @@
  * returns one step with its reason; the runtime carries the step out and asks again on its next pass.
  */
 import type { TopologyStatus } from '../observe/status.ts';
+import { addressKey } from '../redis/address.ts';
 
 /** A Redis pod as the roll sees it. */
 export interface RollPod {
@@ -42,8 +43,6 @@ export type RollStep =
   | { readonly kind: 'wait'; readonly reason: string }
   | { readonly kind: 'delete'; readonly pod: string; readonly reason: string }
   | { readonly kind: 'switchover'; readonly from: string; readonly to: string; readonly reason: string };
-
-const key = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
 
 /** Numeric order of StatefulSet pods (`x-10` after `x-9`). */
 function byOrdinal(a: string, b: string): number {
@@ -77,9 +76,9 @@ export function planRoll(i: RollInput): RollStep {
   const busy = o.sentinels.find((s) => s.failoverInProgress || s.tilt);
   if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.tilt ? 'is in TILT mode' : 'reports a failover in progress'}` };
   if (!o.master) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
-  const master = o.nodes.find((n) => key(n) === key(o.master!));
-  if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${key(o.master)}) does not answer as master` };
-  const inSync = (n: (typeof o.nodes)[number]) => n.reachable && n.role === 'replica' && n.following === key(o.master!) && n.linkUp === true;
+  const master = o.nodes.find((n) => addressKey(n) === addressKey(o.master!));
+  if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(o.master)}) does not answer as master` };
+  const inSync = (n: (typeof o.nodes)[number]) => n.reachable && n.role === 'replica' && n.following === addressKey(o.master!) && n.linkUp === true;
   const lagging = o.nodes.find((n) => n !== master && !inSync(n));
   if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
 

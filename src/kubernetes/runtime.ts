@@ -7,7 +7,7 @@ import type { RedisHASpec } from '../spec/index.ts';
 import { Controller } from '../topology/controller.ts';
 import type { MasterPublisher } from '../topology/act.ts';
 import type { Topology } from '../topology/observe.ts';
-import type { Address, Memory } from '../topology/observation.ts';
+import type { Memory } from '../topology/observation.ts';
 import { collectStatus, type StatusTarget } from '../observe/status.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import { KubeApiError, PATCH, type KubeClient } from './client.ts';
@@ -18,7 +18,8 @@ import { planRoll, type RollPod, type RollStep } from './roll.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
-import { buildStatus, memoryFromStatus, podsOf, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import { addressKey, type Address } from '../redis/address.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 
@@ -50,7 +51,7 @@ export class LabelPublisher implements MasterPublisher {
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
-    this.#hosts = new Map(o.topology.nodes.map((n) => [`${n.host}:${n.port}`, n.id] as const));
+    this.#hosts = new Map(o.topology.nodes.map((n) => [addressKey(n), n.id] as const));
   }
 
   get masterPod(): string | null | undefined {
@@ -58,7 +59,7 @@ export class LabelPublisher implements MasterPublisher {
   }
 
   publish(master: Address | null): void {
-    const pod = master ? (this.#hosts.get(`${master.host}:${master.port}`) ?? null) : null;
+    const pod = master ? (this.#hosts.get(addressKey(master)) ?? null) : null;
     if (pod === this.#masterPod) return;
     this.#masterPod = pod;
     this.sync();
@@ -306,10 +307,3 @@ export async function writeStatus(client: KubeClient, cr: RedisHAResource, statu
   const body = { apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: cr.metadata.name, namespace: cr.metadata.namespace }, status };
   await client.apply(`${pathOf(cr)}/status`, body, STATUS_FIELD_MANAGER);
 }
-
-/** The Redis pods a spec expects, as names. */
-export function expectedRedisPods(spec: RedisHASpec): Set<string> {
-  return new Set(podsOf(spec).redis);
-}
-
-export { namesOf };

@@ -3,7 +3,6 @@ import { collectStatus } from '../observe/status.ts';
 import { startDashboardServer, type DashboardServer } from '../observe/http.ts';
 import { TopologyMetrics, type EndpointConnections } from '../observe/metrics.ts';
 import { Timeline } from '../observe/timeline.ts';
-import { addressOf } from '../redis/connect.ts';
 import type { Controller } from '../topology/controller.ts';
 import { switchover, SwitchoverError } from '../topology/switchover.ts';
 import type { LocalDeployment } from './deployment.ts';
@@ -12,6 +11,7 @@ import { writeJson } from './fsutil.ts';
 import { filesOf, LOCAL_HOST, PORT_OFFSETS } from './layout.ts';
 import { localStatusDocument, type HttpRecord } from './status.ts';
 import { statusTargetOf, topologyOf } from './lifecycle.ts';
+import { addressKey } from '../redis/address.ts';
 
 export interface LocalHttpOptions {
   readonly controller: Controller;
@@ -37,7 +37,7 @@ export interface LocalHttp {
  * processes matter more than the view of them.
  */
 export async function startHttpServer(d: LocalDeployment, o: LocalHttpOptions): Promise<LocalHttp> {
-  const names = new Map(members(d).map((m) => [addressOf(m), m.id]));
+  const names = new Map(members(d).map((m) => [addressKey(m), m.id]));
   const metrics = new TopologyMetrics();
   const timeline = new Timeline(names);
   metrics.setEndpointConnections(o.endpointConnections);

@@ -10,7 +10,7 @@ import { findBinaries } from './binaries.ts';
 import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment, type Placement } from './deployment.ts';
 import { MasterRouter } from '../endpoint/router.ts';
 import { EndpointProxy } from '../endpoint/proxy.ts';
-import { addressOf, withConnection } from '../redis/connect.ts';
+import { withConnection } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { Controller } from '../topology/controller.ts';
 import type { Memory } from '../topology/observation.ts';
@@ -23,6 +23,7 @@ import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './superv
 import { startHttpServer } from './http.ts';
 import { clientTlsOf, issueCertificates } from './tls.ts';
 import { tlsEnabled } from '../spec/index.ts';
+import { addressKey } from '../redis/address.ts';
 
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
   return {
@@ -155,7 +156,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     },
     publisher: {
       publish(master) {
-        const now = master ? addressOf(master) : 'none';
+        const now = master ? addressKey(master) : 'none';
         if (now !== published) log(`controller: master ${now}`);
         published = now;
         // The router checks for itself (majority of Sentinels + ROLE); the controller only says "look now".
@@ -216,9 +217,9 @@ async function masterEndpointProblem(d: LocalDeployment): Promise<string | undef
   const at = endpointsOf(d).master;
   try {
     const role = await withConnection({ ...at, ...d.users.application, tls: clientTlsOf(d) }, (c) => c.call('ROLE'), 500);
-    return Array.isArray(role) && role[0] === 'master' ? undefined : `the master endpoint ${addressOf(at)} reaches a ${String((role as unknown[])[0])}`;
+    return Array.isArray(role) && role[0] === 'master' ? undefined : `the master endpoint ${addressKey(at)} reaches a ${String((role as unknown[])[0])}`;
   } catch (err) {
-    return `the master endpoint ${addressOf(at)}: ${errorText(err)}`;
+    return `the master endpoint ${addressKey(at)}: ${errorText(err)}`;
   }
 }
 

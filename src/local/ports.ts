@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { UserError } from '../errors.ts';
+import { PORTS_PER_DEPLOYMENT } from './layout.ts';
 
 /** Resolves true when nothing listens on host:port (we could bind it). */
 export function isPortFree(host: string, port: number): Promise<boolean> {
@@ -13,7 +14,7 @@ export function isPortFree(host: string, port: number): Promise<boolean> {
 /** Throws one clear message naming the first busy port and what would have used it. */
 export async function assertPortsFree(wanted: readonly { host: string; port: number; use: string }[]): Promise<void> {
   for (const w of wanted) {
-    if (w.port < 1 || w.port > 65535) throw new UserError(`port ${w.port} for ${w.use} is out of range; pick a --port-base between 1024 and ${65535 - 30}`);
+    if (w.port < 1 || w.port > 65535) throw new UserError(`port ${w.port} for ${w.use} is out of range; pick a --port-base between 1024 and ${65535 - PORTS_PER_DEPLOYMENT}`);
     if (!(await isPortFree(w.host, w.port))) {
       throw new UserError(`port ${w.port} on ${w.host} is already in use (wanted for ${w.use}); stop what listens there or pass another --port-base`);
     }

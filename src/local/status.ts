@@ -1,4 +1,3 @@
-import { addressOf } from '../redis/connect.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import { endpointsOf, type LocalDeployment } from './deployment.ts';
 import { readJson } from './fsutil.ts';
@@ -6,6 +5,7 @@ import { filesOf } from './layout.ts';
 import { isAlive } from './processes.ts';
 import { clientTlsOf } from './tls.ts';
 import { liveMembers, readRuntime } from './supervisor.ts';
+import { addressKey } from '../redis/address.ts';
 
 /** What `http.json` records while a supervisor serves the dashboard. */
 export interface HttpRecord {
@@ -37,8 +37,8 @@ export function localStatusDocument(d: LocalDeployment, status: TopologyStatus) 
     sentinelUser: d.users.sentinelClient.username,
     // Served by the supervisor while it runs: fixed addresses that follow failover.
     endpoints: {
-      master: addressOf(endpoints.master),
-      replicas: addressOf(endpoints.replicas),
+      master: addressKey(endpoints.master),
+      replicas: addressKey(endpoints.replicas),
       ...(http ? { dashboard: http.url, metrics: `${http.url}metrics` } : {}),
     },
     stateDir: d.stateDir,

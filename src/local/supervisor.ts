@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { addressKey, type Address } from '../redis/address.ts';
 import type { LocalDeployment, Member } from './deployment.ts';
 import { members } from './deployment.ts';
 import { renderRedisConf, renderSentinelConf } from './config.ts';
@@ -28,8 +29,6 @@ export function liveMembers(d: LocalDeployment, runtime: RuntimeRecord | undefin
   }
   return live;
 }
-
-type Address = { host: string; port: number };
 
 /** What the supervisor asks the topology brain before it restarts a process. */
 export interface RoleAdvisor {
@@ -174,7 +173,7 @@ export class Supervisor {
       privateDir(files.dataOf(m.id));
       const replicaOf = await this.#advisor.replicaOfFor(m);
       writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
-      this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${replicaOf.host}:${replicaOf.port}` : 'master'}`);
+      this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${addressKey(replicaOf)}` : 'master'}`);
     } else if (!existsSync(files.configOf(m.id))) {
       const master = (await this.#advisor.currentMaster()) ?? this.#d.nodes[0];
       writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, master));

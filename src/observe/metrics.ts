@@ -10,6 +10,7 @@
  * - the controller (`observer`): actions by kind, master changes, failover durations.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { addressKey } from '../redis/address.ts';
 import type { ControllerObserver } from '../topology/events.ts';
 import type { NodeFigures, NodeStatus, TopologyStatus } from './status.ts';
 
@@ -47,7 +48,7 @@ const ROLES = ['master', 'replica', 'down', 'unknown'] as const;
 /** Failovers take seconds: down-after (1-5 s by profile) plus the election and promotion. */
 const FAILOVER_BUCKETS = [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120];
 
-const nodeLabels = (n: NodeStatus) => ({ node: n.id, addr: `${n.host}:${n.port}` });
+const nodeLabels = (n: NodeStatus) => ({ node: n.id, addr: addressKey(n) });
 
 export class TopologyMetrics {
   readonly registry: Registry;
@@ -150,11 +151,11 @@ export class TopologyMetrics {
         else metric.set(labels, value);
       }
     }
-    const master = status.master ? `${status.master.host}:${status.master.port}` : undefined;
+    const master = status.master ? addressKey(status.master) : undefined;
     let agreeing = 0;
     for (const s of status.sentinels) {
-      const labels = { sentinel: s.id, addr: `${s.host}:${s.port}` };
-      const sees = s.master ? `${s.master.host}:${s.master.port}` : '';
+      const labels = { sentinel: s.id, addr: addressKey(s) };
+      const sees = s.master ? addressKey(s.master) : '';
       const agrees = master !== undefined && sees === master;
       if (agrees) agreeing += 1;
       this.#sentinelUp.set(labels, s.reachable ? 1 : 0);

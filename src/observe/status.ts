@@ -1,7 +1,8 @@
-import { namedByMajority } from '../topology/observation.ts';
-import { addressOf, type Endpoint, type TlsSource } from '../redis/connect.ts';
+import type { Endpoint, TlsSource } from '../redis/connect.ts';
 import { keyCount } from '../redis/parse.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+import { addressKey } from '../redis/address.ts';
+import { namedByMajority, neededForFailover } from '../topology/agreement.ts';
 
 /** What to look at: the same for a local deployment and (later) a Kubernetes one. */
 export interface StatusTarget {
@@ -99,11 +100,6 @@ export interface TopologyStatus {
   readonly sentinels: SentinelStatus[];
 }
 
-/** The address named as master by at least a majority of the configured Sentinels, if any. */
-export function agreedMaster(sentinels: readonly SentinelStatus[], configured: number): { host: string; port: number } | null {
-  return namedByMajority(sentinels.map((s) => s.master), configured) ?? null;
-}
-
 function nodeStatus(id: string, p: NodeProbe): NodeStatus {
   if (!p.reachable || !p.replication) return { id, host: p.host, port: p.port, role: 'down', reachable: false, error: p.error };
   const r = p.replication;
@@ -135,27 +131,27 @@ function sentinelStatus(id: string, p: SentinelProbe): SentinelStatus {
 /** The problems that keep a topology from being healthy; empty when it is. */
 export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: SentinelStatus[], master: { host: string; port: number } | null): string[] {
   const problems: string[] = [];
-  const agreeing = sentinels.filter((s) => s.master && master && addressOf(s.master) === addressOf(master)).length;
+  const agreeing = sentinels.filter((s) => s.master && master && addressKey(s.master) === addressKey(master)).length;
   if (!master) {
     problems.push(`no master is named by a majority of the ${t.sentinels.length} Sentinels`);
   } else {
-    const m = nodes.find((n) => addressOf(n) === addressOf(master));
-    if (!m) problems.push(`the Sentinels name ${addressOf(master)}, which is not a node of this deployment`);
-    else if (m.role !== 'master') problems.push(`${m.id} (${addressOf(m)}) is named master by the Sentinels but reports role ${m.role}`);
+    const m = nodes.find((n) => addressKey(n) === addressKey(master));
+    if (!m) problems.push(`the Sentinels name ${addressKey(master)}, which is not a node of this deployment`);
+    else if (m.role !== 'master') problems.push(`${m.id} (${addressKey(m)}) is named master by the Sentinels but reports role ${m.role}`);
   }
   for (const n of nodes) {
-    if (!n.reachable) problems.push(`${n.id} (${addressOf(n)}) is unreachable: ${n.error ?? 'no answer'}`);
-    else if (master && addressOf(n) !== addressOf(master)) {
-      if (n.role === 'master') problems.push(`${n.id} (${addressOf(n)}) also reports role master`);
-      else if (n.following !== addressOf(master)) problems.push(`${n.id} follows ${n.following}, not the master ${addressOf(master)}`);
-      else if (!n.linkUp) problems.push(`${n.id} replication link to ${addressOf(master)} is down`);
+    if (!n.reachable) problems.push(`${n.id} (${addressKey(n)}) is unreachable: ${n.error ?? 'no answer'}`);
+    else if (master && addressKey(n) !== addressKey(master)) {
+      if (n.role === 'master') problems.push(`${n.id} (${addressKey(n)}) also reports role master`);
+      else if (n.following !== addressKey(master)) problems.push(`${n.id} follows ${n.following}, not the master ${addressKey(master)}`);
+      else if (!n.linkUp) problems.push(`${n.id} replication link to ${addressKey(master)} is down`);
     }
   }
   for (const s of sentinels) {
-    const label = `${s.id} (${addressOf(s)})`;
+    const label = `${s.id} (${addressKey(s)})`;
     if (!s.reachable) problems.push(`${label} is unreachable: ${s.error ?? 'no answer'}`);
     else if (!s.master) problems.push(`${label} does not monitor ${t.masterName}`);
-    else if (master && addressOf(s.master) !== addressOf(master)) problems.push(`${label} names ${addressOf(s.master)} as master`);
+    else if (master && addressKey(s.master) !== addressKey(master)) problems.push(`${label} names ${addressKey(s.master)} as master`);
     else {
       if (s.failoverInProgress) problems.push(`${label} reports a failover in progress`);
       if (s.replicasSeen !== t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas`);
@@ -167,7 +163,7 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
   if (master && agreeing < t.quorum) problems.push(`only ${agreeing} Sentinels agree on the master; quorum is ${t.quorum}`);
   // Sentinel needs the quorum to agree a master is down and a majority to authorize the failover.
   const reachable = sentinels.filter((s) => s.reachable).length;
-  const needed = Math.max(t.quorum, Math.floor(t.sentinels.length / 2) + 1);
+  const needed = neededForFailover(t.quorum, t.sentinels.length);
   if (reachable < needed) problems.push(`failover is impossible: only ${reachable} of ${t.sentinels.length} Sentinels are reachable and a failover needs ${needed}`);
   return problems;
 }
@@ -182,8 +178,8 @@ export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<
     Promise.all(t.sentinels.map((s) => probeSentinel(sentinelEndpoint(s), t.masterName, timeoutMs))),
   ]);
   const sentinels = t.sentinels.map((s, i) => sentinelStatus(s.id, sentinelProbes[i]));
-  const master = agreedMaster(sentinels, t.sentinels.length);
-  const masterOffset = nodeProbes.find((p) => master && addressOf(p) === addressOf(master))?.replication?.offset;
+  const master = namedByMajority(sentinels.map((s) => s.master), t.sentinels.length) ?? null;
+  const masterOffset = nodeProbes.find((p) => master && addressKey(p) === addressKey(master))?.replication?.offset;
   const nodes = t.nodes.map((n, i) => {
     const s = nodeStatus(n.id, nodeProbes[i]);
     return s.role === 'replica' && masterOffset !== undefined && s.offset !== undefined ? { ...s, lagBytes: Math.max(0, masterOffset - s.offset) } : s;

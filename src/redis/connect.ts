@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Address } from './address.ts';
 import { GuardedConnector } from './guard.ts';
 
 /**
@@ -27,9 +28,7 @@ export interface TlsPems {
 export type TlsSource = TlsFiles | TlsPems;
 
 /** Where a Redis server or Sentinel listens, and how to authenticate to it (and, with `tls`, verify it). */
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
+export interface Endpoint extends Address {
   readonly username?: string;
   readonly password?: string;
   readonly tls?: TlsSource;
@@ -81,19 +80,6 @@ export function sentinelClientOptions(tls: TlsSource | undefined): Pick<RedisOpt
   if (!tls) return {};
   const options = tlsOptions(tls);
   return { tls: options, sentinelTLS: options, enableTLSForSentinelMode: true };
-}
-
-/** `host:port`, the one way addresses are written in messages and in `status`. */
-export function addressOf(e: { host: string; port: number }): string {
-  return `${e.host}:${e.port}`;
-}
-
-/** The inverse of addressOf: `"host:port"` (the last colon splits) → an address; undefined when it is not one. */
-export function parseAddress(text: string | undefined): { host: string; port: number } | undefined {
-  const at = text?.lastIndexOf(':') ?? -1;
-  if (!text || at <= 0 || !/^\d{1,5}$/.test(text.slice(at + 1))) return undefined;
-  const port = Number(text.slice(at + 1));
-  return port > 0 && port <= 65535 ? { host: text.slice(0, at), port } : undefined;
 }
 
 /**

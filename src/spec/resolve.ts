@@ -7,6 +7,7 @@ import { checkFields } from './check.ts';
 import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
 import { IMAGE_FLAVORS, belowFloor } from './images.ts';
 import { ACL_RULES_OWNED, ACL_USERS } from './acl.ts';
+import { majorityOf } from '../topology/agreement.ts';
 import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile, TlsAuthClients, TlsSpec } from './types.ts';
 
 /**
@@ -101,7 +102,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
   const given = value as Partial<CheckedInput>;
   const spec = value as unknown as CheckedInput;
 
-  const quorum = given.quorum ?? Math.floor((given.sentinels ?? 1) / 2) + 1;
+  const quorum = given.quorum ?? majorityOf(given.sentinels ?? 1);
   if (given.quorum !== undefined && usable('sentinels', 'quorum') && quorum > spec.sentinels)
     problems.push(`quorum: must be <= sentinels (got ${quorum} > ${spec.sentinels})`);
 

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import { addressOf, withConnection, type Endpoint } from '../redis/connect.ts';
+import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
-import type { Address } from './observation.ts';
 import type { Action } from './plan.ts';
 import { nodeEndpointIn, sentinelEndpointIn, type Topology } from './observe.ts';
+import { type Address, addressKey } from '../redis/address.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
 export interface MasterPublisher {
@@ -41,10 +41,10 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
   views.forEach((seen, i) => {
     if (!seen) return;
     const now = `${seen.get('ip')}:${seen.get('port')}`;
-    if (now !== addressOf(from)) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} already names ${now}, not ${addressOf(from)}`);
+    if (now !== addressKey(from)) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already names ${now}, not ${addressKey(from)}`);
     const flags = parseFlags(seen.get('flags'));
-    if (flags.has('failover_in_progress')) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} is already failing over ${addressOf(from)}`);
-    if (flags.has('o_down')) throw new ActionOvertaken(`Sentinel ${addressOf(sentinels[i])} already sees ${addressOf(from)} objectively down; its own failover follows`);
+    if (flags.has('failover_in_progress')) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} is already failing over ${addressKey(from)}`);
+    if (flags.has('o_down')) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already sees ${addressKey(from)} objectively down; its own failover follows`);
   });
 }
 
@@ -64,7 +64,7 @@ export async function requestFailover(sentinels: readonly Endpoint[], masterName
           // would fail over the new master and move it back, so check on this very connection first.
           const seen = parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName));
           const now = `${seen.get('ip')}:${seen.get('port')}`;
-          if (now !== addressOf(from)) throw new ActionOvertaken(`Sentinel ${addressOf(s)} already names ${now}, not ${addressOf(from)}`);
+          if (now !== addressKey(from)) throw new ActionOvertaken(`Sentinel ${addressKey(s)} already names ${now}, not ${addressKey(from)}`);
           if (parseFlags(seen.get('flags')).has('failover_in_progress')) return;
         }
         await c.call('SENTINEL', 'FAILOVER', masterName);
@@ -74,7 +74,7 @@ export async function requestFailover(sentinels: readonly Endpoint[], masterName
       if (err instanceof ActionOvertaken) throw err;
       const text = errorText(err);
       if (/INPROG/i.test(text)) return s;
-      refusals.push(`${addressOf(s)}: ${text}`);
+      refusals.push(`${addressKey(s)}: ${text}`);
       // A Sentinel that answered (NOGOODSLAVE, ...) speaks for all; one that did not (stopped,
       // unreachable, timed out) says nothing, so ask the next.
       if ((err as Error).name === 'ReplyError') break;
@@ -102,7 +102,7 @@ async function monitor(c: Redis, t: Topology, master: Address): Promise<void> {
   await c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t));
   const seen = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
   if (seen.get('ip') !== master.host || seen.get('port') !== String(master.port)) {
-    throw new Error(`after MONITOR the Sentinel names ${seen.get('ip')}:${seen.get('port')}, not ${addressOf(master)}`);
+    throw new Error(`after MONITOR the Sentinel names ${seen.get('ip')}:${seen.get('port')}, not ${addressKey(master)}`);
   }
 }
 
@@ -120,7 +120,7 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher): P
       return;
     case 'fence':
       // Never fence the node Sentinel has just promoted (the plan may predate the promotion).
-      if ((await sentinelMasterNow(t)) === addressOf(a.node)) throw new ActionOvertaken(`Sentinel now names ${addressOf(a.node)} as master`);
+      if ((await sentinelMasterNow(t)) === addressKey(a.node)) throw new ActionOvertaken(`Sentinel now names ${addressKey(a.node)} as master`);
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
       // reconnecting finds the master through Sentinel or the endpoint.
       await withConnection(nodeEndpointIn(t, a.node), async (c) => {

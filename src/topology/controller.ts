@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { redisOptions } from '../redis/connect.ts';
-import { addressKey, agreedMaster, type Address, type Memory } from './observation.ts';
+import { agreedMaster, type Memory } from './observation.ts';
 import { act, ActionOvertaken, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
+import { type Address, addressKey } from '../redis/address.ts';
 
 /** Where the controller keeps its memory (local: a 0600 file written atomically; Kubernetes: CR status). */
 export interface MemoryStore {

@@ -3,8 +3,9 @@
  * without the brain importing either (prom-client stays in `src/observe`). Every method is optional
  * and must not throw or block: it is called inside the controller's pass.
  */
-import { agreedMaster, busySentinel, nameOf, nodeAt, addressKey, type Observation } from './observation.ts';
+import { agreedMaster, busySentinel, nameOf, nodeAt, type Observation } from './observation.ts';
 import type { Action } from './plan.ts';
+import { addressKey } from '../redis/address.ts';
 
 /** A node as events name it: its id (`node-1`) and `host:port`. */
 export interface NamedAddress {

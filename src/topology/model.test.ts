@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Address, Memory, NodeObservation, Observation, SentinelObservation } from './observation.ts';
-import { addressKey, agreedMaster, hasData, sameAddress, sentinelAhead } from './observation.ts';
+import type { Memory, NodeObservation, Observation, SentinelObservation } from './observation.ts';
+import { agreedMaster, hasData, sentinelAhead } from './observation.ts';
 import { changes, plan, type Action, type Plan, type PlanSpec } from './plan.ts';
 import { applyActions, settledMaster } from './model.ts';
 import { clusterWithMasterAndTwoReplicas, nodeAddress, restartedEmptyMaster, sentinelAddress } from './plan-fixtures.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
 
 /** A Sentinel view may name an address that is no node of ours (a stale IP). */
 const staleAddress: Address = { host: '10.0.0.7', port: 6379 };

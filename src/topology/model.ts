@@ -1,6 +1,7 @@
 import type { Action } from './plan.ts';
-import type { Address, NodeObservation, Observation, SentinelObservation } from './observation.ts';
-import { addressOf, agreedMaster, byId, nodeAt, sameAddress, sentinelEpoch } from './observation.ts';
+import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
+import { agreedMaster, byId, nodeAt, sentinelEpoch } from './observation.ts';
+import { type Address, addressOf, sameAddress } from '../redis/address.ts';
 
 /**
  * A small in-memory model of a Redis + Sentinel deployment, for property tests of the planner: it

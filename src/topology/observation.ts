@@ -4,12 +4,8 @@
  * that could not be asked is still listed (`reachable: false`), never left out, so "configured" counts
  * stay true.
  */
-
-/** A `host:port` pair. Hostnames on Kubernetes, IPs or `127.0.0.1` locally. */
-export interface Address {
-  readonly host: string;
-  readonly port: number;
-}
+import { addressKey, sameAddress, type Address } from '../redis/address.ts';
+import { namedByMajority } from './agreement.ts';
 
 /** One Redis node as `ROLE` / `INFO replication` / `INFO keyspace` described it. */
 export interface NodeObservation {
@@ -65,32 +61,6 @@ export interface Memory {
 }
 
 /**
- * True when both addresses are given and equal.
- * @example sameAddress({ host: 'a', port: 1 }, { host: 'a', port: 1 }) // true
- */
-export function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
-  return a !== undefined && b !== undefined && a.host === b.host && a.port === b.port;
-}
-
-/**
- * The canonical `host:port` text of an address, used as a map key and in messages.
- * @example addressKey({ host: '127.0.0.1', port: 6379 }) // '127.0.0.1:6379'
- */
-export function addressKey(a: Address): string {
-  return `${a.host}:${a.port}`;
-}
-
-/** The bare address of a node or Sentinel (drops the other fields so actions stay small). */
-export function addressOf(x: Address): Address {
-  return { host: x.host, port: x.port };
-}
-
-/** The number of votes that is a strict majority of `configured`: 2 of 3, 3 of 4, 3 of 5. */
-export function majorityOf(configured: number): number {
-  return Math.floor(configured / 2) + 1;
-}
-
-/**
  * The master named by a strict majority of the CONFIGURED Sentinels (`obs.sentinels.length`), counting
  * only reachable Sentinels that monitor the deployment; undefined when no address has a majority.
  * Counting against the configured number, not the reachable one, keeps a partitioned minority from
@@ -98,24 +68,6 @@ export function majorityOf(configured: number): number {
  */
 export function agreedMaster(obs: Observation): Address | undefined {
   return namedByMajority(obs.sentinels.filter((s) => s.reachable && s.monitoring).map((s) => s.master), obs.sentinels.length);
-}
-
-/**
- * The address that a majority of `configured` Sentinels name, given what each one that answered names
- * (undefined for none); undefined when no address has a majority. The one majority rule, shared by the
- * controller and the status model.
- */
-export function namedByMajority(named: readonly (Address | undefined | null)[], configured: number): Address | undefined {
-  const votes = new Map<string, { address: Address; count: number }>();
-  for (const m of named) {
-    if (!m) continue;
-    const vote = votes.get(addressKey(m)) ?? { address: addressOf(m), count: 0 };
-    vote.count += 1;
-    votes.set(addressKey(m), vote);
-  }
-  const needed = majorityOf(configured);
-  for (const v of votes.values()) if (v.count >= needed) return v.address;
-  return undefined;
 }
 
 /**
@@ -187,17 +139,4 @@ export function byId<T extends { readonly id: string }>(items: readonly T[]): T[
 export function nameOf(obs: Observation, address: Address): string {
   const known = obs.nodes.find((n) => sameAddress(n, address)) ?? obs.sentinels.find((s) => sameAddress(s, address));
   return known ? known.id : addressKey(address);
-}
-
-/** A node that could not be asked: listed with nothing known, so the planner treats it as absent. */
-export function unreachableNode(id: string, address: Address): NodeObservation {
-  return { id, host: address.host, port: address.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 };
-}
-
-/** A Sentinel that could not be asked: it counts as configured but casts no vote. */
-export function unreachableSentinel(id: string, address: Address): SentinelObservation {
-  return {
-    id, host: address.host, port: address.port, reachable: false, monitoring: false,
-    failoverInProgress: false, tilt: false, configEpoch: 0, settingsMatch: false,
-  };
 }

@@ -2,8 +2,9 @@
  * Named observations for the planner's tests, one per situation the controller must handle.
  * Nodes are `node-N` at `node-N:6379`, Sentinels `sentinel-N` at `sentinel-N:26379`.
  */
-import type { Address, NodeObservation, Observation, SentinelObservation } from './observation.ts';
+import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
 import type { PlanSpec } from './plan.ts';
+import type { Address } from '../redis/address.ts';
 
 export const spec: PlanSpec = { masterName: 'mymaster', quorum: 2 };
 

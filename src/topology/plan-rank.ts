@@ -1,5 +1,6 @@
-import type { Address, Memory, NodeObservation, Observation } from './observation.ts';
-import { addressKey, hasData, sameAddress } from './observation.ts';
+import type { Memory, NodeObservation, Observation } from './observation.ts';
+import { hasData } from './observation.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
 
 /**
  * The master named by the reachable, monitoring Sentinel(s) with the highest config epoch, when they

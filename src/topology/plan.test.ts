@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Memory, Observation } from './observation.ts';
-import { agreedMaster, addressKey, busySentinel, hasData, nodeAt } from './observation.ts';
+import { agreedMaster, busySentinel, hasData, nodeAt } from './observation.ts';
 import { changes, describeAction, plan, type Action } from './plan.ts';
 import { applyActions } from './model.ts';
 import {
@@ -9,6 +9,7 @@ import {
   node, nodeAddress, observation, onlyStrayHoldsData, replica, restartedEmptyMaster, restartedEmptyMasterAsMaster,
   sentinel, sentinelAddress, sentinelInTilt, sentinelsLostConfig, spec, staleSentinel, strayOldMaster,
 } from './plan-fixtures.ts';
+import { addressKey } from '../redis/address.ts';
 
 const remembering = (i: number, epoch = 1): Memory => ({ master: nodeAddress(i), epoch });
 const publish = (i: number | null): Action => ({ kind: 'publish-master', master: i === null ? null : nodeAddress(i) });

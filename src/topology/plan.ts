@@ -1,9 +1,10 @@
-import type { Address, Memory, NodeObservation, Observation } from './observation.ts';
+import type { Memory, NodeObservation, Observation } from './observation.ts';
 import {
-  addressKey, addressOf, agreedMaster, busySentinel, byId, hasData, majorityOf, nameOf, nodeAt, sameAddress,
-  sentinelAhead, sentinelEpoch,
+  agreedMaster, busySentinel, byId, hasData, nameOf, nodeAt, sentinelAhead, sentinelEpoch,
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
+import { type Address, addressKey, addressOf, sameAddress } from '../redis/address.ts';
+import { neededForFailover } from './agreement.ts';
 
 /** The part of the RedisHA spec the planner needs. */
 export interface PlanSpec {
@@ -152,7 +153,7 @@ function withoutAgreement(obs: Observation, spec: PlanSpec, memory: Memory, agre
   const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
   const configured = obs.sentinels.length;
   const reachable = obs.sentinels.filter((s) => s.reachable).length;
-  const needed = Math.max(spec.quorum, majorityOf(configured));
+  const needed = neededForFailover(spec.quorum, configured);
   if (reachable < needed) {
     const kept = lastMasterStillAlone(obs, memory);
     return {

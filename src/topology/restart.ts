@@ -1,7 +1,5 @@
-import { addressOf } from '../redis/connect.ts';
 import type { TopologyStatus } from '../observe/status.ts';
-
-type Address = { host: string; port: number };
+import { addressKey, type Address } from '../redis/address.ts';
 
 /**
  * Where a Redis node that is (re)starting should replicate from; undefined means "start as master".
@@ -14,9 +12,9 @@ type Address = { host: string; port: number };
  * 3. only when no other node is reachable does it start as master (nobody has data to lose).
  */
 export function replicaOfForRestart(status: TopologyStatus, node: Address): Address | undefined {
-  const self = addressOf(node);
-  if (status.master && addressOf(status.master) !== self) return status.master;
-  const others = status.nodes.filter((n) => n.reachable && addressOf(n) !== self);
+  const self = addressKey(node);
+  if (status.master && addressKey(status.master) !== self) return status.master;
+  const others = status.nodes.filter((n) => n.reachable && addressKey(n) !== self);
   others.sort((a, b) => Number(b.role === 'master') - Number(a.role === 'master') || (b.offset ?? 0) - (a.offset ?? 0));
   const best = others[0];
   return best ? { host: best.host, port: best.port } : undefined;

@@ -34,15 +34,16 @@
 import type { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressOf as addressText, connect, withConnection, type Endpoint } from '../redis/connect.ts';
+import { connect, withConnection, type Endpoint } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
 import { requestFailover } from './act.ts';
 import {
-  agreedMaster, busySentinel, byId, majorityOf, nameOf, nodeAt, sameAddress,
-  type Address, type NodeObservation, type Observation,
+  agreedMaster, busySentinel, byId, nameOf, nodeAt, type NodeObservation, type Observation,
 } from './observation.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
+import { majorityOf, namedByMajority } from './agreement.ts';
 
 export interface SwitchoverOptions {
   /** The replica to promote (resolved from an id or `host:port` by the caller); default: the most caught-up replica. */
@@ -132,7 +133,7 @@ function nodeOf(n: NodeObservation): SwitchoverNode {
 }
 
 function label(n: SwitchoverNode): string {
-  return `${n.id} (${addressText(n)})`;
+  return `${n.id} (${addressKey(n)})`;
 }
 
 /** Checks the observation and picks master and target, or says in one line why not. */
@@ -144,13 +145,13 @@ export function chooseSwitchover(obs: Observation, to: Address | undefined): { m
   const agreed = agreedMaster(obs);
   if (!agreed) throw new SwitchoverError('no master is named by a majority of the Sentinels, so there is nothing to switch over from');
   const master = nodeAt(obs, agreed);
-  if (!master) throw new SwitchoverError(`the Sentinels name ${addressText(agreed)}, which is not a node of this deployment`);
+  if (!master) throw new SwitchoverError(`the Sentinels name ${addressKey(agreed)}, which is not a node of this deployment`);
   if (!master.reachable) throw new SwitchoverError(`the master ${master.id} is unreachable; Sentinel fails it over by itself once it is down`);
   if (master.role !== 'master') throw new SwitchoverError(`${master.id}, the master the Sentinels name, reports role ${master.role}`);
   const ready = (n: NodeObservation) => n.reachable && n.role === 'replica' && sameAddress(n.replicaOf, master) && n.linkUp === true;
   if (to) {
     const target = nodeAt(obs, to);
-    if (!target) throw new SwitchoverError(`${addressText(to)} is not a node of this deployment`);
+    if (!target) throw new SwitchoverError(`${addressKey(to)} is not a node of this deployment`);
     if (sameAddress(target, master)) throw new SwitchoverError(`${target.id} is already the master`);
     if (!ready(target)) {
       const state = !target.reachable
@@ -358,21 +359,15 @@ export async function switchover(t: Topology, opts: SwitchoverOptions): Promise<
         }
       }
       const named = await Promise.all(sentinelLinks.map((s) => s.link.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName).catch(() => null)));
-      const votes = new Map<string, { address: Address; count: number }>();
-      for (const a of named) {
-        if (!Array.isArray(a) || a.length < 2) continue;
-        const address = { host: String(a[0]), port: Number(a[1]) };
-        const key = addressText(address);
-        votes.set(key, { address, count: (votes.get(key)?.count ?? 0) + 1 });
-      }
-      const majority = [...votes.values()].find((v) => v.count >= needed)?.address;
+      const addresses = named.map((a) => (Array.isArray(a) && a.length >= 2 ? { host: String(a[0]), port: Number(a[1]) } : undefined));
+      const majority = namedByMajority(addresses, t.sentinels.length);
       if (majority && !sameAddress(majority, from) && !sameAddress(majority, to)) {
         const fenced = await fence(majority);
         throw new SwitchoverError(`the Sentinels promoted ${nameOf(obs, majority)} instead of ${to.id}${fenced ? `; ${from.id} was fenced as its replica` : ''}`);
       }
       if (promotedAt !== undefined && majority && sameAddress(majority, to)) {
         agreedAt = performance.now();
-        log(`${votes.get(addressText(to))?.count} of ${t.sentinels.length} Sentinels name ${to.id} after ${Math.round(agreedAt - pausedAt)} ms`);
+        log(`${addresses.filter((a) => sameAddress(a, to)).length} of ${t.sentinels.length} Sentinels name ${to.id} after ${Math.round(agreedAt - pausedAt)} ms`);
         break;
       }
       if (promotedAt === undefined && performance.now() - lastAbortCheck > 100) {

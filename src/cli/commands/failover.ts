@@ -1,10 +1,10 @@
 import { UserError } from '../../errors.ts';
 import type { LocalDeployment, Member } from '../../local/deployment.ts';
 import { requireDeployment, topologyOf } from '../../local/lifecycle.ts';
-import { addressOf } from '../../redis/connect.ts';
 import { switchover, SwitchoverError, type SwitchoverResult } from '../../topology/switchover.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, NAME_OPTIONS, nameOf, parse } from '../options.ts';
+import { addressKey } from '../../redis/address.ts';
 
 export const FAILOVER_HELP = `Usage: redis-ha failover [--name NAME] [--to NODE] [--json] [--timeout SECONDS] [--verbose]
 
@@ -17,16 +17,16 @@ Prints the write pause it caused (--json: the full result). --timeout bounds the
 
 /** The node a `--to` value names: a member id (`node-1`) or its `host:port`. */
 export function resolveNode(d: LocalDeployment, raw: string): Member {
-  const node = d.nodes.find((n) => n.id === raw || addressOf(n) === raw);
+  const node = d.nodes.find((n) => n.id === raw || addressKey(n) === raw);
   if (!node) {
-    const valid = d.nodes.map((n) => `${n.id} (${addressOf(n)})`).join(', ');
+    const valid = d.nodes.map((n) => `${n.id} (${addressKey(n)})`).join(', ');
     throw new UsageError(`--to: '${raw}' is not a node of '${d.spec.name}'; valid: ${valid}`);
   }
   return node;
 }
 
 export function failoverText(r: SwitchoverResult): string {
-  const line = `switched master ${r.from.id} (${addressOf(r.from)}) -> ${r.to.id} (${addressOf(r.to)}); writes paused ${r.writePauseMs} ms`
+  const line = `switched master ${r.from.id} (${addressKey(r.from)}) -> ${r.to.id} (${addressKey(r.to)}); writes paused ${r.writePauseMs} ms`
     + ` (Sentinels agreed after ${r.sentinelsAgreedMs} ms, old master fenced after ${r.oldMasterReleasedMs} ms)`;
   return [line, ...r.warnings.map((w) => `warning: ${w}`)].join('\n');
 }

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { addressOf, parseAddress, type TlsFiles } from '../../redis/connect.ts';
+import type { TlsFiles } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
 import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, parse } from '../options.ts';
+import { addressKey, parseAddress } from '../../redis/address.ts';
 
 export const PROXY_HELP = `Usage: redis-ha proxy --sentinels HOST:PORT,... --master-name NAME [options]
 
@@ -154,7 +155,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   await router.start();
   await proxy.listen();
   const at = proxy.addresses();
-  log(`master endpoint ${addressOf(at.master)}${at.replicas ? `, replicas endpoint ${addressOf(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressOf).join(', ')}, master name ${masterName}; data path ${proxy.datapath}`);
+  log(`master endpoint ${addressKey(at.master)}${at.replicas ? `, replicas endpoint ${addressKey(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressKey).join(', ')}, master name ${masterName}; data path ${proxy.datapath}`);
   // This process serves too: `--workers N` means N processes in all.
   const stopWorkers = workers > 1 ? startWorkers(argv, workers - 1, log) : async () => {};
   await new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import type { NodeStatus, SentinelStatus, TopologyStatus } from '../../observe/s
 import { UserError } from '../../errors.ts';
 import { UsageError } from '../errors.ts';
 import { membersTable } from './status.ts';
-import { parseAddress } from '../../redis/connect.ts';
+import { addressKey, parseAddress } from '../../redis/address.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -65,7 +65,7 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
 export type KubernetesStatusDocument = Awaited<ReturnType<typeof kubernetesStatus>>;
 
 export function kubernetesStatusTable(doc: KubernetesStatusDocument): string {
-  const master = doc.master ? `${doc.master.host}:${doc.master.port}` : 'none';
+  const master = doc.master ? addressKey(doc.master) : 'none';
   const failover = doc.lastFailover ? `, last failover ${doc.lastFailover.time} ${doc.lastFailover.from} -> ${doc.lastFailover.to} (${doc.lastFailover.reason}, epoch ${doc.lastFailover.epoch})` : '';
   const tls = doc.tls ? `, TLS only (CA: ca.crt in Secret ${doc.tlsSecret}${doc.tlsAuthClients === 'yes' ? '; client certificates required' : ''})` : '';
   const head = `${doc.resource} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${master} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}${tls}, as observed by the operator${failover}`;

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addressOf } from '../../redis/connect.ts';
 import { collectStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
 import { requireDeployment, statusTargetOf } from '../../local/lifecycle.ts';
@@ -8,6 +7,7 @@ import { intFlag, NAME_OPTIONS, nameOf, parse } from '../options.ts';
 import { table } from '../table.ts';
 import type { TopologyStatus } from '../../observe/status.ts';
 import { kubernetesStatus, kubernetesStatusTable } from './status-k8s.ts';
+import { addressKey } from '../../redis/address.ts';
 
 export const STATUS_HELP = `Usage: redis-ha status [--name NAME] [--json] [--watch [--interval SECONDS]]
        redis-ha status --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--json]
@@ -21,7 +21,7 @@ last observed it (the resource's status).
 
 export function statusTable(doc: LocalStatusDocument): string {
   const served = doc.endpoints.dashboard ? `, dashboard ${doc.endpoints.dashboard}` : '';
-  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressOf(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}${doc.tlsFiles ? `, TLS only (CA ${doc.tlsFiles.ca})` : ''}`;
+  const head = `${doc.name} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${doc.master ? addressKey(doc.master) : 'none'} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}, supervisor ${doc.supervisor.running ? `pid ${doc.supervisor.pid}` : 'not running'}${served}${doc.tlsFiles ? `, TLS only (CA ${doc.tlsFiles.ca})` : ''}`;
   return `${head}\n\n${membersTable(doc)}`;
 }
 
@@ -30,7 +30,7 @@ export function membersTable(doc: Pick<TopologyStatus, 'nodes' | 'sentinels' | '
   const nodes = table(
     ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)', 'OPS/S', 'CLIENTS', 'KEYS'],
     doc.nodes.map((n) => [
-      n.id, addressOf(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes,
+      n.id, addressKey(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes,
       n.figures?.instantaneous_ops_per_sec, n.figures?.connected_clients, n.figures?.keys,
     ]),
   );
@@ -38,8 +38,8 @@ export function membersTable(doc: Pick<TopologyStatus, 'nodes' | 'sentinels' | '
     ['SENTINEL', 'ADDRESS', 'SEES MASTER', 'FLAGS', 'REPLICAS', 'SENTINELS', 'EPOCH', 'QUORUM'],
     doc.sentinels.map((s) => [
       s.id,
-      addressOf(s),
-      s.master ? addressOf(s.master) : s.reachable ? 'none' : 'unreachable',
+      addressKey(s),
+      s.master ? addressKey(s.master) : s.reachable ? 'none' : 'unreachable',
       s.masterFlags.join(','),
       s.replicasSeen,
       s.otherSentinelsSeen,

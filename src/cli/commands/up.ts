@@ -1,6 +1,5 @@
 import { loadSpecFile, resolveSpec, SpecError } from '../../spec/index.ts';
 import type { RedisHASpec } from '../../spec/types.ts';
-import { addressOf } from '../../redis/connect.ts';
 import type { TopologyStatus } from '../../observe/status.ts';
 import type { LocalDeployment } from '../../local/deployment.ts';
 import { ownedPorts, prepareUp, spawnDetachedSupervisor, startSupervisor, waitHealthy } from '../../local/lifecycle.ts';
@@ -12,6 +11,7 @@ import { servedHttp } from '../../local/status.ts';
 import { clientTlsOf } from '../../local/tls.ts';
 import { intFlag, NAME_OPTIONS, parse, portBaseOf } from '../options.ts';
 import { UsageError } from '../errors.ts';
+import { addressKey } from '../../redis/address.ts';
 
 export const UP_HELP = `Usage: redis-ha up [options]
 
@@ -111,10 +111,10 @@ function elapsed(since: number): string {
  * How far a bootstrap has come, in one line: `nodes 3/3 up · replicas 1/2 following · Sentinels 2/3 agree`.
  */
 export function bootProgress(status: TopologyStatus): string {
-  const master = status.master ? addressOf(status.master) : undefined;
+  const master = status.master ? addressKey(status.master) : undefined;
   const up = status.nodes.filter((n) => n.reachable).length;
   const following = status.nodes.filter((n) => n.role === 'replica' && n.linkUp && n.following === master).length;
-  const agree = status.sentinels.filter((s) => s.master && addressOf(s.master) === master).length;
+  const agree = status.sentinels.filter((s) => s.master && addressKey(s.master) === master).length;
   return `nodes ${up}/${status.nodes.length} up · replicas ${following}/${status.nodes.length - 1} following · Sentinels ${agree}/${status.sentinels.length} agree`;
 }
 
@@ -147,9 +147,9 @@ function progressReporter(started: number) {
 /** The summary a person reads after `up`: where everything is and how to connect. */
 export function summary(d: LocalDeployment, status: TopologyStatus, took: string): string {
   const http = servedHttp(d);
-  const master = status.master ? addressOf(status.master) : 'none';
-  const replicas = status.nodes.filter((n) => n.role === 'replica').map(addressOf);
-  const sentinels = d.sentinels.map(addressOf);
+  const master = status.master ? addressKey(status.master) : 'none';
+  const replicas = status.nodes.filter((n) => n.role === 'replica').map(addressKey);
+  const sentinels = d.sentinels.map(addressKey);
   const nameFlag = d.spec.name === 'local' ? '' : ` --name ${d.spec.name}`;
   const s0 = d.sentinels[0];
   const endpoints = endpointsOf(d);
@@ -166,7 +166,7 @@ export function summary(d: LocalDeployment, status: TopologyStatus, took: string
     `  master      ${master}`,
     `  replicas    ${replicas.join(', ') || 'none'}`,
     `  sentinels   ${sentinels.join(', ')}   master name: ${d.masterName}, quorum ${d.spec.quorum}`,
-    `  endpoints   ${addressOf(endpoints.master)} (always the master)   ${addressOf(endpoints.replicas)} (reads, replicas)`,
+    `  endpoints   ${addressKey(endpoints.master)} (always the master)   ${addressKey(endpoints.replicas)} (reads, replicas)`,
     `  password    npx redis-ha password${nameFlag}            (Sentinels: npx redis-ha password${nameFlag} --sentinel)`,
     ...(tls ? [`  tls         TLS only (plaintext refused); CA ${tls.ca}${d.spec.tls?.authClients === 'yes' ? `; client certificate required: ${tls.cert}, ${tls.key}` : ''}`] : []),
     `  users       ${user} (the application's: no CONFIG, FLUSHALL, DEBUG, ...)${user === 'default' ? '' : '; the default user is off'}`,

@@ -1,5 +1,6 @@
 /** The NetworkPolicy and the PodDisruptionBudgets. */
 import type { RedisHASpec, Routing, ServiceSpec } from '../../spec/index.ts';
+import { neededForFailover } from '../../topology/agreement.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { ENDPOINT_REPLICAS_PORT } from './endpoint.ts';
@@ -78,7 +79,7 @@ export function networkPolicy(spec: RedisHASpec, namespace: string, routing: Rou
  */
 export function disruptionBudgets(spec: RedisHASpec, namespace: string): K8sObject[] {
   const names = namesOf(spec);
-  const needed = Math.max(spec.quorum, Math.floor(spec.sentinels / 2) + 1);
+  const needed = neededForFailover(spec.quorum, spec.sentinels);
   const budget = (name: string, component: 'redis' | 'sentinel', maxUnavailable: number): K8sObject => ({
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',

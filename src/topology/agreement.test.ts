@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agreedMaster, type SentinelAnswer } from './router.ts';
+import { majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
 
 const A = { host: '10.0.0.1', port: 6379 };
 const B = { host: '10.0.0.2', port: 6379 };
@@ -10,51 +10,69 @@ const leading = (sentinel: string, master: typeof A, epoch: number): SentinelAns
 const down = (sentinel: string): SentinelAnswer => ({ sentinel, error: 'connect ECONNREFUSED' });
 
 test('all Sentinels agree: that master', () => {
-  assert.deepEqual(agreedMaster([says('s0', A, 1), says('s1', A, 1), says('s2', A, 1)], 3), { master: A, epoch: 1 });
+  assert.deepEqual(masterAgreedAtNewestEpoch([says('s0', A, 1), says('s1', A, 1), says('s2', A, 1)], 3), { master: A, epoch: 1 });
 });
 
 test('a majority is enough; the Sentinel that is down is not needed', () => {
-  assert.deepEqual(agreedMaster([says('s0', A, 1), down('s1'), says('s2', A, 1)], 3), { master: A, epoch: 1 });
+  assert.deepEqual(masterAgreedAtNewestEpoch([says('s0', A, 1), down('s1'), says('s2', A, 1)], 3), { master: A, epoch: 1 });
 });
 
 test('one Sentinel reachable of three: no master, and the reason names the missing ones', () => {
-  const r = agreedMaster([says('s0', A, 1), down('s1'), down('s2')], 3);
+  const r = masterAgreedAtNewestEpoch([says('s0', A, 1), down('s1'), down('s2')], 3);
   assert.ok('reason' in r);
   assert.match(r.reason, /^only 1 of 3 Sentinels answered and 2 must agree \(s1: connect ECONNREFUSED; s2: connect ECONNREFUSED\)$/);
 });
 
 test('before promotion the leader does not vote, the others still name the old master: the old master', () => {
-  assert.deepEqual(agreedMaster([leading('s0', A, 1), says('s1', A, 1), says('s2', A, 1)], 3), { master: A, epoch: 1 });
+  assert.deepEqual(masterAgreedAtNewestEpoch([leading('s0', A, 1), says('s1', A, 1), says('s2', A, 1)], 3), { master: A, epoch: 1 });
 });
 
 test('after promotion the leader is at the new epoch with the old address: nobody is admitted until the others follow', () => {
-  const r = agreedMaster([leading('s0', A, 2), says('s1', A, 1), says('s2', A, 1)], 3);
+  const r = masterAgreedAtNewestEpoch([leading('s0', A, 2), says('s1', A, 1), says('s2', A, 1)], 3);
   assert.deepEqual(r, { reason: 'failover in progress: no Sentinel names the master of config epoch 2 yet' });
 });
 
 test('one follower switched: 1 of 3 is not a majority', () => {
-  const r = agreedMaster([leading('s0', A, 2), says('s1', B, 2), says('s2', A, 1)], 3);
+  const r = masterAgreedAtNewestEpoch([leading('s0', A, 2), says('s1', B, 2), says('s2', A, 1)], 3);
   assert.deepEqual(r, { reason: 'failover in progress: 1 of 3 Sentinels name 10.0.0.2:6379 (epoch 2), 2 must agree' });
 });
 
 test('both followers switched while the leader still reconfigures replicas: the new master, without waiting for the leader', () => {
-  assert.deepEqual(agreedMaster([leading('s0', A, 2), says('s1', B, 2), says('s2', B, 2)], 3), { master: B, epoch: 2 });
+  assert.deepEqual(masterAgreedAtNewestEpoch([leading('s0', A, 2), says('s1', B, 2), says('s2', B, 2)], 3), { master: B, epoch: 2 });
 });
 
 test('a Sentinel that switched first is ahead; the old master is not used meanwhile', () => {
-  const r = agreedMaster([says('s0', B, 2), says('s1', A, 1), says('s2', A, 1)], 3);
+  const r = masterAgreedAtNewestEpoch([says('s0', B, 2), says('s1', A, 1), says('s2', A, 1)], 3);
   assert.deepEqual(r, { reason: 'failover in progress: 1 of 3 Sentinels name 10.0.0.2:6379 (epoch 2), 2 must agree' });
 });
 
 test('two masters under the same epoch (should never happen): refuse rather than guess', () => {
-  const r = agreedMaster([says('s0', A, 3), says('s1', B, 3), says('s2', A, 3)], 3);
+  const r = masterAgreedAtNewestEpoch([says('s0', A, 3), says('s1', B, 3), says('s2', A, 3)], 3);
   assert.ok('reason' in r);
   assert.match(r.reason, /name different masters/);
 });
 
 test('the majority counts every configured Sentinel, not just those that answered', () => {
   // Five configured, two answer and agree: two is not a majority of five.
-  const r = agreedMaster([says('s0', A, 1), says('s1', A, 1), down('s2'), down('s3'), down('s4')], 5);
+  const r = masterAgreedAtNewestEpoch([says('s0', A, 1), says('s1', A, 1), down('s2'), down('s3'), down('s4')], 5);
   assert.ok('reason' in r);
   assert.match(r.reason, /only 2 of 5 Sentinels answered and 3 must agree/);
+});
+
+test('majorityOf: a strict majority of the configured Sentinels', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(majorityOf), [1, 2, 2, 3, 3, 4, 4]);
+});
+
+test('neededForFailover: the quorum or a majority, whichever is larger', () => {
+  assert.equal(neededForFailover(2, 3), 2);
+  assert.equal(neededForFailover(3, 3), 3);
+  assert.equal(neededForFailover(1, 5), 3);
+});
+
+test('namedByMajority: counts against the configured number, not those that answered', () => {
+  assert.deepEqual(namedByMajority([A, A, undefined], 3), A);
+  assert.equal(namedByMajority([A, undefined, null], 3), undefined, 'one vote of three');
+  assert.equal(namedByMajority([A, A], 5), undefined, 'two of five');
+  assert.deepEqual(namedByMajority([B, A, A, B, B], 5), B);
+  assert.equal(namedByMajority([A, B], 2), undefined);
 });

@@ -1,0 +1,75 @@
+/**
+ * How Sentinel votes are counted: the majority size, and which master a majority names. Pure
+ * functions over what Sentinels answered, shared by the planner, the status model, the endpoint's
+ * router, the switchover, the spec's quorum default and the rendered disruption budgets, so that all
+ * of them count the same way.
+ */
+import { addressKey, addressOf, type Address } from '../redis/address.ts';
+
+/** The number of votes that is a strict majority of `configured`: 2 of 3, 3 of 4, 3 of 5. */
+export function majorityOf(configured: number): number {
+  return Math.floor(configured / 2) + 1;
+}
+
+/**
+ * How many Sentinels must be up for a failover: the quorum to agree the master is down, and a majority
+ * of all `configured` Sentinels to authorize the failover.
+ */
+export function neededForFailover(quorum: number, configured: number): number {
+  return Math.max(quorum, majorityOf(configured));
+}
+
+/**
+ * The address that a majority of `configured` Sentinels name, given what each one that answered names
+ * (undefined or null for none); undefined when no address has a majority. Epochs are not looked at.
+ */
+export function namedByMajority(named: readonly (Address | undefined | null)[], configured: number): Address | undefined {
+  const votes = new Map<string, { address: Address; count: number }>();
+  for (const m of named) {
+    if (!m) continue;
+    const vote = votes.get(addressKey(m)) ?? { address: addressOf(m), count: 0 };
+    vote.count += 1;
+    votes.set(addressKey(m), vote);
+  }
+  const needed = majorityOf(configured);
+  for (const v of votes.values()) if (v.count >= needed) return v.address;
+  return undefined;
+}
+
+/**
+ * One Sentinel's answer about the master group, or why there is none. `failingOver` is set while that
+ * Sentinel leads a failover: it then reports the new epoch with the old address until the failover
+ * ends, so its address is not a vote.
+ */
+export type SentinelAnswer =
+  | { readonly sentinel: string; readonly master: Address; readonly epoch: number; readonly failingOver: boolean }
+  | { readonly sentinel: string; readonly error: string };
+
+/**
+ * The master the Sentinels agree on under the newest config epoch, or why none. Only the newest
+ * configuration counts: the address named under the highest config epoch any reachable Sentinel
+ * reports, by Sentinels not leading a failover, and only if a majority of all `total` Sentinels name
+ * it. Mid-failover the leader is ahead (new epoch, old address) and the others follow a moment later:
+ * until a majority has followed, there is no agreed master (the endpoint refuses rather than keep
+ * sending writes to the old master).
+ */
+export function masterAgreedAtNewestEpoch(answers: readonly SentinelAnswer[], total: number): { master: Address; epoch: number } | { reason: string } {
+  const needed = majorityOf(total);
+  const named = answers.filter((a): a is Extract<SentinelAnswer, { master: Address }> => 'master' in a);
+  if (named.length < needed) {
+    const why = answers.filter((a) => 'error' in a).map((a) => `${a.sentinel}: ${(a as { error: string }).error}`);
+    return { reason: `only ${named.length} of ${total} Sentinels answered and ${needed} must agree${why.length ? ` (${why.join('; ')})` : ''}` };
+  }
+  const epoch = Math.max(...named.map((a) => a.epoch));
+  const voters = named.filter((a) => !a.failingOver);
+  const latest = new Set(voters.filter((a) => a.epoch === epoch).map((a) => addressKey(a.master)));
+  if (latest.size === 0) return { reason: `failover in progress: no Sentinel names the master of config epoch ${epoch} yet` };
+  if (latest.size > 1) return { reason: `Sentinels at config epoch ${epoch} name different masters: ${[...latest].join(', ')}` };
+  const [address] = latest;
+  const agreeing = voters.filter((a) => addressKey(a.master) === address).length;
+  if (agreeing < needed) {
+    return { reason: `failover in progress: ${agreeing} of ${total} Sentinels name ${address} (epoch ${epoch}), ${needed} must agree` };
+  }
+  const master = voters.find((a) => addressKey(a.master) === address)!.master;
+  return { master, epoch };
+}
