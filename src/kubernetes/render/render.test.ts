@@ -419,6 +419,7 @@ describe('tls on Kubernetes', () => {
     assert.throws(
       () => renderManifests(resolveSpec({ name: 'demo', tls: { enabled: true } })),
       (err: Error) =>
+        err instanceof SpecError &&
         err.message === 'tls.enabled: on Kubernetes the certificate must come from somewhere: set tls.certManager.issuerRef.name (cert-manager issues it) or tls.secretName (a Secret you manage with tls.crt, tls.key and ca.crt)',
     );
     const plain = (input: Record<string, unknown>) => renderManifests(resolveSpec(input, { generateSecret: fixed })).objects;
