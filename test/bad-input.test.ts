@@ -14,6 +14,9 @@ const file = (name: string, content: string) => {
   return join(dir, name);
 };
 
+const TLS_NO_SOURCE =
+  'tls.enabled: on Kubernetes the certificate must come from somewhere: set tls.certManager.issuerRef.name (cert-manager issues it) or tls.secretName (a Secret you manage with tls.crt, tls.key and ca.crt)';
+
 /** [description, argv, extra env, exit code, exact stderr line]. Paths are relative to `dir`. */
 const CASES: [string, string[], NodeJS.ProcessEnv, number, string][] = [
   ['non-numeric flag', ['up', '--replicas', 'two'], {}, 2, '--replicas: must be a whole number (got "two")'],
@@ -37,6 +40,8 @@ const CASES: [string, string[], NodeJS.ProcessEnv, number, string][] = [
   ['missing redis-server', ['up', '--redis-server', '/nonexistent/redis-server'], {}, 1, 'redis-server not found at /nonexistent/redis-server (from the flag); fix the path or install it (Debian: apt-get install redis-server redis-sentinel redis-tools)'],
   ['redis-server not on PATH', ['up'], { PATH: '/nonexistent' }, 1, 'redis-server not found on PATH; install it (Debian: apt-get install redis-server redis-sentinel redis-tools), or pass its path with --redis-server or REDIS_HA_REDIS_SERVER'],
   ['unknown deployment', ['status', '--name', 'nope'], {}, 1, `no local deployment named 'nope' (looked in ${join(home, 'nope')}); start one with 'redis-ha up --name nope'`],
+  ['TLS on Kubernetes without a certificate source', ['render', '-f', 'tls.yaml'], {}, 2, TLS_NO_SOURCE],
+  ['TLS on Kubernetes without a certificate source, as a resource', ['render', '--as-resource', '-f', 'tls.yaml'], {}, 2, TLS_NO_SOURCE],
   ['unknown command', ['frobnicate'], {}, 2, "unknown command 'frobnicate'; run 'redis-ha --help' for the list"],
   ['cli without a command', ['cli'], {}, 2, "cli: give a Redis command, e.g. 'redis-ha cli GET key'"],
 ];
@@ -51,6 +56,7 @@ describe('bad input: one clear line, a non-zero exit, nothing started', () => {
     file('list.yaml', '- a\n- b\n');
     file('shortpw.yaml', 'name: x\nauth:\n  password: short\n');
     file('minrep.yaml', 'name: x\nminReplicasToWrite: 3\n');
+    file('tls.yaml', 'name: x\ntls:\n  enabled: true\n');
   });
 
   for (const [what, argv, env, code, message] of CASES) {

@@ -6,17 +6,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedWriter } from '../bench/writer.ts';
 import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
-import { MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, tlsDnsNames } from '../src/kubernetes/render/index.ts';
+import { MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, renderManifests, tlsDnsNames } from '../src/kubernetes/render/index.ts';
+import { formatObjects } from '../src/cli/commands/render.ts';
 import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
 import { OPERATOR_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl } from './testbed-kube.ts';
 
+const run = promisify(execFile);
 const NS = 'e2e-k8s';
 const NAME = 'shop';
 /** The test bed's Redis image: Debian's 7.0.15, which carries the CVE-2025-49844 family's fixes as backports. */
@@ -227,6 +234,95 @@ describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no 
       await refresher;
       await writer.stop().catch(() => {});
     }
+  });
+});
+
+const NODISK_NS = 'e2e-k8s-nodisk';
+const NODISK_NAME = 'cache';
+
+/** A real RDB holding `keys`, written by a throwaway redis-server on a unix socket (Debian's 7.0.15, as in the image). */
+async function snapshotWith(keys: Record<string, string>): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'redis-ha-snapshot-'));
+  const sock = join(dir, 'redis.sock');
+  try {
+    await run('redis-server', ['--port', '0', '--unixsocket', sock, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', join(dir, 'pid'), '--logfile', join(dir, 'log')]);
+    const cli = async (...args: string[]) => (await run('redis-cli', ['-s', sock, ...args])).stdout.trim();
+    await eventually('the throwaway redis-server', 10_000, async () => ((await cli('PING').catch(() => '')) === 'PONG' ? true : undefined));
+    for (const [k, v] of Object.entries(keys)) await cli('SET', k, v);
+    assert.equal(await cli('SAVE'), 'OK');
+    await cli('SHUTDOWN', 'NOSAVE').catch(() => '');
+    return readFileSync(join(dir, 'dump.rdb'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Plain manifests rendered from this clone (no operator: its image on a shared test bed may come from
+// another clone), persistence off as in the brief: what a container restart finds in its emptyDir.
+describe('persistence off on the test bed: a Redis container restarted in place loads nothing from disk', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+  let d: ClusterDeployment;
+  const spec = resolveSpec({
+    name: NODISK_NAME,
+    replicas: 1,
+    sentinels: 1,
+    image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15', pullPolicy: 'Never', allowUnpatched: true },
+    sentinel: { profile: 'fast' },
+    resources: { redis: { requests: { cpu: '50m', memory: '48Mi' }, limits: { memory: '192Mi' } }, sentinel: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } } },
+  });
+  const exec = (pod: string, script: string, input?: Buffer) => kubectl(['-n', NODISK_NS, 'exec', ...(input ? ['-i'] : []), pod, '-c', 'redis', '--', 'sh', '-c', script], input);
+  /** The files in a Redis pod's data directory (the image has no ls). */
+  const dataFiles = async (pod: string) => (await exec(pod, 'for f in /data/* /data/.[!.]*; do [ -e "$f" ] && echo "$f"; done; true')).trim();
+  const restarts = async (pod: string) => Number(await kubectl(['-n', NODISK_NS, 'get', 'pod', pod, '-o', 'jsonpath={.status.containerStatuses[?(@.name=="redis")].restartCount}']));
+
+  before(async () => {
+    await kubectl(['delete', 'namespace', NODISK_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await kubectl(['create', 'namespace', NODISK_NS]);
+    await kubectl(['apply', '-f', '-'], formatObjects(renderManifests(spec, { namespace: NODISK_NS }).objects, 'yaml'));
+    d = new ClusterDeployment(kubeconfig!, NODISK_NS, NODISK_NAME);
+  });
+
+  after(() => dropNamespace(NODISK_NS));
+
+  test('a leftover dump.rdb is removed, the container comes back empty as a replica and resyncs from the socket', async () => {
+    const pods = await eventually('both Redis pods Ready', 300_000, async () => {
+      const p = await d.pods('redis');
+      return p.length === 2 && p.every((x) => x.ready && x.ip) ? p : undefined;
+    });
+    const password = await d.password();
+    const role = async (ip: string) => parseReplication(String(await ask({ host: ip, port: REDIS_PORT, password }, 'INFO', 'replication')));
+    const master = (await Promise.all(pods.map(async (p) => ({ p, r: await role(p.ip!) })))).find((x) => x.r.role === 'master')!.p;
+    const replica = pods.find((p) => p.name !== master.name)!;
+    assert.equal(await ask({ host: master.ip!, port: REDIS_PORT, password }, 'SET', 'e2e:kept', 'written before the restart'), 'OK');
+    assert.equal(await ask({ host: master.ip!, port: REDIS_PORT, password }, 'WAIT', '1', '5000'), 1);
+
+    // What the bug left in the emptyDir: a snapshot holding a key the master never had.
+    await exec(replica.name, 'cat > /data/dump.rdb', await snapshotWith({ 'e2e:stale': 'from an old snapshot' }));
+    assert.equal(await dataFiles(replica.name), '/data/dump.rdb');
+    const before = await restarts(replica.name);
+    await exec(replica.name, 'kill 1').catch(() => '');
+    const back = await eventually('the redis container restarted in place and Ready', 180_000, async () => {
+      const p = (await d.pods('redis')).find((x) => x.name === replica.name);
+      return p && p.ready && p.ip && (await restarts(replica.name)) === before + 1 ? p : undefined;
+    });
+    assert.equal(back.uid, replica.uid, 'the same pod (the emptyDir stayed)');
+
+    assert.equal(await dataFiles(replica.name), '', 'the leftover was removed and the full sync wrote nothing');
+    const now = await kubectl(['-n', NODISK_NS, 'logs', replica.name, '-c', 'redis']);
+    assert.doesNotMatch(now, /DB loaded from disk/);
+    assert.match(now, /Full resync from master/);
+    assert.match(now, /receiving streamed RDB from master with EOF to parser/);
+    assert.doesNotMatch(now, /to disk/);
+    const previous = await kubectl(['-n', NODISK_NS, 'logs', '--previous', replica.name, '-c', 'redis']);
+    assert.match(previous, /Received SIGTERM/);
+    assert.doesNotMatch(previous, /DB saved on disk/);
+
+    const info = await role(back.ip!);
+    assert.equal(info.role, 'replica');
+    assert.equal(info.linkUp, true);
+    assert.equal(info.masterHost?.split('.')[0], master.name);
+    assert.equal(await ask({ host: back.ip!, port: REDIS_PORT, password }, 'GET', 'e2e:stale'), null);
+    assert.equal(await ask({ host: back.ip!, port: REDIS_PORT, password }, 'GET', 'e2e:kept'), 'written before the restart');
+    assert.equal(await ask({ host: back.ip!, port: REDIS_PORT, password }, 'DBSIZE'), await ask({ host: master.ip!, port: REDIS_PORT, password }, 'DBSIZE'));
   });
 });
 

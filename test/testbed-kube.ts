@@ -18,7 +18,7 @@ export const REDIS_IMAGE = { repository: 'localhost/redis-ha/redis', tag: '7.0.1
 export const EXPORTER_IMAGE = 'localhost/redis-ha/redis-exporter:v1.45.0';
 
 /** kubectl from the test bed's build (bin/ beside the kubeconfig), on the test bed's kubeconfig. */
-export async function kubectl(args: string[], input?: string): Promise<string> {
+export async function kubectl(args: string[], input?: string | Buffer): Promise<string> {
   const child = run(join(dirname(kubeconfig!), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig!, ...args], { timeout: 180_000, maxBuffer: 16 << 20 });
   if (input !== undefined) child.child.stdin!.end(input);
   return (await child).stdout;

@@ -148,7 +148,7 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     rendered = renderManifests(spec, { namespace, routing: 'label' });
   } catch (err) {
     // What render refuses (tls.enabled without a certificate source) is the spec's problem: terminal, not retried.
-    if (err instanceof UserError) return { ok: false, problem: err.message };
+    if (err instanceof SpecError || err instanceof UserError) return { ok: false, problem: err.message };
     throw err;
   }
   const owner = ownerReferenceOf(cr);

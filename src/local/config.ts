@@ -48,7 +48,11 @@ export function renderRedisConf(d: LocalDeployment, node: Member, replicaOf: { h
   if (spec.persistence.enabled) {
     lines.push('save 3600 1 300 100 60 10000', 'appendonly yes', 'appendfsync everysec');
   } else {
-    lines.push('save ""', 'appendonly no');
+    // Persistence off: nothing reaches the disk. No snapshots, no AOF, and a replica's full sync is
+    // loaded straight from the socket (swapdb keeps the old dataset in memory until the new one is in,
+    // the only mode that never writes a file once the replica has data). SIGTERM and SHUTDOWN save
+    // only when save points are set, so `save ""` covers them. Leftovers are removed before each start.
+    lines.push('save ""', 'appendonly no', 'repl-diskless-load swapdb');
   }
   for (const [key, value] of Object.entries(spec.redisConfig)) lines.push(`${key} ${args(value)}`);
   if (replicaOf) lines.push(`replicaof ${replicaOf.host} ${replicaOf.port}`);

@@ -4,7 +4,7 @@ import { addressKey, type Address } from '../redis/address.ts';
 import type { LocalDeployment, Member } from './deployment.ts';
 import { members } from './deployment.ts';
 import { renderRedisConf, renderSentinelConf } from './config.ts';
-import { privateDir, readJson, writeJson, writePrivateFile } from './fsutil.ts';
+import { privateDir, readJson, removeRedisDataFiles, writeJson, writePrivateFile } from './fsutil.ts';
 import { filesOf } from './layout.ts';
 import { childEnv, isAlive, isProcessIn, terminate } from './processes.ts';
 
@@ -78,7 +78,7 @@ export class Supervisor {
     for (const m of members(this.#d)) {
       privateDir(files.dirOf(m.id));
       if (m.kind === 'node') {
-        privateDir(files.dataOf(m.id));
+        this.#prepareDataDir(m);
         const replicaOf = m.id === bootstrapMaster.id ? undefined : bootstrapMaster;
         writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
       } else {
@@ -170,7 +170,7 @@ export class Supervisor {
     const files = filesOf(this.#d.stateDir);
     privateDir(files.dirOf(m.id));
     if (m.kind === 'node') {
-      privateDir(files.dataOf(m.id));
+      this.#prepareDataDir(m);
       const replicaOf = await this.#advisor.replicaOfFor(m);
       writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
       this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${addressKey(replicaOf)}` : 'master'}`);
@@ -182,6 +182,19 @@ export class Supervisor {
     this.#spawn(m, restarts);
     this.#record();
     setTimeout(() => this.#advisor.restarted(m), 100);
+  }
+
+  /**
+   * Creates a node's data directory. With persistence off it also removes any snapshot or AOF found
+   * there (left by a crash, an older version or a run with persistence on): Redis would load it at
+   * start, bringing back keys deleted since and serving an old dataset as if it were current.
+   */
+  #prepareDataDir(m: Member): void {
+    const dir = filesOf(this.#d.stateDir).dataOf(m.id);
+    privateDir(dir);
+    if (this.#d.spec.persistence.enabled) return;
+    const removed = removeRedisDataFiles(dir);
+    if (removed.length > 0) this.#log(`${m.id}: persistence is off; removed ${removed.join(', ')} from ${dir} before starting it`);
   }
 
   #record(): void {

@@ -70,6 +70,13 @@ describe('resolveSpec defaults', () => {
     assert.deepEqual(spec.redisConfig, { maxmemory: '256mb', 'maxmemory-samples': '10', 'notify-keyspace-events': '' });
   });
 
+  it('takes the diskless replication settings when they say what redis-ha sets, or with persistence on any value', () => {
+    const off = resolveSpec({ name: 'demo', redisConfig: { 'repl-diskless-load': 'SwapDB', 'repl-diskless-sync': 'yes' } });
+    assert.deepEqual(off.redisConfig, { 'repl-diskless-load': 'SwapDB', 'repl-diskless-sync': 'yes' });
+    const on = resolveSpec({ name: 'demo', persistence: { enabled: true }, redisConfig: { 'repl-diskless-load': 'disabled', 'repl-diskless-sync': 'no' } });
+    assert.deepEqual(on.redisConfig, { 'repl-diskless-load': 'disabled', 'repl-diskless-sync': 'no' });
+  });
+
   it('returns a deeply frozen spec, and resolving it again gives an equal one', () => {
     const spec = resolveSpec({ name: 'demo', persistence: { enabled: true, storageClass: 'fast-ssd' } });
     assert.ok(Object.isFrozen(spec) && Object.isFrozen(spec.auth) && Object.isFrozen(spec.redisConfig));
@@ -115,6 +122,14 @@ describe('resolveSpec rejects bad input with one exact line', () => {
     [
       { name: 'demo', redisConfig: { 'min-replicas-to-write': 1 } },
       'redisConfig.min-replicas-to-write: owned by redis-ha (set the spec field minReplicasToWrite instead); remove it',
+    ],
+    [
+      { name: 'demo', redisConfig: { 'repl-diskless-load': 'disabled' } },
+      'redisConfig.repl-diskless-load: must be swapdb while persistence.enabled is false (got "disabled": a full sync would write an RDB file that Redis loads at its next start); remove it or set persistence.enabled: true',
+    ],
+    [
+      { name: 'demo', redisConfig: { 'Repl-Diskless-Sync': 'no' } },
+      'redisConfig.repl-diskless-sync: must be yes while persistence.enabled is false (got "no": a full sync would write an RDB file that Redis loads at its next start); remove it or set persistence.enabled: true',
     ],
     [{ name: 'demo', redisConfig: { 'tls-port': 6380 } }, 'redisConfig.tls-port: owned by redis-ha (redis-ha owns networking); remove it'],
     [{ name: 'demo', redisConfig: { maxmemroy: '1gb' } }, 'redisConfig.maxmemroy: not an allowed Redis setting (did you mean maxmemory?)'],

@@ -119,6 +119,7 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       `sentinel.failoverTimeout: must be greater than sentinel.downAfterMilliseconds (got ${failoverTimeout} <= ${downAfterMilliseconds})`,
     );
 
+  problems.push(...persistenceOffProblems(given, usable));
   problems.push(...tlsProblems(given.tls, usable));
   problems.push(...kubernetesProblems(given, usable));
 
@@ -173,6 +174,26 @@ function withoutRepeatedPasswordProblem(problems: string[], input: unknown): str
   if (auth?.password === undefined || auth.password !== auth.sentinelPassword) return problems;
   const passwordProblems = new Set(problems.filter((p) => p.startsWith('auth.password: ')).map((p) => p.slice('auth.password: '.length)));
   return problems.filter((p) => !(p.startsWith('auth.sentinelPassword: ') && passwordProblems.has(p.slice('auth.sentinelPassword: '.length))));
+}
+
+/**
+ * With persistence off nothing may reach the disk, so the two replication settings that decide whether
+ * a full sync goes through a file keep redis-ha's values: the master streams (`repl-diskless-sync yes`)
+ * and the replica loads from the socket (`repl-diskless-load swapdb`).
+ */
+const DISKLESS_WHEN_PERSISTENCE_OFF: Readonly<Record<string, string>> = { 'repl-diskless-sync': 'yes', 'repl-diskless-load': 'swapdb' };
+
+function persistenceOffProblems(given: Partial<CheckedInput>, usable: (...paths: string[]) => boolean): string[] {
+  if (given.persistence?.enabled !== false || !usable('persistence.enabled', 'redisConfig')) return [];
+  const problems: string[] = [];
+  for (const [key, wanted] of Object.entries(DISKLESS_WHEN_PERSISTENCE_OFF)) {
+    const value = given.redisConfig?.[key];
+    if (value !== undefined && String(value).trim().toLowerCase() !== wanted)
+      problems.push(
+        `redisConfig.${key}: must be ${wanted} while persistence.enabled is false (got "${value}": a full sync would write an RDB file that Redis loads at its next start); remove it or set persistence.enabled: true`,
+      );
+  }
+  return problems;
 }
 
 /** Cross-field rules of the Kubernetes fields and of the passwords, one line each. */

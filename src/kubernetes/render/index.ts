@@ -51,7 +51,7 @@ export interface Rendered {
  * Example: `renderManifests(resolveSpec({ name: 'shop' }), { namespace: 'shop' }).objects`.
  */
 export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Rendered {
-  // TLS without a certificate source is refused here (UserError), never rendered as plaintext pods.
+  // TLS without a certificate source is refused here (SpecError), never rendered as plaintext pods.
   tlsSecretName(spec);
   const namespace = opts.namespace ?? 'default';
   const routing = routingOf(spec, opts);
@@ -137,6 +137,8 @@ function configMap(spec: RedisHASpec, namespace: string): K8sObject & { data: Re
  * `auth.existingSecret`. Returns [Secret?, RedisHA].
  */
 export function renderResource(input: Record<string, unknown>, spec: RedisHASpec, opts: RenderOptions = {}): K8sObject[] {
+  // A resource the operator could not reconcile is refused like the objects it stands for.
+  tlsSecretName(spec);
   const namespace = opts.namespace ?? 'default';
   const crSpec = structuredClone(input);
   const auth = { ...((crSpec.auth as Record<string, unknown> | undefined) ?? {}) };

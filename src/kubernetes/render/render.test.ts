@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
@@ -491,6 +492,45 @@ describe('the scripts in the ConfigMap', () => {
   });
 });
 
+describe('persistence off: nothing on disk', () => {
+  const configOf = (input: Record<string, unknown>): Record<string, string> =>
+    find(renderManifests(resolveSpec(input, { generateSecret: fixed })).objects, 'ConfigMap')[0]!.data as Record<string, string>;
+  const RM = 'rm -rf /data/dump.rdb /data/temp-*.rdb /data/temp-*.aof /data/appendonly.aof /data/appendonlydir';
+
+  it('redis.conf saves nothing and loads a full sync from the socket; with persistence on it keeps RDB and AOF', () => {
+    const off = configOf({ name: 'demo' })['redis.conf']!.split('\n');
+    for (const line of ['save ""', 'appendonly no', 'repl-diskless-sync yes', 'repl-diskless-load swapdb']) assert.ok(off.includes(line), `persistence off: ${line}`);
+    const on = configOf({ name: 'demo', persistence: { enabled: true } })['redis.conf']!.split('\n');
+    for (const line of ['save 3600 1 300 100 60 10000', 'appendonly yes', 'appendfsync everysec']) assert.ok(on.includes(line), `persistence on: ${line}`);
+    assert.deepEqual(on.filter((l) => l.startsWith('repl-diskless-load')), [], 'persistence on keeps Redis\'s default load through the disk');
+  });
+
+  it('the start script removes leftovers right before exec, and only with persistence off', () => {
+    const off = configOf({ name: 'demo' })['start-redis.sh']!.split('\n');
+    assert.equal(off.indexOf(RM) + 1, off.findIndex((l) => l.startsWith('exec redis-server ')), 'the rm line comes right before exec');
+    assert.equal(configOf({ name: 'demo', persistence: { enabled: true } })['start-redis.sh']!.includes('rm -rf'), false);
+  });
+
+  it('the rm line removes exactly the RDB and AOF files under set -eu, also when there are none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-ha-leftovers-'));
+    try {
+      const keep = ['redis.conf', 'notes.txt', 'dump.rdb.bak'];
+      const gone = ['dump.rdb', 'temp-1700000000.42.rdb', 'temp-42.rdb', 'temp-rewriteaof-bg-42.aof', 'appendonly.aof'];
+      for (const name of [...keep, ...gone]) writeFileSync(join(dir, name), 'x');
+      mkdirSync(join(dir, 'appendonlydir'));
+      writeFileSync(join(dir, 'appendonlydir', 'appendonly.aof.1.base.rdb'), 'x');
+      const line = RM.replaceAll('/data/', `${dir}/`);
+      for (let run = 0; run < 2; run++) {
+        const sh = spawnSync('sh', ['-c', `set -eu\n${line}\necho done`], { encoding: 'utf8' });
+        assert.deepEqual([sh.status, sh.stdout, sh.stderr], [0, 'done\n', ''], `run ${run + 1}`);
+        assert.deepEqual(readdirSync(dir).sort(), [...keep].sort(), `run ${run + 1}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('image.allowUnpatched', () => {
   it('a tag below the CVE floor is refused by default and runs, with a warning, only when allowed explicitly', () => {
     assert.throws(() => resolveSpec({ name: 'tb', image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15' } }), /image\.tag: redis 7\.0 has no release with the fixes for CVE-2025-49844/);
@@ -510,6 +550,7 @@ describe('tls on Kubernetes', () => {
     assert.throws(
       () => renderManifests(resolveSpec({ name: 'demo', tls: { enabled: true } })),
       (err: Error) =>
+        err instanceof SpecError &&
         err.message === 'tls.enabled: on Kubernetes the certificate must come from somewhere: set tls.certManager.issuerRef.name (cert-manager issues it) or tls.secretName (a Secret you manage with tls.crt, tls.key and ca.crt)',
     );
     const plain = (input: Record<string, unknown>) => renderManifests(resolveSpec(input, { generateSecret: fixed })).objects;

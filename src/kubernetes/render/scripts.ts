@@ -41,7 +41,8 @@ export function redisConf(spec: RedisHASpec): string {
     `min-replicas-max-lag ${spec.minReplicasMaxLag}`,
   ];
   if (spec.persistence.enabled) lines.push('save 3600 1 300 100 60 10000', 'appendonly yes', 'appendfsync everysec');
-  else lines.push('save ""', 'appendonly no');
+  // Off: nothing reaches the disk (the replica loads a full sync from the socket); see src/local/config.ts.
+  else lines.push('save ""', 'appendonly no', 'repl-diskless-load swapdb');
   const maxmemory = spec.redisConfig.maxmemory ?? maxmemoryFor(spec.resources.redis.limits.memory);
   if (spec.redisConfig.maxmemory === undefined && maxmemory !== undefined) lines.push(`maxmemory ${maxmemory}`);
   for (const [key, value] of Object.entries(spec.redisConfig)) {
@@ -151,7 +152,9 @@ if [ "$master" = "$ME_ADDR" ] && [ ${spec.replicas} -gt 0 ]; then
 elif [ -n "$master" ] && [ "$master" != "$ME_ADDR" ]; then
   echo "replicaof $master ${REDIS_PORT}" >> "$conf"
 fi
-exec ${flavor.server} "$conf"
+${spec.persistence.enabled ? '' : `# Persistence is off: nothing an earlier run of this container left in the emptyDir may be loaded.
+rm -rf ${PATHS.data}/dump.rdb ${PATHS.data}/temp-*.rdb ${PATHS.data}/temp-*.aof ${PATHS.data}/appendonly.aof ${PATHS.data}/appendonlydir
+`}exec ${flavor.server} "$conf"
 `;
 }
 

@@ -8,8 +8,7 @@
  * (replication, Sentinel links, redis-ha's own probes and the endpoint's checks), so it carries both
  * server auth and client auth, and `tls.authClients: yes` works without another certificate.
  */
-import { UserError } from '../../errors.ts';
-import { tlsEnabled, type RedisHASpec } from '../../spec/index.ts';
+import { SpecError, tlsEnabled, type RedisHASpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { commonLabels, namesOf } from './names.ts';
@@ -29,16 +28,17 @@ export const CERT_MANAGER_API_VERSION = 'cert-manager.io/v1';
 /**
  * The Secret holding the deployment's certificate: the user's (`tls.secretName`) or the one
  * cert-manager writes (`<name>-tls`); undefined without TLS.
- * Throws a UserError when TLS is on without a source: on Kubernetes nothing generates certificates.
+ * Throws a SpecError (bad input, exit 2) when TLS is on without a source: on Kubernetes nothing
+ * generates certificates.
  */
 export function tlsSecretName(spec: RedisHASpec): string | undefined {
   if (!tlsEnabled(spec)) return undefined;
   const tls = spec.tls!;
   if (tls.secretName !== undefined) return tls.secretName;
   if (tls.certManager !== undefined) return `${spec.name}-tls`;
-  throw new UserError(
+  throw new SpecError([
     'tls.enabled: on Kubernetes the certificate must come from somewhere: set tls.certManager.issuerRef.name (cert-manager issues it) or tls.secretName (a Secret you manage with tls.crt, tls.key and ca.crt)',
-  );
+  ]);
 }
 
 /**
