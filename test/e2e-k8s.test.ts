@@ -268,6 +268,8 @@ describe('persistence off on the test bed: a Redis container restarted in place 
     image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15', pullPolicy: 'Never', allowUnpatched: true },
     sentinel: { profile: 'fast' },
     resources: { redis: { requests: { cpu: '50m', memory: '48Mi' }, limits: { memory: '192Mi' } }, sentinel: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } } },
+    // The test reaches the pods by their IPs: no endpoint Deployment for -master and -replicas.
+    routing: 'label',
   });
   const exec = (pod: string, script: string, input?: Buffer) => kubectl(['-n', NODISK_NS, 'exec', ...(input ? ['-i'] : []), pod, '-c', 'redis', '--', 'sh', '-c', script], input);
   /** The files in a Redis pod's data directory (the image has no ls). */
@@ -275,9 +277,7 @@ describe('persistence off on the test bed: a Redis container restarted in place 
   const restarts = async (pod: string) => Number(await kubectl(['-n', NODISK_NS, 'get', 'pod', pod, '-o', 'jsonpath={.status.containerStatuses[?(@.name=="redis")].restartCount}']));
 
   before(async () => {
-    await kubectl(['delete', 'namespace', NODISK_NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
-    await kubectl(['create', 'namespace', NODISK_NS]);
-    await kubectl(['apply', '-f', '-'], formatObjects(renderManifests(spec, { namespace: NODISK_NS }).objects, 'yaml'));
+    await freshNamespace(NODISK_NS, formatObjects(renderManifests(spec, { namespace: NODISK_NS }).objects, 'yaml'));
     d = new ClusterDeployment(kubeconfig!, NODISK_NS, NODISK_NAME);
   });
 
