@@ -8,7 +8,7 @@ import type { RedisHASpec } from '../../spec/index.ts';
 import type { K8sObject } from './object.ts';
 import { meta } from './object.ts';
 import { COMPONENT_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, commonLabels, namesOf } from './names.ts';
-import { CONTAINER_SECURITY } from './workloads.ts';
+import { CONTAINER_SECURITY, schedulingOf } from './workloads.ts';
 import { TLS_FILES, TLS_VOLUME_MOUNT, tlsSecretName, tlsVolume } from './tls.ts';
 
 /** The endpoint's replicas port; its master port is Redis's own, 6379. */
@@ -45,6 +45,8 @@ export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { se
         metadata: { labels },
         spec: {
           automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...schedulingOf(spec, selector),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: REDIS_HA_UID,
@@ -75,6 +77,7 @@ export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { se
                 { name: 'replicas', containerPort: ENDPOINT_REPLICAS_PORT, protocol: 'TCP' },
               ],
               readinessProbe: { tcpSocket: { port: 'master' }, periodSeconds: 5 },
+              livenessProbe: { tcpSocket: { port: 'master' }, periodSeconds: 10, failureThreshold: 6 },
               resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
               securityContext: CONTAINER_SECURITY,
               // The root filesystem is read-only; Node.js gets a writable /tmp.
@@ -99,5 +102,12 @@ export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { se
       ],
     },
   };
-  return opts.service ? [service, deployment] : [deployment];
+  // At most one proxy down at a time through a drain (with one replica, none may be evicted: drain waits).
+  const budget: K8sObject = {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(name, namespace, labels),
+    spec: { maxUnavailable: spec.endpoint.replicas > 1 ? 1 : 0, selector: { matchLabels: selector } },
+  };
+  return [...(opts.service ? [service] : []), deployment, ...(spec.podDisruptionBudget.enabled ? [budget] : [])];
 }

@@ -327,6 +327,36 @@ describe('Bitnami values written loosely', () => {
   });
 });
 
+describe('what an audit (checkov, kube-score) asks of the rendered pods', () => {
+  const spec = resolveSpec({ name: 'au', metrics: { enabled: true }, scheduling: { podAntiAffinity: 'hard', nodeSelector: { pool: 'cache' } } }, { generateSecret: fixed });
+  const objects = renderManifests(spec, { namespace: 'apps' }).objects;
+
+  it('the endpoint Deployment has a disruption budget, the scheduling of the spec and a liveness probe', () => {
+    const [deployment] = find(objects, 'Deployment', 'au-endpoint');
+    const pod = (deployment!.spec as any).template.spec;
+    const selector = { 'app.kubernetes.io/instance': 'au', [COMPONENT_LABEL]: 'endpoint' };
+    assert.deepEqual(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }]);
+    assert.deepEqual(pod.nodeSelector, { pool: 'cache' });
+    assert.deepEqual(pod.containers[0].livenessProbe, { tcpSocket: { port: 'master' }, periodSeconds: 10, failureThreshold: 6 });
+    const [pdb] = find(objects, 'PodDisruptionBudget', 'au-endpoint');
+    assert.deepEqual(pdb!.spec, { maxUnavailable: 1, selector: { matchLabels: selector } });
+  });
+
+  it('every exporter has a liveness probe, and the data emptyDir a size limit', () => {
+    for (const pod of podSpecs(find(objects, 'StatefulSet'))) {
+      assert.deepEqual(pod.containers.find((c: any) => c.name === 'exporter').livenessProbe, { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 });
+      assert.deepEqual(pod.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: { sizeLimit: '256Mi' } });
+    }
+  });
+
+  it('a load balancer narrowed by source ranges keeps the client address (Local), unless the spec says otherwise', () => {
+    const narrowed = renderManifests(resolveSpec({ name: 'lb', services: { master: { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8'] }, sentinel: { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8'], externalTrafficPolicy: 'Cluster' } } }, { generateSecret: fixed })).objects;
+    assert.equal((find(narrowed, 'Service', 'lb-master')[0]!.spec as any).externalTrafficPolicy, 'Local');
+    assert.equal((find(narrowed, 'Service', 'lb-sentinel')[0]!.spec as any).externalTrafficPolicy, 'Cluster');
+    assert.equal((find(narrowed, 'Service', 'lb-replicas')[0]!.spec as any).externalTrafficPolicy, undefined);
+  });
+});
+
 describe('externalAccess: every Redis pod reachable from outside the cluster at the address it announces', () => {
   const spec = resolveSpec({ name: 'ext', replicas: 2, externalAccess: { enabled: true, addresses: ['10.245.1.100', '10.245.1.101', 'redis-2.example.com'], service: { loadBalancerSourceRanges: ['10.0.0.0/8'] } } }, { generateSecret: fixed });
   const objects = renderManifests(spec, { namespace: 'apps' }).objects;

@@ -76,10 +76,21 @@ function exposed(name: string, namespace: string, svc: ServiceSpec, labels: Reco
       selector,
       ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.name, protocol: 'TCP' })),
       ...(svc.loadBalancerSourceRanges.length ? { loadBalancerSourceRanges: [...svc.loadBalancerSourceRanges] } : {}),
-      ...(svc.externalTrafficPolicy !== undefined ? { externalTrafficPolicy: svc.externalTrafficPolicy } : {}),
+      ...(trafficPolicyOf(svc) !== undefined ? { externalTrafficPolicy: trafficPolicyOf(svc) } : {}),
       ...extra,
     },
   };
+}
+
+/**
+ * The Service's externalTrafficPolicy: the spec's, else `Local` for a load balancer narrowed by source
+ * ranges, so the pods see the client's own address and the NetworkPolicy's ipBlock rules for those
+ * ranges match it (with `Cluster` the traffic arrives from node addresses, which the policy drops).
+ * The load balancer then sends traffic only to nodes running a ready pod of the Service (its health check).
+ */
+export function trafficPolicyOf(svc: ServiceSpec): 'Cluster' | 'Local' | undefined {
+  if (svc.externalTrafficPolicy !== undefined) return svc.externalTrafficPolicy;
+  return svc.type === 'LoadBalancer' && svc.loadBalancerSourceRanges.length > 0 ? 'Local' : undefined;
 }
 
 const IPV4 = /^[0-9]+(\.[0-9]+){3}$/;

@@ -18,6 +18,9 @@ import {
 
 type Component = 'redis' | 'sentinel';
 
+/** The size limit of the `data` emptyDir when persistence is off. */
+export const DATA_SIZE_LIMIT = '256Mi';
+
 /** The container securityContext every container gets: what Pod Security "restricted" asks, and more. */
 export const CONTAINER_SECURITY = {
   allowPrivilegeEscalation: false,
@@ -72,33 +75,44 @@ function exporter(spec: RedisHASpec, component: Component, secretName: string): 
     resources: resourcesOf(spec.resources.exporter),
     securityContext: CONTAINER_SECURITY,
     readinessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10 },
+    livenessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 },
     ...(tls ? { volumeMounts: [TLS_VOLUME_MOUNT] } : {}),
   };
 }
 
-function affinityOf(spec: RedisHASpec, component: Component): Record<string, unknown> {
-  const term = { labelSelector: { matchLabels: selectorOf(spec.name, component) }, topologyKey: 'kubernetes.io/hostname' };
-  const mode = spec.scheduling.podAntiAffinity;
-  if (mode === 'none') return {};
-  const podAntiAffinity =
-    mode === 'hard'
-      ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
-      : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
-  return { affinity: { podAntiAffinity } };
-}
-
-function spreadOf(spec: RedisHASpec, component: Component): Record<string, unknown> {
-  const mode = spec.scheduling.zoneSpread;
-  if (mode === 'none') return {};
+/**
+ * Where a component's pods go (spec.scheduling): spread over nodes (anti-affinity) and zones, on the
+ * nodes and with the priority and service account the spec names. `selector`: the component's pods.
+ */
+export function schedulingOf(spec: RedisHASpec, selector: Record<string, string>): Record<string, unknown> {
+  const s = spec.scheduling;
+  const term = { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' };
   return {
-    topologySpreadConstraints: [
-      {
-        maxSkew: 1,
-        topologyKey: 'topology.kubernetes.io/zone',
-        whenUnsatisfiable: mode === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway',
-        labelSelector: { matchLabels: selectorOf(spec.name, component) },
-      },
-    ],
+    ...(s.serviceAccountName !== undefined ? { serviceAccountName: s.serviceAccountName } : {}),
+    ...(s.priorityClassName !== undefined ? { priorityClassName: s.priorityClassName } : {}),
+    ...(Object.keys(s.nodeSelector).length ? { nodeSelector: { ...s.nodeSelector } } : {}),
+    ...(s.podAntiAffinity === 'none'
+      ? {}
+      : {
+          affinity: {
+            podAntiAffinity:
+              s.podAntiAffinity === 'hard'
+                ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+                : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+          },
+        }),
+    ...(s.zoneSpread === 'none'
+      ? {}
+      : {
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'topology.kubernetes.io/zone',
+              whenUnsatisfiable: s.zoneSpread === 'hard' ? 'DoNotSchedule' : 'ScheduleAnyway',
+              labelSelector: { matchLabels: selector },
+            },
+          ],
+        }),
   };
 }
 
@@ -139,15 +153,14 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     ...(tlsSecret !== undefined ? [tlsVolume(tlsSecret)] : []),
   ];
-  if (!persistent) volumes.push({ name: 'data', emptyDir: {} });
+  // Persistence off writes nothing there (diskless replication; Sentinel keeps its small config): a
+  // bound, so a runaway write gets the pod evicted instead of filling the node's disk.
+  if (!persistent) volumes.push({ name: 'data', emptyDir: { sizeLimit: DATA_SIZE_LIMIT } });
 
   const failoverSeconds = Math.ceil(spec.sentinel.failoverTimeout / 1000);
   const podSpec: Record<string, unknown> = {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    ...(spec.scheduling.serviceAccountName !== undefined ? { serviceAccountName: spec.scheduling.serviceAccountName } : {}),
-    ...(spec.scheduling.priorityClassName !== undefined ? { priorityClassName: spec.scheduling.priorityClassName } : {}),
-    ...(Object.keys(spec.scheduling.nodeSelector).length ? { nodeSelector: { ...spec.scheduling.nodeSelector } } : {}),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: RUN_AS_USER,
@@ -157,8 +170,7 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
     },
     // Room for the preStop hook's hand-over, which waits at most failoverTimeout.
     terminationGracePeriodSeconds: isRedis ? failoverSeconds + 15 : 30,
-    ...affinityOf(spec, component),
-    ...spreadOf(spec, component),
+    ...schedulingOf(spec, selectorOf(spec.name, component)),
     containers,
     volumes,
   };
