@@ -342,11 +342,12 @@ describe('what an audit (checkov, kube-score) asks of the rendered pods', () => 
     assert.deepEqual(pdb!.spec, { maxUnavailable: 1, selector: { matchLabels: selector } });
   });
 
-  it('every exporter has a liveness probe, and the data emptyDir a size limit', () => {
-    for (const pod of podSpecs(find(objects, 'StatefulSet'))) {
+  it("every exporter has a liveness probe, and the data emptyDir a size limit: Redis's memory limit, a Sentinel's 16Mi", () => {
+    for (const pod of podSpecs(find(objects, 'StatefulSet')))
       assert.deepEqual(pod.containers.find((c: any) => c.name === 'exporter').livenessProbe, { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, failureThreshold: 6 });
-      assert.deepEqual(pod.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: { sizeLimit: '256Mi' } });
-    }
+    const [redis, sentinel] = podSpecs(find(objects, 'StatefulSet'));
+    assert.deepEqual(redis!.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: { sizeLimit: '512Mi' } });
+    assert.deepEqual(sentinel!.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: { sizeLimit: '16Mi' } });
   });
 
   it('a load balancer narrowed by source ranges keeps the client address (Local), unless the spec says otherwise', () => {

@@ -18,8 +18,8 @@ import {
 
 type Component = 'redis' | 'sentinel';
 
-/** The size limit of the `data` emptyDir when persistence is off. */
-export const DATA_SIZE_LIMIT = '256Mi';
+/** The size limit of a Sentinel's `data` emptyDir, which holds its config file. */
+export const SENTINEL_DATA_LIMIT = '16Mi';
 
 /** The container securityContext every container gets: what Pod Security "restricted" asks, and more. */
 export const CONTAINER_SECURITY = {
@@ -153,9 +153,10 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     ...(tlsSecret !== undefined ? [tlsVolume(tlsSecret)] : []),
   ];
-  // Persistence off writes nothing there (diskless replication; Sentinel keeps its small config): a
-  // bound, so a runaway write gets the pod evicted instead of filling the node's disk.
-  if (!persistent) volumes.push({ name: 'data', emptyDir: { sizeLimit: DATA_SIZE_LIMIT } });
+  // Persistence off writes nothing there (diskless replication; Sentinel keeps its small config). The
+  // bound, Redis's memory limit (what a snapshot of its data could take at most), gets a runaway write
+  // the pod evicted instead of filling the node's disk.
+  if (!persistent) volumes.push({ name: 'data', emptyDir: { sizeLimit: isRedis ? spec.resources.redis.limits.memory : SENTINEL_DATA_LIMIT } });
 
   const failoverSeconds = Math.ceil(spec.sentinel.failoverTimeout / 1000);
   const podSpec: Record<string, unknown> = {
