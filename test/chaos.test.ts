@@ -145,6 +145,56 @@ describe('chaos on real processes', () => {
     assert.deepEqual(lostAfterKill, [], 'writes acknowledged after every node restarted that are lost');
   });
 
+  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; no acknowledged write lost', async (t) => {
+    const s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
+    const old = masterOf(s);
+    const logPath = join(home, NAME, 'supervisor.log');
+    const logBefore = readFileSync(logPath, 'utf8').length;
+    process.kill(pidOf('supervisor'), 'SIGKILL');
+    process.kill(pidOf(old.id), 'SIGKILL'); // nobody restarts it now: Sentinel fails over by itself
+    await eventually('Sentinel to switch without the controller', 20_000, async () => {
+      const now = await status();
+      return now.sentinels.filter((x) => x.master && x.master.port !== old.port).length >= 2 ? true : undefined;
+    });
+    const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
+    assert.equal(up.code, 0, up.stderr);
+    const after = await converged('the adopted topology', 30_000, old.port);
+    assert.equal(after.nodes.find((n) => n.id === old.id)?.role, 'replica', 'the old master rejoined as a replica');
+    const sinceAdoption = readFileSync(logPath, 'utf8').slice(logBefore);
+    assert.match(sinceAdoption, new RegExp(`adopted ${after.nodes.find((n) => n.role === 'master')?.id}`));
+    assert.doesNotMatch(sinceAdoption, new RegExp(`-> ${old.id}\\b`), 'no replica was pointed back at the old master');
+    assert.deepEqual(await missingAfter(t, w, after), [], 'acknowledged writes lost');
+  });
+
+  test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica; at most the write in flight is lost', async (t) => {
+    const s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
+    const old = masterOf(s);
+    const pid = pidOf(old.id);
+    process.kill(pid, 'SIGSTOP');
+    const frozenAt = w.acked.length;
+    try {
+      await eventually('Sentinel to switch away from the frozen master', 20_000, async () => {
+        const now = await status();
+        return now.sentinels.filter((x) => x.master && x.master.port !== old.port).length >= 2 ? true : undefined;
+      });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const after = await converged('the old master fenced', 30_000, old.port);
+    assert.equal(after.nodes.find((n) => n.id === old.id)?.role, 'replica');
+    // The bound, and why: the writer's one write in flight reached the master before it froze. On
+    // SIGCONT the old master reads it before it notices that its replicas left (they follow the new
+    // master now), so min-replicas-to-write still counts them and it answers OK; then it is fenced and
+    // that write is gone. Every later write meets 0 good replicas (Redis recounts them as each replica
+    // link closes) and gets NOREPLICAS, until the fence makes it READONLY. So: at most 1, acknowledged
+    // after SIGSTOP was sent (the signal lands a moment later, so not always at index `frozenAt` itself).
+    const missing = await missingAfter(t, w, after);
+    assert.ok(missing.length <= 1 && missing.every((k) => w.acked.indexOf(k) >= frozenAt), `lost ${missing.length}: ${missing.map((k) => `${k} (#${w.acked.indexOf(k)})`).join(', ')}; SIGSTOP sent after #${frozenAt - 1}`);
+  });
+
+  // Last: while the defect below stands it leaves the deployment without a master.
   // todo: fails on a real defect. After the Sentinels return, Sentinel aborts its failover with
   // -failover-abort-no-good-slave (the replicas' link to a master has been down longer than
   // down-after x 10, so it trusts none), retrying every 2 x failover-timeout in vain, while the
@@ -224,54 +274,5 @@ describe('chaos on real processes', () => {
     sc.disconnect();
     assert.equal(epochAfter, epochBefore + 1, 'exactly one failover, after the Sentinels returned');
     assert.deepEqual(await missingAfter(t, w, back), [], 'acknowledged writes lost');
-  });
-
-  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; no acknowledged write lost', async (t) => {
-    const s = await converged('a healthy start', 15_000);
-    const w = await startWriter();
-    const old = masterOf(s);
-    const logPath = join(home, NAME, 'supervisor.log');
-    const logBefore = readFileSync(logPath, 'utf8').length;
-    process.kill(pidOf('supervisor'), 'SIGKILL');
-    process.kill(pidOf(old.id), 'SIGKILL'); // nobody restarts it now: Sentinel fails over by itself
-    await eventually('Sentinel to switch without the controller', 20_000, async () => {
-      const now = await status();
-      return now.sentinels.filter((x) => x.master && x.master.port !== old.port).length >= 2 ? true : undefined;
-    });
-    const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
-    assert.equal(up.code, 0, up.stderr);
-    const after = await converged('the adopted topology', 30_000, old.port);
-    assert.equal(after.nodes.find((n) => n.id === old.id)?.role, 'replica', 'the old master rejoined as a replica');
-    const sinceAdoption = readFileSync(logPath, 'utf8').slice(logBefore);
-    assert.match(sinceAdoption, new RegExp(`adopted ${after.nodes.find((n) => n.role === 'master')?.id}`));
-    assert.doesNotMatch(sinceAdoption, new RegExp(`-> ${old.id}\\b`), 'no replica was pointed back at the old master');
-    assert.deepEqual(await missingAfter(t, w, after), [], 'acknowledged writes lost');
-  });
-
-  test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica; at most the write in flight is lost', async (t) => {
-    const s = await converged('a healthy start', 15_000);
-    const w = await startWriter();
-    const old = masterOf(s);
-    const pid = pidOf(old.id);
-    process.kill(pid, 'SIGSTOP');
-    const frozenAt = w.acked.length;
-    try {
-      await eventually('Sentinel to switch away from the frozen master', 20_000, async () => {
-        const now = await status();
-        return now.sentinels.filter((x) => x.master && x.master.port !== old.port).length >= 2 ? true : undefined;
-      });
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-    const after = await converged('the old master fenced', 30_000, old.port);
-    assert.equal(after.nodes.find((n) => n.id === old.id)?.role, 'replica');
-    // The bound, and why: the writer's one write in flight reached the master before it froze. On
-    // SIGCONT the old master reads it before it notices that its replicas left (they follow the new
-    // master now), so min-replicas-to-write still counts them and it answers OK; then it is fenced and
-    // that write is gone. Every later write meets 0 good replicas (Redis recounts them as each replica
-    // link closes) and gets NOREPLICAS, until the fence makes it READONLY. So: at most 1, and it is the
-    // write the writer was waiting on when the master froze (index `frozenAt`).
-    const missing = await missingAfter(t, w, after);
-    assert.ok(missing.length <= 1 && missing.every((k) => k === w.acked[frozenAt]), `lost ${missing.length}: ${missing.join(', ')} (the write in flight at the freeze: ${w.acked[frozenAt]})`);
   });
 });
