@@ -1,15 +1,21 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { eventually, parseAddress, passwordOf, pidOf as pidOfMember, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
 import { AckedWriter } from '../bench/writer.ts';
+import { parseFlags, parseFlatRecord } from '../src/redis/parse.ts';
 
-// Chaos on real processes with the `fast` profile (down-after 1 s). After every fault the test waits
-// for convergence and checks: exactly one master, every Sentinel names it, every replica follows it
-// with its link up (all part of `healthy`), and counts acknowledged writes lost.
+// Chaos on real processes with the `fast` profile (down-after 1 s). Every scenario runs a writer that
+// records each write the master acknowledged (bench/writer.ts: one write in flight at a time, through
+// Sentinel as an application would). After every fault the test waits for convergence and checks:
+// exactly one master, every Sentinel names it, every replica follows it with its link up (all part of
+// `healthy`), and that no acknowledged write is lost, or at most a bound given with its reason.
+//
+// Why a killed master loses none: Redis feeds the replication stream before it writes the reply, and
+// writes both in the same event-loop pass (replicas first), so by the time the writer reads "OK" the
+// write is in every replica's socket on this host; the replica Sentinel promotes has it.
 const PORT_BASE = 7600;
 const NAME = 'chaos';
 const home = testHome();
@@ -52,8 +58,33 @@ const masterOf = (s: Status) => s.nodes.find((n) => n.role === 'master') as Memb
 describe('chaos on real processes', () => {
   let password = '';
   let sentinelPassword = '';
-  const writer = () =>
-    status().then((s) => new AckedWriter({ target: { masterName: s.masterName, sentinels: s.sentinels.map(({ host, port }) => ({ host, port })), sentinelPassword }, password, prefix: `w${Date.now()}` }));
+  /** A writer through Sentinel, started, with 50 acknowledgements (evidence it runs) before the fault. */
+  let running: AckedWriter | undefined;
+  afterEach(async () => {
+    await running?.stop(); // a failed scenario must not leave its writer running into the next
+    running = undefined;
+  });
+  const startWriter = async (): Promise<AckedWriter> => {
+    const s = await status();
+    const w = running = new AckedWriter({ target: { masterName: s.masterName, sentinels: s.sentinels.map(({ host, port }) => ({ host, port })), sentinelPassword }, password, prefix: `w${Date.now()}`,
+      // A frozen Sentinel accepts the connection and never answers: without a timeout, ioredis waits on it forever.
+      options: { sentinelCommandTimeout: 1000 } });
+    w.start();
+    await w.ackedMore(50);
+    return w;
+  };
+  /** Once converged on `s`: 50 more acknowledgements (the writer works again), then the keys the master lacks. */
+  const missingAfter = async (t: TestContext, w: AckedWriter, s: Status): Promise<string[]> => {
+    try {
+      await w.ackedMore(50);
+    } finally {
+      await w.stop();
+    }
+    const missing = await w.missingOn(masterOf(s), password);
+    t.diagnostic(`acknowledged writes: ${w.acked.length}, lost: ${missing.length}, failed attempts: ${w.failures} (${[...w.errors.keys()].slice(0, 3).join(' | ')})`);
+    return missing;
+  };
+  const sentinelClient = (port: number) => new Redis({ host: '127.0.0.1', port, password: sentinelPassword, lazyConnect: true, maxRetriesPerRequest: 0 });
 
   before(async () => {
     const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
@@ -67,26 +98,21 @@ describe('chaos on real processes', () => {
     await runCli(home, ['down', '--name', NAME]);
   });
 
-  test('1. SIGKILL the master five times in a row, under a steady writer', async (t) => {
-    const w = await writer();
-    w.start();
+  test('1. SIGKILL the master five times in a row, under a steady writer: no acknowledged write lost', async (t) => {
     let s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
     for (let round = 1; round <= 5; round++) {
       const old = masterOf(s);
       process.kill(pidOf(old.id), 'SIGKILL');
       s = await converged(`a new master after kill ${round}`, 30_000, old.port);
       assert.equal(s.nodes.find((n) => n.id === old.id)?.role, 'replica', `${old.id} came back as a replica`);
     }
-    await sleep(300);
-    await w.stop();
-    const lost = (await w.missingOn(masterOf(s), password)).length;
-    t.diagnostic(`acknowledged writes: ${w.acked.length}, lost: ${lost}, failed attempts: ${w.failures}`);
-    assert.ok(w.acked.length > 0, 'the writer made progress');
-    assert.ok(lost < w.acked.length / 2, `most acknowledged writes survive five failovers (lost ${lost} of ${w.acked.length})`);
+    assert.deepEqual(await missingAfter(t, w, s), [], 'acknowledged writes lost over five failovers');
   });
 
-  test('2. SIGKILL the master and restart it at once: the replicas keep their data', async () => {
+  test('2. SIGKILL the master and restart it at once: the replicas keep their data, no acknowledged write lost', async (t) => {
     let s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
     const client = new Redis({ ...s.master!, password });
     const keys = Array.from({ length: 1000 }, (_, i) => `kept:${i}`);
     await client.mset(...keys.flatMap((k) => [k, 'v']));
@@ -100,45 +126,28 @@ describe('chaos on real processes', () => {
       await eventually(`${n.id} to hold all 1000 keys`, 10_000, async () => ((await c.exists(...keys)) === 1000 ? true : undefined));
       c.disconnect();
     }
+    assert.deepEqual(await missingAfter(t, w, s), [], 'acknowledged writes lost');
   });
 
-  test('3. SIGKILL every Redis node at once: one master and consistent Sentinels within 15 s', async () => {
+  test('3. SIGKILL every Redis node at once: one master and consistent Sentinels within 15 s; nothing acknowledged afterwards is lost', async (t) => {
     const s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
     for (const n of s.nodes) process.kill(pidOf(n.id), 'SIGKILL');
-    await converged('one master after all nodes died', 15_000);
+    // Persistence is off (the default: a cache), so every node restarts empty and the writes acknowledged
+    // before the kill are gone with them: that loss is the deployment's contract, not a fault. The bound
+    // is on the rest. The kills above are synchronous, so no acknowledgement was read in between; the one
+    // write in flight may have run before the kill and be read just after it (index `boundary`).
+    const boundary = w.acked.length;
+    const after = await converged('one master after all nodes died', 15_000);
+    const missing = new Set(await missingAfter(t, w, after));
+    const lostAfterKill = w.acked.slice(boundary + 1).filter((k) => missing.has(k));
+    t.diagnostic(`acknowledged before the kill: ${boundary}, after: ${w.acked.length - boundary}`);
+    assert.deepEqual(lostAfterKill, [], 'writes acknowledged after every node restarted that are lost');
   });
 
-  test('4. lose a minority of Sentinels: failover works; lose a majority: no failover, writes go on', async () => {
-    let s = await converged('a healthy start', 15_000);
-    const sentinel0 = pidOf('sentinel-0');
-    process.kill(sentinel0, 'SIGSTOP');
-    try {
-      const old = masterOf(s);
-      process.kill(pidOf(old.id), 'SIGKILL');
-      s = await eventually('a failover with 2 of 3 Sentinels', 30_000, async () => {
-        const now = await status();
-        const agree = now.sentinels.filter((x) => x.master && x.master.port !== old.port).length;
-        return agree >= 2 && now.nodes.filter((n) => n.role === 'master').length === 1 && masterOf(now).port !== old.port ? now : undefined;
-      });
-      process.kill(pidOf('sentinel-1'), 'SIGSTOP');
-      try {
-        const now = await status();
-        assert.ok(now.problems.some((p) => p === 'failover is impossible: only 1 of 3 Sentinels are reachable and a failover needs 2'), now.problems.join('; '));
-        const c = new Redis({ host: masterOf(s).host, port: masterOf(s).port, password });
-        assert.equal(await c.set('still-writable', 'yes'), 'OK', 'the healthy master keeps taking writes');
-        c.disconnect();
-      } finally {
-        process.kill(pidOf('sentinel-1'), 'SIGCONT');
-      }
-    } finally {
-      process.kill(sentinel0, 'SIGCONT');
-    }
-    // A Sentinel stopped with SIGSTOP enters TILT for 30 s once it runs again: wait that out too.
-    await converged('all Sentinels back', 60_000);
-  });
-
-  test('5. the controller killed during a failover adopts the new master and never re-links to the old one', async () => {
+  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; no acknowledged write lost', async (t) => {
     const s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
     const old = masterOf(s);
     const logPath = join(home, NAME, 'supervisor.log');
     const logBefore = readFileSync(logPath, 'utf8').length;
@@ -155,13 +164,16 @@ describe('chaos on real processes', () => {
     const sinceAdoption = readFileSync(logPath, 'utf8').slice(logBefore);
     assert.match(sinceAdoption, new RegExp(`adopted ${after.nodes.find((n) => n.role === 'master')?.id}`));
     assert.doesNotMatch(sinceAdoption, new RegExp(`-> ${old.id}\\b`), 'no replica was pointed back at the old master');
+    assert.deepEqual(await missingAfter(t, w, after), [], 'acknowledged writes lost');
   });
 
-  test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica', async () => {
+  test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica; at most the write in flight is lost', async (t) => {
     const s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
     const old = masterOf(s);
     const pid = pidOf(old.id);
     process.kill(pid, 'SIGSTOP');
+    const frozenAt = w.acked.length;
     try {
       await eventually('Sentinel to switch away from the frozen master', 20_000, async () => {
         const now = await status();
@@ -172,5 +184,95 @@ describe('chaos on real processes', () => {
     }
     const after = await converged('the old master fenced', 30_000, old.port);
     assert.equal(after.nodes.find((n) => n.id === old.id)?.role, 'replica');
+    // The bound, and why: the writer's one write in flight reached the master before it froze. On
+    // SIGCONT the old master reads it before it notices that its replicas left (they follow the new
+    // master now), so min-replicas-to-write still counts them and it answers OK; then it is fenced and
+    // that write is gone. Every later write meets 0 good replicas (Redis recounts them as each replica
+    // link closes) and gets NOREPLICAS, until the fence makes it READONLY. So: at most 1, acknowledged
+    // after SIGSTOP was sent (the signal lands a moment later, so not always at index `frozenAt` itself).
+    const missing = await missingAfter(t, w, after);
+    assert.ok(missing.length <= 1 && missing.every((k) => w.acked.indexOf(k) >= frozenAt), `lost ${missing.length}: ${missing.map((k) => `${k} (#${w.acked.indexOf(k)})`).join(', ')}; SIGSTOP sent after #${frozenAt - 1}`);
+  });
+
+  // Last: while the defect below stands it leaves the deployment without a master.
+  // todo: fails on a real defect. After the Sentinels return, Sentinel aborts its failover with
+  // -failover-abort-no-good-slave (the replicas' link to a master has been down longer than
+  // down-after x 10, so it trusts none), retrying every 2 x failover-timeout in vain, while the
+  // controller skips its own sentinel-failover request in a tight loop ("Sentinel ... already sees ...
+  // objectively down; its own failover follows", act.ts) and the deployment stays without a master.
+  test('4. lose a minority of Sentinels: failover works; lose a majority: writes go on, and a dead master is not failed over until they return', { todo: 'no master after the Sentinels return: Sentinel finds no good replica and the controller defers to it forever (act.ts)' }, async (t) => {
+    let s = await converged('a healthy start', 15_000);
+    const w = await startWriter();
+    const sentinel0 = pidOf('sentinel-0');
+    const sentinel1 = pidOf('sentinel-1');
+    const sentinel2 = s.sentinels.find((x) => x.id === 'sentinel-2')!;
+    let epochBefore = 0;
+    let killed: Member | undefined;
+    process.kill(sentinel0, 'SIGSTOP');
+    try {
+      const old = masterOf(s);
+      process.kill(pidOf(old.id), 'SIGKILL');
+      s = await eventually('a failover with 2 of 3 Sentinels', 30_000, async () => {
+        const now = await status();
+        const agree = now.sentinels.filter((x) => x.master && x.master.port !== old.port).length;
+        return agree >= 2 && now.nodes.filter((n) => n.role === 'master').length === 1 && masterOf(now).port !== old.port ? now : undefined;
+      });
+      await w.ackedMore(50); // writes go on under the new master
+      process.kill(sentinel1, 'SIGSTOP');
+      try {
+        const now = await status();
+        assert.ok(now.problems.some((p) => p === 'failover is impossible: only 1 of 3 Sentinels are reachable and a failover needs 2'), now.problems.join('; '));
+        await w.ackedMore(50); // the healthy master keeps taking writes
+        // Now the master dies while only sentinel-2 runs. The supervisor restarts the node, empty, as a
+        // replica of the replica with the most data (never as master). Sentinel-2 alone reaches neither
+        // its quorum (o_down) nor the majority that must authorize a failover; the controller sees 1 of
+        // 3 Sentinels and may not arrange one either (plan rule 3a). So nothing is promoted.
+        const sc = sentinelClient(sentinel2.port);
+        await sc.connect();
+        try {
+          epochBefore = Number(parseFlatRecord(await sc.call('SENTINEL', 'MASTER', now.masterName)).get('config-epoch'));
+          killed = masterOf(now);
+          const victim = killed;
+          const logPath = join(home, NAME, 'supervisor.log');
+          const logFrom = readFileSync(logPath, 'utf8').length;
+          process.kill(pidOf(victim.id), 'SIGKILL');
+          // Evidence that both actors have seen the dead master: the supervisor restarted it as a replica,
+          // and the controller logged its decision for a master it cannot find.
+          const since = await eventually('the restart and the controller\'s decision in supervisor.log', 15_000, async () => {
+            const text = readFileSync(logPath, 'utf8').slice(logFrom);
+            return new RegExp(`starting ${victim.id} as replica of `).test(text) && text.includes('failover impossible: 1 of 3 sentinels reachable, 2 needed; master endpoint closed') ? text : undefined;
+          });
+          assert.doesNotMatch(since, /promot|sentinel-failover|starting node-\d as master/, 'nothing was promoted');
+          await assert.rejects(sc.call('SENTINEL', 'CKQUORUM', now.masterName), {
+            message: 'NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master. Not enough available Sentinels to reach the majority and authorize a failover',
+          });
+          const view = parseFlatRecord(await sc.call('SENTINEL', 'MASTER', now.masterName));
+          assert.equal(parseFlags(view.get('flags')).has('failover_in_progress'), false, `sentinel-2 flags: ${view.get('flags')}`);
+          assert.equal(Number(view.get('config-epoch')), epochBefore, 'no new config epoch');
+          assert.equal(`${view.get('ip')}:${view.get('port')}`, `${victim.host}:${victim.port}`, 'sentinel-2 still names the dead master');
+          const nodes = (await status()).nodes;
+          assert.deepEqual(nodes.filter((n) => n.role === 'master').map((n) => n.id), [], 'no node is master');
+          assert.equal(nodes.find((n) => n.id === victim.id)?.role, 'replica');
+        } finally {
+          sc.disconnect();
+        }
+      } finally {
+        process.kill(sentinel1, 'SIGCONT');
+      }
+    } finally {
+      process.kill(sentinel0, 'SIGCONT');
+    }
+    // Once the Sentinels are back they are in TILT for 30 s (SIGSTOP looks like a clock jump; in TILT a
+    // Sentinel answers "not down" to its peers and the controller waits). Then the master they name is a
+    // replica at the dead master's address: Sentinel counts a master that reports role slave as down,
+    // and the controller asks for the failover at once (plan rule 2c). One failover then is right: the
+    // master is gone and a majority can now authorize it. It goes to a replica that kept the data.
+    const back = await converged('all Sentinels back and the master replaced', 60_000, killed!.port);
+    const sc = sentinelClient(sentinel2.port);
+    await sc.connect();
+    const epochAfter = Number(parseFlatRecord(await sc.call('SENTINEL', 'MASTER', back.masterName)).get('config-epoch'));
+    sc.disconnect();
+    assert.equal(epochAfter, epochBefore + 1, 'exactly one failover, after the Sentinels returned');
+    assert.deepEqual(await missingAfter(t, w, back), [], 'acknowledged writes lost');
   });
 });

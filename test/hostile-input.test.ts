@@ -81,18 +81,25 @@ describe('the spec loader under hostile input', () => {
   });
 });
 
-/** A TCP server that answers every request with `reply()` (or does `onConnect` on connect). */
-async function fakeServer(behave: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+/**
+ * A TCP server standing in for a Sentinel: `behave` runs on each connection. `asked` counts what the
+ * router tried (connections, and `SENTINEL MASTER` received): evidence that it looked again and again.
+ */
+async function fakeServer(behave: (socket: net.Socket) => void): Promise<{ port: number; asked: () => number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let asked = 0;
   const server = net.createServer((s) => {
     sockets.add(s);
+    asked++;
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
+    s.on('data', (d) => (asked += looksIn(d)));
     behave(s);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    asked: () => asked,
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -100,42 +107,90 @@ async function fakeServer(behave: (socket: net.Socket) => void): Promise<{ port:
   };
 }
 
-const answer = (reply: () => Buffer | string) => (s: net.Socket) => s.on('data', () => s.write(reply()));
+/** How many commands (RESP arrays of bulk strings, as a client sends them) start in `chunk`. */
+const commandsIn = (chunk: Buffer) => (chunk.toString('latin1').match(/(?:^|\r\n)\*\d+\r\n\$/g) ?? []).length;
+/** How many `SENTINEL MASTER` commands (the router's look) are in `chunk`. */
+const looksIn = (chunk: Buffer) => (chunk.toString('latin1').match(/\$8\r\nSENTINEL\r\n\$6\r\nMASTER\r\n/gi) ?? []).length;
 
-/** Sentinels that answer nonsense, each with what the router must say about it. */
-const NONSENSE: [string, (s: net.Socket) => void, RegExp][] = [
-  ['random bytes', answer(() => randomBytes(64)), /./],
-  ['a bad RESP type byte', answer(() => '?what\r\n'), /does not speak the Redis protocol|Protocol error/],
-  ['an error for everything', answer(() => '-ERR go away\r\n'), /go away|timed out/],
-  ['OK to everything', answer(() => '+OK\r\n'), /./],
-  ['a master on port 99999', answer(() => '*6\r\n$4\r\nname\r\n$1\r\nx\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$5\r\n99999\r\n'), /./],
+/** Answers each command with `reply()` (a client pipelines several in one packet: one answer each). */
+const answer = (reply: () => Buffer | string) => (s: net.Socket) => s.on('data', (d) => {
+  for (let i = 0; i < Math.max(1, commandsIn(d)); i++) s.write(reply());
+});
+
+/** Bytes that are not a reply: the first is none of RESP's type bytes, so no parser can take them for one. */
+function notResp(): Buffer {
+  const b = randomBytes(64);
+  while ('+-:$*'.includes(String.fromCharCode(b[0]))) b[0] = randomBytes(1)[0];
+  return b;
+}
+
+const PROTOCOL_ERROR = (byte: string) => `the server does not speak the Redis protocol (RESP) (Protocol error, got ${JSON.stringify(byte)} as reply type byte. Please report this.)`;
+/** What the router says of a Sentinel while it reconnects after dropping a connection that said nonsense. */
+const RECONNECTING = 'not connected';
+
+/**
+ * Sentinels that answer nonsense, each with what the router must say of each of them: the exact
+ * causes it may give (one of them must be said), and whether it may also say it is reconnecting.
+ */
+const NONSENSE: [string, (s: net.Socket) => void, { causes: (string | RegExp)[]; reconnects: boolean; probe?: string[] }][] = [
+  ['random bytes', answer(notResp), { causes: [/^the server does not speak the Redis protocol \(RESP\) \(Protocol error, got ".+" as reply type byte\. Please report this\.\)$/], reconnects: true }],
+  ['a bad RESP type byte', answer(() => '?what\r\n'), { causes: [PROTOCOL_ERROR('?')], reconnects: true }],
+  ['an error for everything', answer(() => '-ERR go away\r\n'), { causes: ['ERR go away'], reconnects: false }],
+  ['OK to everything', answer(() => '+OK\r\n'), { causes: ['SENTINEL MASTER redis-ha-x gave no usable address'], reconnects: true }],
+  ['a master on port 99999', answer(() => '*6\r\n$4\r\nname\r\n$1\r\nx\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$5\r\n99999\r\n'), { causes: ['SENTINEL MASTER redis-ha-x gave no usable address'], reconnects: true, probe: ['INFO answered with something other than text'] }],
   ['a reply 1 GB long that never ends', (s) => {
     s.once('data', () => {
       s.write('$1000000000\r\n');
       const timer = setInterval(() => s.write(Buffer.alloc(256 * 1024, 120)), 20);
       s.on('close', () => clearInterval(timer));
     });
-  }, /timed out|not connected|does not speak/i],
-  ['arrays nested 100,000 deep', answer(() => '*1\r\n'.repeat(100_000)), /a reply that cannot be parsed|not connected|timed out/],
-  ['a hang-up on connect', (s) => s.destroy(), /./],
-  ['silence', () => {}, /./],
+  }, { causes: ['Command timed out'], reconnects: true }],
+  ['arrays nested 100,000 deep', answer(() => '*1\r\n'.repeat(100_000)), { causes: ['the server sent a reply that cannot be parsed (Maximum call stack size exceeded); connection closed'], reconnects: true }],
+  // The first write may go out before the reset arrives: either side of the socket reports it.
+  ['a hang-up on connect', (s) => s.destroy(), { causes: ['read ECONNRESET', 'write EPIPE'], reconnects: true }],
+  ['silence', () => {}, { causes: ['Command timed out'], reconnects: true }],
 ];
 
+/** A "no master" reason that names every Sentinel, as `127.0.0.1:port` → what the router says of it. */
+function causesIn(reason: string, total: number): Map<string, string> {
+  const prefix = `only 0 of ${total} Sentinels answered and 2 must agree (`;
+  assert.ok(reason.startsWith(prefix) && reason.endsWith(')'), `the reason is "${prefix}...)": ${reason.slice(0, 300)}`);
+  const body = reason.slice(prefix.length, -1);
+  const at = [...body.matchAll(/(?:^|; )127\.0\.0\.1:(\d+): /g)];
+  assert.equal(at.length, total, `the reason names each Sentinel once: ${reason.slice(0, 300)}`);
+  return new Map(at.map((m, i) => [m[1], body.slice(m.index + m[0].length, i + 1 < at.length ? at[i + 1].index : body.length)]));
+}
+
 describe('a Sentinel that answers nonsense', { timeout: 120_000 }, () => {
-  for (const [what, behave, reason] of NONSENSE) {
+  for (const [what, behave, expected] of NONSENSE) {
     test(`${what}: the router has no master and says why; probes report it unreachable`, async () => {
       const fakes = await Promise.all([fakeServer(behave), fakeServer(behave), fakeServer(behave)]);
       const sentinels = fakes.map((f) => ({ host: '127.0.0.1', port: f.port }));
       const router = new MasterRouter({ masterName: 'redis-ha-x', sentinels, sentinelAuth: {}, nodeAuth: {}, maxReplicaLagSeconds: 5, resyncMs: 200 });
+      const reasons: string[] = [];
+      router.onChange((next) => reasons.push(next.reason));
       try {
         await router.start();
-        await new Promise((r) => setTimeout(r, 1500)); // several resyncs against the nonsense
+        reasons.push(router.route.reason);
+        // Evidence of several looks against the nonsense: each fake was asked at least 5 times.
+        await eventually('the router to ask every fake Sentinel 5 times', 20_000, async () => (fakes.every((f) => f.asked() >= 5) ? true : undefined));
+        reasons.push(router.route.reason);
         assert.equal(router.route.master, null);
-        assert.match(router.route.reason, /^only 0 of 3 Sentinels answered and 2 must agree \(127\.0\.0\.1:\d+: /);
-        assert.match(router.route.reason, reason);
-        assert.ok(!router.route.reason.includes('\n') && router.route.reason.length < 1000, 'one readable line');
+        const seen = new Set<string | RegExp>();
+        for (const reason of reasons) {
+          assert.ok(!reason.includes('\n') && reason.length < 1000, `one readable line: ${reason.slice(0, 300)}`);
+          for (const [port, cause] of causesIn(reason, 3)) {
+            const matched = expected.causes.find((c) => (typeof c === 'string' ? c === cause : c.test(cause)));
+            if (matched) seen.add(matched);
+            else assert.ok(expected.reconnects && cause === RECONNECTING, `what the router says of 127.0.0.1:${port}: "${cause}"`);
+          }
+        }
+        assert.ok(seen.size > 0, `the nonsense itself was named, not only "${RECONNECTING}": ${reasons.at(-1)?.slice(0, 300)}`);
         const probe = await probeSentinel(sentinels[0], 'redis-ha-x', 500);
         assert.ok(!probe.view, 'no view of a master from nonsense');
+        assert.equal(probe.reachable, false, `the probe reports the Sentinel unreachable (${probe.error})`);
+        const probeSaid = expected.probe ?? expected.causes;
+        assert.ok(probeSaid.some((c) => (typeof c === 'string' ? c === probe.error : c.test(probe.error ?? ''))), `what the probe says: "${probe.error}"`);
         const node = await probeNode(sentinels[0], 500);
         assert.equal(node.replication?.role ?? 'unknown', 'unknown');
       } finally {

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startApiServer, type ApiServer } from './kube-apiserver.ts';
 import { BIN, eventually, runCli, testHome } from './helpers.ts';
@@ -84,6 +83,25 @@ async function getCR(name: string): Promise<RedisHAResource> {
 }
 
 /** resourceVersion and managedFields of every object a RedisHA should have, by kind/name. */
+let markers = 0;
+/**
+ * Evidence that the operator has finished the work it was given before now: it reconciles one key at a
+ * time, in the order the watch delivered them, so a RedisHA created now that it must refuse gets its
+ * InvalidSpec condition only after everything queued before it is done. The marker is deleted again.
+ */
+async function operatorCaughtUp(): Promise<void> {
+  const name = `marker-${++markers}`;
+  const redishas = { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', plural: 'redishas', namespaced: true };
+  await admin.request('POST', collectionPath(redishas, NS), { body: { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', metadata: { name }, spec: { sentinels: 3, quorum: 4 } } });
+  await eventually(`the operator to refuse ${name}`, 20_000, async () => ((await getCR(name)).status?.conditions?.some((c) => c.reason === 'InvalidSpec') ? true : undefined));
+  await admin.request('DELETE', crPath(name));
+}
+
+/** The operator's own /metrics text. */
+async function metricsOf(port: number): Promise<string> {
+  return (await httpGet(`http://127.0.0.1:${port}/metrics`)).body;
+}
+
 async function snapshot(objects: K8sObject[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const o of objects) {
@@ -212,14 +230,18 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     assert.deepEqual(await snapshot(desired.filter((o) => o.kind === 'Service')), servicesBefore, 'Services did not change with replicas, so were not written');
     const before = await snapshot(desired);
     // Touch the resource (an annotation: no generation change) to make the operator reconcile again.
+    const reconciles = Number(/redis_ha_operator_reconciles_total\{result="ok"\} (\d+)/.exec(await metricsOf(8510))?.[1]);
     await admin.request('PATCH', crPath('shop'), { contentType: PATCH.merge, body: { metadata: { annotations: { touched: '1' } } } });
-    await sleep(3000);
+    await operatorCaughtUp(); // the reconcile of the touched resource is done
+    const after = Number(/redis_ha_operator_reconciles_total\{result="ok"\} (\d+)/.exec(await metricsOf(8510))?.[1]);
+    assert.ok(after >= reconciles + 2, `shop and the marker were reconciled (${reconciles} -> ${after} passes)`);
     assert.deepEqual(await snapshot(desired), before);
   });
 
   it('restarts without duplicate work: no object, status or Event written again', async () => {
     const desired = await desiredFor('shop');
-    await sleep(2500); // let the status settle after the spec change
+    // The status has caught up with the spec change (4 nodes) before it is taken as the reference.
+    await eventually('the status to list 4 nodes', 30_000, async () => ((await getCR('shop')).status?.nodes?.length === 4 ? true : undefined));
     const objectsBefore = await snapshot(desired);
     const crBefore = (await getCR('shop')).metadata.resourceVersion;
     const eventsBefore = (await eventsFor('shop')).length;
@@ -227,7 +249,10 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     assert.match(opA.output(), /Released Lease/);
     opA = startOperator('op-a', 8510);
     await eventually('the restarted operator to reconcile shop', 30_000, async () => (/apps\/shop: started its topology controller/.test(opA.output()) ? true : undefined));
-    await sleep(3000); // three status intervals
+    // Evidence of a status pass by the new operator: it fills a resource's labelled series only then
+    // (and decides whether to write in the same step). Then of its reconcile being done.
+    await eventually('a status pass by the restarted operator', 30_000, async () => (/redis_ha_node_role\{[^}]*redisha="shop"/.test(await metricsOf(8510)) ? true : undefined));
+    await operatorCaughtUp();
     assert.deepEqual(await snapshot(desired), objectsBefore);
     assert.equal((await getCR('shop')).metadata.resourceVersion, crBefore, `status unchanged: not rewritten; operator said:\n${opA.output()}`);
     assert.equal((await eventsFor('shop')).length, eventsBefore, 'no Event repeated');
@@ -285,7 +310,10 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
       body: { apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', metadata: { name: 'vault' }, spec: { replicas: 1, tls: { enabled: true, secretName: 'vault-certs' } } },
     });
     await eventually('a MissingTlsSecret event', 20_000, async () => ((await eventsFor('vault')).some((e) => e.reason === 'MissingTlsSecret') ? true : undefined));
-    await sleep(2500); // a retry or two
+    // A retry or two: the first Event is followed by reconciles of vault (its own retries, every 2 s) that must not repeat it.
+    const retriesFrom = (opA.output().match(/apps\/vault: reconcile failed/g) ?? []).length;
+    await eventually('vault to be reconciled again', 20_000, async () => ((opA.output().match(/apps\/vault: reconcile failed/g) ?? []).length > retriesFrom ? true : undefined));
+    await operatorCaughtUp();
     assert.ok(await admin.find(objectPath(typeOfKind('ConfigMap'), 'vault-config', NS)), 'what does not mount the certificate is applied');
     assert.equal(await admin.find(objectPath(typeOfKind('StatefulSet'), 'vault-redis', NS)), undefined, 'no pod waits for a missing Secret');
     const missing = (await eventsFor('vault')).filter((e) => e.reason === 'MissingTlsSecret');

@@ -2,6 +2,8 @@
 
 /** `INFO` text → flat `field → value` map (section headers dropped). */
 export function parseInfo(text: string): Map<string, string> {
+  // The reply is typed by the caller's cast: a server that is not Redis may send an array.
+  if (typeof text !== 'string') throw new Error('INFO answered with something other than text');
   const fields = new Map<string, string>();
   for (const line of text.split(/\r?\n/)) {
     if (line === '' || line.startsWith('#')) continue;

@@ -87,6 +87,9 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
           if (/No such master/i.test(errorText(err))) return { host: e.host, port: e.port, reachable: true, tilt };
           throw err;
         }
+        // A reply without a usable address is not a view of a master (a server that says "+OK" to everything).
+        const port = Number(master.get('port'));
+        if (!master.get('ip') || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`SENTINEL MASTER ${masterName} gave no usable address`);
         const [replicas, sentinels, ckquorum] = await Promise.all([
           sentinel(c, 'REPLICAS', masterName).then(parseFlatRecords),
           sentinel(c, 'SENTINELS', masterName).then(parseFlatRecords),
@@ -99,7 +102,7 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
         const view: SentinelView = {
           name: masterName,
           host: master.get('ip') ?? '',
-          port: Number(master.get('port') ?? 0),
+          port,
           flags,
           quorum: Number(master.get('quorum') ?? 0),
           downAfterMilliseconds: Number(master.get('down-after-milliseconds') ?? 0),

@@ -84,9 +84,14 @@ export function busySentinel(obs: Observation): SentinelObservation | undefined 
  * only reconfiguring the other replicas (which can take until failover-timeout when one is slow): the
  * controller may help with that (point replicas at the new master) without undoing anything, as long
  * as it leaves that Sentinel itself alone.
+ * Sentinel's states after the promotion are `reconf_slaves` and `update_config` (sentinel.c: from
+ * `reconf_slaves` on, `sentinelGetCurrentMasterAddress` gives the promoted replica, which is how the
+ * other Sentinels learn it); the earlier ones (`wait_start`, `select_slave`, `send_slaveof_noone`,
+ * `wait_promotion`) always block.
  */
-function promotedAndFollowed(s: SentinelObservation, agreed: Address | undefined): boolean {
-  return (s.failoverState === 'reconf_slaves' || s.failoverState === 'update_config') && agreed !== undefined && !sameAddress(s.master, agreed);
+export function promotedAndFollowed(s: SentinelObservation, agreed: Address | undefined): boolean {
+  // It names the old master (SENTINEL MASTER's address changes only at the switch), never nothing.
+  return (s.failoverState === 'reconf_slaves' || s.failoverState === 'update_config') && s.monitoring && s.master !== undefined && agreed !== undefined && !sameAddress(s.master, agreed);
 }
 
 /**

@@ -225,6 +225,48 @@ test('a failover stuck reconfiguring a replica (reconf_slaves until failover-tim
   assert.deepEqual(changes(p), [{ kind: 'replicaof', node: nodeAddress(1), master: nodeAddress(0) }]);
 });
 
+// Found by model.test.ts (iii) with every failover state generated (20,000 runs): a Sentinel in
+// reconf_slaves exempted the plan from rule 1, which then promoted a node and configured a Sentinel.
+test('a Sentinel failing over (reconf_slaves) with no view of the master is no exemption: no action at all', () => {
+  // The shrunk counterexample: sentinel-0 reports a failover but names no master; three of five name node-0.
+  const o = observation([replica(0, 0, { keys: 1, linkUp: false })], [
+    sentinel(0, 0, { monitoring: false, master: undefined, configEpoch: 0, failoverInProgress: true, failoverState: 'reconf_slaves' }),
+    sentinel(1, 0, { reachable: false, monitoring: false, tilt: true, failoverInProgress: true, failoverState: 'wait_start' }),
+    ...[2, 3, 4].map((i) => sentinel(i, 0, { configEpoch: 0, settingsMatch: false })),
+  ]);
+  const p = plan(o, { masterName: 'mymaster', quorum: 1 }, { epoch: 0 });
+  assert.deepEqual(p.actions, [], 'was: promote node-0, sentinel-configure sentinel-2');
+  assert.equal(p.reason, 'waiting: sentinel-0 reports a failover in progress');
+  assert.deepEqual(p.memory, { epoch: 0 });
+});
+
+test('a failover past promotion (reconf_slaves, update_config) whose new master reports replica: no action at all', () => {
+  // sentinel-0 promoted node-0 and still lists the old master node-2; the others name node-0, which now
+  // reports role replica (restarted, say) and nobody else holds data. Promoting it would race Sentinel.
+  for (const state of ['reconf_slaves', 'update_config']) {
+    const o = observation([replica(0, 2), replica(1, 0, { keys: 0 }), node(2, { reachable: false, role: 'unknown', keys: 0 })], [
+      sentinel(0, 2, { configEpoch: 9, failoverInProgress: true, failoverState: state }),
+      sentinel(1, 0, { configEpoch: 9, settingsMatch: false }),
+      sentinel(2, 0, { configEpoch: 9 }),
+    ]);
+    const p = plan(o, spec, remembering(2));
+    assert.deepEqual(p.actions, [], `${state}: was promote node-0, sentinel-configure sentinel-1`);
+    assert.equal(p.reason, `waiting: sentinel-0 is finishing a failover (${state}) and its new master node-0 reports role replica`);
+    assert.deepEqual(p.memory, remembering(2));
+  }
+});
+
+test('a failover past promotion: replicas are pointed at the new master, no Sentinel is repaired meanwhile', () => {
+  const o = observation([node(0), replica(1, 2), replica(2, 0)], [
+    sentinel(0, 2, { configEpoch: 9, failoverInProgress: true, failoverState: 'update_config' }),
+    sentinel(1, 0, { configEpoch: 9, settingsMatch: false }),
+    sentinel(2, 0, { configEpoch: 9 }),
+  ]);
+  const p = plan(o, spec, remembering(2));
+  assert.deepEqual(changes(p), [{ kind: 'replicaof', node: nodeAddress(1), master: nodeAddress(0) }]);
+  assert.equal(p.reason, 'helping: sentinel-0 is finishing a failover (update_config) to node-0: pointing node-1 at node-0');
+});
+
 test('a failover before promotion (select_slave): no action at all', () => {
   const o = observation([node(0), replica(1, 0), replica(2, 0)], [
     sentinel(0, 0, { failoverInProgress: true, failoverState: 'select_slave' }), sentinel(1, 0), sentinel(2, 0),

@@ -1,4 +1,4 @@
-import type { Memory, NodeObservation, Observation } from './observation.ts';
+import type { Memory, NodeObservation, Observation, SentinelObservation } from './observation.ts';
 import {
   agreedMaster, busySentinel, byId, hasData, nameOf, nodeAt, sentinelAhead, sentinelEpoch,
 } from './observation.ts';
@@ -57,7 +57,9 @@ export function changes(p: Plan): readonly Action[] {
  * 1. A reachable Sentinel in TILT or with a failover in progress, or one that names another master
  *    under a newer config epoch than the majority's (a failover has just ended and the others are about
  *    to follow it): no action at all, memory unchanged. Sentinel is acting (or blind); acting now could
- *    undo what it does.
+ *    undo what it does. The one exception: a failover past the promotion whose new master the majority
+ *    already names (`promotedAndFollowed`): replicas may be pointed at that master, nothing else
+ *    (`helpFinish`); if it is not a reachable master fit to serve, no action at all.
  * 2. A majority of the configured Sentinels names master M, and M is one of our nodes:
  *    memory becomes {M, highest epoch seen}; `publish-master M` is always the first action (the
  *    endpoint ignores repeats; stating it every pass heals a restarted endpoint). Then:
@@ -97,8 +99,30 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
     return { actions: [], reason: `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`, memory };
   }
   const master = agreed && nodeAt(obs, agreed);
+  // Past busySentinel, a Sentinel still failing over has promoted the master the majority names.
+  const finishing = byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
+  if (finishing) return helpFinish(obs, finishing, master || undefined, memory);
   if (master) return followSentinel(obs, master, memory);
   return withoutAgreement(obs, spec, memory, agreed);
+}
+
+/**
+ * Rule 1, the exception: `s` is still failing over, but past the promotion (`reconf_slaves`,
+ * `update_config`) and the majority names its new master `m`. Sentinel is only reconfiguring replicas,
+ * which can take until failover-timeout: the plan may point nodes at `m`, and do nothing else. It
+ * never promotes, never asks for a failover, never touches a Sentinel (invariant 6); when `m` is not a
+ * reachable master fit to serve, it waits like rule 1, memory unchanged.
+ */
+function helpFinish(obs: Observation, s: SentinelObservation, m: NodeObservation | undefined, memory: Memory): Plan {
+  const failover = `${s.id} is finishing a failover (${s.failoverState})`;
+  const wait = (why: string): Plan => ({ actions: [], reason: `waiting: ${failover} and ${why}`, memory });
+  if (!m) return wait('the master the majority names is not a node of ours');
+  if (!m.reachable) return wait(`its new master ${m.id} is unreachable`);
+  if (m.role !== 'master') return wait(`its new master ${m.id} reports role ${m.role}`);
+  const holder = byId(obs.nodes).find((n) => n.reachable && !sameAddress(n, m) && hasData(n));
+  if (!hasData(m) && holder) return wait(`its new master ${m.id} is empty while ${holder.id} holds data`);
+  const remembered: Memory = { master: addressOf(m), epoch: Math.max(memory.epoch, sentinelEpoch(obs)) };
+  return converge(obs, m, [{ kind: 'publish-master', master: addressOf(m) }], remembered, `helping: ${failover} to ${m.id}`, false);
 }
 
 /** Rule 2: a Sentinel majority names `m`. */
@@ -186,7 +210,7 @@ function lastMasterStillAlone(obs: Observation, memory: Memory): NodeObservation
  * Brings every reachable node and (one at a time) every reachable Sentinel in line with `target`.
  * Nodes whose role is unknown are left alone: acting on a node we cannot read could lose its data.
  */
-function converge(obs: Observation, target: NodeObservation, lead: Action[], memory: Memory, headline: string): Plan {
+function converge(obs: Observation, target: NodeObservation, lead: Action[], memory: Memory, headline: string, sentinelSteps = true): Plan {
   const master = addressOf(target);
   const actions: Action[] = [...lead];
   const done: string[] = [];
@@ -202,7 +226,8 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
   if (strays.length) done.push(`fencing ${names(strays)}`);
   if (astray.length) done.push(`pointing ${names(astray)} at ${target.id}`);
 
-  const sentinels = byId(obs.sentinels).filter((s) => s.reachable && !s.failoverInProgress); // never touch one mid-failover
+  // Never touch one mid-failover; none at all while any is (helpFinish).
+  const sentinels = sentinelSteps ? byId(obs.sentinels).filter((s) => s.reachable && !s.failoverInProgress) : [];
   const stale = sentinels.find((s) => !s.monitoring || !sameAddress(s.master, target));
   const unset = sentinels.find((s) => !s.settingsMatch);
   if (stale) {
