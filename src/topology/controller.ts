@@ -45,6 +45,8 @@ export class Controller {
   #again = false;
   #stopped = false;
   #lastReason = '';
+  /** Why the last overtaken action was skipped; repeats are not retried at once. */
+  #lastOvertaken = '';
   #memory: Memory;
   readonly #observers: ControllerObserver[] = [];
   readonly #clock: FailoverClock;
@@ -153,6 +155,7 @@ export class Controller {
     this.#lastReason = p.reason;
     const change = this.#clock.pass(obs);
     if (change) this.#tell((o) => o.masterChanged?.(change));
+    if (!actions.some((a) => a.kind !== 'publish-master')) this.#lastOvertaken = '';
     for (const a of actions) {
       if (this.#stopped) return;
       try {
@@ -168,8 +171,14 @@ export class Controller {
         const description = describeAction(obs, a);
         const error = (err as Error).message;
         if (err instanceof ActionOvertaken) {
-          this.#o.log(`skipped ${description}: ${error}`);
-          this.trigger();
+          // The world moved: look again at once, but only for news. The same reason again means
+          // Sentinel has not moved on yet (e.g. it sees the master down and keeps retrying its own
+          // failover); its events and the resync wake the next pass instead of a loop of passes.
+          if (error !== this.#lastOvertaken) {
+            this.#o.log(`skipped ${description}: ${error}`);
+            this.trigger();
+          }
+          this.#lastOvertaken = error;
           return;
         }
         this.#o.log(`could not ${description}: ${error}`);
