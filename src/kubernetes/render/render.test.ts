@@ -378,7 +378,7 @@ describe('externalAccess: every Redis pod reachable from outside the cluster at 
     const script = (find(objects, 'ConfigMap', 'ext-config')[0]!.data as Record<string, string>)['start-redis.sh']!;
     assert.ok(script.includes('    ext-redis-1) echo 10.245.1.101 ;;\n'), script);
     assert.ok(script.includes('echo "replica-announce-ip $ME_ADDR"'));
-    assert.ok(script.includes('master=$(addr_of ext-redis-0)'));
+    assert.ok(script.includes('first=$(addr_of ext-redis-0)'));
   });
 
   it('the addresses must match the pods', () => {

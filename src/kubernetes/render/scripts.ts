@@ -10,6 +10,7 @@ import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf, passwordKey
 import { maxmemoryFor } from './quantity.ts';
 import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
 import { tlsEnabled } from '../../spec/index.ts';
+import { majorityOf } from '../../topology/agreement.ts';
 
 /** Where things are mounted in the pods. */
 export const PATHS = {
@@ -76,8 +77,8 @@ function announceFunction(spec: RedisHASpec): string {
   return ['addr_of() {', '  case "$1" in', ...cases, '    *) echo "$1.$DOMAIN" ;;', '  esac', '}'].join('\n');
 }
 
-/** Shell variables every script starts with. Values are validated names and numbers: no quoting issues. */
-function prelude(spec: RedisHASpec): string {
+/** Shell variables and functions every script starts with. Values are validated names and numbers: no quoting issues. */
+export function scriptPrelude(spec: RedisHASpec): string {
   const names = namesOf(spec);
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
   // With TLS every redis-cli call speaks TLS, verified against the mounted CA (plaintext is closed).
@@ -99,21 +100,47 @@ secret() { cat "$SECRETS/$1"; }
 # Passwords reach redis-cli through its environment, never argv.
 ask_redis() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.operator})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.operator})" timeout 3 $CLI --no-auth-warning --user ${ACL_USERS.operator} -h "$host" -p ${REDIS_PORT} "$@"; }
 ask_sentinel() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" timeout 3 $CLI --no-auth-warning -h "$host" -p ${SENTINEL_PORT} "$@"; }
-# The master the Sentinels name, as "host", or nothing.
+# The master a majority of the ${spec.sentinels} Sentinels name (${majorityOf(spec.sentinels)}), as "host", or nothing.
 sentinel_master() {
+  answers=
   for pod in $SENTINEL_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
     m=$(ask_sentinel "$pod.$DOMAIN" --raw SENTINEL get-master-addr-by-name "$GROUP" 2>/dev/null | head -n 1) || true
-    if [ -n "$m" ]; then echo "$m"; return 0; fi
+    if [ -n "$m" ]; then answers="$answers $m"; fi
   done
+  for m in $answers; do
+    if [ "$(echo $answers | tr ' ' '\n' | grep -Fcx "$m")" -ge ${majorityOf(spec.sentinels)} ]; then echo "$m"; return 0; fi
+  done
+  return 0
 }
-# A Redis pod that reports itself master, or nothing.
+# A Redis pod that reports itself master (the first by ordinal), or nothing.
 peer_master() {
   for pod in $REDIS_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
     role=$(ask_redis "$pod.$DOMAIN" --raw ROLE 2>/dev/null | head -n 1) || true
     if [ "$role" = master ]; then addr_of "$pod"; return 0; fi
   done
+  return 0
+}
+# The rule of src/topology/start.ts. start_role: this Redis pod's role, "master", "fence" (a replica of
+# itself: Sentinel still names it, and it may have restarted empty) or "replicaof ADDR";
+# start_master: the master a starting Sentinel monitors.
+start_role() {
+  m=$(sentinel_master)
+  if [ -n "$m" ]; then
+    if [ "$m" != "$ME_ADDR" ]; then echo "replicaof $m"; elif [ ${spec.replicas} -gt 0 ]; then echo fence; else echo master; fi
+    return 0
+  fi
+  m=$(peer_master)
+  if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
+  first=$(addr_of ${names.redis}-0)
+  if [ "$ME_ADDR" = "$first" ]; then echo master; else echo "replicaof $first"; fi
+}
+start_master() {
+  m=$(sentinel_master)
+  [ -n "$m" ] || m=$(peer_master)
+  [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
+  echo "$m"
 }
 hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 `;
@@ -125,7 +152,7 @@ export function startRedisScript(spec: RedisHASpec): string {
   const rules = applicationRules(spec);
   const user = applicationUser(spec);
   const passwordKey = passwordKeyOf(spec);
-  return `${prelude(spec)}
+  return `${scriptPrelude(spec)}
 umask 077
 conf=${PATHS.run}/redis.conf
 cat ${PATHS.config}/redis.conf > "$conf"
@@ -141,17 +168,13 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
   echo "user ${ACL_USERS.operator} on #$(hash "$(secret ${SECRET_KEYS.operator})") ${ACL_RULES.operator}"
 } >> "$conf"
 
-# Who is master: the Sentinels' word first, then a peer that says it is master, then the first pod.
-master=$(sentinel_master)
-[ -n "$master" ] || master=$(peer_master)
-if [ -z "$master" ] && [ "$POD_NAME" != "${namesOf(spec).redis}-0" ]; then master=$(addr_of ${namesOf(spec).redis}-0); fi
-if [ "$master" = "$ME_ADDR" ] && [ ${spec.replicas} -gt 0 ]; then
+role=$(start_role)
+case "$role" in
   # Sentinel still names this pod, which has just restarted and may be empty. Come back as a replica
   # (of itself, so it serves nobody) and let Sentinel promote the replica that has the data.
-  echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
-elif [ -n "$master" ] && [ "$master" != "$ME_ADDR" ]; then
-  echo "replicaof $master ${REDIS_PORT}" >> "$conf"
-fi
+  fence) echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf" ;;
+  replicaof*) echo "replicaof \${role#replicaof } ${REDIS_PORT}" >> "$conf" ;;
+esac
 ${spec.persistence.enabled ? '' : `# Persistence is off: nothing an earlier run of this container left in the emptyDir may be loaded.
 rm -rf ${PATHS.data}/dump.rdb ${PATHS.data}/temp-*.rdb ${PATHS.data}/temp-*.aof ${PATHS.data}/appendonly.aof ${PATHS.data}/appendonlydir
 `}exec ${flavor.server} "$conf"
@@ -160,14 +183,11 @@ rm -rf ${PATHS.data}/dump.rdb ${PATHS.data}/temp-*.rdb ${PATHS.data}/temp-*.aof 
 
 /** Starts Sentinel monitoring the master the other Sentinels (or the Redis pods) name. */
 export function startSentinelScript(spec: RedisHASpec): string {
-  const names = namesOf(spec);
   const flavor = IMAGE_FLAVORS[spec.image.flavor];
-  return `${prelude(spec)}
+  return `${scriptPrelude(spec)}
 umask 077
 conf=${PATHS.data}/sentinel.conf
-master=$(sentinel_master)
-[ -n "$master" ] || master=$(peer_master)
-[ -n "$master" ] || master=$(addr_of ${names.redis}-0)
+master=$(start_master)
 cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {
@@ -197,7 +217,7 @@ exec ${flavor.sentinel} "$conf"
  */
 export function preStopScript(spec: RedisHASpec): string {
   const wait = Math.ceil(spec.sentinel.failoverTimeout / 1000);
-  return `${prelude(spec)}
+  return `${scriptPrelude(spec)}
 [ ${spec.replicas} -gt 0 ] || exit 0
 role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
 [ "$role" = master ] || exit 0
@@ -232,7 +252,7 @@ exit 0
 
 /** Readiness of a Redis pod: answers PING, and as a replica has its link to the master up. */
 export function probeRedisScript(spec: RedisHASpec): string {
-  return `${prelude(spec)}
+  return `${scriptPrelude(spec)}
 [ "$(ask_redis localhost PING)" = PONG ]
 [ "\${1:-}" = live ] && exit 0
 info=$(ask_redis localhost INFO replication | tr -d '\\r')
@@ -242,7 +262,7 @@ echo "$info" | grep -q '^master_link_status:up'
 }
 
 export function probeSentinelScript(spec: RedisHASpec): string {
-  return `${prelude(spec)}
+  return `${scriptPrelude(spec)}
 [ "$(ask_sentinel localhost PING)" = PONG ]
 `;
 }

@@ -1,0 +1,55 @@
+/**
+ * The role a Redis pod takes when its container starts on Kubernetes, and the master a Sentinel starts
+ * monitoring. The pods' start scripts implement this rule in sh (src/kubernetes/render/scripts.ts,
+ * `start_role` and `start_master`); src/kubernetes/render/start-rule.test.ts runs both on the same cases.
+ *
+ * 1. A majority of the configured Sentinels names a master (the same count as `namedByMajority`): follow
+ *    it. If it names this pod and there are replicas, the pod has just restarted and may be empty: it
+ *    comes back as a replica of itself (serving nobody) so that Sentinel promotes the replica with the data.
+ * 2. Else a peer that reports itself master: follow the first, by ordinal.
+ * 3. Else the first pod is master and every other pod follows it.
+ * A Sentinel starts monitoring 1, else 2, else the first pod.
+ */
+import { majorityOf } from './agreement.ts';
+
+export type StartRole =
+  | { readonly kind: 'master' }
+  | { readonly kind: 'fence' }
+  | { readonly kind: 'replicaof'; readonly master: string };
+
+export interface StartView {
+  /** The address this pod announces (its hostname, or its external load balancer's). */
+  readonly me: string;
+  /** The address of the first Redis pod (ordinal 0). */
+  readonly first: string;
+  readonly replicas: number;
+  /** The configured Sentinels: a majority is counted against all of them. */
+  readonly sentinels: number;
+  /** What each Sentinel asked named as master (undefined: no answer). */
+  readonly sentinelAnswers: readonly (string | undefined)[];
+  /** The other Redis pods that report themselves master, by ordinal. */
+  readonly peerMasters: readonly string[];
+}
+
+/** The master a majority of the configured Sentinels name, or undefined. */
+export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswers'>): string | undefined {
+  const named = v.sentinelAnswers.filter((a): a is string => a !== undefined && a !== '');
+  return named.find((a) => named.filter((b) => b === a).length >= majorityOf(v.sentinels));
+}
+
+/** The master a starting Sentinel monitors: rule 1, else 2, else 3. */
+export function startMaster(v: Omit<StartView, 'me' | 'replicas'>): string {
+  return sentinelMajority(v) ?? v.peerMasters[0] ?? v.first;
+}
+
+/** The role a starting Redis pod takes. */
+export function startRole(v: StartView): StartRole {
+  const named = sentinelMajority(v);
+  if (named !== undefined) {
+    if (named !== v.me) return { kind: 'replicaof', master: named };
+    return v.replicas > 0 ? { kind: 'fence' } : { kind: 'master' };
+  }
+  const peer = v.peerMasters[0];
+  if (peer !== undefined) return { kind: 'replicaof', master: peer };
+  return v.me === v.first ? { kind: 'master' } : { kind: 'replicaof', master: v.first };
+}
