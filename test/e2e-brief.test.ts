@@ -60,6 +60,20 @@ async function cliOutside(netns: string, args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** Resolves once the namespace runs exactly `count` pods, every one Ready; the error names those that are not. */
+async function allPodsReady(namespace: string, count: number, what: string, timeoutMs = 300_000): Promise<void> {
+  let last = '';
+  try {
+    await eventually(what, timeoutMs, async () => {
+      const all = await pods(namespace);
+      last = all.filter((p) => !isReady(p)).map((p) => `${p.metadata.name} ${JSON.stringify(p.status.conditions ?? [])}`).join('; ');
+      return all.length === count && all.every(isReady) ? true : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; not ready: ${last || 'none (a different number of pods)'}`);
+  }
+}
+
 /** The address a LoadBalancer Service got, once it has one. */
 async function loadBalancerAddress(namespace: string, service: string): Promise<string> {
   return eventually(`an address for the LoadBalancer Service ${namespace}/${service}`, 120_000, async () => {
@@ -125,10 +139,7 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
   assert.equal(Buffer.from(secret, 'base64').toString(), PASSWORD, "the password is where the chart's users read it");
 
   const [masterLB, replicasLB, sentinelLB] = await Promise.all([`${RELEASE}-master`, `${RELEASE}-replicas`, RELEASE].map((s) => loadBalancerAddress(namespace, s)));
-  await eventually('every pod Ready', 300_000, async () => {
-    const all = await pods(namespace);
-    return all.length === o.expectPods && all.every(isReady) ? true : undefined;
-  });
+  await allPodsReady(namespace, o.expectPods, 'every pod Ready');
   // The user's first check: a write through the master load balancer.
   await eventually('a write through the master load balancer', 120_000, async () => ((await cliOutside(netns, ['-h', masterLB, 'SET', 'brief:greeting', 'hello'])) === 'OK' ? true : undefined));
   t.diagnostic(`kubectl apply to a write acknowledged through the master load balancer from outside: ${Math.round(performance.now() - o.appliedAt)} ms`);
@@ -166,10 +177,7 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
       const c = await writer.ask('count', 'count');
       return c.sentinel >= 50 && c.master >= 50 ? true : undefined;
     });
-    await eventually('every pod Ready again', 300_000, async () => {
-      const all = await pods(namespace);
-      return all.length === o.expectPods && all.every(isReady) ? true : undefined;
-    });
+    await allPodsReady(namespace, o.expectPods, 'every pod Ready again');
     const result = await writer.ask('stop', 'result');
     t.diagnostic(`failover seen from outside: ${JSON.stringify(result)}`);
     assert.notEqual(result.master, `${host}:${port}`, 'the Sentinels name another master');
