@@ -320,12 +320,15 @@ if (proto === 'udp') {
     const neigh = await run('ip', ['-n', netns, 'neigh', 'show', ip], { timeout: 5_000 });
     const bridgeMac = readFileSync(`/sys/class/net/${LB_IF}/address`, 'utf8').trim();
     assert.match(neigh.stdout, new RegExp(`^${ip.replaceAll('.', '\\.')} dev eth0 lladdr ${bridgeMac} `));
-    const l2 = JSON.parse(await kubectl(['-n', 'metallb-system', 'get', 'servicel2statuses', '-o', 'json'])) as {
-      items: { status: { serviceName: string; serviceNamespace: string; node: string; interfaces?: { name: string }[] } }[];
-    };
-    const status = l2.items.find((i) => i.status.serviceNamespace === ns && i.status.serviceName === 'lb-redis');
-    assert.ok(status, 'the speaker reports its announcement (ServiceL2Status)');
-    assert.deepEqual(status.status.interfaces?.map((i) => i.name), [LB_IF]);
+    // The speaker reports the announcement too (written after it starts answering, so waited for).
+    const status = await eventually('the speaker\'s ServiceL2Status for the Service', 30_000, async () => {
+      const l2 = JSON.parse(await kubectl(['-n', 'metallb-system', 'get', 'servicel2statuses', '-o', 'json'])) as {
+        items: { status?: { serviceName: string; serviceNamespace: string; node: string; interfaces?: { name: string }[] } }[];
+      };
+      return l2.items.find((i) => i.status?.serviceNamespace === ns && i.status.serviceName === 'lb-redis')?.status;
+    });
+    assert.equal(status.node, 'redis-ha-testbed');
+    assert.deepEqual(status.interfaces?.map((i) => i.name), [LB_IF]);
   });
 
   test('the client namespace cannot reach a ClusterIP, a pod IP or the cluster DNS: the network is unreachable', async () => {
