@@ -1,6 +1,7 @@
 // Smoke test of the Kubernetes test bed (testbed/up): the real API server, node, containerd, CNI,
-// kube-proxy and CoreDNS, with a pod from the locally built Redis image, and cert-manager issuing a
-// CA and a leaf certificate. Runs when
+// kube-proxy and CoreDNS, with a pod from the locally built Redis image, cert-manager issuing a
+// CA and a leaf certificate, and MetalLB giving a LoadBalancer Service an address that an outside client
+// (testbed/client-netns) reaches while it cannot reach cluster addresses. Runs when
 // REDIS_HA_TESTBED_KUBECONFIG names the kubeconfig that testbed/up printed (.ci/run sets it).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,8 +9,9 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { request } from 'node:https';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { eventually } from './helpers.ts';
@@ -218,5 +220,125 @@ spec:
     assert.ok(leaf.verify(ca.publicKey), "the leaf's signature verifies with the CA's key");
     assert.ok(leaf.checkPrivateKey(createPrivateKey(leafSecret['tls.key']!)), 'tls.key is the key of tls.crt');
     assert.deepEqual(leaf.subjectAltName?.split(', ').sort(), dnsNames.map((n) => `DNS:${n}`).sort());
+  });
+});
+
+describe('MetalLB load balancers and the outside client in the test bed', {
+  skip: skip || (process.getuid?.() !== 0 ? 'the client network namespace needs root (ip netns exec)' : false),
+}, () => {
+  const ns = `testbed-lb-${process.pid}`;
+  const POOL_FIRST = '10.245.1.100';
+  const POOL_LAST = '10.245.1.199';
+  const LB_IF = 'rhatb-lb';
+  const clientNetns = resolve(import.meta.dirname, '..', 'testbed', 'client-netns');
+  const lbManifests = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${ns}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: redis, namespace: ${ns}, labels: {app: lb-redis}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: redis
+    image: ${REDIS_IMAGE}
+    imagePullPolicy: Never
+    args: ["--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+    readinessProbe:
+      exec: {command: [redis-cli, ping]}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-redis, namespace: ${ns}}
+spec:
+  type: LoadBalancer
+  selector: {app: lb-redis}
+  ports: [{port: 6379, targetPort: 6379}]
+`;
+  // What a program in the client's network namespace sees: connects (TCP, then PING for a Redis) or sends a
+  // datagram (UDP), and prints the outcome as JSON: {"reply": "..."} or {"error": "ECODE"}.
+  const probeScript = `
+const [proto, host, port] = process.argv.slice(1);
+const done = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
+setTimeout(() => done({ error: 'TIMEOUT' }), 3000).unref();
+if (proto === 'udp') {
+  const s = require('node:dgram').createSocket('udp4');
+  s.send(Buffer.alloc(12), Number(port), host, (err) => done(err ? { error: err.code } : { sent: true }));
+} else {
+  const c = require('node:net').connect(Number(port), host, () => c.write('PING\\r\\n'));
+  c.on('data', (d) => done({ reply: d.toString().trim() }));
+  c.on('error', (err) => done({ error: err.code }));
+}`;
+  let netns = '';
+
+  /** The outcome of probeScript run in the client's network namespace. */
+  async function fromClient(proto: 'tcp' | 'udp', host: string, port: number): Promise<{ reply?: string; error?: string; sent?: boolean }> {
+    const { stdout } = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', probeScript, proto, host, String(port)], { timeout: 10_000 });
+    return JSON.parse(stdout) as { reply?: string; error?: string };
+  }
+
+  const ipNumber = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+
+  before(async () => {
+    await kubectl(['apply', '-f', '-'], lbManifests);
+    const { stdout } = await run(clientNetns, [], { timeout: 30_000 });
+    netns = stdout.trim().split('\n').pop()!;
+  });
+  after(async () => {
+    await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
+  });
+
+  test('the client network namespace has only the bridge subnet: no default route, none to pods or Services', async () => {
+    assert.equal(netns, 'rhatb-client');
+    const { stdout } = await run('ip', ['-n', netns, '-4', 'route', 'show'], { timeout: 5_000 });
+    assert.deepEqual(stdout.trim().split('\n').map((r) => r.split(' ').slice(0, 3).join(' ')), ['10.245.1.0/24 dev eth0']);
+    const v6 = await run('ip', ['-n', netns, '-6', 'addr', 'show'], { timeout: 5_000 });
+    assert.equal(v6.stdout.trim(), '', 'no IPv6 address in the client namespace');
+  });
+
+  test('a LoadBalancer Service gets an address from the pool and answers PING there from the client namespace', async () => {
+    const ip = await eventually('an address in status.loadBalancer.ingress', 60_000, async () => {
+      const s = (await kubectl(['-n', ns, 'get', 'service', 'lb-redis', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim();
+      return s ? s : undefined;
+    });
+    assert.equal(isIP(ip), 4);
+    assert.ok(ipNumber(ip) >= ipNumber(POOL_FIRST) && ipNumber(ip) <= ipNumber(POOL_LAST), `${ip} is in the pool ${POOL_FIRST}-${POOL_LAST}`);
+    await kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod/redis', '--timeout=120s']);
+    // The speaker announces it once the Service has a ready endpoint; kube-proxy programs the DNAT rules.
+    const outcome = await eventually('PONG from the LoadBalancer address in the client namespace', 60_000, async () => {
+      const o = await fromClient('tcp', ip, 6379);
+      return o.reply === '+PONG' ? o : undefined;
+    });
+    assert.deepEqual(outcome, { reply: '+PONG' });
+    // MetalLB's speaker answered the ARP request: no interface of the host holds the address (the kernel
+    // answers ARP for its own addresses only), yet the client resolved it to the bridge's MAC.
+    const local = await run('ip', ['-4', '-o', 'addr', 'show'], { timeout: 5_000 });
+    assert.doesNotMatch(local.stdout, new RegExp(` ${ip.replaceAll('.', '\\.')}/`));
+    const neigh = await run('ip', ['-n', netns, 'neigh', 'show', ip], { timeout: 5_000 });
+    const bridgeMac = readFileSync(`/sys/class/net/${LB_IF}/address`, 'utf8').trim();
+    assert.match(neigh.stdout, new RegExp(`^${ip.replaceAll('.', '\\.')} dev eth0 lladdr ${bridgeMac} `));
+    // The speaker reports the announcement too (written after it starts answering, so waited for).
+    const status = await eventually('the speaker\'s ServiceL2Status for the Service', 30_000, async () => {
+      const l2 = JSON.parse(await kubectl(['-n', 'metallb-system', 'get', 'servicel2statuses', '-o', 'json'])) as {
+        items: { status?: { serviceName: string; serviceNamespace: string; node: string; interfaces?: { name: string }[] } }[];
+      };
+      return l2.items.find((i) => i.status?.serviceNamespace === ns && i.status.serviceName === 'lb-redis')?.status;
+    });
+    assert.equal(status.node, 'redis-ha-testbed');
+    assert.deepEqual(status.interfaces?.map((i) => i.name), [LB_IF]);
+  });
+
+  test('the client namespace cannot reach a ClusterIP, a pod IP or the cluster DNS: the network is unreachable', async () => {
+    await kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod/redis', '--timeout=120s']);
+    const clusterIP = (await kubectl(['-n', ns, 'get', 'service', 'lb-redis', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const podIP = (await kubectl(['-n', ns, 'get', 'pod', 'redis', '-o', 'jsonpath={.status.podIP}'])).trim();
+    assert.match(clusterIP, /^10\.96\./);
+    assert.match(podIP, /^10\.244\./);
+    assert.deepEqual(await fromClient('tcp', clusterIP, 6379), { error: 'ENETUNREACH' });
+    assert.deepEqual(await fromClient('tcp', podIP, 6379), { error: 'ENETUNREACH' });
+    assert.deepEqual(await fromClient('udp', DNS_IP, 53), { error: 'ENETUNREACH' });
   });
 });

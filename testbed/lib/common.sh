@@ -20,7 +20,7 @@ ETCD_PORT=2379             # etcd's own ports, loopback only (the project's test
 ETCD_PEER_PORT=2380
 API_PORT=6443              # on NODE_IP
 # Every port a component listens on; up checks them free before it starts anything.
-PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259)
+PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259 17472 17473)
 GUARD_CHAIN=RHA-TESTBED-GUARD
 K8S_VERSION=v1.34.4
 REDIS_IMAGE=localhost/redis-ha/redis:test
@@ -34,6 +34,21 @@ COREDNS_IMAGE=localhost/redis-ha/coredns:test
 CTR_SOCK="$TB_RUN/containerd/containerd.sock"
 KUBECONFIG_PATH="$TB_RUN/kubeconfig"
 CM_CACHE="$TB_CACHE/cert-manager"     # cert-manager-controller and the CRDs of its version (lib/cert-manager.sh)
+# Load balancers (lib/metallb.sh): MetalLB answers ARP for the pool's addresses on a bridge of the test bed's
+# own, and an "outside client" network namespace (testbed/client-netns) reaches that bridge only.
+LB_CACHE="$TB_CACHE/metallb"          # metallb-controller, metallb-speaker and the CRDs of their version
+LB_IF=rhatb-lb                        # the bridge the load-balancer addresses are announced on
+LB_MAC=02:72:68:61:6c:62              # fixed (locally administered): the speaker answers ARP with the MAC it saw at start
+LB_IP=10.245.1.1                      # the host on that bridge
+LB_CIDR=10.245.1.0/24
+LB_POOL=10.245.1.100-10.245.1.199     # MetalLB's IPAddressPool metallb-system/testbed
+LB_CHAIN=RHA-TESTBED-LB               # FORWARD: the bridge reaches pods only through a load-balancer address
+LB_IN_CHAIN=RHA-TESTBED-LB-IN         # INPUT: nothing on the host answers the bridge
+CLIENT_NETNS=rhatb-client             # the outside client's network namespace
+CLIENT_VETH=rhatb-cl0                 # its veth's host end, a port of $LB_IF (the other end is eth0 in the netns)
+CLIENT_IP=10.245.1.2
+MLB_CONTROLLER_METRICS_PORT=17472     # metallb-controller's metrics server (it binds all addresses: INPUT keeps it to loopback)
+MLB_SPEAKER_METRICS_PORT=17473        # metallb-speaker's (127.0.0.1)
 # Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
   kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
