@@ -61,7 +61,8 @@ describe('podTrouble: the cause, in the kubelet\'s words', () => {
 
   test('an unschedulable pod names the scheduler\'s message', () => {
     const t = podTrouble({ metadata: { name: 'shop-redis-2' }, status: { phase: 'Pending', conditions: [cond('PodScheduled', 'False', START, { reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.\npreemption: 0/1 nodes are available.' })] } });
-    assert.deepEqual(t, { pod: 'shop-redis-2', class: 'unschedulable', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available.' });
+    assert.deepEqual(t, { pod: 'shop-redis-2', class: 'unschedulable', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available' });
+    assert.equal(troubleSentence({ first: t!, pods: ['shop-redis-2'] }, 'ns'), 'pod shop-redis-2 cannot be scheduled: Unschedulable: 0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available; fix: lower spec.resources requests, relax the affinity, or add node capacity; pods that never became ready are then replaced at once');
   });
 
   test('progress is no trouble: ContainerCreating, a running pod, a Ready pod, a terminating pod', () => {
@@ -86,6 +87,12 @@ describe('troubleSentence: one line a person can act on', () => {
     assert.equal(troubleSentence(groups[0]!, 'ns'),
       'pods shop-redis-0, shop-redis-1, shop-redis-2 and 3 more cannot start: ErrImageNeverPull: Container image "localhost/redis-ha/redis:7.0.99" is not present with pull policy of Never; ' +
       'fix: set spec.image (repository, tag) to an image the node can pull (pullPolicy Never: it must already be on the node); pods that never became ready are then replaced at once');
+  });
+
+  test('OOMKilled: the fix is the memory limit (as seen on the test bed with a 5Mi limit)', () => {
+    const oom = (name: string) => withContainer(name, { name: 'redis', restartCount: 1, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { reason: 'OOMKilled', exitCode: 137 } } });
+    assert.equal(troubleSentence(groupTroubles([podTrouble(oom('shop-redis-0'))!, podTrouble(oom('shop-redis-1'))!])[0]!, 'ns'),
+      'pods shop-redis-0, shop-redis-1 keep crashing: CrashLoopBackOff: the last run of container redis ended with OOMKilled (exit code 137), 1 restart(s); fix: raise spec.resources.redis.limits.memory; pods that never became ready are then replaced at once');
   });
 
   test('one crash-looping pod', () => {

@@ -99,7 +99,7 @@ export function podTrouble(p: PodObject): PodTrouble | undefined {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  return s.replace(/\s+/g, ' ').trim().replace(/\.$/, '');
 }
 
 /**
@@ -123,6 +123,7 @@ export function troubleFix(t: PodTrouble, namespace: string): string {
     case 'image':
       return `fix: set ${imageField(t.container)} to an image the node can pull${/pull policy of Never/.test(t.message) ? ' (pullPolicy Never: it must already be on the node)' : ''}; pods that never became ready are then replaced at once`;
     case 'crash':
+      if (/OOMKilled/.test(t.message)) return `fix: raise spec.resources.${t.container}.limits.memory; pods that never became ready are then replaced at once`;
       return `fix: see 'kubectl logs -n ${namespace} ${t.pod} -c ${t.container} --previous', then correct the spec; pods that never became ready are then replaced at once`;
     case 'unschedulable':
       return 'fix: lower spec.resources requests, relax the affinity, or add node capacity; pods that never became ready are then replaced at once';
@@ -154,6 +155,6 @@ export function groupTroubles(troubles: readonly PodTrouble[]): { key: string; f
 export function troubleSentence(group: { first: PodTrouble; pods: readonly string[] }, namespace: string): string {
   const t = group.first;
   const who = group.pods.length === 1 ? `pod ${group.pods[0]}` : `pods ${podList(group.pods)}`;
-  const what = t.class === 'unschedulable' ? `cannot be scheduled: ${t.reason}: ${t.message}` : `${t.class === 'crash' ? 'keeps crashing' : 'cannot start'}: ${t.reason}: ${t.message}`;
+  const what = t.class === 'unschedulable' ? `cannot be scheduled: ${t.reason}: ${t.message}` : `${t.class === 'crash' ? (group.pods.length === 1 ? 'keeps crashing' : 'keep crashing') : 'cannot start'}: ${t.reason}: ${t.message}`;
   return `${who} ${what}; ${troubleFix(t, namespace)}`;
 }
