@@ -215,7 +215,7 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     assert.ok(fields.some((f) => f.manager === 'redis-ha-operator-status' && f.subresource === 'status'));
     // kubectl get redisha asks for a Table: the printer columns must be there and filled.
     const table = await admin.request<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>('GET', crPath('shop'), { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
-    assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Master', 'Ready', 'Replicas', 'Sentinels', 'Age']);
+    assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Master', 'Ready', 'Reason', 'Replicas', 'Sentinels', 'Age', 'Message']);
     assert.equal(table.rows[0]!.cells[2], 'False');
   });
 

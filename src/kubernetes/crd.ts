@@ -132,7 +132,8 @@ export function statusSchema(): Schema {
 
 /**
  * The CRD object (apiextensions.k8s.io/v1): structural schema, status subresource, printer columns
- * for `kubectl get redisha` (master, readiness, replicas, age).
+ * for `kubectl get redisha` (master, readiness and its reason, replicas, age, and the Ready message: why
+ * it is not Ready, in one line a person can act on).
  */
 export function redisHACRD(): K8sObject {
   return {
@@ -152,9 +153,11 @@ export function redisHACRD(): K8sObject {
           additionalPrinterColumns: [
             { name: 'Master', type: 'string', jsonPath: '.status.masterPod', description: 'The pod the Sentinels name master' },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why it is (not) Ready: Healthy, NotHealthy, InvalidSpec, or the kubelet\'s reason a pod cannot start (ImagePullBackOff, CrashLoopBackOff, Unschedulable, …)' },
             { name: 'Replicas', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Replicas in sync with the master' },
             { name: 'Sentinels', type: 'integer', jsonPath: '.status.sentinelsAgreeing', description: 'Sentinels agreeing on the master', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', description: 'The Ready condition in one line: what is wrong, which pods, and the fix' },
           ],
           schema: {
             openAPIV3Schema: {

@@ -194,6 +194,19 @@ describe('buildStatus', () => {
     assert.equal(s.masterPod, undefined);
   });
 
+  it('pods that cannot start: the first cause is the Ready reason and message, and leads the problems', () => {
+    const sick = observed({ healthy: false, master: null, problems: ['no master is named by a majority of the 3 Sentinels'] });
+    const pull = { reason: 'ErrImageNeverPull', message: 'pods shop-redis-0, shop-redis-1 cannot start: ErrImageNeverPull: Container image "r:9" is not present with pull policy of Never; fix: set spec.image …' };
+    const s = buildStatus({ generation: 2, observed: sick, memory: { epoch: 0 }, previous: undefined, podProblems: [pull], now });
+    const ready = s.conditions!.find((c) => c.type === 'Ready')!;
+    assert.deepEqual([ready.status, ready.reason, ready.message], ['False', 'ErrImageNeverPull', pull.message]);
+    assert.equal(s.conditions!.find((c) => c.type === 'Degraded')!.message, pull.message);
+    assert.deepEqual(s.problems, [pull.message, 'no master is named by a majority of the 3 Sentinels']);
+    const healthy = buildStatus({ generation: 2, observed: observed(), memory: { epoch: 0 }, previous: undefined, podProblems: [pull], now });
+    assert.equal(healthy.conditions!.find((c) => c.type === 'Ready')!.reason, 'Healthy', 'a healthy topology is Ready whatever a pod says');
+    assert.deepEqual(healthy.problems, []);
+  });
+
   it('an invalid spec: Ready False InvalidSpec, the others Unknown', () => {
     const s = invalidSpecStatus('quorum: bad', 2, undefined, now);
     assert.deepEqual(s.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Ready=False/InvalidSpec', 'MasterAvailable=Unknown/InvalidSpec', 'SentinelsAgree=Unknown/InvalidSpec', 'Degraded=True/InvalidSpec']);
@@ -225,10 +238,10 @@ describe('CRD and install manifests', () => {
     assert.equal(s.properties!.auth!.properties!.sentinelPassword, undefined);
     assert.ok(s.properties!.auth!.properties!.existingSecret);
   });
-  it('has a status subresource and printer columns for master, readiness and age', () => {
+  it('has a status subresource and printer columns for master, readiness, its reason and message, and age', () => {
     const v = (redisHACRD().spec as { versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[] }).versions[0]!;
     assert.deepEqual(v.subresources, { status: {} });
-    assert.deepEqual(v.additionalPrinterColumns.map((c) => c.name), ['Master', 'Ready', 'Replicas', 'Sentinels', 'Age']);
+    assert.deepEqual(v.additionalPrinterColumns.map((c) => c.name), ['Master', 'Ready', 'Reason', 'Replicas', 'Sentinels', 'Age', 'Message']);
   });
   it('RBAC: no wildcard, Secrets never listed, watched or deleted', () => {
     for (const r of CLUSTER_RULES) {

@@ -314,6 +314,12 @@ export interface StatusInput {
   readonly memory: Memory;
   readonly previous: RedisHAStatus | undefined;
   readonly lastFailover?: RedisHAStatus['lastFailover'];
+  /**
+   * Why pods are not starting, one sentence per cause with the kubelet's reason (pods.ts): when the
+   * resource is not healthy the first is the Ready condition's reason and message (a pod that cannot
+   * start is the cause of what the topology then shows) and they lead the problems.
+   */
+  readonly podProblems?: readonly { readonly reason: string; readonly message: string }[];
   /** ISO time, used only for conditions that change now. */
   readonly now: string;
 }
@@ -333,10 +339,12 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
   const readyReplicas = masterOk ? s.nodes.filter((n) => n.role === 'replica' && n.linkUp && s.master && n.following === addressKey(s.master)).length : 0;
   const g = i.generation;
   const prev = i.previous?.conditions;
-  const problems = s.problems.map(stableProblem);
+  const pods = s.healthy ? [] : (i.podProblems ?? []);
+  const problems = [...pods.map((p) => p.message), ...s.problems.map(stableProblem)];
   const first = problems[0] ?? '';
+  const notReady = pods[0] ?? { reason: 'NotHealthy', message: `${problems.length} problem(s): ${first}` };
   const conditions: Condition[] = [
-    condition('Ready', s.healthy, s.healthy ? 'Healthy' : 'NotHealthy', s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : `${problems.length} problem(s): ${first}`, g, prev, i.now),
+    condition('Ready', s.healthy, s.healthy ? 'Healthy' : notReady.reason, s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : notReady.message, g, prev, i.now),
     condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${addressKey(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
     condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? addressKey(s.master) : 'the same master'}`, g, prev, i.now),
     condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),

@@ -29,7 +29,7 @@ function observedWithMaster(master = 'shop-redis-0', nodes?: NodeStatus[], senti
 }
 
 function pods(revisions: Record<string, string>, extra: Partial<Record<string, Partial<RollPod>>> = {}): RollPod[] {
-  return Object.entries(revisions).map(([name, revision]) => ({ name, revision, ready: true, terminating: false, ...extra[name] }));
+  return Object.entries(revisions).map(([name, revision]) => ({ name, revision, ready: true, terminating: false, neverReady: false, ...extra[name] }));
 }
 
 function input(o: Partial<RollInput>): RollInput {
@@ -115,5 +115,59 @@ describe('planRoll', () => {
     const observed: TopologyStatus = { ...observedWithMaster(), nodes: [node('shop-redis-0', 'master', 'shop-redis-0')] };
     const step = planRoll(input({ replicas: 1, pods: pods({ 'shop-redis-0': 'old' }), observed }));
     assert.equal(step.kind === 'delete' && step.pod, 'shop-redis-0');
+  });
+
+  describe('pods that never became ready on an old revision', () => {
+    const pullFailure = (pod: string) => ({ ready: false, neverReady: true, trouble: { pod, class: 'image' as const, reason: 'ErrImageNeverPull', message: 'Container image "localhost/redis-ha/redis:7.0.99" is not present with pull policy of Never', container: 'redis', image: 'localhost/redis-ha/redis:7.0.99' } });
+    const down = (id: string) => ({ ...node(id, 'replica', 'shop-redis-0'), role: 'down' as const, reachable: false, following: undefined, linkUp: undefined, lagBytes: undefined });
+    /** The Sentinels still name shop-redis-0, which never ran: no pod answers. */
+    const nothingAnswers = observedWithMaster('shop-redis-0', ['shop-redis-0', 'shop-redis-1', 'shop-redis-2'].map(down));
+
+    test('a broken image fixed in the spec: every stuck pod is replaced at once, the named master too, since it never answered', () => {
+      const step = planRoll(input({
+        pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-0': pullFailure('shop-redis-0'), 'shop-redis-1': pullFailure('shop-redis-1'), 'shop-redis-2': pullFailure('shop-redis-2') }),
+        observed: nothingAnswers, sentinelsRolledOut: false,
+      }));
+      assert.deepEqual(step, {
+        kind: 'replace-stuck', pods: ['shop-redis-0', 'shop-redis-1', 'shop-redis-2'],
+        reason: 'shop-redis-0, shop-redis-1, shop-redis-2 never became ready on an old revision (ErrImageNeverPull) and hold no data: replacing them with revision new now',
+      });
+    });
+
+    test('one stuck replica is replaced without waiting for the others to be healthy or in sync', () => {
+      const observed = observedWithMaster('shop-redis-0', [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0', { linkUp: false }), down('shop-redis-2')]);
+      const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-1': { ready: false }, 'shop-redis-2': { ready: false, neverReady: true } }), observed, sentinelsRolledOut: false }));
+      assert.deepEqual(step, { kind: 'replace-stuck', pods: ['shop-redis-2'], reason: 'shop-redis-2 never became ready on an old revision (not ready) and holds no data: replacing it with revision new now' });
+    });
+
+    test('a crash loop and an unschedulable pod count the same; a terminating one is left to finish', () => {
+      const crash = { ready: false, neverReady: true, trouble: { pod: 'shop-redis-1', class: 'crash' as const, reason: 'CrashLoopBackOff', message: 'the last run of container redis ended with Error (exit code 1), 3 restart(s)', container: 'redis' } };
+      const pending = { ready: false, neverReady: true, trouble: { pod: 'shop-redis-2', class: 'unschedulable' as const, reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient memory.' } };
+      const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-0': { ...pullFailure('shop-redis-0'), terminating: true }, 'shop-redis-1': crash, 'shop-redis-2': pending }), observed: nothingAnswers }));
+      assert.deepEqual(step, { kind: 'replace-stuck', pods: ['shop-redis-1', 'shop-redis-2'], reason: 'shop-redis-1, shop-redis-2 never became ready on an old revision (CrashLoopBackOff, Unschedulable) and hold no data: replacing them with revision new now' });
+    });
+
+    test('a pod that was ready once (it may hold data) is never replaced out of turn: the roll waits for it', () => {
+      const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-2': { ready: false } }), observed: observedWithMaster('shop-redis-0', [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0'), down('shop-redis-2')]) }));
+      assert.deepEqual(step, { kind: 'wait', reason: 'shop-redis-2 is not ready' });
+    });
+
+    test('a never-ready pod that answers as Redis (a replica still syncing, or a master) is not replaced', () => {
+      const syncing = observedWithMaster('shop-redis-0', [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0'), node('shop-redis-2', 'replica', 'shop-redis-0', { linkUp: false })]);
+      assert.deepEqual(planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-2': { ready: false, neverReady: true } }), observed: syncing })), { kind: 'wait', reason: 'shop-redis-2 is not ready' });
+      const answeringMaster = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }, { 'shop-redis-0': { ready: false, neverReady: true } }) }));
+      assert.deepEqual(answeringMaster, { kind: 'wait', reason: 'shop-redis-0 is not ready' });
+    });
+
+    test('a stuck pod on the update revision (the new spec is broken too) is not replaced: the same spec would make it again', () => {
+      const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'new' }, { 'shop-redis-2': pullFailure('shop-redis-2') }), observed: observedWithMaster('shop-redis-0', [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0'), down('shop-redis-2')]) }));
+      assert.deepEqual(step, { kind: 'wait', reason: 'shop-redis-2 is not ready' });
+    });
+
+    test('waits while a Sentinel reports a failover in progress', () => {
+      const sentinels = ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2'].map((id) => sentinel(id, 'shop-redis-0', id === 'shop-sentinel-2' ? { failoverInProgress: true } : {}));
+      const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }, { 'shop-redis-2': pullFailure('shop-redis-2') }), observed: { ...nothingAnswers, sentinels } }));
+      assert.deepEqual(step, { kind: 'wait', reason: 'shop-sentinel-2 reports a failover in progress' });
+    });
   });
 });

@@ -9,11 +9,17 @@
  * one pod at a time; the Redis roll waits until it has finished, so a switchover never runs with a
  * Sentinel missing.
  *
+ * A pod on an old revision that never became Ready (its image cannot be pulled, it crash-loops, it
+ * cannot be scheduled) holds no data: it is replaced at once, all such pods together, without waiting
+ * for the others to be healthy (they may never be: a broken image breaks every pod). Without that rule a
+ * mistyped tag corrected in the spec left every pod stuck on the broken revision.
+ *
  * `planRoll` is pure: it reads the pods, the StatefulSets' revisions and one topology observation and
  * returns one step with its reason; the runtime carries the step out and asks again on its next pass.
  */
 import type { TopologyStatus } from '../observe/status.ts';
 import { addressKey } from '../redis/address.ts';
+import type { PodTrouble } from './pods.ts';
 
 /** A Redis pod as the roll sees it. */
 export interface RollPod {
@@ -22,6 +28,10 @@ export interface RollPod {
   readonly revision?: string;
   readonly ready: boolean;
   readonly terminating: boolean;
+  /** It has never been Ready (pods.ts `neverReady`): never scheduled, never ran, or never passed readiness. */
+  readonly neverReady: boolean;
+  /** Why it is not running, when its status says (pods.ts `podTrouble`). */
+  readonly trouble?: PodTrouble;
 }
 
 export interface RollInput {
@@ -42,6 +52,8 @@ export type RollStep =
   | { readonly kind: 'done'; readonly reason: string }
   | { readonly kind: 'wait'; readonly reason: string }
   | { readonly kind: 'delete'; readonly pod: string; readonly reason: string }
+  /** Pods that never became Ready on an old revision: they hold no data, so all go at once. */
+  | { readonly kind: 'replace-stuck'; readonly pods: readonly string[]; readonly reason: string }
   | { readonly kind: 'switchover'; readonly from: string; readonly to: string; readonly reason: string };
 
 /** Numeric order of StatefulSet pods (`x-10` after `x-9`). */
@@ -51,20 +63,41 @@ function byOrdinal(a: string, b: string): number {
 }
 
 /**
+ * Pods a roll replaces without waiting: on an old revision, never Ready, not terminating, and not
+ * answering as Redis in this observation (so neither a master nor a replica with data, even one the
+ * Sentinels still name: a name that never answered holds nothing).
+ */
+export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly RollPod[]): RollPod[] {
+  const answering = new Set(i.observed.nodes.filter((n) => n.reachable).map((n) => n.id));
+  return outdated.filter((p) => p.neverReady && !p.terminating && !answering.has(p.name));
+}
+
+/**
  * The next step of a roll:
  * 1. nothing on an old revision: done;
- * 2. wait while the StatefulSet controller has not caught up, a pod is missing, terminating or not
+ * 2. pods on an old revision that never became Ready and do not answer as Redis now: replace them all at
+ *    once (they hold no data, so none of them can be the master a client writes to), unless a Sentinel
+ *    reports a failover in progress; no other pod needs to be healthy for this;
+ * 3. wait while the StatefulSet controller has not caught up, a pod is missing, terminating or not
  *    ready, the Sentinels are still rolling, a Sentinel is failing over, or the Redis topology is not
  *    whole (no master a majority of Sentinels names and that reports master, a replica not following
  *    it with its link up): a roll never adds a disruption to one in progress;
- * 3. an outdated replica: delete it (the highest ordinal first);
- * 4. only the master is outdated: switch over to an updated, in-sync replica (the least behind);
- *    after it, the old master is an outdated replica and goes by step 3.
+ * 4. an outdated replica: delete it (the highest ordinal first), one at a time;
+ * 5. only the master is outdated: switch over to an updated, in-sync replica (the least behind);
+ *    after it, the old master is an outdated replica and goes by step 4.
  */
 export function planRoll(i: RollInput): RollStep {
   const outdated = i.pods.filter((p) => i.updateRevision !== undefined && p.revision !== i.updateRevision);
   if (i.updateRevision === undefined || !i.observedLatest) return { kind: 'wait', reason: 'the StatefulSet controller has not observed the latest template yet' };
   if (outdated.length === 0 && i.pods.length >= i.replicas) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
+  const stuck = stuckPods(i, outdated);
+  if (stuck.length) {
+    const busy = i.observed.sentinels.find((s) => s.failoverInProgress);
+    if (busy) return { kind: 'wait', reason: `${busy.id} reports a failover in progress` };
+    const names = stuck.map((p) => p.name).sort(byOrdinal);
+    const causes = [...new Set(stuck.map((p) => p.trouble?.reason ?? 'not ready'))].join(', ');
+    return { kind: 'replace-stuck', pods: names, reason: `${names.join(', ')} never became ready on an old revision (${causes}) and ${names.length === 1 ? 'holds' : 'hold'} no data: replacing ${names.length === 1 ? 'it' : 'them'} with revision ${i.updateRevision} now` };
+  }
   const terminating = i.pods.find((p) => p.terminating);
   if (terminating) return { kind: 'wait', reason: `${terminating.name} is terminating` };
   if (i.pods.length < i.replicas) return { kind: 'wait', reason: `${i.replicas - i.pods.length} Redis pod(s) missing; waiting for the StatefulSet to recreate them` };

@@ -14,7 +14,8 @@ import { KubeApiError, PATCH, type KubeClient } from './client.ts';
 import { MASTER_POD_LABEL, namesOf } from './render/index.ts';
 import { objectPath, typeOfKind, pathOf } from './resources.ts';
 import type { EventRecorder } from './events.ts';
-import { planRoll, type RollPod, type RollStep } from './roll.ts';
+import { planRoll, type RollInput, type RollPod, type RollStep } from './roll.ts';
+import { groupTroubles, neverReady, podTrouble, troubleSentence, type PodObject, type PodTrouble } from './pods.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
@@ -117,6 +118,9 @@ export class DeploymentRuntime {
   #rolling = false;
   #rollEnabled = false;
   #lastRollReason = '';
+  /** Causes of pods not starting (pods.ts troubleKey) already told in an Event: one Event per cause until the resource is healthy again. */
+  readonly #toldTroubles = new Set<string>();
+  #podsUnreadable = '';
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
@@ -201,13 +205,13 @@ export class DeploymentRuntime {
    * One step of a roll (roll.ts), in the background: a switchover takes seconds and status keeps being
    * written meanwhile. The next status pass plans the next step from a fresh observation.
    */
-  #roll(observed: TopologyStatus): void {
+  #roll(input: RollInput): void {
     this.#rolling = true;
     const name = `${this.#o.namespace}/${this.#o.spec.name}`;
     void (async () => {
       let step: RollStep | undefined;
       try {
-        step = planRoll(await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observed));
+        step = planRoll(input);
         if (step.kind === 'done') {
           if (this.#lastRollReason !== '' && this.#lastRollReason !== step.reason) {
             this.#o.log(`${name}: rolling update finished: ${step.reason}`);
@@ -225,6 +229,13 @@ export class DeploymentRuntime {
             if (!(err instanceof KubeApiError && err.status === 404)) throw err;
           });
           if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `deleted pod ${step.pod}: ${step.reason}`);
+        } else if (step.kind === 'replace-stuck') {
+          for (const pod of step.pods) {
+            await this.#o.client.request('DELETE', objectPath(typeOfKind('Pod'), pod, this.#o.namespace)).catch((err) => {
+              if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+            });
+          }
+          if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `deleted ${step.pods.length === 1 ? 'pod' : 'pods'} ${step.pods.join(', ')}: ${step.reason}`);
         } else if (step.kind === 'switchover') {
           const target = step.to;
           const to = this.#o.topology.nodes.find((n) => n.id === target);
@@ -236,13 +247,30 @@ export class DeploymentRuntime {
       } catch (err) {
         this.#o.log(`${name}: rolling update step failed: ${(err as Error).message}`);
         const cr = this.#o.resource();
-        if (cr && step && step.kind !== 'wait') this.#o.events.record(cr, 'Warning', 'RollingUpdateFailed', `${step.kind === 'delete' ? `could not delete ${step.pod}` : step.kind === 'switchover' ? `could not switch over to ${step.to}` : step.reason}: ${(err as Error).message}`);
+        if (cr && step && step.kind !== 'wait') this.#o.events.record(cr, 'Warning', 'RollingUpdateFailed', `${step.kind === 'delete' ? `could not delete ${step.pod}` : step.kind === 'replace-stuck' ? `could not delete ${step.pods.join(', ')}` : step.kind === 'switchover' ? `could not switch over to ${step.to}` : step.reason}: ${(err as Error).message}`);
       } finally {
         this.#rolling = false;
         // A step changes the world: look again soon rather than at the next status tick.
-        if (step && step.kind !== 'done' && !this.#stopped) setTimeout(() => this.writeStatusSoon(), step.kind === 'wait' ? 1000 : 2000).unref();
+        if (step && step.kind !== 'done' && !this.#stopped) setTimeout(() => this.writeStatusSoon(), step.kind === 'wait' || step.kind === 'replace-stuck' ? 1000 : 2000).unref();
       }
     })();
+  }
+
+  /**
+   * The pods' causes of not starting as one sentence each (pods.ts), and one Warning Event per cause,
+   * its reason the kubelet's: told once, not on every pass, until the resource is healthy again.
+   */
+  #podProblems(cr: RedisHAResource, troubles: readonly PodTrouble[], healthy: boolean): { reason: string; message: string }[] {
+    if (healthy && troubles.length === 0) this.#toldTroubles.clear();
+    return groupTroubles(troubles).map((g) => {
+      const message = troubleSentence(g, this.#o.namespace);
+      if (!this.#toldTroubles.has(g.key)) {
+        this.#toldTroubles.add(g.key);
+        this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: ${message}`);
+        this.#o.events.record(cr, 'Warning', g.first.reason, message);
+      }
+      return { reason: g.first.reason, message };
+    });
   }
 
   async #writeStatus(): Promise<void> {
@@ -251,10 +279,20 @@ export class DeploymentRuntime {
     if (!cr || cr.metadata.deletionTimestamp) return;
     const observed = await collectStatus(this.#target, 1000);
     this.#o.metrics.update(observed);
-    if (this.#rollEnabled && !this.#rolling) this.#roll(observed);
+    let world: (RollInput & { troubles: PodTrouble[] }) | undefined;
+    try {
+      world = await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observed);
+      this.#podsUnreadable = '';
+    } catch (err) {
+      const problem = (err as Error).message;
+      if (problem !== this.#podsUnreadable) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not read the pods and StatefulSets: ${problem}`);
+      this.#podsUnreadable = problem;
+    }
+    if (world && this.#rollEnabled && !this.#rolling) this.#roll(world);
+    const podProblems = this.#podProblems(cr, world?.troubles ?? [], observed.healthy);
     const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
     const previous = this.#lastWritten ?? cr.status;
-    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, now: new Date().toISOString() });
+    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, now: new Date().toISOString() });
     if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
     await writeStatus(this.#o.client, cr, status);
     const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));
@@ -263,32 +301,39 @@ export class DeploymentRuntime {
   }
 }
 
-interface PodObject {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 interface StatefulSetObject {
   metadata: { generation?: number };
   spec?: { replicas?: number };
   status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string; readyReplicas?: number; updatedReplicas?: number; replicas?: number };
 }
 
-/** The roll's view of the world: the Redis pods, both StatefulSets' revisions, and `observed`. */
-export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: TopologyStatus) {
+/**
+ * The roll's view of the world: the Redis pods, both StatefulSets' revisions, and `observed`; and why
+ * any Redis or Sentinel pod is not starting (`troubles`, Redis pods first), for status and Events.
+ */
+export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: TopologyStatus): Promise<RollInput & { troubles: PodTrouble[] }> {
   const names = namesOf(spec);
   const stsType = typeOfKind('StatefulSet');
   const [redis, sentinels, podList] = await Promise.all([
     client.find<StatefulSetObject>(objectPath(stsType, names.redis, namespace)),
     client.find<StatefulSetObject>(objectPath(stsType, names.sentinel, namespace)),
-    client.get<{ items: PodObject[] }>(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: `app.kubernetes.io/instance=${spec.name},${COMPONENT_LABEL}=redis` }),
+    client.get<{ items: PodObject[] }>(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: `app.kubernetes.io/instance=${spec.name},${COMPONENT_LABEL} in (redis,sentinel)` }),
   ]);
-  const pods: RollPod[] = podList.items.map((p) => ({
-    name: p.metadata.name,
-    revision: p.metadata.labels?.['controller-revision-hash'],
-    ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-    terminating: p.metadata.deletionTimestamp !== undefined,
-  }));
+  const component = (p: PodObject) => p.metadata.labels?.[COMPONENT_LABEL];
+  const byName = (a: PodObject, b: PodObject) => (component(a) === component(b) ? a.metadata.name.localeCompare(b.metadata.name, 'en', { numeric: true }) : component(a) === 'redis' ? -1 : 1);
+  const all = [...podList.items].sort(byName);
+  const pods: RollPod[] = all.filter((p) => component(p) === 'redis').map((p) => {
+    const trouble = podTrouble(p);
+    return {
+      name: p.metadata.name,
+      revision: p.metadata.labels?.['controller-revision-hash'],
+      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      terminating: p.metadata.deletionTimestamp !== undefined,
+      neverReady: neverReady(p),
+      ...(trouble ? { trouble } : {}),
+    };
+  });
+  const troubles = all.map(podTrouble).filter((t) => t !== undefined);
   const want = (s: StatefulSetObject | undefined) => s?.spec?.replicas ?? 0;
   const sentinelsRolledOut = sentinels !== undefined && sentinels.status?.observedGeneration === sentinels.metadata.generation &&
     sentinels.status?.updateRevision === sentinels.status?.currentRevision && (sentinels.status?.updatedReplicas ?? 0) === want(sentinels) && (sentinels.status?.readyReplicas ?? 0) === want(sentinels);
@@ -299,6 +344,7 @@ export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespa
     pods,
     sentinelsRolledOut,
     observed,
+    troubles,
   };
 }
 

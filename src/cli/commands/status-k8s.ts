@@ -69,5 +69,18 @@ export function kubernetesStatusTable(doc: KubernetesStatusDocument): string {
   const failover = doc.lastFailover ? `, last failover ${doc.lastFailover.time} ${doc.lastFailover.from} -> ${doc.lastFailover.to} (${doc.lastFailover.reason}, epoch ${doc.lastFailover.epoch})` : '';
   const tls = doc.tls ? `, TLS only (CA: ca.crt in Secret ${doc.tlsSecret}${doc.tlsAuthClients === 'yes' ? '; client certificates required' : ''})` : '';
   const head = `${doc.resource} (Sentinel master name ${doc.masterName}): ${doc.healthy ? 'healthy' : 'NOT HEALTHY'}, master ${master} (endpoint ${doc.endpoints.master}, reads ${doc.endpoints.replicas}), quorum ${doc.quorum} of ${doc.sentinels.length}${tls}, as observed by the operator${failover}`;
-  return `${head}\n\n${membersTable(doc)}`;
+  const why = notReadyLine(doc);
+  return `${head}\n${why ? `${why}\n` : ''}\n${membersTable(doc)}`;
+}
+
+/**
+ * Why the resource is not Ready, in one line a person can act on: the Ready condition's reason and
+ * message as the operator wrote them (for a pod that cannot start: the pods, the kubelet's reason and
+ * message, and the fix). Empty when it is Ready, or when the operator has not said yet.
+ */
+export function notReadyLine(doc: Pick<KubernetesStatusDocument, 'conditions' | 'healthy' | 'problems'>): string {
+  if (doc.healthy) return '';
+  const ready = doc.conditions.find((c) => c.type === 'Ready');
+  if (ready && ready.status !== 'True') return `Not Ready (${ready.reason}): ${ready.message}`;
+  return doc.problems[0] ? `Not Ready: ${doc.problems[0]}` : '';
 }
