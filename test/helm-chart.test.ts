@@ -6,9 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { CHART_DIR, chartFiles } from '../src/kubernetes/chart.ts';
@@ -78,7 +78,7 @@ describe('the Helm chart with real Helm', { skip: helmPath ? false : 'no Go tool
   const cases: { values: string[]; options: ManifestOptions; release?: string }[] = [
     {
       values: ['image.repository=registry.example/ops/redis-ha', 'image.tag=9.9.9', 'image.pullPolicy=Always', 'replicas=3', 'resources.requests.cpu=100m', 'resources.limits.memory=1Gi', 'labels.team=cache', 'labels.tier=platform'],
-      options: { image: 'registry.example/ops/redis-ha:9.9.9', imagePullPolicy: 'Always', replicas: 3, resources: { requests: { cpu: '100m' }, limits: { memory: '1Gi' } }, labels: { team: 'cache', tier: 'platform' } },
+      options: { image: 'registry.example/ops/redis-ha:9.9.9', imagePullPolicy: 'Always', replicas: 3, resources: { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '1Gi' } }, labels: { team: 'cache', tier: 'platform' } },
     },
     {
       release: 'shop-ops',
@@ -88,8 +88,8 @@ describe('the Helm chart with real Helm', { skip: helmPath ? false : 'no Go tool
   ];
   for (const c of cases) {
     test(`helm template --set ${c.values.join(',')} equals operatorManifests with the same options`, async () => {
-      // resources replace the defaults as a whole in operatorManifests; Helm merges maps, so null them first.
-      const set = c.values.some((v) => v.startsWith('resources.')) ? ['--set', 'resources=null', '--set', c.values.join(',')] : ['--set', c.values.join(',')];
+      // Helm merges --set into the default maps (resources.requests.memory stays 96Mi).
+      const set = ['--set', c.values.join(',')];
       const chart = parseStream(await helm(['template', c.release ?? 'redis-ha-operator', CHART, ...set]));
       const expected = operatorManifests(c.options) as unknown as Obj[];
       assert.deepEqual(sortObjects(withoutHelmPolicy(chart)), sortObjects(JSON.parse(JSON.stringify(expected))));
@@ -157,6 +157,63 @@ describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath
     const holder = await kubectl(['-n', NS, 'get', 'lease', 'redis-ha-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
     assert.match(holder, /^redis-ha-operator-/);
     assert.equal((await kubectl(['get', 'clusterrolebinding', '-l', `app.kubernetes.io/name=redis-ha-operator,team=e2e-helm`, '-o', 'name'])).trim(), '');
+  });
+
+  // kubectl redisha against the RedisHA this release reconciles: kubectl finds the plugin on PATH.
+  async function plugin(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const bin = mkdtempSync(join(tmpdir(), 'redis-ha-plugin-'));
+    try {
+      symlinkSync(join(REPO, 'bin/kubectl-redisha.js'), join(bin, 'kubectl-redisha'));
+      const kubectlDir = join(dirname(kubeconfig!), 'bin');
+      // Node 24 first (the plugin's #!/usr/bin/env node), then the test bed's kubectl.
+      const env = { ...process.env, PATH: `${bin}:${dirname(process.execPath)}:${kubectlDir}:${process.env.PATH}`, KUBECONFIG: kubeconfig!, ...extraEnv };
+      const r = await run(join(kubectlDir, 'kubectl'), ['redisha', ...args], { env, timeout: 180_000 }).then((x) => ({ code: 0, ...x }), (e: { code: number; stdout: string; stderr: string }) => e);
+      return { code: r.code, stdout: String(r.stdout), stderr: String(r.stderr) };
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  }
+
+  test('kubectl redisha status: a table of the namespace, --json of one resource', async () => {
+    const list = await plugin(['status', '-n', NS]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^NAME\s+READY\s+HEALTHY/);
+    assert.match(list.stdout, new RegExp(`\\n${NAME}\\s+True\\s+yes\\s+${NAME}-redis-\\d`));
+    // The namespace from the context, as kubectl does, when -n is not given.
+    const ctx = join(mkdtempSync(join(tmpdir(), 'redis-ha-kubeconfig-')), 'config');
+    writeFileSync(ctx, readFileSync(kubeconfig!));
+    await kubectl(['--kubeconfig', ctx, 'config', 'set-context', '--current', `--namespace=${NS}`]);
+    const one = await plugin(['status', NAME, '--json'], { KUBECONFIG: ctx });
+    assert.equal(one.code, 0, one.stderr);
+    const doc = JSON.parse(one.stdout) as { healthy: boolean; resource: string; nodes: unknown[] };
+    assert.equal(doc.healthy, true);
+    assert.equal(doc.resource, `${NS}/${NAME}`);
+    const missing = await plugin(['status', 'nothere', '-n', NS]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^kubectl-redisha: no RedisHA e2e-helm\/nothere/);
+  });
+
+  test('kubectl redisha password prints the Secret\'s password alone; cli runs a command on the master with it', async () => {
+    const pw = await plugin(['password', NAME, '-n', NS]);
+    assert.equal(pw.code, 0, pw.stderr);
+    const secret = Buffer.from(await kubectl(['-n', NS, 'get', 'secret', `${NAME}-auth`, '-o', 'jsonpath={.data.password}']), 'base64').toString();
+    assert.equal(pw.stdout, `${secret}\n`);
+    const set = await plugin(['cli', NAME, '-n', NS, '--', 'SET', 'plugin:k', 'v1']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout.trim(), 'OK');
+    assert.equal((await plugin(['cli', NAME, '-n', NS, '--', 'GET', 'plugin:k'])).stdout.trim(), 'v1');
+  });
+
+  test('kubectl redisha failover: the operator switches the master over and answers in status', async () => {
+    const before = (await kubectl(['-n', NS, 'get', 'redisha', NAME, '-o', 'jsonpath={.status.masterPod}'])).trim();
+    const r = await plugin(['failover', NAME, '-n', NS, '--json', '--timeout', '90']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const answer = JSON.parse(r.stdout) as { result: string; from: string; to: string };
+    assert.equal(answer.result, 'Succeeded');
+    assert.equal(answer.from, before);
+    assert.notEqual(answer.to, before);
+    await eventually('the new master in status', 60_000, async () => ((await kubectl(['-n', NS, 'get', 'redisha', NAME, '-o', 'jsonpath={.status.masterPod}'])).trim() === answer.to ? true : undefined));
+    assert.equal((await plugin(['cli', NAME, '-n', NS, '--', 'GET', 'plugin:k'])).stdout.trim(), 'v1', 'no acknowledged write lost');
   });
 
   test('helm upgrade changes the operator in place (extra labels reach its pods); the RedisHA stays Ready', async () => {

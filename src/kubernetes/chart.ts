@@ -105,7 +105,6 @@ description: The redis-ha operator, which reconciles RedisHA resources (Redis ma
 type: application
 version: ${version}
 appVersion: "${version}"
-kubeVersion: ">=1.25.0-0"
 keywords: [redis, sentinel, operator, high-availability]
 home: https://github.com/redis-ha/redis-ha
 sources: [https://github.com/redis-ha/redis-ha]
