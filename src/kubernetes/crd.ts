@@ -63,6 +63,18 @@ export function statusSchema(): Schema {
         },
       },
       sentinelsAgreeing: int('Sentinels naming the agreed master.'),
+      switchover: {
+        type: 'object',
+        description: "The answer to the last planned switchover asked with the annotation redis-ha.io/switchover ('kubectl redisha failover').",
+        properties: {
+          request: str('The token of the request answered.'),
+          time: { type: 'string', format: 'date-time', description: 'When it finished.' },
+          result: str('Succeeded or Failed.'),
+          message: str('What happened, in a sentence.'),
+          from: str('The previous master pod.'),
+          to: str('The new master pod.'),
+        },
+      },
       lastFailover: {
         type: 'object',
         description: 'The last time a majority of Sentinels came to name another master.',

@@ -31,10 +31,24 @@ import { Counter, Gauge, Registry } from 'prom-client';
 /** The field manager of every object the operator applies. Fixed: a rename would orphan field ownership. */
 export const FIELD_MANAGER = 'redis-ha-operator';
 
+/** The label that gives a RedisHA to the operator of that class (`operator --class`). */
+export const OPERATOR_CLASS_LABEL = 'redis-ha.io/operator';
+
+/** The RedisHA resources an operator of class `operatorClass` (none: the default operator) acts on. */
+export function classSelector(operatorClass: string | undefined): string {
+  return operatorClass ? `${OPERATOR_CLASS_LABEL}=${operatorClass}` : `!${OPERATOR_CLASS_LABEL}`;
+}
+
 export interface OperatorOptions {
   readonly client: KubeClient;
   /** Watch one namespace; all when undefined. */
   readonly namespace?: string;
+  /**
+   * The operator class: with one, only RedisHA resources labelled `redis-ha.io/operator: <class>` are
+   * this operator's; without, only those without that label. Two operators (say, one per namespace
+   * from the Helm chart beside a cluster-wide one) then never act on the same resource.
+   */
+  readonly operatorClass?: string;
   readonly identity: string;
   readonly log: (line: string) => void;
   /** Start the topology controller per resource (off: apply and status only). Default true. */
@@ -105,6 +119,7 @@ export class Operator {
     const log = (line: string) => o.log(line);
     this.#resources = new Informer<RedisHAResource>(o.client, collectionPath(crType, o.namespace), {
       log,
+      labelSelector: classSelector(o.operatorClass),
       onChange: (type, cr) => {
         const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
         // The operator's own status writes come back as updates too. Reconciling on them would refresh

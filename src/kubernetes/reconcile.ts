@@ -3,6 +3,7 @@
  * status says, which role label each Redis pod should carry. No I/O and no clock (time is passed in),
  * so they are tested exhaustively in `reconcile.test.ts`; `operator.ts` does the talking.
  */
+import type { SwitchoverAnswer } from './switchover-request.ts';
 import { X509Certificate, createHash } from 'node:crypto';
 import { resolveSpec, SpecError, type RedisHASpec } from '../spec/index.ts';
 import { UserError } from '../errors.ts';
@@ -53,6 +54,8 @@ export interface RedisHAStatus {
   replicas?: { pod: string; address: string; role: string; linkUp?: boolean; lagBytes?: number }[];
   sentinelsAgreeing?: number;
   lastFailover?: { time: string; from: string; to: string; reason: string; epoch: number };
+  /** The answer to the last switchover request (switchover-request.ts). */
+  switchover?: SwitchoverAnswer;
   memory?: { master?: string; epoch: number };
   healthy?: boolean;
   masterName?: string;
@@ -320,6 +323,8 @@ export interface StatusInput {
    * start is the cause of what the topology then shows) and they lead the problems.
    */
   readonly podProblems?: readonly { readonly reason: string; readonly message: string }[];
+  /** The answer to the last switchover request, when this runtime gave one (else the previous status's stays). */
+  readonly switchover?: RedisHAStatus['switchover'];
   /** ISO time, used only for conditions that change now. */
   readonly now: string;
 }
@@ -357,6 +362,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     replicas,
     sentinelsAgreeing: agreeing,
     ...(i.lastFailover ?? i.previous?.lastFailover ? { lastFailover: i.lastFailover ?? i.previous!.lastFailover } : {}),
+    ...(i.switchover ?? i.previous?.switchover ? { switchover: i.switchover ?? i.previous!.switchover } : {}),
     memory: { ...(i.memory.master ? { master: addressKey(i.memory.master) } : {}), epoch: i.memory.epoch },
     healthy: s.healthy,
     masterName: s.masterName,

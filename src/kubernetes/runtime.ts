@@ -21,6 +21,7 @@ import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { addressKey, type Address } from '../redis/address.ts';
+import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 
@@ -121,6 +122,7 @@ export class DeploymentRuntime {
   /** Causes of pods not starting (pods.ts troubleKey) already told in an Event: one Event per cause until the resource is healthy again. */
   readonly #toldTroubles = new Set<string>();
   #podsUnreadable = '';
+  #switchover?: SwitchoverAnswer;
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
@@ -273,6 +275,30 @@ export class DeploymentRuntime {
     });
   }
 
+  /** Runs the switchover a user asked for (`kubectl redisha failover`); answers in status and an Event. */
+  #requestedSwitchover(request: SwitchoverRequest): void {
+    this.#rolling = true;
+    const name = `${this.#o.namespace}/${this.#o.spec.name}`;
+    void (async () => {
+      let answer: SwitchoverAnswer;
+      try {
+        const to = request.to === undefined ? undefined : this.#o.topology.nodes.find((n) => n.id === request.to);
+        if (request.to !== undefined && !to) throw new Error(`no Redis pod ${request.to} in ${name} (its pods: ${this.#o.topology.nodes.map((n) => n.id).join(', ')})`);
+        this.#o.log(`${name}: switchover requested (${request.token})${to ? ` to ${to.id}` : ''}`);
+        this.#requestedAt = Date.now();
+        const r = await switchover(this.#o.topology, { ...(to ? { to } : {}), timeoutMs: 60_000, log: (line) => this.#o.log(`${name}: switchover: ${line}`) });
+        answer = { request: request.token, time: new Date().toISOString(), result: 'Succeeded', message: `master moved from ${r.from.id} to ${r.to.id}, writes paused ${Math.round(r.writePauseMs)} ms`, from: r.from.id, to: r.to.id };
+      } catch (err) {
+        answer = { request: request.token, time: new Date().toISOString(), result: 'Failed', message: (err as Error).message };
+      }
+      this.#switchover = answer;
+      const cr = this.#o.resource();
+      if (cr) this.#o.events.record(cr, answer.result === 'Succeeded' ? 'Normal' : 'Warning', answer.result === 'Succeeded' ? 'Switchover' : 'SwitchoverFailed', answer.message);
+      this.#rolling = false;
+      this.writeStatusSoon();
+    })();
+  }
+
   async #writeStatus(): Promise<void> {
     if (this.#stopped) return;
     const cr = this.#o.resource();
@@ -288,11 +314,14 @@ export class DeploymentRuntime {
       if (problem !== this.#podsUnreadable) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: could not read the pods and StatefulSets: ${problem}`);
       this.#podsUnreadable = problem;
     }
-    if (world && this.#rollEnabled && !this.#rolling) this.#roll(world);
+    // A switchover asked with the annotation goes first; it and a roll step never run at once.
+    const pending = pendingSwitchover(cr.metadata.annotations, (this.#switchover ?? cr.status?.switchover)?.request);
+    if (pending && this.#rollEnabled && !this.#rolling) this.#requestedSwitchover(pending);
+    else if (world && this.#rollEnabled && !this.#rolling) this.#roll(world);
     const podProblems = this.#podProblems(cr, world?.troubles ?? [], observed.healthy);
     const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
     const previous = this.#lastWritten ?? cr.status;
-    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, now: new Date().toISOString() });
+    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, switchover: this.#switchover, now: new Date().toISOString() });
     if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
     await writeStatus(this.#o.client, cr, status);
     const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));

@@ -17,6 +17,8 @@ the CRD, a Namespace, least-privilege RBAC and a Deployment.
 Options (run):
       --kubeconfig FILE       kubeconfig (default: $KUBECONFIG, ~/.kube/config, else in-cluster)
       --namespace NS          watch only this namespace (default: all namespaces)
+      --class NAME            act only on RedisHA resources labelled redis-ha.io/operator=NAME
+                              (default: only on those without that label)
       --http HOST:PORT        serve /healthz, /readyz and /metrics (default 0.0.0.0:8080; 'off' for none)
       --no-leader-elect       act without a Lease (only when exactly one operator runs)
       --lease-namespace NS    namespace of the Lease (default: $POD_NAMESPACE, else the kubeconfig's)
@@ -32,6 +34,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   kubeconfig: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
+  class: { type: 'string' },
   http: { type: 'string' },
   'no-leader-elect': { type: 'boolean' },
   'lease-namespace': { type: 'string' },
@@ -53,6 +56,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function namespaceFlag(flag: string, v: string | undefined): string | undefined {
   if (v !== undefined && !DNS_LABEL.test(v)) throw new UsageError(`--${flag}: must be a namespace name (DNS-1123 label) (got "${v}")`);
+  return v;
+}
+
+/** A label value: 63 characters at most, alphanumeric at both ends. */
+function classFlag(v: string | undefined): string | undefined {
+  if (v !== undefined && !/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(v)) throw new UsageError(`--class: must be a label value (letters, digits, '-', '_', '.', at most 63) (got "${v}")`);
   return v;
 }
 
@@ -96,6 +105,7 @@ export async function operatorCommand(argv: string[]): Promise<number> {
     identity,
     log,
     namespace: namespaceFlag('namespace', values.namespace),
+    operatorClass: classFlag(values.class),
     http: httpFlag(values.http),
     leaderElection: values['no-leader-elect'] !== true,
     leaseNamespace: namespaceFlag('lease-namespace', values['lease-namespace']) ?? process.env.POD_NAMESPACE ?? contextNamespace(kc),

@@ -28,6 +28,12 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
     if (err instanceof KubeApiError && err.status === 404) throw new UserError(`no RedisHA ${ns}/${name}: list them with 'kubectl get redisha -A', or pass -n NAMESPACE`);
     throw new UserError(`cannot read RedisHA ${ns}/${name}: ${(err as Error).message}`);
   }
+  return kubernetesStatusOf(cr, ns);
+}
+
+/** The status document of a RedisHA already read (`kubectl redisha status` shares it). */
+export function kubernetesStatusOf(cr: RedisHAResource, ns: string) {
+  const name = cr.metadata.name;
   const s = cr.status ?? {};
   const names = namesOf({ name, naming: cr.spec?.naming === 'bitnami' ? 'bitnami' : 'redis-ha' });
   // The spec as stored (the API server applied the CRD's defaults); TLS needs a source there, else the operator rejects it.
@@ -62,7 +68,7 @@ export async function kubernetesStatus(name: string, namespace: string | undefin
   };
 }
 
-export type KubernetesStatusDocument = Awaited<ReturnType<typeof kubernetesStatus>>;
+export type KubernetesStatusDocument = ReturnType<typeof kubernetesStatusOf>;
 
 export function kubernetesStatusTable(doc: KubernetesStatusDocument): string {
   const master = doc.master ? addressKey(doc.master) : 'none';
