@@ -61,14 +61,11 @@ function apiGet(path: string): Promise<{ status: number; body: string }> {
   });
 }
 
-const manifests = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: v1
+/** A plain redis-server pod of the test bed's image, Ready once it answers PING, and a Service of `type` in front of it. */
+function redisBehindService(namespace: string, app: string, type: 'ClusterIP' | 'LoadBalancer'): string {
+  return `apiVersion: v1
 kind: Pod
-metadata: {name: redis, namespace: ${NS}, labels: {app: smoke-redis}}
+metadata: {name: redis, namespace: ${namespace}, labels: {app: ${app}}}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -83,10 +80,20 @@ spec:
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: smoke-redis, namespace: ${NS}}
+metadata: {name: ${app}, namespace: ${namespace}}
 spec:
-  selector: {app: smoke-redis}
+  type: ${type}
+  selector: {app: ${app}}
   ports: [{port: 6379, targetPort: 6379}]
+`;
+}
+
+const manifests = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+${redisBehindService(NS, 'smoke-redis', 'ClusterIP')}
 ---
 apiVersion: v1
 kind: Pod
@@ -236,28 +243,7 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: ${ns}}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: redis, namespace: ${ns}, labels: {app: lb-redis}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: redis
-    image: ${REDIS_IMAGE}
-    imagePullPolicy: Never
-    args: ["--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
-    readinessProbe:
-      exec: {command: [redis-cli, ping]}
-      periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata: {name: lb-redis, namespace: ${ns}}
-spec:
-  type: LoadBalancer
-  selector: {app: lb-redis}
-  ports: [{port: 6379, targetPort: 6379}]
-`;
+${redisBehindService(ns, 'lb-redis', 'LoadBalancer')}`;
   // What a program in the client's network namespace sees: connects (TCP, then PING for a Redis) or sends a
   // datagram (UDP), and prints the outcome as JSON: {"reply": "..."} or {"error": "ECODE"}.
   const probeScript = `

@@ -237,20 +237,8 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
         items: str('An IPv4 address or a DNS name.', ADDRESS, 'must be an IPv4 address or a DNS name', { maxLength: 253 }),
       },
       service: {
-        kind: 'object',
-        description: 'The per-pod LoadBalancer Services.',
-        fields: {
-          type: enumOf('Always LoadBalancer.', ['LoadBalancer'], 'LoadBalancer'),
-          preset: enumOf('Internal load balancer preset; default: services.preset.', PRESETS),
-          annotations: stringMap("Annotations on each per-pod Service (added after the preset's, so they win)."),
-          loadBalancerSourceRanges: {
-            kind: 'list',
-            description: 'CIDRs allowed through the load balancers; also opened in the NetworkPolicy.',
-            maxItems: 64,
-            items: str('A CIDR.', CIDR, 'must be a CIDR such as 10.0.0.0/8', { maxLength: 64 }),
-          },
-          externalTrafficPolicy: enumOf('Cluster or Local.', ['Cluster', 'Local']),
-        },
+        ...service('per-pod LoadBalancer'),
+        fields: { ...service('per-pod LoadBalancer').fields, type: enumOf('Always LoadBalancer.', ['LoadBalancer'], 'LoadBalancer') },
       },
     },
   },
