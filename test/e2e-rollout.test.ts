@@ -87,24 +87,32 @@ describe('a broken rollout recovers on the test bed', { skip: kubeconfig ? false
     assert.equal(event.type, 'Warning');
     assert.match(event.message, PULL_SENTENCE);
 
-    const ready = await eventually('the Ready condition to name ErrImageNeverPull', 30_000, async () => (await d.resource()).status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'ErrImageNeverPull'));
+    const readyNow = async () => (await d.resource()).status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'ErrImageNeverPull');
+    const ready = await eventually('the Ready condition to name ErrImageNeverPull', 30_000, readyNow);
     assert.equal(ready.status, 'False');
     assert.match(ready.message, PULL_SENTENCE);
 
-    const row = (await kubectl(['-n', NS, 'get', 'redisha', NAME, '--no-headers'])).trim();
+    // The message names the pods that cannot start, so it grows while more of them meet the image: each
+    // view is compared with the condition as it was around the same moment, until they are read alike.
+    const row = await eventually('kubectl get redisha to end with the Ready message', 30_000, async () => {
+      const r = (await kubectl(['-n', NS, 'get', 'redisha', NAME, '--no-headers'])).trim();
+      return r.endsWith((await readyNow())?.message ?? '\0') ? r : undefined;
+    });
     assert.match(row, /^shop\s+(shop-redis-\d\s+)?False\s+ErrImageNeverPull\s+0\s+/, 'Name, Master (the Sentinels may name one), Ready, Reason, Replicas');
-    assert.ok(row.endsWith(ready.message), `kubectl get redisha ends with the Ready message:\n${row}`);
 
-    const status = await statusK8s();
+    const [status, line] = await eventually('status --k8s to print the Ready message', 30_000, async () => {
+      const st = await statusK8s();
+      const l = st.stdout.split('\n').find((x) => x.startsWith('Not Ready'));
+      return l === `Not Ready (ErrImageNeverPull): ${(await readyNow())?.message}` ? ([st, l] as const) : undefined;
+    });
     assert.equal(status.code, 1);
-    const line = status.stdout.split('\n').find((l) => l.startsWith('Not Ready'));
-    assert.equal(line, `Not Ready (ErrImageNeverPull): ${ready.message}`);
     brokenRevision = (await sts()).status.updateRevision;
     assert.ok(brokenRevision);
     t.diagnostic(`named the cause ${Date.now() - started} ms after the resource was applied: ${line}`);
   });
 
   test('the spec fixed: the stuck pods are replaced at once and the resource is Ready with every pod on the fixed revision', async (t) => {
+    assert.ok(brokenRevision, 'the broken revision, which the test before reads');
     const fixedAt = Date.now();
     await kubectl(['apply', '-f', '-'], resource(REDIS_IMAGE.tag));
     const revision = await eventually('the Redis StatefulSet to take the fixed template', 30_000, async () => {
