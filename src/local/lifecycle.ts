@@ -13,8 +13,8 @@ import { EndpointProxy } from '../endpoint/proxy.ts';
 import { withConnection } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { Controller } from '../topology/controller.ts';
-import type { Memory } from '../topology/observation.ts';
-import type { Topology } from '../topology/observe.ts';
+import { agreedMaster, type Memory } from '../topology/observation.ts';
+import { observe, type Topology } from '../topology/observe.ts';
 import { privateDir, readJson, writeJson } from './fsutil.ts';
 import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
@@ -148,12 +148,13 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   const endpoints = new EndpointProxy(router, { ...endpointsOf(d), replicaFallback: 'master' });
   await endpoints.listen();
   let published = '';
+  const memory = {
+    load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
+    save: (m: Memory) => writeJson(files.memory, m),
+  };
   const controller = new Controller(t, {
     log,
-    memory: {
-      load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
-      save: (m) => writeJson(files.memory, m),
-    },
+    memory,
     publisher: {
       publish(master) {
         const now = master ? addressKey(master) : 'none';
@@ -165,8 +166,9 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     },
   });
   const advisor: RoleAdvisor = {
-    replicaOfFor: async (node) => replicaOfForRestart(await collectStatus(statusTargetOf(d), 500), node),
-    currentMaster: async () => (await collectStatus(statusTargetOf(d), 500)).master ?? undefined,
+    // The brain's rules on the brain's own observation.
+    replicaOfFor: async (node) => replicaOfForRestart(await observe(t), node, memory.load()),
+    currentMaster: async () => agreedMaster(await observe(t)),
     restarted: (member) => {
       // The dashboard's timeline shows the supervisor's own repairs beside the controller's.
       http?.timeline.add('process', `${member.id} stopped and was restarted by the supervisor`, true);

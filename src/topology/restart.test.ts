@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { replicaOfForRestart } from './restart.ts';
+import { clusterWithMasterAndTwoReplicas, node, nodeAddress, observation, replica, sentinel } from './plan-fixtures.ts';
+
+describe('replicaOfForRestart: the role of a node the supervisor restarts', () => {
+  it('follows the master a Sentinel majority names', () => {
+    assert.deepEqual(replicaOfForRestart(clusterWithMasterAndTwoReplicas(), nodeAddress(1), { epoch: 1 }), nodeAddress(0));
+  });
+
+  it('the Sentinels still name the restarted node: it follows the other node with the most data, by the planner\'s ranking', () => {
+    // node-1 has the higher offset but no keys: a node with data comes first (the old rule ranked by offset only).
+    const obs = observation(
+      [node(0, { role: 'replica', keys: 0, offset: 0 }), replica(1, 0, { keys: 0, offset: 5000 }), replica(2, 0, { keys: 100, offset: 900 })],
+      [0, 1, 2].map((i) => sentinel(i, 0)),
+    );
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 1 }), nodeAddress(2));
+  });
+
+  it('no Sentinel agreement: a node reporting master before a replica with more offset', () => {
+    const obs = observation([node(0, { reachable: false }), node(1, { offset: 100 }), replica(2, 1, { offset: 200 })], [sentinel(0, 0, { reachable: false })]);
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 1 }), nodeAddress(1));
+  });
+
+  it('the others answer but cannot be ranked yet (loading): it follows one of them, never starts as master', () => {
+    const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { role: 'unknown' })], []);
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 0 }), nodeAddress(1));
+  });
+
+  it('no other node answers: it starts as master', () => {
+    const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { reachable: false })], []);
+    assert.equal(replicaOfForRestart(obs, nodeAddress(0), { epoch: 0 }), undefined);
+  });
+});
