@@ -7,8 +7,11 @@
  *    it. If it names this pod and there are replicas, the pod has just restarted and may be empty: it
  *    comes back as a replica of itself (serving nobody) so that Sentinel promotes the replica with the data.
  * 2. Else a peer that reports itself master: follow the first, by ordinal.
- * 3. Else the first pod is master and every other pod follows it.
- * A Sentinel starts monitoring 1, else 2, else the first pod.
+ * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this pod fences
+ *    it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and the
+ *    controller correct a stale answer).
+ * 4. Else the first pod is master and every other pod follows it.
+ * A Sentinel starts monitoring 1, else 2, else 3, else the first pod.
  */
 import { majorityOf } from './agreement.ts';
 
@@ -39,17 +42,27 @@ export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswe
 
 /** The master a starting Sentinel monitors: rule 1, else 2, else 3. */
 export function startMaster(v: Omit<StartView, 'me' | 'replicas'>): string {
-  return sentinelMajority(v) ?? v.peerMasters[0] ?? v.first;
+  return sentinelMajority(v) ?? v.peerMasters[0] ?? firstAnswer(v) ?? v.first;
+}
+
+/** What the first Sentinel that answered names. */
+function firstAnswer(v: Pick<StartView, 'sentinelAnswers'>): string | undefined {
+  return v.sentinelAnswers.find((a): a is string => a !== undefined && a !== '');
+}
+
+/** Rule 1 and 3: follow what the Sentinels name, or fence this pod when they name it. */
+function following(v: StartView, named: string): StartRole {
+  if (named !== v.me) return { kind: 'replicaof', master: named };
+  return v.replicas > 0 ? { kind: 'fence' } : { kind: 'master' };
 }
 
 /** The role a starting Redis pod takes. */
 export function startRole(v: StartView): StartRole {
   const named = sentinelMajority(v);
-  if (named !== undefined) {
-    if (named !== v.me) return { kind: 'replicaof', master: named };
-    return v.replicas > 0 ? { kind: 'fence' } : { kind: 'master' };
-  }
+  if (named !== undefined) return following(v, named);
   const peer = v.peerMasters[0];
   if (peer !== undefined) return { kind: 'replicaof', master: peer };
+  const lone = firstAnswer(v);
+  if (lone !== undefined) return following(v, lone);
   return v.me === v.first ? { kind: 'master' } : { kind: 'replicaof', master: v.first };
 }

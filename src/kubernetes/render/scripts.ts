@@ -100,16 +100,19 @@ secret() { cat "$SECRETS/$1"; }
 # Passwords reach redis-cli through its environment, never argv.
 ask_redis() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.operator})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.operator})" timeout 3 $CLI --no-auth-warning --user ${ACL_USERS.operator} -h "$host" -p ${REDIS_PORT} "$@"; }
 ask_sentinel() { host=$1; shift; REDISCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" timeout 3 $CLI --no-auth-warning -h "$host" -p ${SENTINEL_PORT} "$@"; }
-# The master a majority of the ${spec.sentinels} Sentinels name (${majorityOf(spec.sentinels)}), as "host", or nothing.
-sentinel_master() {
-  answers=
+# What the other Sentinels name as master, one answer per line (those that answered).
+sentinel_answers() {
   for pod in $SENTINEL_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
     m=$(ask_sentinel "$pod.$DOMAIN" --raw SENTINEL get-master-addr-by-name "$GROUP" 2>/dev/null | head -n 1) || true
-    if [ -n "$m" ]; then answers="$answers $m"; fi
+    if [ -n "$m" ]; then echo "$m"; fi
   done
-  for m in $answers; do
-    if [ "$(echo $answers | tr ' ' '\n' | grep -Fcx "$m")" -ge ${majorityOf(spec.sentinels)} ]; then echo "$m"; return 0; fi
+  return 0
+}
+# The master a majority of the ${spec.sentinels} Sentinels (${majorityOf(spec.sentinels)}) name in ANSWERS, as "host", or nothing.
+sentinel_master() {
+  for m in \${ANSWERS:-}; do
+    if [ "$(echo "$ANSWERS" | grep -Fcx "$m")" -ge ${majorityOf(spec.sentinels)} ]; then echo "$m"; return 0; fi
   done
   return 0
 }
@@ -125,20 +128,25 @@ peer_master() {
 # The rule of src/topology/start.ts. start_role: this Redis pod's role, "master", "fence" (a replica of
 # itself: Sentinel still names it, and it may have restarted empty) or "replicaof ADDR";
 # start_master: the master a starting Sentinel monitors.
+follow() {
+  if [ "$1" != "$ME_ADDR" ]; then echo "replicaof $1"; elif [ ${spec.replicas} -gt 0 ]; then echo fence; else echo master; fi
+}
 start_role() {
+  ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
-  if [ -n "$m" ]; then
-    if [ "$m" != "$ME_ADDR" ]; then echo "replicaof $m"; elif [ ${spec.replicas} -gt 0 ]; then echo fence; else echo master; fi
-    return 0
-  fi
+  if [ -n "$m" ]; then follow "$m"; return 0; fi
   m=$(peer_master)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
+  m=$(echo "$ANSWERS" | head -n 1)
+  if [ -n "$m" ]; then follow "$m"; return 0; fi
   first=$(addr_of ${names.redis}-0)
   if [ "$ME_ADDR" = "$first" ]; then echo master; else echo "replicaof $first"; fi
 }
 start_master() {
+  ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
   [ -n "$m" ] || m=$(peer_master)
+  [ -n "$m" ] || m=$(echo "$ANSWERS" | head -n 1)
   [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
   echo "$m"
 }
@@ -238,6 +246,7 @@ m=
 while [ $i -lt ${wait * 10} ]; do
   role=$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1) || true
   [ "$role" = master ] || break
+  ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
   [ -z "$m" ] || [ "$m" = "$ME_ADDR" ] || break
   sleep 0.1

@@ -31,7 +31,8 @@ const CASES: Case[] = [
   { what: 'a majority names the pod itself: fenced', pod: 't-redis-1', sentinels: [R1, R1, undefined], masters: [], role: { kind: 'fence' } },
   { what: 'nothing answers, the first pod: master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], masters: [], role: { kind: 'master' } },
   { what: 'nothing answers, another pod: the first', pod: 't-redis-2', sentinels: [undefined, undefined, undefined], masters: [], role: { kind: 'replicaof', master: R0 } },
-  { what: 'one Sentinel names the pod itself, no majority, no peer master', pod: 't-redis-1', sentinels: [R1, undefined, undefined], masters: [], role: { kind: 'replicaof', master: R0 } },
+  { what: 'one Sentinel still names the pod itself, no majority, no peer master: fenced', pod: 't-redis-1', sentinels: [R1, undefined, undefined], masters: [], role: { kind: 'fence' } },
+  { what: 'one Sentinel names a peer, no majority, no peer master: that peer', pod: 't-redis-0', sentinels: [undefined, R2, undefined], masters: [], role: { kind: 'replicaof', master: R2 } },
 ];
 
 /** Runs `fn` of the rendered prelude as pod `pod`, with redis-cli replaced by the case's answers. */
