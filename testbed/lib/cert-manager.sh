@@ -13,16 +13,7 @@ NAME=cert-manager-controller
 LEASE=cert-manager-controller   # in kube-system, as cert-manager's own controller names it
 
 build() {
-  local stamp
-  stamp="$(stamp_of build/cert-manager/go.mod build/cert-manager/go.sum build/cert-manager/main.go lib/build-cert-manager.sh)"
-  if [[ "$(cat "$CM_CACHE.stamp" 2>/dev/null)" != "$stamp" || ! -x "$CM_CACHE/bin/$NAME" ]]; then
-    log "building cert-manager-controller from source (cold: minutes, at low priority)"
-    local t0=$SECONDS
-    mkdir -p "$TB_CACHE"
-    TB_CACHE="$TB_CACHE" CM_CACHE="$CM_CACHE" "$TB_HOME/lib/build-cert-manager.sh"
-    echo "$stamp" > "$CM_CACHE.stamp"
-    log "built cert-manager-controller $(cat "$CM_CACHE/version") in $((SECONDS - t0)) s"
-  fi
+  build_cached "$NAME" CM_CACHE "$NAME" lib/build-cert-manager.sh build/cert-manager/go.mod build/cert-manager/go.sum build/cert-manager/main.go
 }
 
 # TERM (the controller then releases its Lease, so the next one need not wait for it to expire), KILL after 10 s.

@@ -65,6 +65,22 @@ exporter_version() { echo "v$(dpkg-query -W -f '${Version}' prometheus-redis-exp
 
 # A hash of testbed/ files (globs allowed): the stamps that decide what to rebuild.
 stamp_of() { (cd "$TB_HOME" && shopt -s nullglob && for f in "$@"; do cat $f; done | sha256sum | cut -d' ' -f1); }
+# Builds a host component from source once, into a cache directory of its own: runs SCRIPT (under
+# testbed/, with TB_CACHE and CACHE_VAR=that directory in its environment) when the stamp of SCRIPT and
+# INPUTS (paths under testbed/) differs from DIR.stamp, or DIR/bin/BINARY is missing.
+build_cached() { # what cache_var binary script input...
+  local what=$1 var=$2 binary=$3 script=$4 dir=${!2} stamp t0
+  shift 4
+  set -- "$@" "$script"
+  stamp="$(stamp_of "$@")"
+  [[ "$(cat "$dir.stamp" 2>/dev/null)" != "$stamp" || ! -x "$dir/bin/$binary" ]] || return 0
+  log "building $what from source (cold: minutes, at low priority)"
+  t0=$SECONDS
+  mkdir -p "$TB_CACHE"
+  env TB_CACHE="$TB_CACHE" "$var=$dir" "$TB_HOME/$script"
+  echo "$stamp" > "$dir.stamp"
+  log "built $what $(cat "$dir/version") in $((SECONDS - t0)) s"
+}
 
 # A P-256 key and a certificate from the test bed's CA in $TB_RUN/pki: a client certificate, or a serving
 # one when a subjectAltName is given.

@@ -14,16 +14,7 @@ NS=metallb-system
 PROCS=(metallb-controller metallb-speaker)
 
 build() {
-  local stamp
-  stamp="$(stamp_of build/metallb/go.mod build/metallb/go.sum build/metallb/tools.go lib/build-metallb.sh)"
-  if [[ "$(cat "$LB_CACHE.stamp" 2>/dev/null)" != "$stamp" || ! -x "$LB_CACHE/bin/metallb-speaker" ]]; then
-    log "building MetalLB's controller and speaker from source (cold: minutes, at low priority)"
-    local t0=$SECONDS
-    mkdir -p "$TB_CACHE"
-    TB_CACHE="$TB_CACHE" LB_CACHE="$LB_CACHE" "$TB_HOME/lib/build-metallb.sh"
-    echo "$stamp" > "$LB_CACHE.stamp"
-    log "built MetalLB $(cat "$LB_CACHE/version") in $((SECONDS - t0)) s"
-  fi
+  build_cached "MetalLB's controller and speaker" LB_CACHE metallb-speaker lib/build-metallb.sh build/metallb/go.mod build/metallb/go.sum build/metallb/tools.go
 }
 
 # Replaces the rules of an iptables chain (creating it) when they differ from the ones given, one per argument.
