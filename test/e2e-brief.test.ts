@@ -147,8 +147,10 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
   assert.equal(await cliOutside(netns, ['-h', masterLB, 'WAIT', '2', '5000']), '2');
   // The endpoint's replicas port admits a replica once a majority of the Sentinels answer it, which can
   // take the Sentinel pods' first seconds (their names resolve once they run).
-  assert.equal(await eventually('a read through the replicas load balancer', 30_000, async () => cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting'])), 'hello');
-  assert.equal((await cliOutside(netns, ['-h', replicasLB, 'ROLE'])).split('\n')[0], 'slave', 'the replicas load balancer reaches a replica');
+  const [read, role] = await eventually('a read through the replicas load balancer', 30_000, async () =>
+    Promise.all([cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting']), cliOutside(netns, ['-h', replicasLB, 'ROLE'])]));
+  assert.equal(read, 'hello');
+  assert.equal(role.split('\n')[0], 'slave', 'the replicas load balancer reaches a replica');
   const replication = parseInfo(await cliOutside(netns, ['-h', masterLB, 'INFO', 'replication']));
   assert.equal(replication.get('role'), 'master');
   assert.equal(replication.get('connected_slaves'), '2');
