@@ -141,5 +141,14 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher): P
     case 'sentinel-configure':
       await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t)));
       return;
+    case 'hold-writes':
+      // Bounded by Sentinel's own bound on a failover, so a hold outlives neither it nor a dead controller by much.
+      await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('CLIENT', 'PAUSE', String(t.timings.failoverTimeout), 'WRITE'));
+      return;
   }
+}
+
+/** Ends a `hold-writes` (`CLIENT UNPAUSE`): the plan no longer asks for it. */
+export async function releaseWrites(t: Topology, node: Address): Promise<void> {
+  await withConnection(nodeEndpointIn(t, node), (c) => c.call('CLIENT', 'UNPAUSE'));
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { redisOptions } from '../redis/connect.ts';
-import { agreedMaster, type Memory } from './observation.ts';
-import { act, ActionOvertaken, type MasterPublisher } from './act.ts';
+import { agreedMaster, nameOf, type Memory, type Observation } from './observation.ts';
+import { act, ActionOvertaken, releaseWrites, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
@@ -17,6 +17,8 @@ export interface MemoryStore {
 /** Sentinel channels that mean "look again now". The event type is also the channel name. */
 const WAKE_EVENTS = new Set([
   '+switch-master', '+sdown', '-sdown', '+odown', '-odown', '+failover-end', '+failover-end-for-timeout',
+  // A failover's first steps: the master it replaces must stop taking writes before a replica is promoted.
+  '+try-failover', '+elected-leader', '+selected-slave', '+promoted-slave',
   '-failover-abort-not-elected', '-failover-abort-no-good-slave', '-failover-abort-slave-timeout',
   '+tilt', '-tilt', '+convert-to-slave', '+reboot', '+slave', '+fix-slave-config', '+new-epoch',
 ]);
@@ -52,6 +54,8 @@ export class Controller {
   readonly #clock: FailoverClock;
   /** A failover we asked for: not asked again until Sentinel names another master or it times out. */
   #failoverAsked?: { from: string; at: number };
+  /** Nodes whose writes a plan held (`hold-writes`), by address: released once a completed pass no longer holds them. */
+  readonly #held = new Map<string, Address>();
   /** Resolves when the pass in flight (if any) ends. */
   #idle: Promise<void> = Promise.resolve();
 
@@ -143,6 +147,25 @@ export class Controller {
     return actions.filter((a) => a.kind !== 'sentinel-failover' || !pending);
   }
 
+  /**
+   * After a pass whose actions all succeeded: ends the holds it no longer asks for. (A pass cut short or
+   * with a failed action keeps them: its fence of the held master may not have happened.) A node that cannot be reached is
+   * forgotten; its hold ends by its own deadline.
+   */
+  async #release(obs: Observation, actions: readonly Action[]): Promise<void> {
+    const wanted = new Set(actions.flatMap((a) => (a.kind === 'hold-writes' ? [addressKey(a.node)] : [])));
+    for (const [key, node] of this.#held) {
+      if (wanted.has(key)) continue;
+      this.#held.delete(key);
+      try {
+        await releaseWrites(this.#t, node);
+        this.#o.log(`released writes on ${nameOf(obs, node)}`);
+      } catch (err) {
+        this.#o.log(`could not release writes on ${nameOf(obs, node)}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   async #pass(): Promise<void> {
     const obs = await observe(this.#t);
     const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
@@ -156,13 +179,17 @@ export class Controller {
     const change = this.#clock.pass(obs);
     if (change) this.#tell((o) => o.masterChanged?.(change));
     if (!actions.some((a) => a.kind !== 'publish-master')) this.#lastOvertaken = '';
+    let failed = false;
     for (const a of actions) {
       if (this.#stopped) return;
       try {
         if (a.kind === 'sentinel-failover') this.#clock.trouble(Date.now());
         await act(this.#t, a, this.#o.publisher);
         if (a.kind === 'sentinel-failover') this.#failoverAsked = { from: agreed ? addressKey(agreed) : '', at: Date.now() };
-        if (a.kind !== 'publish-master') {
+        // A hold is repeated every pass that asks for it; only the first is news.
+        const repeated = a.kind === 'hold-writes' && this.#held.has(addressKey(a.node));
+        if (a.kind === 'hold-writes') this.#held.set(addressKey(a.node), a.node);
+        if (a.kind !== 'publish-master' && !repeated) {
           const description = describeAction(obs, a);
           this.#o.log(`did ${description}`);
           this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: true }));
@@ -181,10 +208,12 @@ export class Controller {
           this.#lastOvertaken = error;
           return;
         }
+        failed = true;
         this.#o.log(`could not ${description}: ${error}`);
         if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }
     }
+    if (!failed) await this.#release(obs, actions);
     if (p.memory.epoch !== this.#memory.epoch || addressKey(p.memory.master ?? { host: '', port: 0 }) !== addressKey(this.#memory.master ?? { host: '', port: 0 })) {
       this.#o.memory.save(p.memory);
     }

@@ -94,7 +94,8 @@ const finishingArb: fc.Arbitrary<Scenario> = scenarioArb(false).chain((s) =>
     },
   })));
 
-const touchesNodes = (p: Plan): boolean => p.actions.some((a) => 'node' in a || a.kind === 'sentinel-failover');
+/** A hold changes no role (the model has no writes), so it is not touching nodes here. */
+const touchesNodes = (p: Plan): boolean => p.actions.some((a) => ('node' in a && a.kind !== 'hold-writes') || a.kind === 'sentinel-failover');
 const reachableMasters = (o: Observation): NodeObservation[] => o.nodes.filter((n) => n.reachable && n.role === 'master');
 const shown = (s: Scenario, p: Plan): string => `${p.reason}\n${JSON.stringify(p.actions)}\n${JSON.stringify(s)}`;
 
@@ -134,7 +135,7 @@ test('(ii) the master a plan leaves, or promotes, is never empty while a reachab
   }), { numRuns: RUNS });
 });
 
-test('(iii) no action at all, and memory unchanged, while a reachable sentinel reports a failover or TILT, or is ahead of the majority', () => {
+test('(iii) no action but holds, and memory unchanged, while a reachable sentinel reports a failover or TILT, or is ahead of the majority', () => {
   const seen = new Map<string, number>();
   fc.assert(fc.property(fc.oneof(scenarioArb(false), finishingArb), (s) => {
     const p = plan(s.obs, s.spec, s.memory);
@@ -142,15 +143,22 @@ test('(iii) no action at all, and memory unchanged, while a reachable sentinel r
     const failingOver = s.obs.sentinels.filter((x) => x.reachable && x.failoverInProgress);
     for (const x of failingOver) seen.set(String(x.failoverState), (seen.get(String(x.failoverState)) ?? 0) + 1);
     // The code's own exemption: a failover past the promotion whose new master the majority already names.
-    if (failingOver.some((x) => !promotedAndFollowed(x, agreed)) || s.obs.sentinels.some((x) => x.reachable && x.tilt) || (agreed && sentinelAhead(s.obs, agreed))) {
-      assert.deepEqual(p.actions, [], shown(s, p));
+    // The masters whose writes a wait holds: reachable, reporting master, and named by a Sentinel that is
+    // failing over (or, with a Sentinel ahead, by the majority); never any other node.
+    const ahead = agreed && sentinelAhead(s.obs, agreed);
+    const holdable = s.obs.nodes.filter((n) => n.reachable && n.role === 'master'
+      && (failingOver.some((x) => x.monitoring && sameAddress(x.master, n)) || (ahead && sameAddress(agreed, n))));
+    if (failingOver.some((x) => !promotedAndFollowed(x, agreed)) || s.obs.sentinels.some((x) => x.reachable && x.tilt) || ahead) {
+      assert.ok(p.actions.every((a) => a.kind === 'hold-writes'), shown(s, p));
+      assert.deepEqual(p.actions.map((a) => a.kind === 'hold-writes' && a.node.host).sort(), holdable.map((n) => n.host).sort(), shown(s, p));
       assert.deepEqual(p.memory, s.memory);
     } else if (failingOver.length > 0) {
       // Exempted: the plan may only help Sentinel finish (point nodes at the master the majority names).
       // It never promotes, never asks for a failover, never touches the new master or any Sentinel
       // (invariant 6: no repair during a failover), and publishes no master but the agreed one.
       for (const a of p.actions) {
-        assert.ok(a.kind === 'publish-master' || a.kind === 'replicaof' || a.kind === 'fence', shown(s, p));
+        assert.ok(a.kind === 'publish-master' || a.kind === 'replicaof' || a.kind === 'fence' || a.kind === 'hold-writes', shown(s, p));
+        if (a.kind === 'hold-writes') assert.ok(holdable.some((n) => sameAddress(n, a.node)) && !sameAddress(a.node, agreed), shown(s, p));
         if (a.kind === 'replicaof' || a.kind === 'fence') assert.ok(sameAddress(a.master, agreed) && !sameAddress(a.node, agreed), shown(s, p));
         if (a.kind === 'publish-master') assert.ok(sameAddress(a.master ?? undefined, agreed), shown(s, p));
       }

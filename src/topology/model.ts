@@ -50,6 +50,7 @@ export function applyActions(obs: Observation, actions: readonly Action[]): Obse
         sentinelFailover(nodes, sentinels, current());
         break;
       case 'publish-master':
+      case 'hold-writes': // the model has no writes to hold
         break;
     }
   }

@@ -9,7 +9,7 @@ import {
   node, nodeAddress, observation, onlyStrayHoldsData, replica, restartedEmptyMaster, restartedEmptyMasterAsMaster,
   sentinel, sentinelAddress, sentinelInTilt, sentinelsLostConfig, spec, staleSentinel, strayOldMaster,
 } from './plan-fixtures.ts';
-import { addressKey } from '../redis/address.ts';
+import { addressKey, sameAddress } from '../redis/address.ts';
 
 const remembering = (i: number, epoch = 1): Memory => ({ master: nodeAddress(i), epoch });
 const publish = (i: number | null): Action => ({ kind: 'publish-master', master: i === null ? null : nodeAddress(i) });
@@ -38,11 +38,23 @@ test('healthy cluster with a syncing replica and a dead one says so', () => {
   assert.equal(plan(o, spec, remembering(0)).reason, 'no action: node-0 is master, 0 of 1 replica in sync, node-2 unreachable');
 });
 
-test('failover in progress: no action at all, memory untouched', () => {
-  const p = plan(failoverInProgress(), spec, remembering(0));
+test('failover in progress: nothing but the old master\'s writes held, memory untouched', () => {
+  const o = failoverInProgress();
+  const p = plan(o, spec, remembering(0));
+  const named = o.sentinels.find((s) => s.failoverInProgress)?.master;
+  assert.ok(named && nodeAt(o, named)?.role === 'master', 'the fixture\'s failing-over Sentinel names a live master');
+  assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: named }]);
+  assert.equal(p.reason, `waiting: sentinel-1 reports a failover in progress; holding writes on ${nodeAt(o, named)?.id}`);
+  assert.deepEqual(p.memory, remembering(0));
+});
+
+test('failover in progress of a master that is gone: no action at all', () => {
+  const o = failoverInProgress();
+  const named = o.sentinels.find((s) => s.failoverInProgress)?.master;
+  const gone = { ...o, nodes: o.nodes.map((n) => (sameAddress(n, named) ? { ...n, reachable: false, role: 'unknown' as const } : n)) };
+  const p = plan(gone, spec, remembering(0));
   assert.deepEqual(p.actions, []);
   assert.equal(p.reason, 'waiting: sentinel-1 reports a failover in progress');
-  assert.deepEqual(p.memory, remembering(0));
 });
 
 test('a sentinel in TILT: no action', () => {
@@ -208,8 +220,8 @@ test('a failover has just ended on one Sentinel (newer epoch, promoted master) a
   // which still reports master until Sentinel reconfigures it. Fencing node-1 now would undo the failover.
   const o = observation([node(0), node(1), replica(2, 0)], [sentinel(0, 1, { configEpoch: 2 }), sentinel(1, 0), sentinel(2, 0)]);
   const p = plan(o, spec, remembering(0));
-  assert.deepEqual(p.actions, []);
-  assert.equal(p.reason, 'waiting: sentinel-0 names node-1 under config epoch 2, newer than the majority\'s; the others follow it');
+  assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: nodeAddress(0) }], 'node-0 takes no write it would lose when the others follow');
+  assert.equal(p.reason, 'waiting: sentinel-0 names node-1 under config epoch 2, newer than the majority\'s; the others follow it; holding writes on node-0');
   assert.deepEqual(p.memory, remembering(0));
 });
 
@@ -267,9 +279,21 @@ test('a failover past promotion: replicas are pointed at the new master, no Sent
   assert.equal(p.reason, 'helping: sentinel-0 is finishing a failover (update_config) to node-0: pointing node-1 at node-0');
 });
 
-test('a failover before promotion (select_slave): no action at all', () => {
+test('a failover before promotion (select_slave): the master it replaces takes no writes, nothing else', () => {
   const o = observation([node(0), replica(1, 0), replica(2, 0)], [
     sentinel(0, 0, { failoverInProgress: true, failoverState: 'select_slave' }), sentinel(1, 0), sentinel(2, 0),
   ]);
-  assert.deepEqual(plan(o, spec, remembering(0)).actions, []);
+  assert.deepEqual(plan(o, spec, remembering(0)).actions, [{ kind: 'hold-writes', node: nodeAddress(0) }]);
+});
+
+test('a failover in wait_promotion: the replica it promoted already reports master and is never held', () => {
+  // Found in chaos scenario 3 under load: every node restarted, node-0 (named, empty, master again) took
+  // writes while Sentinel, which had seen it down for down-after, promoted node-1; node-0 was then fenced
+  // and the writes acknowledged in between were gone.
+  const o = observation([node(0), node(1), replica(2, 0)], [
+    sentinel(0, 0, { failoverInProgress: true, failoverState: 'wait_promotion' }), sentinel(1, 0), sentinel(2, 0),
+  ]);
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: nodeAddress(0) }]);
+  assert.equal(p.reason, 'waiting: sentinel-0 reports a failover in progress; holding writes on node-0');
 });

@@ -30,11 +30,19 @@ export type Action =
   /** `SENTINEL SET` the spec's settings on one Sentinel. */
   | { readonly kind: 'sentinel-configure'; readonly sentinel: Address }
   /** Tell the master endpoint where writes go; null = no trustworthy master, fail closed. */
-  | { readonly kind: 'publish-master'; readonly master: Address | null };
+  | { readonly kind: 'publish-master'; readonly master: Address | null }
+  /**
+   * `CLIENT PAUSE <failover-timeout> WRITE` on a master that a Sentinel failover is replacing: a write it
+   * acknowledged after Sentinel promoted a replica would be lost when it is demoted. Reads go on; the
+   * held writes run (and get READONLY) once it is fenced. Repeated every pass the plan asks for it; the
+   * controller releases (`CLIENT UNPAUSE`) a node once a pass that completed no longer holds it, so an
+   * aborted failover costs no more than the passes that saw it.
+   */
+  | { readonly kind: 'hold-writes'; readonly node: Address };
 
 /** What one pass decided, and why, in one sentence. */
 export interface Plan {
-  /** In order: `publish-master` first, then promote, fences, replicaofs, failover, one Sentinel step. */
+  /** In order: `publish-master` first, then promote, fences, replicaofs, failover, one Sentinel step; or holds alone. */
   readonly actions: readonly Action[];
   /** e.g. "no action: node-0 is master, 2 replicas in sync". Log it once per pass. */
   readonly reason: string;
@@ -56,10 +64,15 @@ export function changes(p: Plan): readonly Action[] {
  *
  * 1. A reachable Sentinel in TILT or with a failover in progress, or one that names another master
  *    under a newer config epoch than the majority's (a failover has just ended and the others are about
- *    to follow it): no action at all, memory unchanged. Sentinel is acting (or blind); acting now could
- *    undo what it does. The one exception: a failover past the promotion whose new master the majority
- *    already names (`promotedAndFollowed`): replicas may be pointed at that master, nothing else
- *    (`helpFinish`); if it is not a reachable master fit to serve, no action at all.
+ *    to follow it): no action that changes roles, memory unchanged. Sentinel is acting (or blind);
+ *    acting now could undo what it does. The one exception: a failover past the promotion whose new
+ *    master the majority already names (`promotedAndFollowed`): replicas may be pointed at that master,
+ *    nothing else (`helpFinish`); if it is not a reachable master fit to serve, no such action.
+ *    While it waits, the plan holds the writes (`hold-writes`) of the master a failover in progress
+ *    replaces (or, for a Sentinel ahead, of the master the majority still names) if it is reachable and
+ *    still reports master: Sentinel fails over a master it saw down for down-after, and one that came
+ *    back meanwhile (restarted, unfrozen, reconnected) would take writes until it is demoted, writes
+ *    the promoted replica never receives.
  * 2. A majority of the configured Sentinels names master M, and M is one of our nodes:
  *    memory becomes {M, highest epoch seen}; `publish-master M` is always the first action (the
  *    endpoint ignores repeats; stating it every pass heals a restarted endpoint). Then:
@@ -91,12 +104,15 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const busy = busySentinel(obs);
   if (busy) {
     const what = busy.failoverInProgress ? 'reports a failover in progress' : 'is in TILT mode';
-    return { actions: [], reason: `waiting: ${busy.id} ${what}`, memory };
+    return waitOnSentinel(obs, `waiting: ${busy.id} ${what}`, memory);
   }
   const agreed = agreedMaster(obs);
   const ahead = agreed && sentinelAhead(obs, agreed);
   if (ahead) {
-    return { actions: [], reason: `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`, memory };
+    // The master the majority still names is demoted once they follow: it takes no writes meanwhile.
+    const old = nodeAt(obs, agreed);
+    const reason = `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`;
+    return waitOnSentinel(obs, reason, memory, old?.reachable && old.role === 'master' ? [old] : []);
   }
   const master = agreed && nodeAt(obs, agreed);
   // Past busySentinel, a Sentinel still failing over has promoted the master the majority names.
@@ -115,7 +131,7 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
  */
 function helpFinish(obs: Observation, s: SentinelObservation, m: NodeObservation | undefined, memory: Memory): Plan {
   const failover = `${s.id} is finishing a failover (${s.failoverState})`;
-  const wait = (why: string): Plan => ({ actions: [], reason: `waiting: ${failover} and ${why}`, memory });
+  const wait = (why: string): Plan => waitOnSentinel(obs, `waiting: ${failover} and ${why}`, memory);
   if (!m) return wait('the master the majority names is not a node of ours');
   if (!m.reachable) return wait(`its new master ${m.id} is unreachable`);
   if (m.role !== 'master') return wait(`its new master ${m.id} reports role ${m.role}`);
@@ -123,6 +139,26 @@ function helpFinish(obs: Observation, s: SentinelObservation, m: NodeObservation
   if (!hasData(m) && holder) return wait(`its new master ${m.id} is empty while ${holder.id} holds data`);
   const remembered: Memory = { master: addressOf(m), epoch: Math.max(memory.epoch, sentinelEpoch(obs)) };
   return converge(obs, m, [{ kind: 'publish-master', master: addressOf(m) }], remembered, `helping: ${failover} to ${m.id}`, false);
+}
+
+/**
+ * Rule 1's wait: nothing that changes a role, but the masters that a failover in progress is replacing
+ * take no writes meanwhile (`hold-writes`).
+ */
+function waitOnSentinel(obs: Observation, reason: string, memory: Memory, replaced: readonly NodeObservation[] = []): Plan {
+  const held = byId([...new Map([...replacedMasters(obs), ...replaced].map((n) => [n.id, n])).values()]);
+  const actions: Action[] = held.map((n) => ({ kind: 'hold-writes', node: addressOf(n) }));
+  return { actions, reason: held.length ? `${reason}; holding writes on ${names(held)}` : reason, memory };
+}
+
+/**
+ * The reachable nodes that report role master and that a Sentinel with a failover in progress still
+ * names: the master that failover replaces. (Until the switch a failing-over Sentinel names the old
+ * master, never the replica it selected, so the new master is never among them.)
+ */
+function replacedMasters(obs: Observation): NodeObservation[] {
+  const named = obs.sentinels.filter((s) => s.reachable && s.monitoring && s.failoverInProgress && s.master).map((s) => s.master as Address);
+  return byId(obs.nodes).filter((n) => n.reachable && n.role === 'master' && named.some((a) => sameAddress(a, n)));
 }
 
 /** Rule 2: a Sentinel majority names `m`. */
@@ -272,5 +308,7 @@ export function describeAction(obs: Observation, a: Action): string {
       return `sentinel-configure ${nameOf(obs, a.sentinel)}`;
     case 'publish-master':
       return `publish-master ${a.master ? nameOf(obs, a.master) : 'none'}`;
+    case 'hold-writes':
+      return `hold-writes on ${nameOf(obs, a.node)}`;
   }
 }
