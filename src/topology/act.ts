@@ -34,9 +34,10 @@ async function sentinelMasterNow(t: Topology): Promise<string | undefined> {
 /**
  * Asks every Sentinel at once whether any has started (or is about to start: ODOWN) a failover of its
  * own, or names a master other than `from`: a forced failover asked of one Sentinel while another is already failing over would
- * run as a second failover, of the master the first one just promoted.
+ * run as a second failover, of the master the first one just promoted. `afterAbort`: ODOWN is no
+ * objection, since Sentinel's own attempt has just aborted (no good replica) and waits 2 x failover-timeout.
  */
-async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address): Promise<void> {
+async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, (c) => c.call('SENTINEL', 'MASTER', masterName), 300).then(parseFlatRecord, () => undefined)));
   views.forEach((seen, i) => {
     if (!seen) return;
@@ -44,7 +45,7 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
     if (now !== addressKey(from)) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already names ${now}, not ${addressKey(from)}`);
     const flags = parseFlags(seen.get('flags'));
     if (flags.has('failover_in_progress')) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} is already failing over ${addressKey(from)}`);
-    if (flags.has('o_down')) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already sees ${addressKey(from)} objectively down; its own failover follows`);
+    if (flags.has('o_down') && !afterAbort) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already sees ${addressKey(from)} objectively down; its own failover follows`);
   });
 }
 
@@ -53,8 +54,8 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
  * counts as accepted; only an unreachable one makes us ask the next.
  */
-export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address): Promise<Endpoint> {
-  if (from) await assertNoSentinelMoved(sentinels, masterName, from);
+export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address, afterAbort = false): Promise<Endpoint> {
+  if (from) await assertNoSentinelMoved(sentinels, masterName, from, afterAbort);
   const refusals: string[] = [];
   for (const s of sentinels) {
     try {
@@ -133,7 +134,7 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher): P
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', 'NO', 'ONE'));
       return;
     case 'sentinel-failover':
-      await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName, a.from);
+      await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName, a.from, a.afterAbort);
       return;
     case 'sentinel-monitor':
       await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => monitor(c, t, a.master));

@@ -54,6 +54,8 @@ export class Controller {
   readonly #clock: FailoverClock;
   /** A failover we asked for: not asked again until Sentinel names another master or it times out. */
   #failoverAsked?: { from: string; at: number };
+  /** The master a Sentinel last said it cannot fail over (`Observation.noGoodReplica`), until a switch. */
+  #noGoodReplica?: Address;
   /** Nodes whose writes a plan held (`hold-writes`), by address: released once a completed pass no longer holds them. */
   readonly #held = new Map<string, Address>();
   /** Resolves when the pass in flight (if any) ends. */
@@ -127,7 +129,13 @@ export class Controller {
         this.#tell((o) => o.sentinelEvent?.({ at, sentinel: s.id, type: channel, message }));
       }
       if (!WAKE_EVENTS.has(channel) || !message.includes(this.#t.masterName)) return;
+      if (channel === '-failover-abort-no-good-slave') {
+        // `master <name> <ip> <port>`
+        const [, name, host, port] = message.split(' ');
+        if (name === this.#t.masterName) this.#noGoodReplica = { host, port: Number(port) };
+      }
       if (channel === '+switch-master') {
+        this.#noGoodReplica = undefined;
         // `<name> <old-ip> <old-port> <new-ip> <new-port>`: the endpoint follows at once, the pass verifies.
         const [name, , , host, port] = message.split(' ');
         if (name === this.#t.masterName) this.#o.publisher.publish({ host, port: Number(port) });
@@ -167,7 +175,7 @@ export class Controller {
   }
 
   async #pass(): Promise<void> {
-    const obs = await observe(this.#t);
+    const obs: Observation = { ...(await observe(this.#t)), ...(this.#noGoodReplica ? { noGoodReplica: this.#noGoodReplica } : {}) };
     const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
     const agreed = agreedMaster(obs);
     const actions = this.#allowed(p.actions, agreed);
@@ -209,6 +217,7 @@ export class Controller {
           return;
         }
         failed = true;
+        if (a.kind === 'sentinel-failover' && /NOGOODSLAVE/.test(error)) this.#noGoodReplica = a.from;
         this.#o.log(`could not ${description}: ${error}`);
         if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }

@@ -51,6 +51,13 @@ export interface Observation {
   readonly at: number;
   readonly nodes: readonly NodeObservation[];
   readonly sentinels: readonly SentinelObservation[];
+  /**
+   * The master a Sentinel last said it cannot fail over for want of a replica fit to promote (its event
+   * `-failover-abort-no-good-slave`, or `NOGOODSLAVE` in reply to `SENTINEL FAILOVER`), until a Sentinel
+   * switches master. Sentinel skips a replica whose link to the master has been down longer than ten
+   * times down-after, so after a long outage it keeps aborting, every 2 x failover-timeout, for ever.
+   */
+  readonly noGoodReplica?: Address;
 }
 
 /** What the controller remembers across passes and restarts (persisted by the runtime). */

@@ -297,3 +297,31 @@ test('a failover in wait_promotion: the replica it promoted already reports mast
   assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: nodeAddress(0) }]);
   assert.equal(p.reason, 'waiting: sentinel-0 reports a failover in progress; holding writes on node-0');
 });
+
+// Chaos scenario 4: the master died while a majority of Sentinels was down; it came back empty as a
+// replica. When the Sentinels return, the replicas' links have been down longer than ten times
+// down-after, so Sentinel finds none fit to promote and aborts, every 2 x failover-timeout, for ever.
+test('Sentinel found no replica fit to promote: the node with the most data becomes master, the others follow it, and Sentinel is asked again', () => {
+  const o = restartedEmptyMaster();
+  const before = plan(o, spec, remembering(0));
+  assert.deepEqual(before.actions, [publish(0), { kind: 'sentinel-failover', from: nodeAddress(0) }], 'until Sentinel says it cannot, it picks');
+  const p = plan({ ...o, noGoodReplica: nodeAddress(0) }, spec, remembering(0));
+  assert.deepEqual(p.actions, [
+    publish(0),
+    { kind: 'promote', node: nodeAddress(1) },
+    { kind: 'replicaof', node: nodeAddress(2), master: nodeAddress(1) },
+    { kind: 'sentinel-failover', from: nodeAddress(0), afterAbort: true },
+  ]);
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data: promoting node-1; pointing node-2 at node-1; asking Sentinel to fail over again');
+  assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 1 });
+  // The next pass, before Sentinel acts: the same master, nothing more to change but the request.
+  const next = plan({ ...applyActions(o, p.actions.filter((a) => a.kind !== 'sentinel-failover')), noGoodReplica: nodeAddress(0) }, spec, p.memory);
+  assert.deepEqual(changes(next), [{ kind: 'sentinel-failover', from: nodeAddress(0), afterAbort: true }]);
+  assert.equal(next.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data and is master; asking Sentinel to fail over again');
+});
+
+test('Sentinel found no replica fit to promote, but no other node holds data: no choice by data', () => {
+  const o = restartedEmptyMaster();
+  const empty = { ...o, nodes: o.nodes.map((n) => ({ ...n, keys: 0 })), noGoodReplica: nodeAddress(0) };
+  assert.ok(!plan(empty, spec, remembering(0)).actions.some((a) => a.kind === 'sentinel-failover' && a.afterAbort));
+});

@@ -23,8 +23,12 @@ export type Action =
   /** Make a replica the master (`REPLICAOF NO ONE`); only when Sentinel cannot (see `plan`). */
   | { readonly kind: 'promote'; readonly node: Address }
   /** `SENTINEL FAILOVER name`: Sentinel promotes its best replica and reconfigures everyone. */
-  /** `from`: the master it replaces; the request is dropped if Sentinel no longer names it. */
-  | { readonly kind: 'sentinel-failover'; readonly from: Address }
+  /**
+   * `from`: the master it replaces; the request is dropped if Sentinel no longer names it, or when a
+   * Sentinel sees it objectively down (its own failover follows), unless `afterAbort`: Sentinel's own
+   * attempt aborted for want of a good replica and will not retry before 2 x failover-timeout.
+   */
+  | { readonly kind: 'sentinel-failover'; readonly from: Address; readonly afterAbort?: boolean }
   /** (Re)point ONE Sentinel: `SENTINEL REMOVE` + `MONITOR` + `SET`, verified by the actor. */
   | { readonly kind: 'sentinel-monitor'; readonly sentinel: Address; readonly master: Address }
   /** `SENTINEL SET` the spec's settings on one Sentinel. */
@@ -82,8 +86,11 @@ export function changes(p: Plan): readonly Action[] {
  *    c. M is unfit (a replica, e.g. restarted; or empty while another node holds data):
  *       1. if we remember S ≠ M, S is a master with data, some Sentinel already names S and no
  *          Sentinel epoch is newer than our memory: we are moving Sentinel to S; carry on (converge on S);
- *       2. else if another replica holds data: fence the other masters to M and `sentinel-failover`;
- *          Sentinel picks the replica, so we never choose against it;
+ *       2. else if Sentinel said it has no replica fit to promote from M (`noGoodReplica`) and another
+ *          node holds data (no role unknown): converge on the best of them by data, without touching
+ *          a Sentinel, and `sentinel-failover` again (`afterAbort`); Sentinel then promotes one of
+ *          them. Else if another replica holds data: fence the other masters to M and
+ *          `sentinel-failover`; Sentinel picks the replica, so we never choose against it;
  *       3. else if a reachable node's role is unknown: wait, its data cannot be judged;
  *       4. else if another master holds data: it is the only data left; converge on the best one
  *          (remembered as S, so step 2.c.1 finishes the move);
@@ -109,10 +116,8 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const agreed = agreedMaster(obs);
   const ahead = agreed && sentinelAhead(obs, agreed);
   if (ahead) {
-    // The master the majority still names is demoted once they follow: it takes no writes meanwhile.
-    const old = nodeAt(obs, agreed);
     const reason = `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`;
-    return waitOnSentinel(obs, reason, memory, old?.reachable && old.role === 'master' ? [old] : []);
+    return waitOnSentinel(obs, reason, memory);
   }
   const master = agreed && nodeAt(obs, agreed);
   // Past busySentinel, a Sentinel still failing over has promoted the master the majority names.
@@ -145,19 +150,22 @@ function helpFinish(obs: Observation, s: SentinelObservation, m: NodeObservation
  * Rule 1's wait: nothing that changes a role, but the masters that a failover in progress is replacing
  * take no writes meanwhile (`hold-writes`).
  */
-function waitOnSentinel(obs: Observation, reason: string, memory: Memory, replaced: readonly NodeObservation[] = []): Plan {
-  const held = byId([...new Map([...replacedMasters(obs), ...replaced].map((n) => [n.id, n])).values()]);
+function waitOnSentinel(obs: Observation, reason: string, memory: Memory): Plan {
+  const held = replacedMasters(obs);
   const actions: Action[] = held.map((n) => ({ kind: 'hold-writes', node: addressOf(n) }));
   return { actions, reason: held.length ? `${reason}; holding writes on ${names(held)}` : reason, memory };
 }
 
 /**
- * The reachable nodes that report role master and that a Sentinel with a failover in progress still
- * names: the master that failover replaces. (Until the switch a failing-over Sentinel names the old
- * master, never the replica it selected, so the new master is never among them.)
+ * The reachable nodes that report role master and that Sentinel is replacing: the master a Sentinel
+ * with a failover in progress still names (until the switch it names the old master, never the
+ * replica it selected, so the new master is never among them), and the master the majority names
+ * while a Sentinel is ahead of it (`sentinelAhead`: they follow it and demote that master).
  */
 function replacedMasters(obs: Observation): NodeObservation[] {
   const named = obs.sentinels.filter((s) => s.reachable && s.monitoring && s.failoverInProgress && s.master).map((s) => s.master as Address);
+  const agreed = agreedMaster(obs);
+  if (agreed && sentinelAhead(obs, agreed)) named.push(agreed);
   return byId(obs.nodes).filter((n) => n.reachable && n.role === 'master' && named.some((a) => sameAddress(a, n)));
 }
 
@@ -184,6 +192,18 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
   if (moving) return converge(obs, target, [publish], { master: addressOf(target), epoch }, `recovering: ${why}; moving Sentinel to ${target.id}`);
 
   const dataReplica = byId(others).find((n) => n.role === 'replica' && hasData(n));
+  const best = rankByData({ ...obs, nodes: others }, memory)[0];
+  if (obs.noGoodReplica && sameAddress(obs.noGoodReplica, m) && best && hasData(best) && !others.some((n) => n.role === 'unknown')) {
+    // Sentinel cannot fail over: no replica's link is recent enough for it. Give it one: the node with
+    // the most data becomes the master the others follow (links up again), and Sentinel is asked once
+    // more; it promotes one of them, which holds that data, and reconfigures everyone. Sentinel is never
+    // repointed here: a Sentinel moved by MONITOR starts at config epoch 0 and the others' newer epoch
+    // would pull it back.
+    const headline = `recovering: ${why} and Sentinel found no replica fit to promote; ${best.id} holds the most data`;
+    const p = converge(obs, best, [publish], { master: addressOf(best), epoch }, headline, false);
+    const reason = `${p.reason.startsWith('no action') ? `${headline} and is master` : p.reason}; asking Sentinel to fail over again`;
+    return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason };
+  }
   if (dataReplica) {
     // Stray masters stop taking writes now (fenced to M, chained until Sentinel reconfigures M's
     // replicas); Sentinel leaves masters it does not know alone, so without this two would remain.
@@ -301,7 +321,7 @@ export function describeAction(obs: Observation, a: Action): string {
     case 'promote':
       return `promote ${nameOf(obs, a.node)}`;
     case 'sentinel-failover':
-      return `sentinel-failover of ${nameOf(obs, a.from)}`;
+      return `sentinel-failover of ${nameOf(obs, a.from)}${a.afterAbort ? ' (after an abort)' : ''}`;
     case 'sentinel-monitor':
       return `sentinel-monitor ${nameOf(obs, a.sentinel)} -> ${nameOf(obs, a.master)}`;
     case 'sentinel-configure':
