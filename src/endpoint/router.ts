@@ -33,15 +33,23 @@ export interface RouterOptions {
   readonly maxReplicaLagSeconds: number;
   /** The safety-net period; Sentinel events make it look sooner. */
   readonly resyncMs?: number;
+  /**
+   * Set where a topology controller runs beside the endpoint (`up`): the master is the one the
+   * controller's plan publishes (`publish`), as the master-pod label is on Kubernetes, so both runtimes'
+   * endpoints follow one rule. Unset (`redis-ha proxy` against any Sentinel set): the router applies
+   * the agreement rule itself (`masterAgreedAtNewestEpoch`). Either way a master is admitted only while
+   * it answers `ROLE` as master, and withdrawn the moment a Sentinel announces a switch away from it.
+   */
+  readonly followPublished?: boolean;
   readonly log?: (line: string) => void;
 }
 
 /**
- * Decides where the endpoints route, from the Sentinels: it subscribes to `+switch-master` (and the
- * replica events) on each of them and asks all of them again on every event and every `resyncMs`. A master is admitted only when
- * a majority of Sentinels name it and it answers `ROLE` as master. The moment any Sentinel announces a
- * switch away from the admitted master, that master is withdrawn (fail closed) until the majority
- * agrees on the new one.
+ * Decides where the endpoints route: it subscribes to `+switch-master` (and the replica events) on each
+ * Sentinel and looks again on every event and every `resyncMs`. The candidate master is the one the
+ * controller published (`followPublished`), or else the one a majority of Sentinels name; it is admitted
+ * only while it answers `ROLE` as master. The moment any Sentinel announces a switch away from the
+ * admitted master, that master is withdrawn (fail closed) until the next look admits one.
  */
 export class MasterRouter {
   readonly #o: RouterOptions;
@@ -56,6 +64,8 @@ export class MasterRouter {
   #stopped = false;
   /** Counts `+switch-master` events: a look that began before the latest one is stale. */
   #switches = 0;
+  /** `followPublished`: the controller's last word; undefined until it has spoken. */
+  #published?: { readonly master: Address | null; readonly why: string };
 
   constructor(o: RouterOptions) {
     this.#o = o;
@@ -69,6 +79,17 @@ export class MasterRouter {
     this.#listeners.push(listener);
   }
 
+  /**
+   * `followPublished`: the master the controller's plan names now (null: none is trustworthy, with the
+   * plan's reason). Looks again at once when it differs from the last one.
+   */
+  publish(master: Address | null, why: string): void {
+    const before = this.#published;
+    this.#published = { master, why };
+    const same = before && (before.master ? addressKey(before.master) : '') === (master ? addressKey(master) : '') && (master !== null || before.why === why);
+    if (!same) void this.refresh();
+  }
+
   /** Connects to the Sentinels and resolves after the first decision (which may be "no master"). */
   async start(): Promise<void> {
     for (const s of this.#o.sentinels) {
@@ -80,9 +101,12 @@ export class MasterRouter {
         connectTimeout: 500,
         retryStrategy: () => 250,
       };
-      const command = new Redis({ ...options, lazyConnect: true });
-      rememberErrors(command);
-      this.#commands.push(command);
+      if (!this.#o.followPublished) {
+        // Only the router that applies the agreement rule itself asks the Sentinels.
+        const command = new Redis({ ...options, lazyConnect: true });
+        rememberErrors(command);
+        this.#commands.push(command);
+      }
       const sub = new Redis({ ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
       sub.on('error', () => {});
       sub.subscribe(...WATCHED_EVENTS).catch(() => {});
@@ -155,7 +179,8 @@ export class MasterRouter {
       previous.reason === next.reason;
     if (same) return;
     if ((previous.master === null) !== (next.master === null) || previous.master && next.master && addressKey(previous.master) !== addressKey(next.master)) {
-      this.#o.log?.(next.master ? `endpoint: master ${addressKey(next.master)} (epoch ${next.epoch})` : `endpoint: no master: ${next.reason}`);
+      const epoch = this.#o.followPublished ? '' : ` (epoch ${next.epoch})`;
+      this.#o.log?.(next.master ? `endpoint: master ${addressKey(next.master)}${epoch}` : `endpoint: no master: ${next.reason}`);
     }
     for (const l of this.#listeners) l(next, previous);
   }
@@ -180,23 +205,37 @@ export class MasterRouter {
     }
   }
 
-  async #decide(): Promise<Route> {
+  /** The master to check: the published one (`followPublished`) or the one the Sentinels agree on. */
+  async #candidate(): Promise<{ master: Address; epoch: number; by: string } | { reason: string }> {
+    if (this.#o.followPublished) {
+      const p = this.#published;
+      if (!p) return { reason: 'starting: the controller has not published a master yet' };
+      if (!p.master) return { reason: p.why };
+      return { master: p.master, epoch: this.#route.epoch, by: 'the controller publishes it' };
+    }
     const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
     const agreed = masterAgreedAtNewestEpoch(answers, this.#o.sentinels.length);
+    return 'reason' in agreed ? agreed : { ...agreed, by: 'a majority of Sentinels name it' };
+  }
+
+  async #decide(): Promise<Route> {
+    const agreed = await this.#candidate();
     if ('reason' in agreed) return { master: null, reason: agreed.reason, replicas: [], epoch: this.#route.epoch };
     const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master, tls: this.#o.tls };
     try {
       const [role, info] = await withConnection(node, async (c) => [await c.call('ROLE'), (await c.info('replication')) as string], 500);
       const actual = Array.isArray(role) ? String(role[0]) : 'unknown';
+      const named = this.#o.followPublished ? 'the controller publishes' : 'Sentinels name';
       if (actual !== 'master') {
-        return { master: null, reason: `Sentinels name ${addressKey(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
+        return { master: null, reason: `${named} ${addressKey(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
       }
       const replicas = parseReplication(info)
         .replicas.filter((r) => r.state === 'online' && r.lag <= this.#o.maxReplicaLagSeconds)
         .map((r) => ({ host: r.host, port: r.port }));
-      return { master: agreed.master, reason: 'a majority of Sentinels name it and it answers ROLE as master', replicas, epoch: agreed.epoch };
+      return { master: agreed.master, reason: `${agreed.by} and it answers ROLE as master`, replicas, epoch: agreed.epoch };
     } catch (err) {
-      return { master: null, reason: `Sentinels name ${addressKey(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
+      const named = this.#o.followPublished ? 'the controller publishes' : 'Sentinels name';
+      return { master: null, reason: `${named} ${addressKey(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
     }
   }
 }

@@ -143,6 +143,9 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     nodeAuth: t.nodeAuth,
     tls: t.tls,
     maxReplicaLagSeconds: MAX_REPLICA_LAG_SECONDS,
+    // The endpoint routes writes to the master the controller's plan publishes (as the master-pod
+    // label does on Kubernetes), while it answers ROLE as master.
+    followPublished: true,
     log,
   });
   const endpoints = new EndpointProxy(router, { ...endpointsOf(d), replicaFallback: 'master' });
@@ -156,12 +159,11 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     log,
     memory,
     publisher: {
-      publish(master) {
+      publish(master, why) {
         const now = master ? addressKey(master) : 'none';
         if (now !== published) log(`controller: master ${now}`);
         published = now;
-        // The router checks for itself (majority of Sentinels + ROLE); the controller only says "look now".
-        void router.refresh();
+        router.publish(master, why);
       },
     },
   });

@@ -8,8 +8,8 @@ import { type Address, addressKey } from '../redis/address.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
 export interface MasterPublisher {
-  /** Idempotent; null means "no trustworthy master": the endpoint fails closed. */
-  publish(master: Address | null): void;
+  /** Idempotent; null means "no trustworthy master": the endpoint fails closed. `why`: the plan's reason. */
+  publish(master: Address | null, why: string): void;
 }
 
 /**
@@ -109,12 +109,13 @@ async function monitor(c: Redis, t: Topology, master: Address): Promise<void> {
 
 /**
  * Carries out one action against the real processes. Each is idempotent; a Sentinel change is
- * verified by reading it back. Throws with the Redis error when the target refuses.
+ * verified by reading it back. Throws with the Redis error when the target refuses. `why`: the plan's
+ * reason, told to the publisher.
  */
-export async function act(t: Topology, a: Action, publisher: MasterPublisher): Promise<void> {
+export async function act(t: Topology, a: Action, publisher: MasterPublisher, why = ''): Promise<void> {
   switch (a.kind) {
     case 'publish-master':
-      publisher.publish(a.master);
+      publisher.publish(a.master, why);
       return;
     case 'replicaof':
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));

@@ -138,7 +138,7 @@ export class Controller {
         this.#noGoodReplica = undefined;
         // `<name> <old-ip> <old-port> <new-ip> <new-port>`: the endpoint follows at once, the pass verifies.
         const [name, , , host, port] = message.split(' ');
-        if (name === this.#t.masterName) this.#o.publisher.publish({ host, port: Number(port) });
+        if (name === this.#t.masterName) this.#o.publisher.publish({ host, port: Number(port) }, `Sentinel ${s.id} switched to ${host}:${port}`);
         this.#o.log(`${channel} ${message}`);
       }
       this.trigger();
@@ -192,7 +192,7 @@ export class Controller {
       if (this.#stopped) return;
       try {
         if (a.kind === 'sentinel-failover') this.#clock.trouble(Date.now());
-        await act(this.#t, a, this.#o.publisher);
+        await act(this.#t, a, this.#o.publisher, p.reason);
         if (a.kind === 'sentinel-failover') this.#failoverAsked = { from: agreed ? addressKey(agreed) : '', at: Date.now() };
         // A hold is repeated every pass that asks for it; only the first is news.
         const repeated = a.kind === 'hold-writes' && this.#held.has(addressKey(a.node));
