@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
+import { MasterRouter } from '../src/endpoint/router.ts';
 import { addressKey, type Address } from '../src/redis/address.ts';
 import { AckedWriter } from '../bench/writer.ts';
 import { SwitchClock } from '../bench/failover.ts';
@@ -201,6 +202,32 @@ describe('master and replicas endpoints on real processes', () => {
     } finally {
       lonely.kill('SIGTERM');
       agreed.kill('SIGTERM');
+    }
+  });
+
+  test('under up the router follows what the controller publishes, admitted only while it answers ROLE master', async () => {
+    // The supervisor's router is built this way (lifecycle.ts); this one runs beside it on the same nodes.
+    const router = new MasterRouter({
+      masterName: s.masterName, sentinels: s.sentinels, sentinelAuth: { password: sentinelPw }, nodeAuth: { password: pw },
+      maxReplicaLagSeconds: 5, resyncMs: 60_000, followPublished: true,
+    });
+    try {
+      await router.start();
+      assert.deepEqual([router.route.master, router.route.reason], [null, 'starting: the controller has not published a master yet'], 'nothing is guessed from the Sentinels');
+      const master = s.nodes.find((n) => n.role === 'master')!;
+      const replica = s.nodes.find((n) => n.role === 'replica')!;
+      router.publish(null, 'failover impossible: 1 of 3 sentinels reachable, 2 needed; master endpoint closed');
+      await router.refresh();
+      assert.deepEqual([router.route.master, router.route.reason], [null, 'failover impossible: 1 of 3 sentinels reachable, 2 needed; master endpoint closed']);
+      router.publish({ host: replica.host, port: replica.port }, 'a plan');
+      await router.refresh();
+      assert.deepEqual([router.route.master, router.route.reason], [null, `the controller publishes ${addressKey(replica)} but it answers ROLE as slave`]);
+      router.publish({ host: master.host, port: master.port }, 'a plan');
+      await router.refresh();
+      assert.deepEqual([router.route.master, router.route.reason], [{ host: master.host, port: master.port }, 'the controller publishes it and it answers ROLE as master']);
+      assert.equal(router.route.replicas.length, 2, 'its online replicas serve reads');
+    } finally {
+      router.stop();
     }
   });
 

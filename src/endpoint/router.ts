@@ -61,6 +61,8 @@ export class MasterRouter {
   #timer?: NodeJS.Timeout;
   #busy = false;
   #again = false;
+  /** The look in flight (resolved when none is). */
+  #looking: Promise<void> = Promise.resolve();
   #stopped = false;
   /** Counts `+switch-master` events: a look that began before the latest one is stale. */
   #switches = 0;
@@ -131,24 +133,28 @@ export class MasterRouter {
   }
 
   /** Looks again now (or right after the look in flight). Resolves when the routes are current. */
-  async refresh(): Promise<void> {
-    if (this.#stopped) return;
+  refresh(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     if (this.#busy) {
+      // The look in flight began before this call: it looks once more before it resolves.
       this.#again = true;
-      return;
+      return this.#looking;
     }
     this.#busy = true;
-    try {
-      do {
-        this.#again = false;
-        const switches = this.#switches;
-        const route = await this.#decide();
-        if (switches === this.#switches) this.#set(route);
-        else this.#again = true;
-      } while (this.#again && !this.#stopped);
-    } finally {
-      this.#busy = false;
-    }
+    this.#looking = (async () => {
+      try {
+        do {
+          this.#again = false;
+          const switches = this.#switches;
+          const route = await this.#decide();
+          if (switches === this.#switches) this.#set(route);
+          else this.#again = true;
+        } while (this.#again && !this.#stopped);
+      } finally {
+        this.#busy = false;
+      }
+    })();
+    return this.#looking;
   }
 
   /**
