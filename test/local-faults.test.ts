@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRuntime, type RuntimeRecord } from '../src/local/supervisor.ts';
 import { BIN, eventually, listeningPorts, processesUnder, runCli, testHome } from './helpers.ts';
@@ -22,7 +22,7 @@ async function healthy(name: string): Promise<boolean> {
 
 describe('faults of the local kind', () => {
   after(async () => {
-    for (const name of ['twice', 'orphans', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
+    for (const name of ['twice', 'orphans', 'reseed', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
   });
 
   test('a second up with the same name is refused and changes nothing', async () => {
@@ -63,6 +63,26 @@ describe('faults of the local kind', () => {
     });
     assert.equal((await runCli(home, ['down', '--name', 'orphans'])).code, 0);
     assert.deepEqual(processesUnder(join(home, 'orphans')), []);
+  });
+
+  test('a Sentinel whose config file is lost comes back monitoring the master the others agree on, after a failover too', async () => {
+    const up = await runCli(home, ['up', '-d', '--name', 'reseed', '--port-base', String(PORT_BASE + 60), '--profile', 'fast']);
+    assert.equal(up.code, 0, up.stderr);
+    // Move the master away from node-0 first, so "the first node" would be the wrong answer.
+    assert.equal((await runCli(home, ['failover', '--name', 'reseed', '--to', 'node-2'])).code, 0);
+    const conf = join(home, 'reseed', 'sentinel-2', 'sentinel.conf');
+    rmSync(conf);
+    const before = runtimeOf('reseed').members['sentinel-2'].pid;
+    process.kill(before, 'SIGKILL');
+    const s = await eventually('sentinel-2 restarted and the deployment healthy', 20_000, async () => {
+      if (runtimeOf('reseed').members['sentinel-2'].pid === before) return undefined;
+      const now = JSON.parse((await runCli(home, ['status', '--json', '--name', 'reseed'])).stdout) as { healthy: boolean; master: { port: number } | null; sentinels: { id: string; master: { port: number } | null }[] };
+      return now.healthy ? now : undefined;
+    });
+    assert.equal(s.master?.port, PORT_BASE + 60 + 2, 'node-2 is master');
+    assert.equal(s.sentinels.find((x) => x.id === 'sentinel-2')?.master?.port, PORT_BASE + 60 + 2);
+    assert.match(readFileSync(conf, 'utf8'), new RegExp(`^sentinel monitor \\S+ 127\\.0\\.0\\.1 ${PORT_BASE + 60 + 2} `, 'm'), 'the rewritten config monitors node-2');
+    assert.equal((await runCli(home, ['down', '--name', 'reseed'])).code, 0);
   });
 
   test('stale state after a crash or reboot (dead pids recorded): up starts fresh', async () => {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.ts';
 import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
-import { replicaOfForRestart } from '../topology/restart.ts';
+import { masterForReseededSentinel, replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
 import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment, type Placement } from './deployment.ts';
 import { MasterRouter } from '../endpoint/router.ts';
@@ -13,7 +13,7 @@ import { EndpointProxy } from '../endpoint/proxy.ts';
 import { withConnection } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { Controller } from '../topology/controller.ts';
-import { agreedMaster, type Memory } from '../topology/observation.ts';
+import type { Memory } from '../topology/observation.ts';
 import { observe, type Topology } from '../topology/observe.ts';
 import { privateDir, readJson, writeJson } from './fsutil.ts';
 import { filesOf, stateDirFor } from './layout.ts';
@@ -170,7 +170,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   const advisor: RoleAdvisor = {
     // The brain's rules on the brain's own observation.
     replicaOfFor: async (node) => replicaOfForRestart(await observe(t), node, memory.load()),
-    currentMaster: async () => agreedMaster(await observe(t)),
+    currentMaster: async () => masterForReseededSentinel(await observe(t), memory.load()),
     restarted: (member) => {
       // The dashboard's timeline shows the supervisor's own repairs beside the controller's.
       http?.timeline.add('process', `${member.id} stopped and was restarted by the supervisor`, true);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { replicaOfForRestart } from './restart.ts';
+import { masterForReseededSentinel, replicaOfForRestart } from './restart.ts';
 import { clusterWithMasterAndTwoReplicas, node, nodeAddress, observation, replica, sentinel } from './plan-fixtures.ts';
 
 describe('replicaOfForRestart: the role of a node the supervisor restarts', () => {
@@ -30,5 +30,24 @@ describe('replicaOfForRestart: the role of a node the supervisor restarts', () =
   it('no other node answers: it starts as master', () => {
     const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { reachable: false })], []);
     assert.equal(replicaOfForRestart(obs, nodeAddress(0), { epoch: 0 }), undefined);
+  });
+});
+
+describe('masterForReseededSentinel: what a Sentinel that lost its config monitors', () => {
+  it('the master a Sentinel majority names', () => {
+    assert.deepEqual(masterForReseededSentinel(clusterWithMasterAndTwoReplicas(), { epoch: 1 }), nodeAddress(0));
+  });
+
+  it('no agreement: the node with the data, never the first node by default', () => {
+    // Only one Sentinel answers (no majority); node-0 restarted empty, node-2 holds the data.
+    const obs = observation(
+      [node(0, { keys: 0, offset: 0 }), replica(1, 2, { keys: 0, offset: 0, linkUp: false }), node(2, { keys: 100 })],
+      [sentinel(0, 0), sentinel(1, 0, { reachable: false }), sentinel(2, 0, { reachable: false })],
+    );
+    assert.deepEqual(masterForReseededSentinel(obs, { epoch: 1 }), nodeAddress(2));
+  });
+
+  it('no node answers: nothing to choose', () => {
+    assert.equal(masterForReseededSentinel(observation([node(0, { reachable: false })], []), { epoch: 0 }), undefined);
   });
 });

@@ -21,3 +21,16 @@ export function replicaOfForRestart(obs: Observation, node: Address, memory: Mem
   const best = rankByData({ ...obs, nodes: others }, memory)[0] ?? others[0];
   return best ? addressOf(best) : undefined;
 }
+
+/**
+ * The master a Sentinel that lost its config starts out monitoring (the supervisor rewrites its file):
+ * the one a Sentinel majority names, else the node the planner would converge on without agreement
+ * (`rankByData`, rule 3c), so a re-seeded Sentinel never votes for an empty node while one has data.
+ * Undefined when no node can be ranked; the caller then has nothing better than its first node.
+ */
+export function masterForReseededSentinel(obs: Observation, memory: Memory): Address | undefined {
+  const agreed = agreedMaster(obs);
+  if (agreed) return agreed;
+  const best = rankByData(obs, memory)[0];
+  return best ? addressOf(best) : undefined;
+}
