@@ -155,9 +155,12 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
     save: (m: Memory) => writeJson(files.memory, m),
   };
+  let supervisor: Supervisor | undefined;
   const controller = new Controller(t, {
     log,
     memory,
+    // The supervisor knows when a node's process died: the plan need not wait for Sentinel's down-after.
+    gone: () => supervisor?.exitedNodes() ?? new Map(),
     publisher: {
       publish(master, why) {
         const now = master ? addressKey(master) : 'none';
@@ -176,9 +179,10 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
       http?.timeline.add('process', `${member.id} stopped and was restarted by the supervisor`, true);
       controller.trigger();
     },
+    exited: () => controller.trigger(),
   };
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
-  const supervisor = new Supervisor(d, log, advisor);
+  supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.nodes[0]);
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });

@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { redisOptions } from '../redis/connect.ts';
-import { agreedMaster, nameOf, type Memory, type Observation } from './observation.ts';
+import { agreedMaster, nameOf, withGone, type Memory, type Observation } from './observation.ts';
 import { act, ActionOvertaken, releaseWrites, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
-import { type Address, addressKey } from '../redis/address.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
 
 /** Where the controller keeps its memory (local: a 0600 file written atomically; Kubernetes: CR status). */
 export interface MemoryStore {
@@ -31,7 +31,16 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   /** Told about actions, master changes and Sentinel events (metrics, timeline); see `addObserver`. */
   readonly observer?: ControllerObserver;
+  /**
+   * The runtime's facts: nodes (by id) whose Redis process it knows is not running, and why (a process
+   * that exited, a pod being deleted, a container not running). Read every pass into the observation
+   * (`NodeObservation.gone`); the plan decides what they mean. Call `trigger()` when they change.
+   */
+  readonly gone?: () => ReadonlyMap<string, string>;
 }
+
+/** How soon to look again while a node the runtime knows is gone still answers (it is being stopped). */
+const GONE_RECHECK_MS = 100;
 
 /**
  * The topology brain's loop: observe → plan → act, one pass at a time. It wakes on Sentinel events
@@ -43,6 +52,7 @@ export class Controller {
   readonly #o: ControllerOptions;
   readonly #subscribers: Redis[] = [];
   #timer?: NodeJS.Timeout;
+  #recheck?: NodeJS.Timeout;
   #running = false;
   #again = false;
   #stopped = false;
@@ -114,6 +124,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#recheck);
     for (const s of this.#subscribers) s.disconnect();
     await this.#idle;
   }
@@ -175,7 +186,17 @@ export class Controller {
   }
 
   async #pass(): Promise<void> {
-    const obs: Observation = { ...(await observe(this.#t)), ...(this.#noGoodReplica ? { noGoodReplica: this.#noGoodReplica } : {}) };
+    // Read before the look: a process that died and is already being restarted died all the same.
+    const gone = this.#o.gone?.();
+    const obs: Observation = { ...withGone(await observe(this.#t), gone), ...(this.#noGoodReplica ? { noGoodReplica: this.#noGoodReplica } : {}) };
+    const named = agreedMaster(obs);
+    if (!this.#recheck && obs.nodes.some((n) => n.gone && n.reachable && sameAddress(n, named))) {
+      // The master is being stopped; no Sentinel event comes before down-after, so the next look is ours.
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.trigger();
+      }, GONE_RECHECK_MS);
+    }
     const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
     const agreed = agreedMaster(obs);
     const actions = this.#allowed(p.actions, agreed);

@@ -43,8 +43,11 @@ function nodeArb(i: number, nodes: number, calm: boolean): fc.Arbitrary<NodeObse
     offset: fc.integer({ min: 0, max: 2000 }),
     replid: fc.constantFrom('a', 'b'),
     keys: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100 })),
+    // The runtime's fact that the process is not running (an exited process, a deleted pod); it may
+    // lag, so a node that still answers can carry it too.
+    gone: calm ? fc.constant(false) : oneIn(3),
   }).map((r) => {
-    const base = { id: `node-${i}`, ...nodeAddress(i), reachable: r.reachable, role: r.role, offset: r.offset, replid: r.replid, keys: r.keys };
+    const base = { id: `node-${i}`, ...nodeAddress(i), reachable: r.reachable, role: r.role, offset: r.offset, replid: r.replid, keys: r.keys, ...(r.gone ? { gone: 'its pod is being deleted' } : {}) };
     return r.role === 'replica' ? { ...base, replicaOf: r.replicaOf ?? nodeAddress((i + 1) % nodes), linkUp: r.linkUp } : base;
   });
 }
@@ -229,4 +232,21 @@ test('(d) well-formed plans: publish first, one step per node, never at itself, 
       if ('sentinel' in a) assert.ok(s.obs.sentinels.some((x) => x.reachable && sameAddress(x, a.sentinel)), shown(s, p));
     }
   }), { numRuns: RUNS });
+});
+
+test('(vii) a failover of an unreachable master is asked only when the runtime knows it gone and a replica holds data', () => {
+  let asked = 0;
+  fc.assert(fc.property(scenarioArb(false), (s) => {
+    const p = plan(s.obs, s.spec, s.memory);
+    for (const a of p.actions) {
+      if (a.kind !== 'sentinel-failover') continue;
+      const from = s.obs.nodes.find((n) => sameAddress(n, a.from));
+      if (!from || from.reachable) continue;
+      asked++;
+      assert.ok(from.gone !== undefined, shown(s, p));
+      assert.ok(s.obs.nodes.some((n) => n.reachable && n.role === 'replica' && hasData(n) && !sameAddress(n, from)), shown(s, p));
+      assert.ok(!s.obs.sentinels.some((x) => x.reachable && (x.failoverInProgress || x.tilt)), shown(s, p));
+    }
+  }), { numRuns: RUNS });
+  assert.ok(asked > 0, 'the generator reaches a gone master');
 });

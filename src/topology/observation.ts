@@ -24,6 +24,13 @@ export interface NodeObservation {
   readonly replid: string;
   /** Total keys in the keyspace; 0 = empty. */
   readonly keys: number;
+  /**
+   * Set when the runtime knows the node's Redis process is not running, with why in a few words: its
+   * process exited (local supervisor), its pod is being deleted or is gone, its Redis container is not
+   * running (Kubernetes). The network alone cannot tell a dead process from a slow link; the runtime can.
+   * Absent when nothing is known, which is never a reason to act.
+   */
+  readonly gone?: string;
 }
 
 /** One Sentinel's view of the deployment's master group. */
@@ -118,6 +125,15 @@ export function sentinelAhead(obs: Observation, agreed: Address): SentinelObserv
     const named = s.master && nodeAt(obs, s.master);
     return named !== undefined && named.reachable && named.role === 'master';
   });
+}
+
+/**
+ * The observation with the runtime's facts about processes known not to run (`gone`, by node id)
+ * added to its nodes. Pure; ids the observation does not list are ignored.
+ */
+export function withGone(obs: Observation, gone: ReadonlyMap<string, string> | undefined): Observation {
+  if (!gone || gone.size === 0) return obs;
+  return { ...obs, nodes: obs.nodes.map((n) => (gone.has(n.id) ? { ...n, gone: gone.get(n.id) } : n)) };
 }
 
 /** True when any reachable Sentinel reports a failover in progress. */

@@ -91,6 +91,71 @@ test('master unreachable: wait for Sentinel, keep publishing it', () => {
   assert.equal(p.reason, 'waiting for Sentinel: master node-0 unreachable');
 });
 
+/** `masterUnreachable` with node-0's process known not to run (the runtime's fact). */
+const goneMaster = (why = 'its pod is being deleted'): Observation => {
+  const o = masterUnreachable();
+  return { ...o, nodes: o.nodes.map((n) => (n.id === 'node-0' ? { ...n, gone: why } : n)) };
+};
+
+test('a master known gone (pod deleted, process exited): Sentinel is asked to fail over at once', () => {
+  const p = plan(goneMaster(), spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover', from: nodeAddress(0) }]);
+  assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 is gone (its pod is being deleted) and node-1 holds data');
+  assert.deepEqual(p.memory, remembering(0));
+  const after = applyActions(goneMaster(), p.actions);
+  assert.equal(agreedMaster(after)?.host, 'node-1');
+  assert.equal(nodeAt(after, nodeAddress(1))?.role, 'master');
+});
+
+test('a master known gone beside a stray master: the stray is fenced, then the failover asked', () => {
+  const o = goneMaster('exited with code 1');
+  const stray = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-2' ? node(2, { keys: 5 }) : n)) };
+  const p = plan(stray, spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'fence', node: nodeAddress(2), master: nodeAddress(0) }, { kind: 'sentinel-failover', from: nodeAddress(0) }]);
+  assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 is gone (exited with code 1) and node-1 holds data; fencing node-2');
+});
+
+test('a master known gone that still answers (being stopped): no failover yet, it may still hand writes to its replicas', () => {
+  const o = clusterWithMasterAndTwoReplicas();
+  const stopping = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-0' ? { ...n, gone: 'its pod is being deleted' } : n)) };
+  const p = plan(stopping, spec, remembering(0));
+  assert.deepEqual(changes(p), []);
+  assert.equal(p.reason, 'no action: node-0 is master, 2 replicas in sync');
+});
+
+test('a master known gone with no replica holding data: wait for Sentinel, and say why', () => {
+  const o = goneMaster();
+  const empty = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-0' ? n : { ...n, keys: 0 })) };
+  const p = plan(empty, spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0)]);
+  assert.equal(p.reason, 'waiting for Sentinel: master node-0 unreachable and gone (its pod is being deleted), but no reachable replica holds data');
+});
+
+test('a master known gone while a Sentinel fails over, is in TILT, or is ahead: never asked again, never against Sentinel', () => {
+  const base = goneMaster();
+  const failing = { ...base, sentinels: base.sentinels.map((s) => (s.id === 'sentinel-1' ? { ...s, failoverInProgress: true, failoverState: 'select_slave' } : s)) };
+  assert.deepEqual(plan(failing, spec, remembering(0)).actions, []);
+  const tilt = { ...base, sentinels: base.sentinels.map((s) => (s.id === 'sentinel-2' ? { ...s, tilt: true } : s)) };
+  assert.deepEqual(plan(tilt, spec, remembering(0)).actions, []);
+  // sentinel-2 has switched to node-1 (newer epoch, node-1 reports master); the majority still names node-0.
+  const ahead = {
+    ...base,
+    nodes: base.nodes.map((n) => (n.id === 'node-1' ? node(1) : n)),
+    sentinels: base.sentinels.map((s) => (s.id === 'sentinel-2' ? { ...s, master: nodeAddress(1), configEpoch: 2 } : s)),
+  };
+  const p = plan(ahead, spec, remembering(0));
+  assert.deepEqual(p.actions, []);
+  assert.match(p.reason, /^waiting: sentinel-2 names node-1 under config epoch 2, newer than the majority's/);
+});
+
+test('a replica known gone changes nothing: the rule is about the master', () => {
+  const o = clusterWithMasterAndTwoReplicas();
+  const replicaGone = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-2' ? { ...n, reachable: false, role: 'unknown' as const, gone: 'its pod is being deleted' } : n)) };
+  const p = plan(replicaGone, spec, remembering(0));
+  assert.deepEqual(changes(p), []);
+  assert.equal(p.reason, 'no action: node-0 is master, 1 replica in sync, node-2 unreachable');
+});
+
 test('majority of sentinels down: no failover possible, the healthy master stays published', () => {
   const p = plan(majorityOfSentinelsDown(), spec, remembering(0));
   assert.deepEqual(p.actions, [publish(0)]);

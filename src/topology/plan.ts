@@ -80,7 +80,14 @@ export function changes(p: Plan): readonly Action[] {
  * 2. A majority of the configured Sentinels names master M, and M is one of our nodes:
  *    memory becomes {M, highest epoch seen}; `publish-master M` is always the first action (the
  *    endpoint ignores repeats; stating it every pass heals a restarted endpoint). Then:
- *    a. M unreachable, or its role unknown: wait; Sentinel's down-after handles a dead master.
+ *    a. M unreachable, or its role unknown: wait; Sentinel's down-after handles a dead master. Except
+ *       when M is unreachable and the runtime knows its process is gone (`gone`: the process exited, its
+ *       pod is deleted or its Redis container is not running) and another reachable replica holds data:
+ *       fence the other masters to M and `sentinel-failover` at once, as in c.2. Waiting for down-after
+ *       would only keep writes out longer; Sentinel still picks the replica. Rule 1 has already ruled out
+ *       a failover in progress and a Sentinel ahead, and the actor asks every Sentinel again first. A
+ *       gone master that still answers (the kubelet is stopping it) is waited for: it may still be
+ *       handing its last writes to the replicas.
  *    b. M is fit (role master, and has data or no other reachable node has any): converge on M —
  *       fence every other master to M, point every replica at M, repair one Sentinel.
  *    c. M is unfit (a replica, e.g. restarted; or empty while another node holds data):
@@ -174,7 +181,12 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
   const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
   const remembered: Memory = { master: addressOf(m), epoch };
   const publish: Action = { kind: 'publish-master', master: addressOf(m) };
-  if (!m.reachable) return { actions: [publish], reason: `waiting for Sentinel: master ${m.id} unreachable`, memory: remembered };
+  if (!m.reachable) {
+    const replicaWithData = byId(obs.nodes).find((n) => n.reachable && !sameAddress(n, m) && n.role === 'replica' && hasData(n));
+    if (m.gone && replicaWithData) return askFailover(obs, m, publish, `master ${m.id} is gone (${m.gone}) and ${replicaWithData.id} holds data`, remembered);
+    const known = m.gone ? ` and gone (${m.gone}), but no reachable replica holds data` : '';
+    return { actions: [publish], reason: `waiting for Sentinel: master ${m.id} unreachable${known}`, memory: remembered };
+  }
   if (m.role === 'unknown') {
     return { actions: [publish], reason: `waiting: master ${m.id} answers but its role is unknown`, memory: remembered };
   }
@@ -205,17 +217,8 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
     return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason };
   }
   if (dataReplica) {
-    // Stray masters stop taking writes now (fenced to M, chained until Sentinel reconfigures M's
-    // replicas); Sentinel leaves masters it does not know alone, so without this two would remain.
-    const strays = byId(others).filter((n) => n.role === 'master');
-    const fences: Action[] = strays.map((n) => ({ kind: 'fence', node: addressOf(n), master: addressOf(m) }));
-    const fencing = strays.length ? `; fencing ${names(strays)}` : '';
     const named = m.role === 'master' && holder?.id === dataReplica.id ? '' : ` and ${dataReplica.id} holds data`;
-    return {
-      actions: [publish, ...fences, { kind: 'sentinel-failover', from: addressOf(m) }],
-      reason: `asking Sentinel to fail over: ${why}${named}${fencing}`,
-      memory: remembered,
-    };
+    return askFailover(obs, m, publish, `${why}${named}`, remembered);
   }
   const unknown = byId(others).find((n) => n.role === 'unknown');
   if (unknown) return { actions: [publish], reason: `waiting: ${why} and ${unknown.id}'s role is unknown`, memory: remembered };
@@ -226,6 +229,22 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
       `recovering: ${why}; ${dataMaster.id} holds the only data, moving Sentinel to it`);
   }
   return converge(obs, m, [publish], remembered, `${why} and no other node holds data`);
+}
+
+/**
+ * Rules 2.a (a gone master) and 2.c.2: `sentinel-failover` of `m`. Stray masters stop taking writes now
+ * (fenced to M, chained until Sentinel reconfigures M's replicas); Sentinel leaves masters it does not
+ * know alone, so without this two would remain.
+ */
+function askFailover(obs: Observation, m: NodeObservation, publish: Action, why: string, memory: Memory): Plan {
+  const strays = byId(obs.nodes).filter((n) => n.reachable && !sameAddress(n, m) && n.role === 'master');
+  const fences: Action[] = strays.map((n) => ({ kind: 'fence', node: addressOf(n), master: addressOf(m) }));
+  const fencing = strays.length ? `; fencing ${names(strays)}` : '';
+  return {
+    actions: [publish, ...fences, { kind: 'sentinel-failover', from: addressOf(m) }],
+    reason: `asking Sentinel to fail over: ${why}${fencing}`,
+    memory,
+  };
 }
 
 /** Rule 3: no Sentinel majority names one of our nodes. */
