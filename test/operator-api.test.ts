@@ -437,7 +437,7 @@ describe('operator against a real kube-apiserver', { timeout: 300_000 }, () => {
     const pods = async () => (await admin.get<{ items: { metadata: { name: string; labels: Record<string, string> } }[] }>(collectionPath(typeOfKind('Pod'), NS), { labelSelector: 'app.kubernetes.io/instance=shop' })).items;
     let cached = (await pods()).map((p) => ({ name: p.metadata.name, labels: p.metadata.labels }));
     const publisher = new LabelPublisher({
-      client: admin, spec, namespace: NS, topology, resource: () => undefined, pods: () => cached,
+      client: admin, spec, namespace: NS, topology, resource: () => undefined, pods: () => cached, podObjects: () => [],
       events: { record() {} }, log: () => {}, metrics: new TopologyMetrics(),
     });
     const roles = async () => Object.fromEntries((await pods()).map((p) => [p.metadata.name, p.metadata.labels[MASTER_POD_LABEL] ?? '-']));

@@ -25,6 +25,7 @@ import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
 import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
+import type { PodObject } from './pods.ts';
 import type { RedisHASpec } from '../spec/index.ts';
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -137,7 +138,9 @@ export class Operator {
       labelSelector: `${MANAGED},${COMPONENT_LABEL}=redis`,
       onChange: (_t, pod) => {
         const instance = pod.metadata.labels?.['app.kubernetes.io/instance'];
-        if (instance) this.#runtimes.get(`${pod.metadata.namespace}/${instance}`)?.runtime.publisher.sync();
+        const runtime = instance ? this.#runtimes.get(`${pod.metadata.namespace}/${instance}`)?.runtime : undefined;
+        runtime?.publisher.sync();
+        runtime?.podsChanged();
       },
     });
     // Drift in what we own (an edited or deleted StatefulSet or Service) brings its owner back in line.
@@ -330,6 +333,8 @@ export class Operator {
         topology,
         resource: () => this.#resources.get(namespace, name),
         pods: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name).map((p) => ({ name: p.metadata.name, labels: p.metadata.labels })),
+        // The informer holds whole Pods; `Pod` here types only what the operator itself reads.
+        podObjects: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name) as unknown as PodObject[],
         events: this.#events,
         log: this.#o.log,
         metrics,

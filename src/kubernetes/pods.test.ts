@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupTroubles, neverReady, podTrouble, troubleKey, troubleSentence, type PodObject } from './pods.ts';
+import { CRASH_FAILOVER_ANNOTATION, goneNodes, groupTroubles, neverReady, podTrouble, redisNotRunning, troubleKey, troubleSentence, type PodObject } from './pods.ts';
 
 const START = '2026-12-02T06:21:25Z';
 const cond = (type: string, status: string, at = START, extra: Record<string, string> = {}) => ({ type, status, lastTransitionTime: at, ...extra });
@@ -99,5 +99,34 @@ describe('troubleSentence: one line a person can act on', () => {
     const crash = withContainer('shop-redis-1', { name: 'redis', restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { reason: 'Error', exitCode: 1 } } });
     assert.equal(troubleSentence(groupTroubles([podTrouble(crash)!])[0]!, 'ns'),
       "pod shop-redis-1 keeps crashing: CrashLoopBackOff: the last run of container redis ended with Error (exit code 1), 3 restart(s); fix: see 'kubectl logs -n ns shop-redis-1 -c redis --previous', then correct the spec; pods that never became ready are then replaced at once");
+  });
+});
+
+describe('redisNotRunning / goneNodes: the facts the crash rule reads', () => {
+  const running = (name: string): PodObject => withContainer(name, { name: 'redis', ready: true, restartCount: 0, state: { running: { startedAt: START } } });
+  test('a running redis container, even with another container waiting, is not gone', () => {
+    const p = running('shop-redis-0');
+    p.status!.containerStatuses!.push({ name: 'exporter', state: { waiting: { reason: 'CrashLoopBackOff' } } });
+    assert.equal(redisNotRunning('shop-redis-0', p), undefined);
+  });
+  test('a deleted pod, a pod being deleted, a terminated, waiting or unstarted redis container are gone, each saying why', () => {
+    assert.equal(redisNotRunning('shop-redis-0', undefined), 'pod shop-redis-0 is deleted');
+    const deleting = running('shop-redis-0');
+    deleting.metadata.deletionTimestamp = START;
+    assert.equal(redisNotRunning('shop-redis-0', deleting), 'pod shop-redis-0 is being deleted');
+    const ended = withContainer('shop-redis-0', { name: 'redis', state: { terminated: { reason: 'Error', exitCode: 137 } } });
+    assert.equal(redisNotRunning('shop-redis-0', ended), 'the redis container of pod shop-redis-0 terminated (Error, exit code 137)');
+    assert.equal(redisNotRunning('shop-redis-0', neverPull('shop-redis-0')), 'the redis container of pod shop-redis-0 is waiting (ErrImageNeverPull)');
+    const pending: PodObject = { metadata: { name: 'shop-redis-0' }, status: { phase: 'Pending', conditions: [cond('PodScheduled', 'False', START, { reason: 'Unschedulable' })] } };
+    assert.equal(redisNotRunning('shop-redis-0', pending), 'the redis container of pod shop-redis-0 has not started (pod Pending)');
+  });
+  test('goneNodes: one fact per node not running, none when the annotation turns the rule off', () => {
+    const pods = [running('shop-redis-1'), neverPull('shop-redis-2')];
+    assert.deepEqual([...goneNodes(['shop-redis-0', 'shop-redis-1', 'shop-redis-2'], pods, {})], [
+      ['shop-redis-0', 'pod shop-redis-0 is deleted'],
+      ['shop-redis-2', 'the redis container of pod shop-redis-2 is waiting (ErrImageNeverPull)'],
+    ]);
+    assert.equal(goneNodes(['shop-redis-0', 'shop-redis-2'], pods, { [CRASH_FAILOVER_ANNOTATION]: 'off' }).size, 0);
+    assert.equal(goneNodes(['shop-redis-0'], pods, { [CRASH_FAILOVER_ANNOTATION]: 'on' }).size, 1);
   });
 });

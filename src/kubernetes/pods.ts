@@ -158,3 +158,46 @@ export function troubleSentence(group: { first: PodTrouble; pods: readonly strin
   const what = t.class === 'unschedulable' ? `cannot be scheduled: ${t.reason}: ${t.message}` : `${t.class === 'crash' ? (group.pods.length === 1 ? 'keeps crashing' : 'keep crashing') : 'cannot start'}: ${t.reason}: ${t.message}`;
   return `${who} ${what}; ${troubleFix(t, namespace)}`;
 }
+
+/**
+ * The annotation that turns off the operator's crash rule for one RedisHA (`"off"`): the operator then
+ * reports no pod facts, so a crashed master waits for Sentinel's down-after (or for its replacement to
+ * start as a replica). For measuring plain Sentinel beside the rule (`bench failover --k8s`), or to
+ * opt out.
+ */
+export const CRASH_FAILOVER_ANNOTATION = 'redis-ha.io/crash-failover';
+
+/**
+ * Why the Redis server of the node that runs as pod `name` is known not to run, from the pod alone
+ * (`pod`: the informer's copy; undefined when there is no such pod), or undefined when it may run.
+ * A pod being deleted counts (the kubelet is stopping it, or its node is gone); so does a pod whose
+ * `redis` container is not running: terminated, waiting (ContainerCreating, ImagePullBackOff,
+ * CrashLoopBackOff) or not started at all (a replacement not yet scheduled). The planner acts on it
+ * only for a master that no longer answers.
+ */
+export function redisNotRunning(name: string, pod: PodObject | undefined): string | undefined {
+  if (!pod) return `pod ${name} is deleted`;
+  if (pod.metadata.deletionTimestamp) return `pod ${name} is being deleted`;
+  const c = pod.status?.containerStatuses?.find((s) => s.name === 'redis');
+  if (!c) return `the redis container of pod ${name} has not started${pod.status?.phase ? ` (pod ${pod.status.phase})` : ''}`;
+  if (c.state?.running !== undefined) return undefined;
+  const ended = c.state?.terminated;
+  if (ended) return `the redis container of pod ${name} terminated (${ended.reason ?? 'no reason'}, exit code ${ended.exitCode ?? '?'})`;
+  const waiting = c.state?.waiting;
+  if (waiting) return `the redis container of pod ${name} is waiting (${waiting.reason ?? 'no reason'})`;
+  return undefined;
+}
+
+/**
+ * The runtime's facts for the planner (`ControllerOptions.gone`): each node (pod name) whose Redis is
+ * known not to run, and why. None when the resource's `redis-ha.io/crash-failover` annotation is "off".
+ */
+export function goneNodes(nodes: readonly string[], pods: readonly PodObject[], annotations: Readonly<Record<string, string>> | undefined): Map<string, string> {
+  const gone = new Map<string, string>();
+  if (annotations?.[CRASH_FAILOVER_ANNOTATION]?.trim() === 'off') return gone;
+  for (const name of nodes) {
+    const why = redisNotRunning(name, pods.find((p) => p.metadata.name === name));
+    if (why) gone.set(name, why);
+  }
+  return gone;
+}

@@ -15,7 +15,7 @@ import { MASTER_POD_LABEL, namesOf } from './render/index.ts';
 import { objectPath, typeOfKind, pathOf } from './resources.ts';
 import type { EventRecorder } from './events.ts';
 import { planRoll, type RollInput, type RollPod, type RollStep } from './roll.ts';
-import { groupTroubles, neverReady, podTrouble, troubleSentence, type PodObject, type PodTrouble } from './pods.ts';
+import { goneNodes, groupTroubles, neverReady, podTrouble, troubleSentence, type PodObject, type PodTrouble } from './pods.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import type { TopologyStatus } from '../observe/status.ts';
@@ -24,6 +24,9 @@ import { addressKey, type Address } from '../redis/address.ts';
 import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
+
+/** How the plan's reason for a `sentinel-failover` begins (plan.ts `askFailover`). */
+const FAILOVER_REASON = 'asking Sentinel to fail over: ';
 
 export interface RuntimeOptions {
   readonly client: KubeClient;
@@ -34,6 +37,8 @@ export interface RuntimeOptions {
   readonly resource: () => RedisHAResource | undefined;
   /** The Redis pods of this resource as the informer holds them. */
   readonly pods: () => PodLabels[];
+  /** The same pods as whole objects (status, deletionTimestamp): the crash rule's facts (`goneNodes`). */
+  readonly podObjects: () => PodObject[];
   readonly events: EventRecorder;
   readonly log: (line: string) => void;
   readonly metrics: TopologyMetrics;
@@ -123,6 +128,10 @@ export class DeploymentRuntime {
   readonly #toldTroubles = new Set<string>();
   #podsUnreadable = '';
   #switchover?: SwitchoverAnswer;
+  /** The pod facts last handed to the controller, as text: a change wakes it (`podsChanged`). */
+  #goneSeen = '';
+  /** The controller's last reason: why a `sentinel-failover` was asked, for its Event. */
+  #reason = '';
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
@@ -141,13 +150,19 @@ export class DeploymentRuntime {
       publisher: this.publisher,
       log: (line) => o.log(`${name}: ${line}`),
       resyncMs: o.controllerResyncMs ?? 2000,
+      gone: () => this.#gone(),
     });
     this.#controller.addObserver(o.metrics.observer);
     this.#controller.addObserver({
+      reason: (e) => {
+        this.#reason = e.text;
+      },
       action: (e) => {
         const cr = o.resource();
         if (e.kind === 'sentinel-failover' && e.ok) this.#requestedAt = e.at;
-        if (cr) o.events.record(cr, e.ok ? 'Normal' : 'Warning', e.ok ? 'Repaired' : 'RepairFailed', e.ok ? `did ${e.description}` : `could not ${e.description}: ${e.error}`);
+        // A failover's Event says why it was asked (a master gone, a restarted one empty): the plan's reason.
+        const why = e.kind === 'sentinel-failover' && this.#reason.startsWith(FAILOVER_REASON) ? `: ${this.#reason.slice(FAILOVER_REASON.length)}` : '';
+        if (cr) o.events.record(cr, e.ok ? 'Normal' : 'Warning', e.ok ? 'Repaired' : 'RepairFailed', e.ok ? `did ${e.description}${why}` : `could not ${e.description}${why}: ${e.error}`);
       },
       sentinelEvent: (e) => {
         if (e.type === '+odown' || e.type === '+sdown' || e.type === '+try-failover') this.#troubleAt = e.at;
@@ -162,6 +177,25 @@ export class DeploymentRuntime {
         this.writeStatusSoon();
       },
     });
+  }
+
+  /** The pod facts the plan reads as `gone` (pods.ts `goneNodes`), from the informer's cache. */
+  #gone(): Map<string, string> {
+    return goneNodes(this.#o.topology.nodes.map((n) => n.id), this.#o.podObjects(), this.#o.resource()?.metadata.annotations);
+  }
+
+  /**
+   * A Redis pod of this resource changed (informer): when what the crash rule knows changed (a pod
+   * deleted, a container that stopped or started), the controller looks at once rather than at its
+   * next resync; Sentinel says nothing until down-after.
+   */
+  podsChanged(): void {
+    const facts = this.#gone();
+    const seen = JSON.stringify([...facts]);
+    if (seen === this.#goneSeen) return;
+    this.#goneSeen = seen;
+    if (facts.size) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: not running: ${[...facts.values()].join('; ')}`);
+    this.#controller.trigger();
   }
 
   /** The topology this runtime watches, as a comparable key (passwords included as they are, never logged). */
