@@ -3,6 +3,7 @@
  * through ClusterIPs and pod IPs (reachable from the node, as on the test bed), and the failover
  * measurement of `redis-ha bench failover --k8s` and test/e2e-k8s.test.ts.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
@@ -11,6 +12,7 @@ import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
 import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, passwordKeyOf } from '../src/kubernetes/render/index.ts';
 import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
+import { CRASH_FAILOVER_ANNOTATION } from '../src/kubernetes/pods.ts';
 
 export interface PodInfo {
   readonly name: string;
@@ -222,20 +224,51 @@ export interface FailoverTrial {
 }
 
 /**
- * Force-deletes the master pod (grace 0: the process dies without its preStop hand-over, like a lost
- * node) and measures until the `-master` Service routes writes to another pod, polling with a fresh
- * connection every 100 ms (a new connection is what a client gets after its old one broke).
+ * How the master is made to fail:
+ * - `force-delete`: DELETE with grace 0. The pod object goes at once, but a kubelet that is alive still
+ *   runs the preStop hook (within its minimum grace of 2 s), which asks Sentinel to fail over;
+ * - `kill`: SIGKILL of the master's redis-server from the node (no preStop, like a crash or an OOM
+ *   kill); the kubelet then restarts the container in place. Only from the pod's node, as root.
  */
-export async function forceDeleteMaster(d: ClusterDeployment, timeoutMs = 120_000): Promise<FailoverTrial> {
+export type Fault = 'force-delete' | 'kill';
+
+/**
+ * SIGKILLs the redis-server of the pod with `uid` on this machine (found by its cgroup, which names the
+ * pod), as a crash would; returns its pid. Works where the pod runs (the test bed's node), as root.
+ */
+export function killRedisOfPod(uid: string): number {
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'redis-server') continue;
+      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`pod${uid}`)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+      return Number(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  throw new Error(`no redis-server of pod ${uid} runs on this machine: --kill needs to run as root on the pod's node`);
+}
+
+/**
+ * Makes the master fail (`fault`) and measures until the `-master` Service routes writes to another
+ * process, polling with a fresh connection every 100 ms (a new connection is what a client gets after
+ * its old one broke).
+ */
+export async function failMaster(d: ClusterDeployment, fault: Fault = 'force-delete', timeoutMs = 120_000): Promise<FailoverTrial> {
   const from = await d.sentinelMasterPod();
   if (!from) throw new Error(`no Sentinel of RedisHA ${d.namespace}/${d.name} names a master`);
   const password = await d.password();
   const master = await d.target(d.names.master, await d.clusterIP(d.names.master), REDIS_PORT, password);
   // The dying master's process may still answer through the Service for a moment after its pod object
-  // is gone: only a write acknowledged by another process (another run_id) counts.
+  // is gone, and a killed one is restarted in place (as a replica): only a write acknowledged by
+  // another process (another run_id) counts.
   const oldRunId = runIdOf(String(await ask(master, 'INFO', 'server')));
+  const uid = fault === 'kill' ? (await d.pods('redis')).find((p) => p.name === from)?.uid : undefined;
+  if (fault === 'kill' && !uid) throw new Error(`pod ${from} not found`);
   const started = performance.now();
-  await d.client.request('DELETE', `/api/v1/namespaces/${d.namespace}/pods/${from}`, { query: { gracePeriodSeconds: 0 } });
+  if (fault === 'kill') killRedisOfPod(uid!);
+  else await d.client.request('DELETE', `/api/v1/namespaces/${d.namespace}/pods/${from}`, { query: { gracePeriodSeconds: 0 } });
   const deadline = started + timeoutMs;
   for (let n = 0; ; n++) {
     const ok = await askAll(master, [['INFO', 'server'], ['SET', 'redis-ha:e2e:failover-probe', String(n)]]).then(
@@ -247,41 +280,143 @@ export async function forceDeleteMaster(d: ClusterDeployment, timeoutMs = 120_00
       const to = (await d.sentinelMasterPod()) ?? (await d.pods('redis')).find((p) => p.labels[MASTER_POD_LABEL] === 'master')?.name ?? 'unknown';
       return { from, to, masterServiceMs };
     }
-    if (performance.now() > deadline) throw new Error(`the -master Service did not route writes to a new master within ${timeoutMs} ms of deleting ${from}`);
+    if (performance.now() > deadline) throw new Error(`the -master Service did not route writes to a new master within ${timeoutMs} ms of the ${fault} of ${from}`);
     await sleep(100);
   }
+}
+
+/** `failMaster(d, 'force-delete')`. */
+export function forceDeleteMaster(d: ClusterDeployment, timeoutMs = 120_000): Promise<FailoverTrial> {
+  return failMaster(d, 'force-delete', timeoutMs);
 }
 
 function runIdOf(info: string): string {
   return /run_id:(\w+)/.exec(info)?.[1] ?? '';
 }
 
+/** One way of running the trial: the fault, the operator's crash rule on or off, the replacement pod able to start or not. */
+export interface FailoverCase {
+  readonly fault: Fault;
+  /** `off`: the RedisHA carries `redis-ha.io/crash-failover: "off"`, so nothing is known of the dead pod but what the network says. */
+  readonly crashRule: 'on' | 'off';
+  /** `blocked`: every node is cordoned for the trial, so the replacement pod stays Pending (it cannot start; force-delete only). */
+  readonly replacement: 'starts' | 'blocked';
+}
+
+export interface Distribution {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p95: number;
+  readonly max: number;
+  readonly values: number[];
+}
+
+function distribution(values: number[]): Distribution {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p95: percentile(sorted, 95), max: sorted.at(-1) ?? Number.NaN, values };
+}
+
 export interface K8sFailoverResult {
   readonly benchmark: 'failover-k8s';
   readonly resource: string;
   readonly trials: number;
-  readonly masterServiceMs: { readonly p50: number; readonly p90: number; readonly max: number; readonly values: number[] };
+  /** Sentinel's down-after-milliseconds for the master group, as a Sentinel reports it. */
+  readonly downAfterMilliseconds: number;
+  /** The operator as shipped, force delete, the replacement starts: the figure of earlier versions of this benchmark. */
+  readonly masterServiceMs: Distribution;
+  /** Each case, its trials interleaved with the others' in the same run: the crash rule off is the baseline. */
+  readonly cases: (FailoverCase & { readonly masterServiceMs: Distribution; readonly runs: FailoverTrial[] })[];
   readonly runs: FailoverTrial[];
 }
 
-/** `redis-ha bench failover --k8s`: `trials` force-deletes of the master, Ready again between them. */
-export async function benchK8sFailover(o: { kubeconfig: string | KubeConfig; namespace: string; name: string; trials: number; log: (line: string) => void }): Promise<K8sFailoverResult> {
+/** Sets (`off`) or removes (`on`) the annotation that turns the operator's crash rule off for this resource. */
+async function setCrashRule(d: ClusterDeployment, rule: 'on' | 'off'): Promise<void> {
+  await d.client.request('PATCH', `/apis/redis-ha.io/v1alpha1/namespaces/${d.namespace}/redishas/${d.name}`, {
+    contentType: 'application/merge-patch+json',
+    body: { metadata: { annotations: { [CRASH_FAILOVER_ANNOTATION]: rule === 'off' ? 'off' : null } } },
+  });
+}
+
+/** Cordons every schedulable node; returns the ones it cordoned, for `uncordon`. */
+async function cordonAll(d: ClusterDeployment): Promise<string[]> {
+  const nodes = await d.client.get<{ items: { metadata: { name: string }; spec?: { unschedulable?: boolean } }[] }>('/api/v1/nodes');
+  const cordoned: string[] = [];
+  for (const n of nodes.items) {
+    if (n.spec?.unschedulable) continue;
+    await d.client.request('PATCH', `/api/v1/nodes/${n.metadata.name}`, { contentType: 'application/merge-patch+json', body: { spec: { unschedulable: true } } });
+    cordoned.push(n.metadata.name);
+  }
+  return cordoned;
+}
+
+async function uncordon(d: ClusterDeployment, nodes: readonly string[]): Promise<void> {
+  for (const n of nodes) await d.client.request('PATCH', `/api/v1/nodes/${n}`, { contentType: 'application/merge-patch+json', body: { spec: { unschedulable: null } } });
+}
+
+/** Sentinel's down-after for the group, from the first Sentinel that answers. */
+async function downAfterOf(d: ClusterDeployment): Promise<number> {
+  const password = await d.sentinelPassword();
+  for (const p of await d.pods('sentinel')) {
+    if (!p.ip) continue;
+    const reply = await ask(await d.target(p.name, p.ip, SENTINEL_PORT, password), 'SENTINEL', 'MASTER', d.names.group).catch(() => undefined);
+    if (!Array.isArray(reply)) continue;
+    const i = reply.indexOf('down-after-milliseconds');
+    if (i >= 0) return Number(reply[i + 1]);
+  }
+  return Number.NaN;
+}
+
+/**
+ * One force delete of the master in `c`'s conditions: the crash rule set as `c` says, the resource
+ * settled, then (for `blocked`) every node cordoned until the -master Service has moved.
+ */
+export async function failoverTrial(d: ClusterDeployment, c: FailoverCase): Promise<FailoverTrial> {
+  await setCrashRule(d, c.crashRule);
+  await d.waitSettled(240_000);
+  const cordoned = c.replacement === 'blocked' ? await cordonAll(d) : [];
+  try {
+    return await failMaster(d, c.fault);
+  } finally {
+    await uncordon(d, cordoned);
+  }
+}
+
+/**
+ * `redis-ha bench failover --k8s`: `trials` force-deletes of the master per case, Ready again between
+ * them, the cases interleaved: the crash rule on and off (the baseline: Sentinel's down-after, or the
+ * replacement pod starting as a replica, whichever comes first), and with `blocked` the same two with a
+ * replacement that cannot start.
+ */
+export async function benchK8sFailover(o: { kubeconfig: string | KubeConfig; namespace: string; name: string; trials: number; blocked?: boolean; kill?: boolean; log: (line: string) => void }): Promise<K8sFailoverResult> {
   const d = await ClusterDeployment.open(o.kubeconfig, o.namespace, o.name);
-  const runs: FailoverTrial[] = [];
-  for (let i = 0; i < o.trials; i++) {
-    await d.waitSettled(240_000);
-    const run = await forceDeleteMaster(d);
-    o.log(`trial ${i + 1}/${o.trials}: ${run.from} -> ${run.to}: -master Service routed writes after ${run.masterServiceMs} ms`);
-    runs.push(run);
+  const pair = (fault: Fault, replacement: FailoverCase['replacement']): FailoverCase[] => [{ fault, crashRule: 'on', replacement }, { fault, crashRule: 'off', replacement }];
+  const cases: FailoverCase[] = [
+    ...pair('force-delete', 'starts'),
+    ...(o.blocked ? pair('force-delete', 'blocked') : []),
+    ...(o.kill ? pair('kill', 'starts') : []),
+  ];
+  const runs = cases.map(() => [] as FailoverTrial[]);
+  const downAfterMilliseconds = await downAfterOf(d);
+  try {
+    for (let i = 0; i < o.trials; i++) {
+      for (const [k, c] of cases.entries()) {
+        const run = await failoverTrial(d, c);
+        o.log(`trial ${i + 1}/${o.trials}, ${c.fault}, crash rule ${c.crashRule}, replacement ${c.replacement}: ${run.from} -> ${run.to}: -master Service routed writes after ${run.masterServiceMs} ms`);
+        runs[k]!.push(run);
+      }
+    }
+  } finally {
+    await setCrashRule(d, 'on');
   }
   await d.waitSettled(240_000);
-  const values = runs.map((r) => r.masterServiceMs);
-  const sorted = [...values].sort((a, b) => a - b);
+  const shipped = runs[0]!;
   return {
     benchmark: 'failover-k8s',
     resource: `${o.namespace}/${o.name}`,
     trials: o.trials,
-    masterServiceMs: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), max: sorted.at(-1) ?? Number.NaN, values },
-    runs,
+    downAfterMilliseconds,
+    masterServiceMs: distribution(shipped.map((r) => r.masterServiceMs)),
+    cases: cases.map((c, k) => ({ ...c, masterServiceMs: distribution(runs[k]!.map((r) => r.masterServiceMs)), runs: runs[k]! })),
+    runs: shipped,
   };
 }

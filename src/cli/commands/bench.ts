@@ -11,10 +11,15 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       client of the master endpoint: write unavailability p50/p95/max, how long after the Sentinels'
       switch the endpoint followed, acknowledged writes lost, failed failovers, split brains.
       Port base 7800 by default.
-  failover --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--trials N]
+  failover --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--trials N] [--blocked] [--kill]
       On a cluster: N force deletes (grace 0) of the master pod of the running RedisHA NAME, each
       timed until a write through its -master Service succeeds on the new master (default 5 trials,
-      Ready again before each). Needs the ClusterIPs reachable from here, as on a cluster's node.
+      Ready again before each), with the operator's crash rule on and, interleaved, off (annotation
+      redis-ha.io/crash-failover: "off": the baseline). --blocked adds both again with every node
+      cordoned during the trial, so the replacement pod cannot start; --kill adds both with the
+      master's redis-server SIGKILLed instead (a crash: no preStop hook). Needs the ClusterIPs
+      reachable from here, as on a cluster's node, (--blocked) the right to patch nodes and (--kill)
+      root on the pod's node.
   switchover [--trials N] [--profile fast|default] [--port-base P]
       N planned switchovers (default 10) under a Sentinel client and a master-endpoint client: the
       write pause, when the Sentinels agreed, what each client saw, acknowledged writes lost.
@@ -50,6 +55,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       tls: { type: 'boolean' },
       streams: { type: 'boolean' },
+      blocked: { type: 'boolean' },
+      kill: { type: 'boolean' },
     },
     true,
   );
@@ -62,7 +69,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-type BenchValues = Partial<Record<'trials' | 'profile' | 'port-base' | 'runs' | 'requests' | 'clients' | 'idle' | 'workers' | 'k8s' | 'namespace' | 'kubeconfig', string>> & { tls?: boolean; streams?: boolean };
+type BenchValues = Partial<Record<'trials' | 'profile' | 'port-base' | 'runs' | 'requests' | 'clients' | 'idle' | 'workers' | 'k8s' | 'namespace' | 'kubeconfig', string>> & { tls?: boolean; streams?: boolean; blocked?: boolean; kill?: boolean };
 
 /** Runs the benchmark `name` asks for with the flags given and returns its JSON-ready result. */
 async function runBenchmark(name: string | undefined, values: BenchValues): Promise<unknown> {
@@ -88,6 +95,8 @@ async function runBenchmark(name: string | undefined, values: BenchValues): Prom
     const { benchSwitchover } = await import('../../../bench/switchover.ts');
     return benchSwitchover({ trials: intFlag('trials', values.trials, 1, 1000) ?? 10, profile, portBase: portBase(7860), log });
   }
+  if (values.blocked && values.k8s === undefined) throw new UsageError('--blocked: only with bench failover --k8s NAME (it cordons the nodes of that cluster)');
+  if (values.kill && values.k8s === undefined) throw new UsageError('--kill: only with bench failover --k8s NAME (it kills the master pod\'s redis-server)');
   if (values.k8s !== undefined) {
     if (name !== 'failover') throw new UsageError(`bench: --k8s is only for 'bench failover' (got '${name ?? ''}')`);
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.k8s)) throw new UsageError(`--k8s: must be the name of a RedisHA resource (got "${values.k8s}")`);
@@ -99,6 +108,8 @@ async function runBenchmark(name: string | undefined, values: BenchValues): Prom
       namespace: values.namespace ?? contextNamespace(kc),
       name: values.k8s,
       trials: intFlag('trials', values.trials, 1, 1000) ?? 5,
+      blocked: values.blocked === true,
+      kill: values.kill === true,
       log,
     });
   }
