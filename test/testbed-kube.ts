@@ -81,3 +81,24 @@ export async function freshNamespace(namespace: string, ...manifests: string[]):
 export async function dropNamespace(namespace: string): Promise<void> {
   if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
 }
+
+/** `ctr` on the test bed's containerd (namespace k8s.io, where the kubelet's images are). */
+export async function ctr(args: string[]): Promise<string> {
+  const { stdout } = await run('ctr', ['--address', join(dirname(kubeconfig!), 'containerd', 'containerd.sock'), '-n', 'k8s.io', ...args], { timeout: 60_000 });
+  return stdout;
+}
+
+/**
+ * Runs `fn` while the node does not have `ref` (an image name of the test bed, e.g. `:7.0.15`): a pod
+ * that starts a container from it then waits with ErrImageNeverPull (pullPolicy Never), as one whose
+ * image cannot be pulled. `ref` is removed as a name only: `keep` (another name of the same image, e.g.
+ * `:test`) keeps its content, and `ref` is tagged from it again afterwards, even when `fn` fails.
+ */
+export async function withoutImage<T>(ref: string, keep: string, fn: () => Promise<T>): Promise<T> {
+  await ctr(['images', 'rm', ref]);
+  try {
+    return await fn();
+  } finally {
+    await ctr(['images', 'tag', keep, ref]);
+  }
+}
