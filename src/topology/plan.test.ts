@@ -131,6 +131,14 @@ test('a master known gone with no replica holding data: wait for Sentinel, and s
   assert.equal(p.reason, 'waiting for Sentinel: master node-0 unreachable and gone (its pod is being deleted), but no reachable replica holds data');
 });
 
+test('a master known gone that Sentinel said it cannot fail over (no good replica): not asked again every pass', () => {
+  const p = plan({ ...goneMaster(), noGoodReplica: nodeAddress(0) }, spec, remembering(0));
+  assert.deepEqual(p.actions, [publish(0)]);
+  assert.equal(p.reason, 'waiting for Sentinel: master node-0 unreachable and gone (its pod is being deleted), but Sentinel found no replica fit to promote');
+  // About another master, the answer does not count.
+  assert.equal(plan({ ...goneMaster(), noGoodReplica: nodeAddress(1) }, spec, remembering(0)).actions.at(-1)?.kind, 'sentinel-failover');
+});
+
 test('a master known gone while a Sentinel fails over, is in TILT, or is ahead: never asked again, never against Sentinel', () => {
   const base = goneMaster();
   const failing = { ...base, sentinels: base.sentinels.map((s) => (s.id === 'sentinel-1' ? { ...s, failoverInProgress: true, failoverState: 'select_slave' } : s)) };

@@ -85,7 +85,8 @@ export function changes(p: Plan): readonly Action[] {
  *       pod is deleted or its Redis container is not running) and another reachable replica holds data:
  *       fence the other masters to M and `sentinel-failover` at once, as in c.2. Waiting for down-after
  *       would only keep writes out longer; Sentinel still picks the replica. Rule 1 has already ruled out
- *       a failover in progress and a Sentinel ahead, and the actor asks every Sentinel again first. A
+ *       a failover in progress and a Sentinel ahead, and the actor asks every Sentinel again first.
+ *       Not once Sentinel has answered that it has no replica fit to promote (`noGoodReplica`). A
  *       gone master that still answers (the kubelet is stopping it) is waited for: it may still be
  *       handing its last writes to the replicas.
  *    b. M is fit (role master, and has data or no other reachable node has any): converge on M —
@@ -183,8 +184,11 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
   const publish: Action = { kind: 'publish-master', master: addressOf(m) };
   if (!m.reachable) {
     const replicaWithData = byId(obs.nodes).find((n) => n.reachable && !sameAddress(n, m) && n.role === 'replica' && hasData(n));
-    if (m.gone && replicaWithData) return askFailover(obs, m, publish, `master ${m.id} is gone (${m.gone}) and ${replicaWithData.id} holds data`, remembered);
-    const known = m.gone ? ` and gone (${m.gone}), but no reachable replica holds data` : '';
+    // Sentinel answered that it has no replica fit to promote from M: asking again every pass would only
+    // repeat that answer (and its Event); its own attempts go on.
+    const refused = obs.noGoodReplica !== undefined && sameAddress(obs.noGoodReplica, m);
+    if (m.gone && replicaWithData && !refused) return askFailover(obs, m, publish, `master ${m.id} is gone (${m.gone}) and ${replicaWithData.id} holds data`, remembered);
+    const known = !m.gone ? '' : refused ? ` and gone (${m.gone}), but Sentinel found no replica fit to promote` : ` and gone (${m.gone}), but no reachable replica holds data`;
     return { actions: [publish], reason: `waiting for Sentinel: master ${m.id} unreachable${known}`, memory: remembered };
   }
   if (m.role === 'unknown') {
