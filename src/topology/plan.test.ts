@@ -297,3 +297,38 @@ test('a failover in wait_promotion: the replica it promoted already reports mast
   assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: nodeAddress(0) }]);
   assert.equal(p.reason, 'waiting: sentinel-0 reports a failover in progress; holding writes on node-0');
 });
+
+test('migrating in: every node follows the outside master the Sentinels name; nothing promoted, no Sentinel touched', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const o = observation(
+    [node(0, { keys: 0, offset: 0 }), replica(1, 0, { keys: 0 }), replica(2, 0, { replicaOf: outside })],
+    [0, 1, 2].map((i) => sentinel(i, 0, { master: outside, configEpoch: 3 })),
+  );
+  const p = plan(o, spec, { epoch: 0, migrateFrom: outside });
+  assert.deepEqual(p.actions, [
+    publish(null),
+    { kind: 'fence', node: nodeAddress(0), master: outside },
+    { kind: 'replicaof', node: nodeAddress(1), master: outside },
+  ]);
+  assert.deepEqual(p.memory, { epoch: 3, migrateFrom: outside });
+  assert.equal(p.reason, 'migrating in from 10.0.0.7:6379: fencing node-0; pointing node-1 at it');
+});
+
+test('migrating in, all following: at rest; without agreement: nothing at all', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const following = [0, 1, 2].map((i) => replica(i, 0, { replicaOf: outside }));
+  const p = plan(observation(following, [0, 1, 2].map((i) => sentinel(i, 0, { master: outside }))), spec, { epoch: 1, migrateFrom: outside });
+  assert.deepEqual(changes(p), []);
+  assert.equal(p.reason, 'migrating in from 10.0.0.7:6379: 3 of 3 nodes replicating from it');
+  const split = [sentinel(0, 0, { master: outside }), sentinel(1, 0, { master: { host: '10.0.0.8', port: 6379 } }), sentinel(2, 0, { reachable: false, monitoring: false })];
+  const q = plan(observation([node(0, { keys: 0 }), ...following.slice(1)], split), spec, { epoch: 1, migrateFrom: outside });
+  assert.deepEqual(q.actions, [publish(null)]);
+});
+
+test('migrating in: once the Sentinels name one of our nodes, the normal rules apply and the migration is forgotten', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [0, 1, 2].map((i) => sentinel(i, 0, { configEpoch: 4 })));
+  const p = plan(o, spec, { epoch: 3, migrateFrom: outside });
+  assert.deepEqual(p.memory, { master: nodeAddress(0), epoch: 4 });
+  assert.equal(p.reason, 'no action: node-0 is master, 2 replicas in sync');
+});

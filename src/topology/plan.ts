@@ -119,7 +119,38 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const finishing = byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
   if (finishing) return helpFinish(obs, finishing, master || undefined, memory);
   if (master) return followSentinel(obs, master, memory);
+  if (memory.migrateFrom) return followOutside(obs, memory, agreed);
   return withoutAgreement(obs, spec, memory, agreed);
+}
+
+/**
+ * Rule 2.5, migrating in (`memory.migrateFrom`): the Sentinels (ours joined to the outside deployment's
+ * group under its master name) name a master that is not one of our nodes. That master holds the data
+ * and Sentinel decides about it: every reachable node of ours replicates from it, a master of ours is
+ * fenced to it, nothing is promoted, no Sentinel is touched, and the endpoint stays closed. Without
+ * agreement (e.g. our Sentinels still discovering the group), nothing is done. Once a majority names
+ * one of our nodes (the migration's switchover, or Sentinel's own failover), rule 2 applies and
+ * forgets `migrateFrom`.
+ */
+function followOutside(obs: Observation, memory: Memory, agreed: Address | undefined): Plan {
+  const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
+  const closed: Action = { kind: 'publish-master', master: null };
+  if (!agreed) {
+    return { actions: [closed], reason: `migrating in: waiting for the Sentinels to agree on the outside master (last ${addressKey(memory.migrateFrom as Address)})`, memory: { ...memory, epoch } };
+  }
+  const outside = addressOf(agreed);
+  const reachable = byId(obs.nodes).filter((n) => n.reachable);
+  const strays = reachable.filter((n) => n.role === 'master');
+  const astray = reachable.filter((n) => n.role === 'replica' && !sameAddress(n.replicaOf, outside));
+  const actions: Action[] = [
+    closed,
+    ...strays.map((n): Action => ({ kind: 'fence', node: addressOf(n), master: outside })),
+    ...astray.map((n): Action => ({ kind: 'replicaof', node: addressOf(n), master: outside })),
+  ];
+  const done = [...(strays.length ? [`fencing ${names(strays)}`] : []), ...(astray.length ? [`pointing ${names(astray)} at it`] : [])];
+  const synced = reachable.filter((n) => n.role === 'replica' && sameAddress(n.replicaOf, outside) && n.linkUp === true).length;
+  const reason = `migrating in from ${addressKey(outside)}: ${done.length ? done.join('; ') : `${synced} of ${obs.nodes.length} nodes replicating from it`}`;
+  return { actions, reason, memory: { ...memory, epoch, migrateFrom: outside } };
 }
 
 /**
