@@ -12,12 +12,14 @@
  * Sentinels name it under the old name when the group switches, so applications that ask them follow.
  */
 import { withConnection, type Endpoint } from '../redis/connect.ts';
-import { parseReplication } from '../redis/parse.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication } from '../redis/parse.ts';
 import { errorText, probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 import { type Address, addressKey, addressOf, sameAddress } from '../redis/address.ts';
 import { majorityOf, namedByMajority, neededForFailover } from './agreement.ts';
-import { act } from './act.ts';
-import type { Topology } from './observe.ts';
+import { act, releaseWrites } from './act.ts';
+import { plan } from './plan.ts';
+import { observe, type Topology } from './observe.ts';
+import { agreedMaster, busySentinel, byId, nameOf } from './observation.ts';
 
 /** The outside deployment as the user describes it; passwords come from the environment. */
 export interface Source {
@@ -224,11 +226,18 @@ export function jointTopology(o: {
   };
 }
 
-/** What one outside Sentinel names under the master set name now, or why it could not say. */
-export async function sentinelNames(t: Topology, s: Address): Promise<Address | string> {
+/**
+ * What one Sentinel names under the master set name now (`SENTINEL MASTER`: during a failover its
+ * leader still names the old master there until the failover ends), and whether it is failing over;
+ * or why it could not say.
+ */
+export async function sentinelNames(t: Topology, s: Address): Promise<{ master: Address; failingOver: boolean } | string> {
   try {
-    const r = await withConnection({ ...t.sentinelAuth, ...addressOf(s) }, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName), 1000);
-    return Array.isArray(r) && r.length === 2 ? { host: String(r[0]), port: Number(r[1]) } : `it does not monitor '${t.masterName}'`;
+    return await withConnection({ ...t.sentinelAuth, ...addressOf(s) }, async (c) => {
+      const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
+      const failingOver = parseFlags(m.get('flags')).has('failover_in_progress') || (m.get('failover-state') ?? 'none') !== 'none';
+      return { master: { host: m.get('ip') ?? '', port: Number(m.get('port')) }, failingOver };
+    }, 1000);
   } catch (err) {
     return errorText(err);
   }
@@ -238,21 +247,113 @@ export async function sentinelNames(t: Topology, s: Address): Promise<Address | 
  * Makes ONE outside Sentinel name `master` under the old set name, verified: if it already does, nothing
  * changes; otherwise it gets `waitMs` to follow by itself (Sentinel's hello messages), then it is
  * re-pointed (`SENTINEL REMOVE` + `MONITOR` + `SET`, the controller's `sentinel-monitor`) and read back.
+ * A Sentinel that is failing over is never touched: it is waited for (up to `failoverWaitMs`).
  * Returns what was done, or throws with the reason.
  */
-export async function repointSentinel(t: Topology, s: Address, master: Address, waitMs: number): Promise<'named' | 'followed' | 'repointed'> {
-  const first = await sentinelNames(t, s);
-  if (typeof first !== 'string' && sameAddress(first, master)) return 'named';
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
+export async function repointSentinel(t: Topology, s: Address, master: Address, waitMs: number, failoverWaitMs: number): Promise<'named' | 'followed' | 'repointed'> {
+  const started = Date.now();
+  let deadline = started + waitMs;
+  for (let first = true; ; first = false) {
     const now = await sentinelNames(t, s);
-    if (typeof now !== 'string' && sameAddress(now, master)) return 'followed';
+    if (typeof now !== 'string' && !now.failingOver && sameAddress(now.master, master)) return first ? 'named' : 'followed';
+    if (typeof now !== 'string' && now.failingOver) deadline = Math.max(deadline, Math.min(Date.now() + waitMs, started + failoverWaitMs));
+    if (Date.now() > deadline) {
+      if (typeof now !== 'string' && now.failingOver) throw new Error(`Sentinel ${addressKey(s)} is still failing over after ${Math.round(failoverWaitMs / 1000)} s`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
   }
   await act(t, { kind: 'sentinel-monitor', sentinel: addressOf(s), master: addressOf(master) }, { publish: () => {} });
   const after = await sentinelNames(t, s);
-  if (typeof after === 'string' || !sameAddress(after, master)) {
-    throw new Error(`Sentinel ${addressKey(s)} still names ${typeof after === 'string' ? after : addressKey(after)} after being re-pointed at ${addressKey(master)}`);
+  if (typeof after === 'string' || !sameAddress(after.master, master)) {
+    throw new Error(`Sentinel ${addressKey(s)} still names ${typeof after === 'string' ? after : addressKey(after.master)} after being re-pointed at ${addressKey(master)}`);
   }
   return 'repointed';
+}
+
+/**
+ * Makes ONE Sentinel forget members that are gone (`SENTINEL RESET <name>`), verified: afterwards it
+ * must name `master` again and, within `waitMs`, see `otherSentinels` other Sentinels and `replicas`
+ * replicas with their link up (rediscovered through hello messages and the master's `INFO`). Sentinel
+ * never forgets a Sentinel it has seen, and counts it when it needs a majority to fail over: once
+ * another deployment's Sentinels have left the group, a reset is what lets the rest fail over again.
+ * One Sentinel at a time, so the others keep the group's quorum meanwhile.
+ */
+export async function forgetGone(
+  e: Endpoint,
+  masterName: string,
+  expect: { master: Address; otherSentinels: number; replicas: number },
+  waitMs: number,
+): Promise<void> {
+  await withConnection(e, (c) => c.call('SENTINEL', 'RESET', masterName), 1000);
+  const deadline = Date.now() + waitMs;
+  let seen = 'no answer';
+  for (;;) {
+    try {
+      const now = await withConnection(e, async (c) => {
+        const m = await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName);
+        const named = Array.isArray(m) && m.length === 2 ? `${m[0]}:${m[1]}` : 'nothing';
+        const sentinels = ((await c.call('SENTINEL', 'SENTINELS', masterName)) as unknown[]).length;
+        const replicas = parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', masterName))
+          .filter((r) => r.get('master-link-status') === 'ok' && !/s_down|disconnected/.test(r.get('flags') ?? '')).length;
+        return { named, sentinels, replicas };
+      }, 1000);
+      seen = `it names ${now.named} and sees ${now.sentinels} other Sentinels and ${now.replicas} replicas`;
+      if (now.named === addressKey(expect.master) && now.sentinels === expect.otherSentinels && now.replicas >= expect.replicas) return;
+    } catch (err) {
+      seen = errorText(err);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`after SENTINEL RESET, Sentinel ${addressKey(e)} did not see ${addressKey(expect.master)} with ${expect.otherSentinels} other Sentinels and ${expect.replicas} replicas within ${Math.round(waitMs / 1000)} s (${seen})`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Waits until the joint group is at rest and returns its master: no Sentinel failing over or in TILT,
+ * a majority of all the Sentinels naming one master, and no other reachable node reporting master.
+ * A run killed inside the switchover can leave that otherwise: Sentinel finishing (or having aborted)
+ * the failover it was asked for, the old master not yet fenced. A stray master is fenced to the master
+ * the Sentinels name (the controller's `fence`: follow Sentinel, never choose against it), and only
+ * while no Sentinel is failing over. Throws with the reason after `waitMs`.
+ */
+export async function settle(t: Topology, waitMs: number, log: (line: string) => void): Promise<Address> {
+  const deadline = Date.now() + waitMs;
+  const held = new Map<string, Address>();
+  let last = '';
+  for (;;) {
+    const obs = await observe(t);
+    const busy = busySentinel(obs);
+    const agreed = agreedMaster(obs);
+    let why: string;
+    if (busy) {
+      why = `${busy.id} ${busy.tilt ? 'is in TILT mode' : `reports a failover in progress (${busy.failoverState ?? 'unknown state'})`}`;
+      // The planner's rule 1: the master a failover replaces takes no writes meanwhile (a killed
+      // switchover's pause ends by itself while Sentinel may still be promoting).
+      const holds = plan(obs, { masterName: t.masterName, quorum: t.quorum }, { epoch: 0 }).actions.filter((a) => a.kind === 'hold-writes');
+      for (const a of holds) {
+        await act(t, a, { publish: () => {} }).then(() => held.set(addressKey(a.node), a.node), (err: unknown) => log(`could not hold the writes of ${nameOf(obs, a.node)}: ${errorText(err)}`));
+      }
+      if (holds.length) why += `; holding the writes of ${holds.map((a) => nameOf(obs, a.node)).join(', ')}`;
+    } else if (!agreed) {
+      why = 'no master is named by a majority of the Sentinels';
+    } else {
+      const strays = byId(obs.nodes).filter((n) => n.reachable && n.role === 'master' && !sameAddress(n, agreed));
+      if (strays.length === 0) {
+        // Held masters are replicas now (or the master again, after an aborted failover): let their clients go.
+        for (const a of held.values()) await releaseWrites(t, a).catch(() => undefined);
+        return agreed;
+      }
+      for (const n of strays) {
+        log(`fencing ${n.id} (${addressKey(n)}): it reports master while the Sentinels name ${nameOf(obs, agreed)}`);
+        await act(t, { kind: 'fence', node: addressOf(n), master: addressOf(agreed) }, { publish: () => {} }).catch((err: unknown) => log(`could not fence ${n.id}: ${errorText(err)}`));
+      }
+      why = `fenced ${strays.map((n) => n.id).join(', ')}`;
+    }
+    if (why !== last) log(`waiting: ${why}`);
+    last = why;
+    if (Date.now() > deadline) throw new Error(`the Sentinels did not settle within ${Math.round(waitMs / 1000)} s: ${why}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

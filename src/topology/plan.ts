@@ -124,12 +124,13 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
 }
 
 /**
- * Rule 2.5, migrating in (`memory.migrateFrom`): the Sentinels (ours joined to the outside deployment's
+ * Rule 2.5, migrating in (`memory.migrateFrom`): the Sentinels (ours, joined to the outside deployment's
  * group under its master name) name a master that is not one of our nodes. That master holds the data
- * and Sentinel decides about it: every reachable node of ours replicates from it, a master of ours is
- * fenced to it, nothing is promoted, no Sentinel is touched, and the endpoint stays closed. Without
- * agreement (e.g. our Sentinels still discovering the group), nothing is done. Once a majority names
- * one of our nodes (the migration's switchover, or Sentinel's own failover), rule 2 applies and
+ * and the group's Sentinels, most of which we do not watch, decide about it: our nodes start as its
+ * replicas (bootstrap and the restart rule), and the plan changes nothing. In particular it never
+ * fences a node of ours that reports master: Sentinel promotes one in the migration's switchover (or
+ * when the outside master fails), and our Sentinels may name it a moment later than the one that
+ * did it. The endpoint stays closed. Once a majority names one of our nodes, rule 2 applies and
  * forgets `migrateFrom`.
  */
 function followOutside(obs: Observation, memory: Memory, agreed: Address | undefined): Plan {
@@ -140,17 +141,14 @@ function followOutside(obs: Observation, memory: Memory, agreed: Address | undef
   }
   const outside = addressOf(agreed);
   const reachable = byId(obs.nodes).filter((n) => n.reachable);
-  const strays = reachable.filter((n) => n.role === 'master');
-  const astray = reachable.filter((n) => n.role === 'replica' && !sameAddress(n.replicaOf, outside));
-  const actions: Action[] = [
-    closed,
-    ...strays.map((n): Action => ({ kind: 'fence', node: addressOf(n), master: outside })),
-    ...astray.map((n): Action => ({ kind: 'replicaof', node: addressOf(n), master: outside })),
-  ];
-  const done = [...(strays.length ? [`fencing ${names(strays)}`] : []), ...(astray.length ? [`pointing ${names(astray)} at it`] : [])];
-  const synced = reachable.filter((n) => n.role === 'replica' && sameAddress(n.replicaOf, outside) && n.linkUp === true).length;
-  const reason = `migrating in from ${addressKey(outside)}: ${done.length ? done.join('; ') : `${synced} of ${obs.nodes.length} nodes replicating from it`}`;
-  return { actions, reason, memory: { ...memory, epoch, migrateFrom: outside } };
+  const following = reachable.filter((n) => n.role === 'replica' && sameAddress(n.replicaOf, outside) && n.linkUp === true).length;
+  const masters = reachable.filter((n) => n.role === 'master');
+  const note = masters.length ? `; ${names(masters)} reports master (left to Sentinel)` : '';
+  return {
+    actions: [closed],
+    reason: `migrating in from ${addressKey(outside)}: ${following} of ${obs.nodes.length} nodes replicating from it${note}`,
+    memory: { ...memory, epoch, migrateFrom: outside },
+  };
 }
 
 /**

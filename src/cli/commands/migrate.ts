@@ -7,13 +7,13 @@ import { findBinaries, redisServerVersion } from '../../local/binaries.ts';
 import { loadDeployment, saveDeployment, type LocalDeployment } from '../../local/deployment.ts';
 import { readJson, writeJson } from '../../local/fsutil.ts';
 import { filesOf, stateDirFor } from '../../local/layout.ts';
-import { prepareUp, runState, spawnDetachedSupervisor, waitHealthy } from '../../local/lifecycle.ts';
+import { downLocal, prepareUp, runState, spawnDetachedSupervisor, waitHealthy } from '../../local/lifecycle.ts';
 import { withConnection } from '../../redis/connect.ts';
 import { errorText } from '../../redis/probe.ts';
 import { parseReplication } from '../../redis/parse.ts';
 import { type Address, addressKey, parseAddress, sameAddress } from '../../redis/address.ts';
 import {
-  checkSource, failedCheck, jointTopology, observeSource, repointSentinel, sourceNodeEndpoint, syncStates,
+  checkSource, failedCheck, forgetGone, jointTopology, settle, observeSource, repointSentinel, sourceNodeEndpoint, sourceSentinelEndpoint, syncStates,
   type Check, type Source, type SourceObservation,
 } from '../../topology/migrate.ts';
 import { switchover, SwitchoverError, type SwitchoverResult } from '../../topology/switchover.ts';
@@ -45,6 +45,9 @@ Options:
       --leave-old-nodes       after the switchover, leave the old nodes as Sentinel left them
       --sync-timeout SECONDS  how long the new nodes may take to get in sync (default: 300)
       --dry-run               print the checks and the plan; change nothing
+      --abort                 roll back a migration stopped before its switchover: stop the new
+                              deployment, then make each source Sentinel forget it (SENTINEL RESET,
+                              one at a time, verified) and remove its state
       --json                  one JSON object on stdout at the end (progress stays on stderr)
       --redis-server PATH, --redis-sentinel PATH   the binaries (default: PATH)
 
@@ -61,6 +64,7 @@ const OPTIONS = {
   'leave-old-nodes': { type: 'boolean' },
   'sync-timeout': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  abort: { type: 'boolean' },
   json: { type: 'boolean' },
   'redis-server': { type: 'string' },
   'redis-sentinel': { type: 'string' },
@@ -68,6 +72,9 @@ const OPTIONS = {
 
 /** The application user keeps every right the source's default user had: the old Sentinels and replicas log in as it. */
 const MIGRATED_ACL_RULES = '~* &* +@all';
+/** The deadline of the switchover's CLIENT PAUSE (as `redis-ha failover`): what a killed run leaves at most. */
+const SWITCHOVER_PAUSE_MS = 5000;
+const SWITCHOVER_TIMEOUT_MS = 60_000;
 /** A new node this many bytes behind the source master counts as in sync (the switchover's pause covers the rest). */
 const MAX_SYNC_LAG_BYTES = 1024 * 1024;
 
@@ -79,6 +86,8 @@ interface MigrationRecord {
   /** Each old node's `replica-priority` before the migration, restored with --leave-old-nodes. */
   readonly oldPriorities: Readonly<Record<string, string>>;
   readonly startedAt: string;
+  /** When a run last started the switchover (ms since the epoch); a run killed inside it left a pause. */
+  switchingAt?: number;
   switchedTo?: string;
   finishedAt?: string;
 }
@@ -171,10 +180,37 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     throw new UserError(`migrate: '${name}' is a migration of master set '${record.source.masterName}', not '${masterName}'; choose another --name`);
   }
   const own = d ? [...d.nodes, ...d.sentinels] : [];
+  if (values.abort) return abort(name, source, d, record, json, (line) => process.stderr.write(`[abort] ${line}\n`));
 
   // 1. Checks.
   say('check', `asking ${sentinels.map(addressKey).join(', ')} about '${masterName}'`);
   let obs = await observeSource(source, own);
+  if (d && record && runState(d).live.size > 0) {
+    // A previous run may have been killed inside the switchover: let the group come to rest first.
+    // Its CLIENT PAUSE ends by itself after SWITCHOVER_PAUSE_MS; a pause longer than down-after makes
+    // Sentinel see the old master down (its PINGs queue behind a paused PUBLISH) and fail it over
+    // itself. Watch until either has had time to happen, so we never race Sentinel's own failover.
+    // (The pause may have started up to the switchover's own timeout after `switchingAt`.)
+    const quiet = SWITCHOVER_PAUSE_MS + d.spec.sentinel.downAfterMilliseconds + 2000;
+    const quietAt = Math.min((record.switchingAt ?? 0) + SWITCHOVER_TIMEOUT_MS + quiet, Date.now() + quiet);
+    const failoverMs = d.spec.sentinel.failoverTimeout;
+    const dd = d;
+    const rest = () => settle(jointOf(source, dd, record, obs), Math.max(30_000, 2 * failoverMs), (line) => say('check', line))
+      .catch((err: unknown) => fail('check', `${errorText(err)}; nothing was changed; run again`));
+    let settled = await rest();
+    if (!record.switchedTo && Date.now() < quietAt) {
+      // Meanwhile keep fencing: an old master whose pause has ended while the Sentinels name our node
+      // would otherwise acknowledge writes that are lost when Sentinel demotes it.
+      say('check', `a previous run was killed inside the switchover; watching ${Math.ceil((quietAt - Date.now()) / 1000)} s for its write pause to end and Sentinel to act on it`);
+      while (Date.now() < quietAt) {
+        await sleep(100);
+        settled = await rest();
+      }
+    }
+    say('check', `resuming '${name}': the Sentinels are at rest and name ${addressKey(settled)}`);
+    if (!d.nodes.some((n) => sameAddress(n, settled))) await resetPriorities(d, record);
+    obs = await observeSource(source, own);
+  }
   const switchedTo = d && obs.master ? d.nodes.find((n) => sameAddress(n, obs.master)) : undefined;
   const bin = findBinaries({ redisServer: values['redis-server'], redisSentinel: values['redis-sentinel'] });
   const checks: Check[] = switchedTo ? [] : checkSource(source, obs, redisServerVersion(bin.redisServer));
@@ -218,7 +254,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
         target = dep.nodes.find((n) => sameAddress(n, [...states].sort((a, b) => a.lagBytes - b.lagBytes)[0].address));
         break;
       }
-      if (Date.now() > deadline) fail('sync', `lag: ${line} after ${syncTimeoutMs / 1000} s; nothing was switched over (run again to keep waiting, or 'redis-ha down --name ${name}' to give up)`);
+      if (Date.now() > deadline) fail('sync', `lag: ${line} after ${syncTimeoutMs / 1000} s; nothing was switched over (run again to keep waiting, or with --abort to roll back)`);
       await sleep(200);
     }
     finish('sync', 'done', `every node of '${name}' is in sync with the source master`);
@@ -227,22 +263,18 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   }
 
   // 4. Switchover.
-  const timings = dep.spec.sentinel;
-  const joint = (o: SourceObservation) => jointTopology({
-    source,
-    sourceNodes: [...new Map([...rec.oldNodes.map((k) => parseAddress(k) as Address), ...(o.master ? [o.master] : []), ...o.replicas].map((a) => [addressKey(a), a])).values()],
-    sourceSentinels: [...new Map([...rec.oldSentinels.map((k) => parseAddress(k) as Address), ...o.knownSentinels].map((a) => [addressKey(a), a])).values()],
-    ownNodes: dep.nodes,
-    ownSentinels: dep.sentinels,
-    quorum: dep.spec.quorum,
-    timings: { downAfterMilliseconds: timings.downAfterMilliseconds, failoverTimeout: timings.failoverTimeout, parallelSyncs: timings.parallelSyncs },
-  });
+  const joint = (o: SourceObservation) => jointOf(source, dep, rec, o);
   let result: SwitchoverResult | undefined;
   if (!switchedTo && target && !(obs.master && sameAddress(obs.master, target))) {
     const t = joint(obs);
+    rec.switchingAt = Date.now();
+    writeJson(files.migration, rec);
     try {
-      result = await switchover(t, { to: target, timeoutMs: 60_000, log: (line) => say('switchover', line) });
+      result = await switchover(t, { to: target, timeoutMs: SWITCHOVER_TIMEOUT_MS, pauseMs: SWITCHOVER_PAUSE_MS, log: (line) => say('switchover', line) });
     } catch (err) {
+      // It ended cleanly (writes unpaused): nothing for the next run to wait out.
+      rec.switchingAt = undefined;
+      writeJson(files.migration, rec);
       if (err instanceof SwitchoverError) fail('switchover', `switchover: ${err.message}; run again to retry`);
       throw err;
     }
@@ -263,7 +295,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   const repointed: string[] = [];
   for (const s of oldSentinels) {
     try {
-      const how = await repointSentinel(t, s, nm, 5000);
+      const how = await repointSentinel(t, s, nm, 5000, 2 * dep.spec.sentinel.failoverTimeout + 5000);
       repointed.push(`${addressKey(s)} ${how}`);
       say('sentinels', `${addressKey(s)} names ${nm.id} (${addressKey(nm)}) under '${masterName}' (${how === 'named' ? 'already' : how === 'followed' ? 'followed by itself' : 're-pointed'})`);
     } catch (err) {
@@ -342,6 +374,36 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The joint topology of the source (as recorded and as seen now) and the new deployment. */
+function jointOf(source: Source, d: LocalDeployment, rec: MigrationRecord, o: SourceObservation) {
+  const timings = d.spec.sentinel;
+  const unique = (as: Address[]) => [...new Map(as.map((a) => [addressKey(a), a])).values()];
+  return jointTopology({
+    source,
+    sourceNodes: unique([...rec.oldNodes.map((k) => parseAddress(k) as Address), ...(o.master ? [o.master] : []), ...o.replicas]),
+    sourceSentinels: unique([...rec.oldSentinels.map((k) => parseAddress(k) as Address), ...o.knownSentinels]),
+    ownNodes: d.nodes,
+    ownSentinels: d.sentinels,
+    quorum: d.spec.quorum,
+    timings: { downAfterMilliseconds: timings.downAfterMilliseconds, failoverTimeout: timings.failoverTimeout, parallelSyncs: timings.parallelSyncs },
+  });
+}
+
+/**
+ * Every node's `replica-priority` as it should be outside a switchover: ours as configured, the old
+ * nodes as recorded before the migration. A run killed inside the switchover leaves the target at 1 and
+ * the others at 0; the next switchover would keep those as the "original" values.
+ */
+async function resetPriorities(d: LocalDeployment, rec: MigrationRecord): Promise<void> {
+  const app = d.users.application;
+  const configured = d.spec.redisConfig['replica-priority'] ?? '100';
+  const wanted: [Address, string][] = [
+    ...d.nodes.map((n): [Address, string] => [n, configured]),
+    ...Object.entries(rec.oldPriorities).map(([k, v]): [Address, string] => [parseAddress(k) as Address, v]),
+  ];
+  for (const [a, priority] of wanted) await withConnection({ ...app, host: a.host, port: a.port }, (c) => c.call('CONFIG', 'SET', 'replica-priority', priority)).catch(() => undefined);
+}
+
 /** Starts, adopts or reuses the new deployment, following the source master. */
 async function deploy(
   name: string,
@@ -385,8 +447,50 @@ async function deploy(
     writeJson(files.migration, rec);
   }
   log(prepared.kind === 'adopt' ? `adopting the running processes of '${name}'` : `starting '${name}': ${d.nodes.length} nodes following ${addressKey(from)}, ${d.sentinels.length} Sentinels joining '${source.masterName}'`);
-  spawnDetachedSupervisor(d);
+  const pid = spawnDetachedSupervisor(d);
+  // Until it has recorded itself, 'down' and '--abort' could not find it.
+  const deadline = Date.now() + 30_000;
+  while (runState(d).supervisorPid !== pid) {
+    if (Date.now() > deadline) throw new UserError(`migrate: the supervisor of '${name}' did not start within 30 s; see 'redis-ha logs --name ${name}'`);
+    await sleep(50);
+  }
   return d;
+}
+
+/**
+ * `--abort`: rolls a migration back, only before its switchover (after it, the new master holds writes
+ * the old nodes may lack; running the migration again finishes it instead). The source's Sentinels
+ * counted ours while they were in the group; a Sentinel never forgets one, and with ours gone they
+ * could no longer reach the majority a failover needs, so each is reset, one at a time, verified.
+ */
+async function abort(name: string, source: Source, d: LocalDeployment | undefined, record: MigrationRecord | undefined, json: boolean, say: (line: string) => void): Promise<number> {
+  if (!d || !record) throw new UserError(`migrate --abort: there is no migration named '${name}' to roll back`);
+  const obs = await observeSource(source, [...d.nodes, ...d.sentinels]);
+  const ours = d.nodes.find((n) => sameAddress(n, obs.master));
+  if (ours) {
+    throw new UserError(`migrate --abort: the switchover is done (the source Sentinels name ${ours.id}, ${addressKey(ours)}); the old nodes may lack writes made since, so it cannot be rolled back; run the migration again to finish it`);
+  }
+  if (!obs.master) throw new UserError('migrate --abort: the source Sentinels agree on no master, so a rollback could not be verified; run again once they do');
+  const master = obs.master;
+  // A run killed right after starting the supervisor: give it the moment it takes to record itself.
+  for (let i = 0; i < 50 && !runState(d).supervisorPid; i++) await sleep(100);
+  const stopped = await downLocal(d);
+  say(`stopped '${name}' (${stopped.processes} processes)`);
+  const own = (a: Address) => [...d.nodes, ...d.sentinels].some((m) => sameAddress(m, a));
+  const sentinels = [...new Map([...record.oldSentinels.map((k) => parseAddress(k) as Address), ...source.sentinels].filter((a) => !own(a)).map((a) => [addressKey(a), a])).values()];
+  const replicas = record.oldNodes.filter((k) => k !== addressKey(master)).length;
+  for (const s of sentinels) {
+    try {
+      await forgetGone(sourceSentinelEndpoint(source, s), source.masterName, { master, otherSentinels: sentinels.length - 1, replicas }, 30_000);
+      say(`${addressKey(s)} forgot '${name}': it names ${addressKey(master)} and sees ${sentinels.length - 1} other Sentinels and ${replicas} replicas`);
+    } catch (err) {
+      throw new UserError(`migrate --abort: ${errorText(err)}; '${name}' is stopped; run --abort again once that Sentinel answers`);
+    }
+  }
+  rmSync(d.stateDir, { recursive: true, force: true });
+  const line = `rolled back: '${name}' is removed, ${addressKey(master)} is still the master of '${source.masterName}', and its ${sentinels.length} Sentinels count only each other`;
+  console.log(json ? JSON.stringify({ ok: true, aborted: true, master, sentinels: sentinels.map(addressKey) }) : line);
+  return 0;
 }
 
 /** `--dry-run`: the checks as made now and the plan; nothing changes. Exit 1 when a check fails. */
