@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedWriter } from '../bench/writer.ts';
 import { withConnection } from '../src/redis/connect.ts';
 import { parseFlatRecord, parseFlatRecords } from '../src/redis/parse.ts';
-import { BIN, eventually, listeningPorts, runCli, testHome } from './helpers.ts';
+import { assertSecretsKept, BIN, eventually, listeningPorts, pidOf, processesUnder, runCli, testHome } from './helpers.ts';
 
 const SOURCE_BASE = 8800; // source nodes 8800-8802, Sentinels 8810-8812
 const PORT_BASE = 8830; // the new deployment: 8830-8859
@@ -278,6 +278,11 @@ describe('redis-ha migrate', { concurrency: 1 }, () => {
       const status = JSON.parse((await runCli(home, ['status', '--json', '--name', NAME])).stdout) as { healthy: boolean; masterName: string };
       assert.equal(status.healthy, true);
       assert.equal(status.masterName, MASTER_NAME);
+      // The source's passwords reached no argv, no environment of the new processes, no log, no file others can read.
+      const stateDir = join(home, NAME);
+      const pids = [...new Set([...processesUnder(stateDir), pidOf(stateDir, 'supervisor')])];
+      assert.ok(pids.length >= 7, `found the supervisor and 6 members (${pids.length})`);
+      await assertSecretsKept({ home, name: NAME, stateDir, pids, secrets: new Map([['source password', PASSWORD], ['source Sentinel password', SENTINEL_PASSWORD]]) });
       // Run again: it finds the work done and changes nothing.
       const again = await runCli(home, migrateArgs, ENV, 120_000);
       assert.equal(again.code, 0, again.stderr);
