@@ -183,7 +183,7 @@ function migrateKilledAt(name: string, when: RegExp): Promise<{ killed: boolean;
 
 const source = new Source();
 
-const names = [NAME, 'kill-0', 'kill-1', 'kill-2', 'kill-3', 'aborted'];
+const names = [NAME, 'kill-0', 'kill-1', 'kill-2', 'kill-3', 'aborted', 'left'];
 after(async () => {
   for (const name of names) await runCli(home, ['down', '--name', name]);
   await source.stop();
@@ -324,6 +324,8 @@ describe('redis-ha migrate', { concurrency: 1 }, () => {
         const again = await runCli(home, argsFor(name), ENV, 240_000);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stderr, rerun);
+        assert.match(again.stdout, new RegExp(`^migrated '${MASTER_NAME}' into '${name}': master node-\\d \\(127\\.0\\.0\\.1:88\\d\\d\\)`));
+        assert.match(again.stdout, /\n {4}old nodes {6}127\.0\.0\.1:88\d\d, 127\.0\.0\.1:88\d\d, 127\.0\.0\.1:88\d\d: safe to remove now/);
         await writer.ackedMore(300);
         await writer.stop();
         await assertMigrated(t, writer, since, `killed ${when}`);
@@ -373,6 +375,34 @@ describe('redis-ha migrate', { concurrency: 1 }, () => {
     } finally {
       await writer.stop();
       await runCli(home, ['down', '--name', 'aborted']);
+      await source.stop();
+    }
+  });
+
+  test('--leave-old-nodes: redis-ha does not touch the old nodes after the switchover (the old master is still fenced)', async (t) => {
+    source.start();
+    await source.ready();
+    await preload(10_000, 100);
+    const priorities = async () => Promise.all(sourceNodes.map((n) => withConnection({ ...n, password: PASSWORD }, async (c) => ((await c.call('CONFIG', 'GET', 'replica-priority')) as string[])[1])));
+    // An old replica with its own priority, to see that it is put back.
+    await withConnection({ ...sourceNodes[2], password: PASSWORD }, (c) => c.call('CONFIG', 'SET', 'replica-priority', '42'));
+    const before = await priorities();
+    const writer = sourceWriter('left');
+    const since = performance.now();
+    writer.start();
+    try {
+      await writer.ackedMore(300);
+      const r = await runCli(home, [...argsFor('left'), '--leave-old-nodes', '--json'], ENV, 240_000);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { steps: { step: string; detail: string }[] };
+      assert.match(out.steps.find((s) => s.step === 'old-nodes')?.detail ?? '', /^left as they are \(replica-priority as before\)/);
+      assert.deepEqual(await priorities(), before, 'the old nodes keep the replica-priority they had');
+      await writer.ackedMore(300);
+      await writer.stop();
+      await assertMigrated(t, writer, since, '--leave-old-nodes');
+    } finally {
+      await writer.stop();
+      await runCli(home, ['down', '--name', 'left']);
       await source.stop();
     }
   });
