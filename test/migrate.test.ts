@@ -287,6 +287,39 @@ describe('redis-ha migrate', { concurrency: 1 }, () => {
       const again = await runCli(home, migrateArgs, ENV, 120_000);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /\[1\/7 check\] skipped: the source Sentinels already name node-\d/);
+
+      // Removing the old members: --finish refuses while an old Sentinel runs, then makes ours forget them.
+      const early = await runCli(home, [...migrateArgs, '--finish'], ENV);
+      assert.equal(early.code, 1);
+      assert.equal(early.stderr, `redis-ha: migrate --finish: the old Sentinel 127.0.0.1:${sourceSentinels[0].port} still runs; stop it first (safe once no application asks it)\n`);
+      await source.stop();
+      const finished = await runCli(home, [...migrateArgs, '--finish'], ENV, 180_000);
+      assert.equal(finished.code, 0, finished.stderr);
+      const ownSentinels = [0, 1, 2].map((i) => ({ host: '127.0.0.1', port: PORT_BASE + 10 + i }));
+      for (const s of ownSentinels) {
+        const seen = await withConnection({ ...s, password: SENTINEL_PASSWORD }, async (c) => ({
+          sentinels: parseFlatRecords(await c.call('SENTINEL', 'SENTINELS', MASTER_NAME)).map((x) => Number(x.get('port'))).sort(),
+          replicas: parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', MASTER_NAME)).map((x) => Number(x.get('port'))).sort(),
+        }));
+        assert.deepEqual(seen, {
+          sentinels: ownSentinels.filter((o) => o.port !== s.port).map((o) => o.port),
+          replicas: newNodes.filter((n) => n.port !== out.master.port).map((n) => n.port),
+        }, `Sentinel ${s.port} counts only the new deployment after --finish`);
+      }
+      // And the group can fail over on its own again: the master frozen past down-after is replaced (a
+      // majority of 3, where 6 remembered Sentinels would have needed 4 of which only 3 are left).
+      const masterPid = pidOf(stateDir, `node-${out.master.port - PORT_BASE}`);
+      process.kill(masterPid, 'SIGSTOP');
+      try {
+        const replaced = await eventually('a Sentinel failover to another new node', 30_000, async () => {
+          const named = await Promise.all(ownSentinels.map((s) => withConnection({ ...s, password: SENTINEL_PASSWORD }, (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME)).catch(() => null)));
+          const ports = named.map((a) => (Array.isArray(a) ? Number(a[1]) : 0));
+          return ports.every((p) => p !== out.master.port && p === ports[0] && p > 0) ? ports[0] : undefined;
+        });
+        t.diagnostic(`after --finish, the master frozen: Sentinel failed over to port ${replaced}`);
+      } finally {
+        process.kill(masterPid, 'SIGCONT');
+      }
     } finally {
       await writer.stop();
       await runCli(home, ['down', '--name', NAME]);

@@ -7,7 +7,9 @@ import { findBinaries, redisServerVersion } from '../../local/binaries.ts';
 import { loadDeployment, saveDeployment, type LocalDeployment } from '../../local/deployment.ts';
 import { readJson, writeJson } from '../../local/fsutil.ts';
 import { filesOf, stateDirFor } from '../../local/layout.ts';
-import { downLocal, prepareUp, runState, spawnDetachedSupervisor, waitHealthy } from '../../local/lifecycle.ts';
+import { downLocal, prepareUp, runState, spawnDetachedSupervisor, topologyOf, waitHealthy } from '../../local/lifecycle.ts';
+import { observe, sentinelEndpointIn } from '../../topology/observe.ts';
+import { agreedMaster } from '../../topology/observation.ts';
 import { withConnection } from '../../redis/connect.ts';
 import { errorText } from '../../redis/probe.ts';
 import { parseReplication } from '../../redis/parse.ts';
@@ -48,6 +50,9 @@ Options:
       --abort                 roll back a migration stopped before its switchover: stop the new
                               deployment, then make each source Sentinel forget it (SENTINEL RESET,
                               one at a time, verified) and remove its state
+      --finish                after the migration, once the old Sentinels are stopped: make each new
+                              Sentinel forget them (SENTINEL RESET, one at a time, verified), so the
+                              group needs a majority of the new Sentinels alone to fail over
       --json                  one JSON object on stdout at the end (progress stays on stderr)
       --redis-server PATH, --redis-sentinel PATH   the binaries (default: PATH)
 
@@ -65,6 +70,7 @@ const OPTIONS = {
   'sync-timeout': { type: 'string' },
   'dry-run': { type: 'boolean' },
   abort: { type: 'boolean' },
+  finish: { type: 'boolean' },
   json: { type: 'boolean' },
   'redis-server': { type: 'string' },
   'redis-sentinel': { type: 'string' },
@@ -181,6 +187,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   }
   const own = d ? [...d.nodes, ...d.sentinels] : [];
   if (values.abort) return abort(name, source, d, record, json, (line) => process.stderr.write(`[abort] ${line}\n`));
+  if (values.finish) return finishMigration(name, source, d, record, json, (line) => process.stderr.write(`[finish] ${line}\n`));
 
   // 1. Checks.
   say('check', `asking ${sentinels.map(addressKey).join(', ')} about '${masterName}'`);
@@ -358,7 +365,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     oldNodes: oldNodes.map(addressKey),
     oldSentinels: oldSentinels.map(addressKey),
     oldNodesSafeToRemove: values['leave-old-nodes'] ? 'once no client reads from them: they may hold writes made before the switchover only' : 'now: they are replicas of the new master and hold nothing it lacks',
-    oldSentinelsSafeToRemove: `once no application asks them any more (they name ${addressKey(nm)} under '${masterName}', as the new Sentinels do); after stopping them, run 'SENTINEL RESET ${masterName}' on each Sentinel of '${name}', one at a time, so the group stops counting them`,
+    oldSentinelsSafeToRemove: `once no application asks them any more (they name ${addressKey(nm)} under '${masterName}', as the new Sentinels do); after stopping them, run this command again with --finish (SENTINEL RESET on each Sentinel of '${name}', one at a time), so the group stops counting them`,
   };
   if (json) {
     console.log(JSON.stringify({ ok: true, name, masterName, master: { id: nm.id, host: nm.host, port: nm.port }, switchover: result ?? null, steps, leftovers, healthy: status.healthy, stateDir }));
@@ -490,6 +497,38 @@ async function abort(name: string, source: Source, d: LocalDeployment | undefine
   rmSync(d.stateDir, { recursive: true, force: true });
   const line = `rolled back: '${name}' is removed, ${addressKey(master)} is still the master of '${source.masterName}', and its ${sentinels.length} Sentinels count only each other`;
   console.log(json ? JSON.stringify({ ok: true, aborted: true, master, sentinels: sentinels.map(addressKey) }) : line);
+  return 0;
+}
+
+/**
+ * `--finish`: once the old Sentinels are stopped, each of ours is reset (`SENTINEL RESET`), one at a
+ * time and verified, so the group forgets them: a Sentinel never forgets one it has seen, and with 3 of
+ * 6 gone a failover could not reach the majority of 6 it would need.
+ */
+async function finishMigration(name: string, source: Source, d: LocalDeployment | undefined, record: MigrationRecord | undefined, json: boolean, say: (line: string) => void): Promise<number> {
+  if (!d || !record) throw new UserError(`migrate --finish: there is no migration named '${name}'`);
+  if (!record.finishedAt) throw new UserError(`migrate --finish: the migration into '${name}' has not completed; run it first (without --finish)`);
+  const own = (a: Address) => d.sentinels.some((m) => sameAddress(m, a));
+  const old = [...new Map([...record.oldSentinels.map((k) => parseAddress(k) as Address), ...source.sentinels].filter((a) => !own(a)).map((a) => [addressKey(a), a])).values()];
+  for (const s of old) {
+    const running = await withConnection(sourceSentinelEndpoint(source, s), (c) => c.call('PING'), 1000).then(() => true, (err: unknown) => !/ECONNREFUSED/.test(errorText(err)));
+    if (running) throw new UserError(`migrate --finish: the old Sentinel ${addressKey(s)} still runs; stop it first (safe once no application asks it)`);
+  }
+  const t = topologyOf(d);
+  const master = agreedMaster(await observe(t));
+  if (!master || !d.nodes.some((n) => sameAddress(n, master))) {
+    throw new UserError(`migrate --finish: the Sentinels of '${name}' do not agree on one of its nodes as master; see 'redis-ha status --name ${name}'`);
+  }
+  for (const s of d.sentinels) {
+    try {
+      await forgetGone(sentinelEndpointIn(t, s), d.masterName, { master, otherSentinels: d.sentinels.length - 1, replicas: d.nodes.length - 1 }, 30_000);
+      say(`${s.id} (${addressKey(s)}) forgot the old members: it names ${addressKey(master)} and sees ${d.sentinels.length - 1} other Sentinels`);
+    } catch (err) {
+      throw new UserError(`migrate --finish: ${errorText(err)}; run --finish again`);
+    }
+  }
+  const line = `finished: the Sentinels of '${name}' count only each other (${d.sentinels.length}); the old ones (${old.map(addressKey).join(', ')}) are forgotten`;
+  console.log(json ? JSON.stringify({ ok: true, finished: true, master, forgotten: old.map(addressKey) }) : line);
   return 0;
 }
 
