@@ -15,6 +15,7 @@ Commands:
   logs       show the logs of the supervisor, nodes and Sentinels
   bench      benchmarks: 'bench failover --json'
   failover   planned switchover to a caught-up replica (--to NODE), no acknowledged write lost
+  migrate    take over a running Sentinel deployment (Bitnami's, or any) with no acknowledged write lost
   proxy      run the master/replicas endpoints on their own against any Sentinel set
   render     Kubernetes manifests from a spec (-f) or a Bitnami redis values file (--from-bitnami)
   operator   run the Kubernetes operator; 'operator manifests' prints what installs it
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   logs: () => import('./commands/logs.ts').then((m) => m.logsCommand),
   bench: () => import('./commands/bench.ts').then((m) => m.benchCommand),
   failover: () => import('./commands/failover.ts').then((m) => m.failoverCommand),
+  migrate: () => import('./commands/migrate.ts').then((m) => m.migrateCommand),
   proxy: () => import('./commands/proxy.ts').then((m) => m.proxyCommand),
   render: () => import('./commands/render.ts').then((m) => m.renderCommand),
   operator: () => import('./commands/operator.ts').then((m) => m.operatorCommand),

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { UserError } from '../errors.ts';
@@ -42,4 +43,12 @@ export function findBinaries(flags: { redisServer?: string; redisSentinel?: stri
     redisServer: locate('redis-server', flags.redisServer, 'REDIS_HA_REDIS_SERVER', env),
     redisSentinel: locate('redis-sentinel', flags.redisSentinel, 'REDIS_HA_REDIS_SENTINEL', env),
   };
+}
+
+/** The version `redis-server --version` reports (`v=7.0.15` → `7.0.15`). */
+export function redisServerVersion(redisServer: string): string {
+  const out = execFileSync(redisServer, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  const v = /v=(\d+\.\d+(?:\.\d+)?)/.exec(out)?.[1];
+  if (!v) throw new UserError(`could not read the version of ${redisServer} (it printed: ${out.trim().slice(0, 80)})`);
+  return v;
 }

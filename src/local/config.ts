@@ -87,7 +87,8 @@ function aclLines(d: LocalDeployment): string[] {
   const app = d.users.application;
   const lines = app.username === 'default' ? [] : [DEFAULT_USER_OFF];
   lines.push(aclUserLine(app.username, app.password, applicationRules(d.spec)));
-  for (const u of INTERNAL_USERS) lines.push(aclUserLine(d.users[u].username, d.users[u].password, ACL_RULES[u]));
+  // A migrated deployment replicates and is monitored as the application (see `bootstrapFrom`): no second line for that user.
+  for (const u of INTERNAL_USERS) if (d.users[u].username !== app.username) lines.push(aclUserLine(d.users[u].username, d.users[u].password, ACL_RULES[u]));
   return lines;
 }
 

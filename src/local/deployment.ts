@@ -3,6 +3,7 @@ import type { RedisHASpec } from '../spec/types.ts';
 import { UserError } from '../errors.ts';
 import { INTERNAL_USERS, ACL_USERS, applicationUser, generatePassword, masterGroupName, type Credentials, type InternalUser } from '../spec/index.ts';
 import type { Endpoint } from '../redis/connect.ts';
+import type { Address } from '../redis/address.ts';
 import type { Binaries } from './binaries.ts';
 import { filesOf, LOCAL_HOST, PORT_OFFSETS } from './layout.ts';
 import { readJson, writeJson } from './fsutil.ts';
@@ -45,6 +46,13 @@ export interface LocalDeployment {
    * with its own random password, so knowing one never gives another.
    */
   readonly users: DeploymentUsers;
+  /**
+   * Set by `redis-ha migrate` until its switchover: the outside master every node starts replicating
+   * from (and the Sentinels start monitoring, under the outside deployment's master name). In that
+   * case `users.replication` and `users.sentinel` are the application's credentials, the only ones
+   * the outside nodes know.
+   */
+  readonly bootstrapFrom?: Address;
 }
 
 /** Who logs in where: `application` is what clients use, the others are redis-ha's own users. */

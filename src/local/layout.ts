@@ -29,6 +29,8 @@ export function filesOf(stateDir: string) {
     deployment: join(stateDir, 'deployment.json'),
     runtime: join(stateDir, 'runtime.json'),
     memory: join(stateDir, 'memory.json'),
+    /** What `redis-ha migrate` recorded about the outside deployment it moves in (no secrets). */
+    migration: join(stateDir, 'migration.json'),
     supervisorLog: join(stateDir, 'supervisor.log'),
     /** Where the supervisor serves the dashboard and /metrics (`{ pid, url }`), while it does. */
     http: join(stateDir, 'http.json'),

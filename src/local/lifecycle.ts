@@ -152,7 +152,8 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   await endpoints.listen();
   let published = '';
   const memory = {
-    load: () => readJson<Memory>(files.memory) ?? { epoch: 0 },
+    // A migration's deployment starts following the outside master (rule 2.5 of the planner).
+    load: () => readJson<Memory>(files.memory) ?? { epoch: 0, ...(d.bootstrapFrom ? { migrateFrom: d.bootstrapFrom } : {}) },
     save: (m: Memory) => writeJson(files.memory, m),
   };
   let supervisor: Supervisor | undefined;
@@ -184,7 +185,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
-  else supervisor.bootstrap(d.nodes[0]);
+  else supervisor.bootstrap(d.bootstrapFrom ?? d.nodes[0]);
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
   void router.start();

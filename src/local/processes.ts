@@ -58,7 +58,7 @@ export async function terminate(pid: number, graceMs = 5000): Promise<void> {
 }
 
 /** Environment variables that may carry a password: never passed on to the processes we start. */
-export const SECRET_ENV_VARS = ['REDIS_HA_PASSWORD', 'REDIS_HA_SENTINEL_PASSWORD', 'REDISCLI_AUTH', 'VALKEYCLI_AUTH'] as const;
+export const SECRET_ENV_VARS = ['REDIS_HA_PASSWORD', 'REDIS_HA_SENTINEL_PASSWORD', 'REDIS_HA_SOURCE_PASSWORD', 'REDIS_HA_SOURCE_SENTINEL_PASSWORD', 'REDISCLI_AUTH', 'VALKEYCLI_AUTH'] as const;
 
 /** This process's environment without the secret-carrying variables, for child processes. */
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

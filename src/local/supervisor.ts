@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
-import { addressKey, type Address } from '../redis/address.ts';
+import { addressKey, addressOf, type Address } from '../redis/address.ts';
 import type { LocalDeployment, Member } from './deployment.ts';
 import { members } from './deployment.ts';
 import { renderRedisConf, renderSentinelConf } from './config.ts';
@@ -76,18 +76,22 @@ export class Supervisor {
     this.#advisor = advisor;
   }
 
-  /** Writes fresh configs and starts every process: `bootstrapMaster` as master, the other nodes replicating from it. */
-  bootstrap(bootstrapMaster: Member): void {
+  /**
+   * Writes fresh configs and starts every process: `bootstrapMaster` as master, the other nodes
+   * replicating from it. A master that is not one of our nodes (a migration's outside master) makes
+   * every node a replica of it.
+   */
+  bootstrap(bootstrapMaster: Address): void {
     const files = filesOf(this.#d.stateDir);
     for (const m of members(this.#d)) {
       privateDir(files.dirOf(m.id));
       if (m.kind === 'node') {
         this.#prepareDataDir(m);
-        const replicaOf = m.id === bootstrapMaster.id ? undefined : bootstrapMaster;
+        const replicaOf = m.host === bootstrapMaster.host && m.port === bootstrapMaster.port ? undefined : addressOf(bootstrapMaster);
         writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
       } else {
         rmSync(files.configOf(m.id), { force: true });
-        writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, bootstrapMaster));
+        writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, addressOf(bootstrapMaster)));
       }
     }
     for (const m of members(this.#d)) this.#spawn(m, 0);

@@ -154,8 +154,10 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
     else if (master && addressKey(s.master) !== addressKey(master)) problems.push(`${label} names ${addressKey(s.master)} as master`);
     else {
       if (s.failoverInProgress) problems.push(`${label} reports a failover in progress`);
-      if (s.replicasSeen !== t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas`);
-      if (s.otherSentinelsSeen !== t.sentinels.length - 1) problems.push(`${label} sees ${s.otherSentinelsSeen} of ${t.sentinels.length - 1} other Sentinels`);
+      // More than ours is not a problem: after `redis-ha migrate` the outside deployment's nodes and
+      // Sentinels stay in the group until they are removed.
+      if (s.replicasSeen < t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas`);
+      if (s.otherSentinelsSeen < t.sentinels.length - 1) problems.push(`${label} sees ${s.otherSentinelsSeen} of ${t.sentinels.length - 1} other Sentinels`);
       if (!s.quorumOk) problems.push(`${label} CKQUORUM: ${s.quorumMessage}`);
       if (s.tilt) problems.push(`${label} is in TILT mode`);
     }

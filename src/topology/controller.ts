@@ -244,7 +244,8 @@ export class Controller {
       }
     }
     if (!failed) await this.#release(obs, actions);
-    if (p.memory.epoch !== this.#memory.epoch || addressKey(p.memory.master ?? { host: '', port: 0 }) !== addressKey(this.#memory.master ?? { host: '', port: 0 })) {
+    const key = (a: Address | undefined) => (a ? addressKey(a) : '');
+    if (p.memory.epoch !== this.#memory.epoch || key(p.memory.master) !== key(this.#memory.master) || key(p.memory.migrateFrom) !== key(this.#memory.migrateFrom)) {
       this.#o.memory.save(p.memory);
     }
     this.#memory = p.memory;

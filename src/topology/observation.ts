@@ -72,6 +72,12 @@ export interface Memory {
   readonly master?: Address;
   /** The highest Sentinel config epoch seen; never decreases. */
   readonly epoch: number;
+  /**
+   * Set while `redis-ha migrate` moves an outside deployment in: the master (not one of our nodes) our
+   * nodes replicate from until Sentinel's switchover makes one of ours the master. Dropped by the first
+   * pass in which a Sentinel majority names one of our nodes.
+   */
+  readonly migrateFrom?: Address;
 }
 
 /**

@@ -398,3 +398,34 @@ test('Sentinel found no replica fit to promote, but no other node holds data: no
   const empty = { ...o, nodes: o.nodes.map((n) => ({ ...n, keys: 0 })), noGoodReplica: nodeAddress(0) };
   assert.ok(!plan(empty, spec, remembering(0)).actions.some((a) => a.kind === 'sentinel-failover' && a.afterAbort));
 });
+
+test('migrating in: nothing is changed, not even a master of ours (Sentinel may be switching to it)', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const o = observation(
+    [node(0), replica(1, 0), replica(2, 0, { replicaOf: outside })],
+    [0, 1, 2].map((i) => sentinel(i, 0, { master: outside, configEpoch: 3 })),
+  );
+  const p = plan(o, spec, { epoch: 0, migrateFrom: outside });
+  assert.deepEqual(p.actions, [publish(null)]);
+  assert.deepEqual(p.memory, { epoch: 3, migrateFrom: outside });
+  assert.equal(p.reason, 'migrating in from 10.0.0.7:6379: 1 of 3 nodes replicating from it; node-0 reports master (left to Sentinel)');
+});
+
+test('migrating in, all following: at rest; without agreement: nothing at all', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const following = [0, 1, 2].map((i) => replica(i, 0, { replicaOf: outside }));
+  const p = plan(observation(following, [0, 1, 2].map((i) => sentinel(i, 0, { master: outside }))), spec, { epoch: 1, migrateFrom: outside });
+  assert.deepEqual(changes(p), []);
+  assert.equal(p.reason, 'migrating in from 10.0.0.7:6379: 3 of 3 nodes replicating from it');
+  const split = [sentinel(0, 0, { master: outside }), sentinel(1, 0, { master: { host: '10.0.0.8', port: 6379 } }), sentinel(2, 0, { reachable: false, monitoring: false })];
+  const q = plan(observation([node(0, { keys: 0 }), ...following.slice(1)], split), spec, { epoch: 1, migrateFrom: outside });
+  assert.deepEqual(q.actions, [publish(null)]);
+});
+
+test('migrating in: once the Sentinels name one of our nodes, the normal rules apply and the migration is forgotten', () => {
+  const outside = { host: '10.0.0.7', port: 6379 };
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [0, 1, 2].map((i) => sentinel(i, 0, { configEpoch: 4 })));
+  const p = plan(o, spec, { epoch: 3, migrateFrom: outside });
+  assert.deepEqual(p.memory, { master: nodeAddress(0), epoch: 4 });
+  assert.equal(p.reason, 'no action: node-0 is master, 2 replicas in sync');
+});

@@ -132,7 +132,36 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const finishing = byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
   if (finishing) return helpFinish(obs, finishing, master || undefined, memory);
   if (master) return followSentinel(obs, master, memory);
+  if (memory.migrateFrom) return followOutside(obs, memory, agreed);
   return withoutAgreement(obs, spec, memory, agreed);
+}
+
+/**
+ * Rule 2.5, migrating in (`memory.migrateFrom`): the Sentinels (ours, joined to the outside deployment's
+ * group under its master name) name a master that is not one of our nodes. That master holds the data
+ * and the group's Sentinels, most of which we do not watch, decide about it: our nodes start as its
+ * replicas (bootstrap and the restart rule), and the plan changes nothing. In particular it never
+ * fences a node of ours that reports master: Sentinel promotes one in the migration's switchover (or
+ * when the outside master fails), and our Sentinels may name it a moment later than the one that
+ * did it. The endpoint stays closed. Once a majority names one of our nodes, rule 2 applies and
+ * forgets `migrateFrom`.
+ */
+function followOutside(obs: Observation, memory: Memory, agreed: Address | undefined): Plan {
+  const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
+  const closed: Action = { kind: 'publish-master', master: null };
+  if (!agreed) {
+    return { actions: [closed], reason: `migrating in: waiting for the Sentinels to agree on the outside master (last ${addressKey(memory.migrateFrom as Address)})`, memory: { ...memory, epoch } };
+  }
+  const outside = addressOf(agreed);
+  const reachable = byId(obs.nodes).filter((n) => n.reachable);
+  const following = reachable.filter((n) => n.role === 'replica' && sameAddress(n.replicaOf, outside) && n.linkUp === true).length;
+  const masters = reachable.filter((n) => n.role === 'master');
+  const note = masters.length ? `; ${names(masters)} reports master (left to Sentinel)` : '';
+  return {
+    actions: [closed],
+    reason: `migrating in from ${addressKey(outside)}: ${following} of ${obs.nodes.length} nodes replicating from it${note}`,
+    memory: { ...memory, epoch, migrateFrom: outside },
+  };
 }
 
 /**
