@@ -38,7 +38,7 @@ export interface RoleAdvisor {
   currentMaster(): Promise<Address | undefined>;
   /** Called once a restarted process runs, so the controller can look at once. */
   restarted(member: Member): void;
-  /** Called when a process exits, before its restart: the controller looks at once (`Supervisor.exitedNodes`). */
+  /** Called when a process exits, before its restart: the controller looks at once. */
   exited(member: Member): void;
 }
 
@@ -63,8 +63,6 @@ export class Supervisor {
   readonly #log: (line: string) => void;
   readonly #advisor: RoleAdvisor;
   readonly #procs = new Map<string, Managed>();
-  /** Redis nodes whose process exited and has not been started again, with how it ended. */
-  readonly #exitedNodes = new Map<string, string>();
   #stopping = false;
   // The children are unref'd (they must outlive a crash of this process), so this holds the
   // supervising process open until stop().
@@ -118,14 +116,6 @@ export class Supervisor {
     this.#keepAlive ??= setInterval(() => {}, 60_000);
   }
 
-  /**
-   * The Redis nodes (by id) whose process has exited and not been started again, with how it ended:
-   * the fact the controller's plan reads as `gone` (a dead master is failed over without down-after).
-   */
-  exitedNodes(): ReadonlyMap<string, string> {
-    return new Map(this.#exitedNodes);
-  }
-
   /** Pids of the managed processes, by member id. */
   pids(): Map<string, number> {
     return new Map([...this.#procs].map(([id, p]) => [id, p.pid]));
@@ -161,7 +151,6 @@ export class Supervisor {
     closeSync(out);
     const managed: Managed = { member: m, pid: child.pid ?? -1, child, restarts, startedAt: Date.now() };
     this.#procs.set(m.id, managed);
-    this.#exitedNodes.delete(m.id);
     child.once('error', (err) => this.#log(`${m.id} could not start: ${err.message}`));
     child.once('exit', (code, signal) => this.#exited(managed, signal ? `killed by ${signal}` : `exited with code ${code}`));
     child.unref();
@@ -174,7 +163,6 @@ export class Supervisor {
     const restarts = stableMs > 60_000 ? 0 : managed.restarts + 1;
     const delay = restarts === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (restarts - 1));
     this.#log(`${managed.member.id} (pid ${managed.pid}) ${how}; restarting in ${delay} ms`);
-    if (managed.member.kind === 'node') this.#exitedNodes.set(managed.member.id, `its process ${how}`);
     this.#advisor.exited(managed.member);
     setTimeout(() => {
       if (!this.#stopping) this.#restart(managed.member, restarts).catch((err: Error) => this.#log(`restart of ${managed.member.id} failed: ${err.message}`));
