@@ -17,7 +17,7 @@ import { ClusterDeployment, ask, killRedisOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseReplication } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage } from './testbed-kube.ts';
+import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents } from './testbed-kube.ts';
 
 const NS = 'e2e-crash';
 const NAME = 'crash';
@@ -37,18 +37,6 @@ spec:
     redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
     sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
 `;
-
-interface EventObject {
-  reason: string;
-  type: string;
-  message: string;
-  source?: { component?: string };
-}
-
-async function operatorEvents(): Promise<EventObject[]> {
-  const list = JSON.parse(await kubectl(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.kind=RedisHA,involvedObject.name=${NAME}`, '-o', 'json'])) as { items: EventObject[] };
-  return list.items.filter((e) => e.source?.component === 'redis-ha-operator');
-}
 
 /** Every Sentinel's events about the master group, in the order they arrived, from subscriptions of our own. */
 class SentinelEvents {
@@ -141,7 +129,7 @@ describe('crashes beat down-after, on the test bed', { skip: kubeconfig ? false 
         t.diagnostic(`killed redis-server pid ${pid} of ${from}`);
         // The operator's own account: it asked because the container is not running, not because of a restart or down-after.
         const asked = await eventually('the operator\'s Event for the failover it asked for', 60_000, async () =>
-          (await operatorEvents()).find((e) => e.reason === 'Repaired' && e.message.startsWith(`did sentinel-failover of ${from}: `)));
+          (await operatorEvents(NS, NAME)).find((e) => e.reason === 'Repaired' && e.message.startsWith(`did sentinel-failover of ${from}: `)));
         assert.ok(asked.message.startsWith(`did sentinel-failover of ${from}: master ${from} is gone (the redis container of pod ${from} `), asked.message);
         to = await eventually('the Sentinels to name another master', 60_000, async () => {
           const m = await d.sentinelMasterPod();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClusterDeployment } from '../bench/k8s.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl } from './testbed-kube.ts';
+import { REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, operatorEvents } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-rollout';
@@ -44,17 +44,7 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-interface EventObject {
-  reason: string;
-  type: string;
-  message: string;
-  source?: { component?: string };
-}
-
-async function operatorEvents(): Promise<EventObject[]> {
-  const list = JSON.parse(await kubectl(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.kind=RedisHA,involvedObject.name=${NAME}`, '-o', 'json'])) as { items: EventObject[] };
-  return list.items.filter((e) => e.source?.component === 'redis-ha-operator');
-}
+const events = () => operatorEvents(NS, NAME);
 
 /** `redis-ha status --k8s` output; it exits 1 while the resource is not healthy. */
 async function statusK8s(): Promise<{ code: number; stdout: string }> {
@@ -83,7 +73,7 @@ describe('a broken rollout recovers on the test bed', { skip: kubeconfig ? false
 
   test('an image the node cannot pull: one Event, the Ready condition, kubectl get and status --k8s name ErrImageNeverPull, the image and the fix', async (t) => {
     const started = Date.now();
-    const event = await eventually('a Warning Event ErrImageNeverPull', 60_000, async () => (await operatorEvents()).find((e) => e.reason === 'ErrImageNeverPull'));
+    const event = await eventually('a Warning Event ErrImageNeverPull', 60_000, async () => (await events()).find((e) => e.reason === 'ErrImageNeverPull'));
     assert.equal(event.type, 'Warning');
     assert.match(event.message, PULL_SENTENCE);
 
@@ -120,7 +110,7 @@ describe('a broken rollout recovers on the test bed', { skip: kubeconfig ? false
       return s.status.observedGeneration === s.metadata.generation && s.status.updateRevision !== brokenRevision ? s.status.updateRevision : undefined;
     });
 
-    const replaced = await eventually('a RollingUpdate Event for the stuck pods', 30_000, async () => (await operatorEvents()).find((e) => e.reason === 'RollingUpdate' && e.message.startsWith('deleted pod')));
+    const replaced = await eventually('a RollingUpdate Event for the stuck pods', 30_000, async () => (await events()).find((e) => e.reason === 'RollingUpdate' && e.message.startsWith('deleted pod')));
     assert.equal(replaced.message, `deleted pods shop-redis-0, shop-redis-1: shop-redis-0, shop-redis-1 never became ready on an old revision (ErrImageNeverPull) and hold no data: replacing them with revision ${revision} now`);
     const replacedMs = Date.now() - fixedAt;
 
@@ -138,7 +128,7 @@ describe('a broken rollout recovers on the test bed', { skip: kubeconfig ? false
     const cr = await d.resource();
     assert.equal(cr.status?.readyReplicas, 1);
     assert.equal(cr.status?.sentinelsAgreeing, 3);
-    assert.equal((await operatorEvents()).filter((e) => e.reason === 'ErrImageNeverPull').length, 1, 'one Event for the cause, not one per pass');
+    assert.equal((await events()).filter((e) => e.reason === 'ErrImageNeverPull').length, 1, 'one Event for the cause, not one per pass');
     const row = (await kubectl(['-n', NS, 'get', 'redisha', NAME, '--no-headers'])).trim();
     assert.match(row, /^shop\s+shop-redis-\d\s+True\s+Healthy\s+1\s+/);
   });

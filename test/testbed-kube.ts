@@ -102,3 +102,17 @@ export async function withoutImage<T>(ref: string, keep: string, fn: () => Promi
     await ctr(['images', 'tag', keep, ref]);
   }
 }
+
+/** An Event as `kubectl get events -o json` lists it (the fields the tests read). */
+export interface EventObject {
+  reason: string;
+  type: string;
+  message: string;
+  source?: { component?: string };
+}
+
+/** The Events the operator recorded on the RedisHA `name` in `namespace`. */
+export async function operatorEvents(namespace: string, name: string): Promise<EventObject[]> {
+  const list = JSON.parse(await kubectl(['-n', namespace, 'get', 'events', '--field-selector', `involvedObject.kind=RedisHA,involvedObject.name=${name}`, '-o', 'json'])) as { items: EventObject[] };
+  return list.items.filter((e) => e.source?.component === 'redis-ha-operator');
+}
