@@ -89,7 +89,9 @@ export class MasterRouter {
     const before = this.#published;
     this.#published = { master, why };
     const same = before && (before.master ? addressKey(before.master) : '') === (master ? addressKey(master) : '') && (master !== null || before.why === why);
-    if (!same) void this.refresh();
+    // The same master again while the route is closed: it may have just become master (the plan
+    // publishes before it promotes), so look now rather than at the next resync.
+    if (!same || (master !== null && this.#route.master === null)) void this.refresh();
   }
 
   /** Connects to the Sentinels and resolves after the first decision (which may be "no master"). */

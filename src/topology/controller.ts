@@ -167,14 +167,14 @@ export class Controller {
   }
 
   /**
-   * After a pass whose actions all succeeded: ends the holds it no longer asks for. (A pass cut short or
-   * with a failed action keeps them: its fence of the held master may not have happened.) A node that cannot be reached is
-   * forgotten; its hold ends by its own deadline.
+   * After a pass that ran to its end: ends the holds it no longer asks for, except on a node an action
+   * of this pass failed on (its fence may not have happened). A pass cut short (`ActionOvertaken`)
+   * releases nothing. A node that cannot be reached is forgotten; its hold ends by its own deadline.
    */
-  async #release(obs: Observation, actions: readonly Action[]): Promise<void> {
+  async #release(obs: Observation, actions: readonly Action[], failedOn: ReadonlySet<string>): Promise<void> {
     const wanted = new Set(actions.flatMap((a) => (a.kind === 'hold-writes' ? [addressKey(a.node)] : [])));
     for (const [key, node] of this.#held) {
-      if (wanted.has(key)) continue;
+      if (wanted.has(key) || failedOn.has(key)) continue;
       this.#held.delete(key);
       try {
         await releaseWrites(this.#t, node);
@@ -197,7 +197,7 @@ export class Controller {
         this.trigger();
       }, GONE_RECHECK_MS);
     }
-    const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum }, this.#memory);
+    const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum, downAfterMilliseconds: this.#t.timings.downAfterMilliseconds }, this.#memory);
     const agreed = agreedMaster(obs);
     const actions = this.#allowed(p.actions, agreed);
     if (p.reason !== this.#lastReason) {
@@ -208,7 +208,8 @@ export class Controller {
     const change = this.#clock.pass(obs);
     if (change) this.#tell((o) => o.masterChanged?.(change));
     if (!actions.some((a) => a.kind !== 'publish-master')) this.#lastOvertaken = '';
-    let failed = false;
+    /** Nodes an action failed on this pass: a hold of theirs is kept (its fence may not have happened). */
+    const failedOn = new Set<string>();
     for (const a of actions) {
       if (this.#stopped) return;
       try {
@@ -237,13 +238,13 @@ export class Controller {
           this.#lastOvertaken = error;
           return;
         }
-        failed = true;
+        if ('node' in a) failedOn.add(addressKey(a.node));
         if (a.kind === 'sentinel-failover' && /NOGOODSLAVE/.test(error)) this.#noGoodReplica = a.from;
         this.#o.log(`could not ${description}: ${error}`);
         if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }
     }
-    if (!failed) await this.#release(obs, actions);
+    await this.#release(obs, actions, failedOn);
     const key = (a: Address | undefined) => (a ? addressKey(a) : '');
     if (p.memory.epoch !== this.#memory.epoch || key(p.memory.master) !== key(this.#memory.master) || key(p.memory.migrateFrom) !== key(this.#memory.migrateFrom)) {
       this.#o.memory.save(p.memory);

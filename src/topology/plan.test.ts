@@ -383,14 +383,18 @@ test('Sentinel found no replica fit to promote: the node with the most data beco
     publish(0),
     { kind: 'promote', node: nodeAddress(1) },
     { kind: 'replicaof', node: nodeAddress(2), master: nodeAddress(1) },
-    { kind: 'sentinel-failover', from: nodeAddress(0), afterAbort: true },
   ]);
-  assert.equal(p.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data: promoting node-1; pointing node-2 at node-1; asking Sentinel to fail over again');
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data: promoting node-1; pointing node-2 at node-1; asking Sentinel again once its replicas are linked');
   assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 1 });
-  // The next pass, before Sentinel acts: the same master, nothing more to change but the request.
-  const next = plan({ ...applyActions(o, p.actions.filter((a) => a.kind !== 'sentinel-failover')), noGoodReplica: nodeAddress(0) }, spec, p.memory);
+  // The next pass, its replicas still syncing: no request yet (Sentinel could promote one without the data).
+  const applied = applyActions(o, p.actions);
+  const syncing = { ...applied, nodes: applied.nodes.map((n) => (n.id === 'node-2' ? { ...n, linkUp: false } : n)), noGoodReplica: nodeAddress(0) };
+  assert.deepEqual(changes(plan(syncing, spec, p.memory)), []);
+  // Once they are linked (node-0 already followed node-1; its link comes up once node-1 is master): the request, and nothing else.
+  const linked = applied.nodes.map((n) => (n.id === 'node-0' ? { ...n, linkUp: true } : n));
+  const next = plan({ ...applied, nodes: linked, noGoodReplica: nodeAddress(0) }, spec, p.memory);
   assert.deepEqual(changes(next), [{ kind: 'sentinel-failover', from: nodeAddress(0), afterAbort: true }]);
-  assert.equal(next.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data and is master; asking Sentinel to fail over again');
+  assert.equal(next.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data and is master, its replicas linked; asking Sentinel to fail over again');
 });
 
 test('Sentinel found no replica fit to promote, but no other node holds data: no choice by data', () => {
@@ -428,4 +432,13 @@ test('migrating in: once the Sentinels name one of our nodes, the normal rules a
   const p = plan(o, spec, { epoch: 3, migrateFrom: outside });
   assert.deepEqual(p.memory, { master: nodeAddress(0), epoch: 4 });
   assert.equal(p.reason, 'no action: node-0 is master, 2 replicas in sync');
+});
+
+test('the crash rule stays off at a down-after of 2 s or less: Sentinel decides (a forced failover would race its own detection)', () => {
+  const o = observation([node(0, { reachable: false, role: 'unknown', gone: 'its process killed by SIGKILL' }), replica(1, 0, { linkUp: false }), replica(2, 0, { linkUp: false })], [0, 1, 2].map((i) => sentinel(i, 0)));
+  const fast = plan(o, { ...spec, downAfterMilliseconds: 1000 }, remembering(0));
+  assert.deepEqual(fast.actions, [publish(0)]);
+  assert.equal(fast.reason, 'waiting for Sentinel: master node-0 unreachable and gone (its process killed by SIGKILL); with down-after at 1000 ms Sentinel decides (a forced failover would race it)');
+  const slow = plan(o, { ...spec, downAfterMilliseconds: 5000 }, remembering(0));
+  assert.deepEqual(changes(slow), [{ kind: 'sentinel-failover', from: nodeAddress(0) }]);
 });

@@ -12,7 +12,21 @@ export interface PlanSpec {
   readonly masterName: string;
   /** Sentinel quorum; a failover also needs a majority of the configured Sentinels. */
   readonly quorum: number;
+  /**
+   * Sentinel's down-after. The crash rule (2.a) asks for a failover only above `CRASH_RULE_MIN_DOWN_AFTER_MS`;
+   * unknown counts as above.
+   */
+  readonly downAfterMilliseconds?: number;
 }
+
+/**
+ * Below this down-after the crash rule stays off. A forced failover (`SENTINEL FAILOVER`: no election,
+ * so nothing holds the other Sentinels back) takes about 1.2 s; with down-after near that, the other
+ * Sentinels' own detection fires meanwhile, and after the switch a fresh link's first PING comes one
+ * ping period (1 s) later, so at down-after 1 s they flag the new master down and fail it over again
+ * (seen locally in chaos 1 under the fast profile). At 5 s (the default) neither happens.
+ */
+export const CRASH_RULE_MIN_DOWN_AFTER_MS = 2000;
 
 /** One step for the actor. Node steps name a reachable node; Sentinel steps one reachable Sentinel. */
 export type Action =
@@ -96,8 +110,8 @@ export function changes(p: Plan): readonly Action[] {
  *          Sentinel epoch is newer than our memory: we are moving Sentinel to S; carry on (converge on S);
  *       2. else if Sentinel said it has no replica fit to promote from M (`noGoodReplica`) and another
  *          node holds data (no role unknown): converge on the best of them by data, without touching
- *          a Sentinel, and `sentinel-failover` again (`afterAbort`); Sentinel then promotes one of
- *          them. Else if another replica holds data: fence the other masters to M and
+ *          a Sentinel, and once every other node is its replica with the link up, `sentinel-failover`
+ *          again (`afterAbort`); Sentinel then promotes one of them. Else if another replica holds data: fence the other masters to M and
  *          `sentinel-failover`; Sentinel picks the replica, so we never choose against it;
  *       3. else if a reachable node's role is unknown: wait, its data cannot be judged;
  *       4. else if another master holds data: it is the only data left; converge on the best one
@@ -131,7 +145,7 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   // Past busySentinel, a Sentinel still failing over has promoted the master the majority names.
   const finishing = byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
   if (finishing) return helpFinish(obs, finishing, master || undefined, memory);
-  if (master) return followSentinel(obs, master, memory);
+  if (master) return followSentinel(obs, master, memory, spec);
   if (memory.migrateFrom) return followOutside(obs, memory, agreed);
   return withoutAgreement(obs, spec, memory, agreed);
 }
@@ -207,7 +221,7 @@ function replacedMasters(obs: Observation): NodeObservation[] {
 }
 
 /** Rule 2: a Sentinel majority names `m`. */
-function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): Plan {
+function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, spec: PlanSpec): Plan {
   const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
   const remembered: Memory = { master: addressOf(m), epoch };
   const publish: Action = { kind: 'publish-master', master: addressOf(m) };
@@ -216,8 +230,11 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
     // Sentinel answered that it has no replica fit to promote from M: asking again every pass would only
     // repeat that answer (and its Event); its own attempts go on.
     const refused = obs.noGoodReplica !== undefined && sameAddress(obs.noGoodReplica, m);
-    if (m.gone && replicaWithData && !refused) return askFailover(obs, m, publish, `master ${m.id} is gone (${m.gone}) and ${replicaWithData.id} holds data`, remembered);
-    const known = !m.gone ? '' : refused ? ` and gone (${m.gone}), but Sentinel found no replica fit to promote` : ` and gone (${m.gone}), but no reachable replica holds data`;
+    const crashRule = (spec.downAfterMilliseconds ?? Infinity) > CRASH_RULE_MIN_DOWN_AFTER_MS;
+    if (m.gone && replicaWithData && !refused && crashRule) return askFailover(obs, m, publish, `master ${m.id} is gone (${m.gone}) and ${replicaWithData.id} holds data`, remembered);
+    const known = !m.gone ? '' : refused ? ` and gone (${m.gone}), but Sentinel found no replica fit to promote`
+      : !crashRule ? ` and gone (${m.gone}); with down-after at ${spec.downAfterMilliseconds} ms Sentinel decides (a forced failover would race it)`
+      : ` and gone (${m.gone}), but no reachable replica holds data`;
     return { actions: [publish], reason: `waiting for Sentinel: master ${m.id} unreachable${known}`, memory: remembered };
   }
   if (m.role === 'unknown') {
@@ -246,8 +263,13 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory): P
     // would pull it back.
     const headline = `recovering: ${why} and Sentinel found no replica fit to promote; ${best.id} holds the most data`;
     const p = converge(obs, best, [publish], { master: addressOf(best), epoch }, headline, false);
-    const reason = `${p.reason.startsWith('no action') ? `${headline} and is master` : p.reason}; asking Sentinel to fail over again`;
-    return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason };
+    // Sentinel then picks any of best's replicas: ask only once each is linked (a full sync in
+    // progress would be promoted without the data).
+    const linked = obs.nodes.filter((n) => n.reachable && !sameAddress(n, best)).every((n) => n.role === 'replica' && sameAddress(n.replicaOf, best) && n.linkUp === true);
+    if (p.reason.startsWith('no action') && linked) {
+      return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason: `${headline} and is master, its replicas linked; asking Sentinel to fail over again` };
+    }
+    return { ...p, reason: `${p.reason.startsWith('no action') ? `${headline} and is master` : p.reason}; asking Sentinel again once its replicas are linked` };
   }
   if (dataReplica) {
     const named = m.role === 'master' && holder?.id === dataReplica.id ? '' : ` and ${dataReplica.id} holds data`;
