@@ -17,7 +17,7 @@ import { ClusterDeployment, ask, killRedisOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseReplication } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents } from './testbed-kube.ts';
+import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-crash';
 const NAME = 'crash';
@@ -67,13 +67,9 @@ class SentinelEvents {
   }
 }
 
-if (!kubeconfig && process.env.CI) {
-  test('the crash end-to-end tests have a test bed', () => {
-    assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
-  });
-}
+requireTestbedInCI('the crash end-to-end tests have a test bed');
 
-describe('crashes beat down-after, on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+describe('crashes beat down-after, on the test bed', ON_TESTBED, () => {
   let d: ClusterDeployment;
   let password: string;
   let sentinelPassword: string;

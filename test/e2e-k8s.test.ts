@@ -21,7 +21,7 @@ import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
-import { OPERATOR_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl } from './testbed-kube.ts';
+import { OPERATOR_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-k8s';
@@ -59,13 +59,9 @@ async function waitReadyAndAgreed(d: ClusterDeployment, replicas: number, sentin
   assert.equal(cr.status?.sentinelsAgreeing, sentinels);
 }
 
-if (!kubeconfig && process.env.CI) {
-  test('the Kubernetes end-to-end tests have a test bed', () => {
-    assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
-  });
-}
+requireTestbedInCI('the Kubernetes end-to-end tests have a test bed');
 
-describe('RedisHA end to end on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+describe('RedisHA end to end on the test bed', ON_TESTBED, () => {
   let d: ClusterDeployment;
   let password: string;
   let sentinelPassword: string;
@@ -263,7 +259,7 @@ async function snapshotWith(keys: Record<string, string>): Promise<Buffer> {
 
 // Plain manifests rendered from this clone (no operator: its image on a shared test bed may come from
 // another clone), persistence off as in the brief: what a container restart finds in its emptyDir.
-describe('persistence off on the test bed: a Redis container restarted in place loads nothing from disk', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+describe('persistence off on the test bed: a Redis container restarted in place loads nothing from disk', ON_TESTBED, () => {
   let d: ClusterDeployment;
   const spec = resolveSpec({
     name: NODISK_NAME,
@@ -352,7 +348,7 @@ spec:
     exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
 `;
 
-describe('RedisHA with TLS from a user-provided Secret, end to end on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+describe('RedisHA with TLS from a user-provided Secret, end to end on the test bed', ON_TESTBED, () => {
   let d: ClusterDeployment;
   let password: string;
   let sentinelPassword: string;

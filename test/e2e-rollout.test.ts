@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClusterDeployment } from '../bench/k8s.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, operatorEvents } from './testbed-kube.ts';
+import { REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, operatorEvents, ON_TESTBED } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-rollout';
@@ -57,7 +57,7 @@ async function statusK8s(): Promise<{ code: number; stdout: string }> {
   }
 }
 
-describe('a broken rollout recovers on the test bed', { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' }, () => {
+describe('a broken rollout recovers on the test bed', ON_TESTBED, () => {
   let d: ClusterDeployment;
   /** The Redis StatefulSet's revision of the broken template. */
   let brokenRevision: string | undefined;

@@ -1,5 +1,7 @@
 // The end-to-end tests' way to the Kubernetes test bed (testbed/up): kubectl on its kubeconfig, the
 // operator installed once per test run, and namespaces of each test's own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,17 @@ const run = promisify(execFile);
 
 /** The kubeconfig testbed/up printed; unset outside the test bed. */
 export const kubeconfig = process.env.REDIS_HA_TESTBED_KUBECONFIG;
+
+/** `describe` options for tests on the test bed: skipped where there is none (a developer's machine). */
+export const ON_TESTBED = { skip: kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' } as const;
+
+/** Under CI the test bed is required: without one, a test named `name` fails and says why. */
+export function requireTestbedInCI(name: string): void {
+  if (kubeconfig || !process.env.CI) return;
+  test(name, () => {
+    assert.fail('REDIS_HA_TESTBED_KUBECONFIG is not set: .ci/run must run testbed/up and export the kubeconfig path it prints');
+  });
+}
 export const OPERATOR_IMAGE = 'localhost/redis-ha/operator:test';
 export const REPO = join(import.meta.dirname, '..');
 /** The test bed's images: Debian's Redis 7.0.15 (the CVE-2025-49844 family's fixes backported) and its redis_exporter. */
