@@ -266,10 +266,11 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, sp
     // Sentinel then picks any of best's replicas: ask only once each is linked (a full sync in
     // progress would be promoted without the data).
     const linked = obs.nodes.filter((n) => n.reachable && !sameAddress(n, best)).every((n) => n.role === 'replica' && sameAddress(n.replicaOf, best) && n.linkUp === true);
-    if (p.reason.startsWith('no action') && linked) {
+    const settled = changes(p).length === 0;
+    if (settled && linked) {
       return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason: `${headline} and is master, its replicas linked; asking Sentinel to fail over again` };
     }
-    return { ...p, reason: `${p.reason.startsWith('no action') ? `${headline} and is master` : p.reason}; asking Sentinel again once its replicas are linked` };
+    return { ...p, reason: `${settled ? `${headline} and is master` : p.reason}; asking Sentinel again once its replicas are linked` };
   }
   if (dataReplica) {
     const named = m.role === 'master' && holder?.id === dataReplica.id ? '' : ` and ${dataReplica.id} holds data`;
