@@ -230,10 +230,10 @@ export class MasterRouter {
     const agreed = await this.#candidate();
     if ('reason' in agreed) return { master: null, reason: agreed.reason, replicas: [], epoch: this.#route.epoch };
     const node: Endpoint = { ...this.#o.nodeAuth, ...agreed.master, tls: this.#o.tls };
+    const named = this.#o.followPublished ? 'the controller publishes' : 'Sentinels name';
     try {
       const [role, info] = await withConnection(node, async (c) => [await c.call('ROLE'), (await c.info('replication')) as string], 500);
       const actual = Array.isArray(role) ? String(role[0]) : 'unknown';
-      const named = this.#o.followPublished ? 'the controller publishes' : 'Sentinels name';
       if (actual !== 'master') {
         return { master: null, reason: `${named} ${addressKey(agreed.master)} but it answers ROLE as ${actual}`, replicas: [], epoch: agreed.epoch };
       }
@@ -242,7 +242,6 @@ export class MasterRouter {
         .map((r) => ({ host: r.host, port: r.port }));
       return { master: agreed.master, reason: `${agreed.by} and it answers ROLE as master`, replicas, epoch: agreed.epoch };
     } catch (err) {
-      const named = this.#o.followPublished ? 'the controller publishes' : 'Sentinels name';
       return { master: null, reason: `${named} ${addressKey(agreed.master)} but it cannot be reached: ${errorText(err)}`, replicas: [], epoch: agreed.epoch };
     }
   }

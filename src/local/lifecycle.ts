@@ -156,7 +156,6 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     load: () => readJson<Memory>(files.memory) ?? { epoch: 0, ...(d.bootstrapFrom ? { migrateFrom: d.bootstrapFrom } : {}) },
     save: (m: Memory) => writeJson(files.memory, m),
   };
-  let supervisor: Supervisor | undefined;
   const controller = new Controller(t, {
     log,
     memory,
@@ -186,7 +185,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     exited: () => controller.trigger(),
   };
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
-  supervisor = new Supervisor(d, log, advisor);
+  const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
   else supervisor.bootstrap(d.bootstrapFrom ?? d.nodes[0]);
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
