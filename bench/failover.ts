@@ -107,7 +107,12 @@ export class SwitchClock {
 
 /** One SIGKILL of the master under load, seen by both writers. */
 interface Trial {
+  /** The master moved off the killed node and the deployment was healthy again within the deadline. */
   readonly converged: boolean;
+  /** Every master the trial saw after the kill, in order (a second entry: Sentinel failed over again). */
+  readonly masters: readonly string[];
+  /** Why the last look was not converged, when the trial did not converge. */
+  readonly notConverged?: string;
   readonly sentinelClientUnavailableMs: number;
   readonly endpointClientUnavailableMs: number;
   /** From the majority of Sentinels announcing the switch to the first write acknowledged through the master endpoint. */
@@ -123,14 +128,22 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
   const killedAt = performance.now();
   process.kill(runtime.members[master.id].pid, 'SIGKILL');
+  const killed = addressKey(master);
+  const masters: string[] = [];
   let converged = false;
+  let last = 'no status yet';
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const s = await collectStatus(statusTargetOf(d), 300);
-    if (s.healthy && s.master && addressKey(s.master) !== addressKey(master)) {
+    const now = s.master ? addressKey(s.master) : undefined;
+    if (now && now !== (masters.at(-1) ?? killed)) masters.push(now);
+    // Once the master has moved off the killed node, a later failover (back to the restarted node, too)
+    // is recorded in `masters`, not counted as a failed one.
+    if (s.healthy && masters.length > 0) {
       converged = true;
       break;
     }
+    last = masters.length === 0 ? `the master is still ${now ?? 'unknown'}` : `not healthy: ${s.problems.join('; ')}`;
     await sleep(50);
   }
   await sleep(500);
@@ -138,6 +151,8 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   const firstEndpointAck = switched === undefined ? undefined : writers.endpoint.firstAckAfter(switched);
   return {
     converged,
+    masters,
+    ...(converged ? {} : { notConverged: last }),
     // The longest silence between two acknowledged writes from just before the kill until now.
     sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)),
     endpointClientUnavailableMs: Math.round(writers.endpoint.longestGapSince(killedAt - 1000)),
@@ -166,7 +181,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         for (let i = 0; i < o.trials; i++) {
           const t = await trial(d, writers, clock);
           trials.push(t);
-          o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.converged ? '' : ', DID NOT CONVERGE'}`);
+          o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.masters.length > 1 ? `, then failed over again (${t.masters.join(' -> ')})` : ''}${t.converged ? '' : `, DID NOT CONVERGE in 30 s: ${t.notConverged}`}`);
           await waitHealthy(d, pid, 30_000, () => {});
         }
       } finally {
@@ -178,6 +193,9 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         downAfterMilliseconds: d.spec.sentinel.downAfterMilliseconds,
         trials: trials.length,
         failedFailovers: trials.filter((t) => !t.converged).length,
+        notConverged: trials.flatMap((t, i) => (t.notConverged ? [`trial ${i + 1}: ${t.notConverged}`] : [])),
+        /** Trials in which Sentinel failed over a second time before the deployment was healthy. */
+        repeatedFailovers: trials.filter((t) => t.masters.length > 1).length,
         sentinelClient: {
           unavailableMs: summary(trials.map((t) => t.sentinelClientUnavailableMs)),
           acknowledgedWrites: writers.sentinel.acked.length,
