@@ -62,8 +62,6 @@ export class Controller {
   #memory: Memory;
   readonly #observers: ControllerObserver[] = [];
   readonly #clock: FailoverClock;
-  /** A failover we asked for: not asked again until Sentinel names another master or it times out. */
-  #failoverAsked?: { from: string; at: number };
   /** The master a Sentinel last said it cannot fail over (`Observation.noGoodReplica`), until a switch. */
   #noGoodReplica?: Address;
   /** Nodes whose writes a plan held (`hold-writes`), by address: released once a completed pass no longer holds them. */
@@ -147,23 +145,13 @@ export class Controller {
       }
       if (channel === '+switch-master') {
         this.#noGoodReplica = undefined;
-        // `<name> <old-ip> <old-port> <new-ip> <new-port>`: the endpoint follows at once, the pass verifies.
-        const [name, , , host, port] = message.split(' ');
-        if (name === this.#t.masterName) this.#o.publisher.publish({ host, port: Number(port) }, `Sentinel ${s.id} switched to ${host}:${port}`);
+        // One Sentinel's switch is news, not agreement: the pass it wakes publishes the new master once
+        // a majority names it (the endpoint has already closed on this event by itself).
         this.#o.log(`${channel} ${message}`);
       }
       this.trigger();
     });
     this.#subscribers.push(sub);
-  }
-
-  /** Drops a repeated `sentinel-failover` while the one we asked for is still under way. */
-  #allowed(actions: readonly Action[], agreed: Address | undefined): Action[] {
-    const from = agreed ? addressKey(agreed) : '';
-    const asked = this.#failoverAsked;
-    const pending = asked && asked.from === from && Date.now() - asked.at < this.#t.timings.failoverTimeout;
-    if (!pending) this.#failoverAsked = undefined;
-    return actions.filter((a) => a.kind !== 'sentinel-failover' || !pending);
   }
 
   /**
@@ -197,9 +185,9 @@ export class Controller {
         this.trigger();
       }, GONE_RECHECK_MS);
     }
-    const p = plan(obs, { masterName: this.#t.masterName, quorum: this.#t.quorum, downAfterMilliseconds: this.#t.timings.downAfterMilliseconds }, this.#memory);
-    const agreed = agreedMaster(obs);
-    const actions = this.#allowed(p.actions, agreed);
+    const { masterName, quorum, timings: { downAfterMilliseconds, failoverTimeout } } = this.#t;
+    const p = plan(obs, { masterName, quorum, downAfterMilliseconds, failoverTimeout }, this.#memory);
+    const actions = p.actions;
     if (p.reason !== this.#lastReason) {
       this.#o.log(p.reason);
       this.#tell((o) => o.reason?.({ at: obs.at, text: p.reason }));
@@ -210,12 +198,13 @@ export class Controller {
     if (!actions.some((a) => a.kind !== 'publish-master')) this.#lastOvertaken = '';
     /** Nodes an action failed on this pass: a hold of theirs is kept (its fence may not have happened). */
     const failedOn = new Set<string>();
+    /** A refused `sentinel-failover` is not under way: the memory keeps the previous record of one. */
+    let askFailed = false;
     for (const a of actions) {
       if (this.#stopped) return;
       try {
         if (a.kind === 'sentinel-failover') this.#clock.trouble(Date.now());
         await act(this.#t, a, this.#o.publisher, p.reason);
-        if (a.kind === 'sentinel-failover') this.#failoverAsked = { from: agreed ? addressKey(agreed) : '', at: Date.now() };
         // A hold is repeated every pass that asks for it; only the first is news.
         const repeated = a.kind === 'hold-writes' && this.#held.has(addressKey(a.node));
         if (a.kind === 'hold-writes') this.#held.set(addressKey(a.node), a.node);
@@ -239,16 +228,20 @@ export class Controller {
           return;
         }
         if ('node' in a) failedOn.add(addressKey(a.node));
+        if (a.kind === 'sentinel-failover') askFailed = true;
         if (a.kind === 'sentinel-failover' && /NOGOODSLAVE/.test(error)) this.#noGoodReplica = a.from;
         this.#o.log(`could not ${description}: ${error}`);
         if (a.kind !== 'publish-master') this.#tell((o) => o.action?.({ at: Date.now(), kind: a.kind, description, ok: false, error }));
       }
     }
     await this.#release(obs, actions, failedOn);
+    const { failoverAsked: _, ...rest } = p.memory;
+    const kept = this.#memory.failoverAsked;
+    const memory: Memory = askFailed ? { ...rest, ...(kept ? { failoverAsked: kept } : {}) } : p.memory;
     const key = (a: Address | undefined) => (a ? addressKey(a) : '');
-    if (p.memory.epoch !== this.#memory.epoch || key(p.memory.master) !== key(this.#memory.master) || key(p.memory.migrateFrom) !== key(this.#memory.migrateFrom)) {
-      this.#o.memory.save(p.memory);
+    if (memory.epoch !== this.#memory.epoch || key(memory.master) !== key(this.#memory.master) || key(memory.migrateFrom) !== key(this.#memory.migrateFrom)) {
+      this.#o.memory.save(memory);
     }
-    this.#memory = p.memory;
+    this.#memory = memory;
   }
 }

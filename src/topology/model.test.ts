@@ -77,11 +77,18 @@ function scenarioArb(calm: boolean): fc.Arbitrary<Scenario> {
       quorum: fc.integer({ min: 1, max: s }),
       remembered: fc.option(fc.integer({ min: 0, max: n - 1 }), { nil: undefined }),
       epoch: fc.integer({ min: 0, max: 5 }),
-    }).map((r) => ({
-      obs: { at: 1_700_000_000_000, nodes: r.nodes, sentinels: r.sentinels },
-      spec: { masterName: 'mymaster', quorum: r.quorum },
-      memory: r.remembered === undefined ? { epoch: r.epoch } : { master: nodeAddress(r.remembered), epoch: r.epoch },
-    }))));
+      // A failover an earlier pass asked for, some seconds ago, of any node (rarely: the others matter more).
+      // Not when calm: a failover asked and under way is Sentinel acting.
+      asked: calm ? fc.constant(undefined) : fc.option(fc.record({ from: fc.integer({ min: 0, max: n - 1 }), ago: fc.integer({ min: 0, max: 20_000 }) }), { nil: undefined, freq: 4 }),
+    }).map((r) => {
+      const at = 1_700_000_000_000;
+      const asked = r.asked ? { failoverAsked: { from: nodeAddress(r.asked.from), at: at - r.asked.ago } } : {};
+      return {
+        obs: { at, nodes: r.nodes, sentinels: r.sentinels },
+        spec: { masterName: 'mymaster', quorum: r.quorum, failoverTimeout: 10_000 },
+        memory: r.remembered === undefined ? { epoch: r.epoch, ...asked } : { master: nodeAddress(r.remembered), epoch: r.epoch, ...asked },
+      };
+    })));
 }
 
 /**
@@ -155,7 +162,7 @@ test('(ii) the master a plan leaves, or promotes, is never empty while a reachab
   }), { numRuns: RUNS });
 });
 
-test('(iii) no action but holds, and memory unchanged, while a reachable sentinel reports a failover or TILT, or is ahead of the majority', () => {
+test('(iii) no action but holds (and, with a Sentinel ahead, publishing its master), and memory unchanged, while a reachable sentinel reports a failover or TILT, or is ahead of the majority', () => {
   const seen = new Map<string, number>();
   fc.assert(fc.property(fc.oneof(scenarioArb(false), finishingArb), (s) => {
     const p = plan(s.obs, s.spec, s.memory);
@@ -169,8 +176,12 @@ test('(iii) no action but holds, and memory unchanged, while a reachable sentine
     const holdable = s.obs.nodes.filter((n) => n.reachable && n.role === 'master'
       && (failingOver.some((x) => x.monitoring && sameAddress(x.master, n)) || (ahead && sameAddress(agreed, n))));
     if (failingOver.some((x) => !promotedAndFollowed(x, agreed)) || s.obs.sentinels.some((x) => x.reachable && x.tilt) || ahead) {
-      assert.ok(p.actions.every((a) => a.kind === 'hold-writes'), shown(s, p));
-      assert.deepEqual(p.actions.map((a) => a.kind === 'hold-writes' && a.node.host).sort(), holdable.map((n) => n.host).sort(), shown(s, p));
+      // With a Sentinel ahead (and none failing over or in TILT), the master it names is published.
+      const published = p.actions.filter((a) => a.kind === 'publish-master');
+      const aheadOnly = ahead && !failingOver.length && !s.obs.sentinels.some((x) => x.reachable && x.tilt);
+      assert.deepEqual(published, aheadOnly ? [{ kind: 'publish-master', master: { host: ahead.master!.host, port: ahead.master!.port } }] : [], shown(s, p));
+      assert.ok(p.actions.every((a) => a.kind === 'hold-writes' || a.kind === 'publish-master'), shown(s, p));
+      assert.deepEqual(p.actions.flatMap((a) => (a.kind === 'hold-writes' ? [a.node.host] : [])).sort(), holdable.map((n) => n.host).sort(), shown(s, p));
       assert.deepEqual(p.memory, s.memory);
     } else if (failingOver.length > 0) {
       // Exempted: the plan may only help Sentinel finish (point nodes at the master the majority names).

@@ -78,6 +78,12 @@ export interface Memory {
    * pass in which a Sentinel majority names one of our nodes.
    */
   readonly migrateFrom?: Address;
+  /**
+   * A `sentinel-failover` of `from` asked at `at` (the observation's clock): under way until a Sentinel
+   * majority names another master or failover-timeout has passed, and not asked again meanwhile.
+   * Recorded only once the request was accepted.
+   */
+  readonly failoverAsked?: { readonly from: Address; readonly at: number };
 }
 
 /**
@@ -126,6 +132,9 @@ export function sentinelAhead(obs: Observation, agreed: Address): SentinelObserv
   const majorityEpoch = Math.max(0, ...monitoring.filter((s) => sameAddress(s.master, agreed)).map((s) => s.configEpoch));
   return monitoring.find((s) => {
     if (sameAddress(s.master, agreed) || s.configEpoch <= majorityEpoch) return false;
+    // A Sentinel still failing over names the master it replaces, under the new epoch from the
+    // promotion on (`reconf_slaves`): not ahead, behind (`promotedAndFollowed`).
+    if (s.failoverInProgress) return false;
     // Only a switch Sentinel carried out: the master it names has been promoted. (A newer epoch that
     // names a replica is a stale config the controller's own repairs are replacing.)
     const named = s.master && nodeAt(obs, s.master);

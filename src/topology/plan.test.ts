@@ -101,7 +101,7 @@ test('a master known gone (pod deleted, process exited): Sentinel is asked to fa
   const p = plan(goneMaster(), spec, remembering(0));
   assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-failover', from: nodeAddress(0) }]);
   assert.equal(p.reason, 'asking Sentinel to fail over: master node-0 is gone (its pod is being deleted) and node-1 holds data');
-  assert.deepEqual(p.memory, remembering(0));
+  assert.deepEqual(p.memory, { ...remembering(0), failoverAsked: { from: nodeAddress(0), at: goneMaster().at } });
   const after = applyActions(goneMaster(), p.actions);
   assert.equal(agreedMaster(after)?.host, 'node-1');
   assert.equal(nodeAt(after, nodeAddress(1))?.role, 'master');
@@ -152,8 +152,8 @@ test('a master known gone while a Sentinel fails over, is in TILT, or is ahead: 
     sentinels: base.sentinels.map((s) => (s.id === 'sentinel-2' ? { ...s, master: nodeAddress(1), configEpoch: 2 } : s)),
   };
   const p = plan(ahead, spec, remembering(0));
-  assert.deepEqual(p.actions, []);
-  assert.match(p.reason, /^waiting: sentinel-2 names node-1 under config epoch 2, newer than the majority's/);
+  assert.deepEqual(p.actions, [publish(1)], 'no failover asked; the master of the newest epoch is published');
+  assert.equal(p.reason, 'waiting: sentinel-2 names node-1 under config epoch 2, newer than the majority\'s; the others follow it');
 });
 
 test('a replica known gone changes nothing: the rule is about the master', () => {
@@ -288,12 +288,12 @@ test('describeAction names nodes and sentinels by id', () => {
   assert.equal(describeAction(o, publish(null)), 'publish-master none');
 });
 
-test('a failover has just ended on one Sentinel (newer epoch, promoted master) and the others lag: no action, nothing undone', () => {
+test('a failover has just ended on one Sentinel (newer epoch, promoted master) and the others lag: its master is published, nothing undone', () => {
   // node-1 was promoted; sentinel-0 switched under epoch 2, sentinel-1 and -2 still name node-0 (epoch 1),
   // which still reports master until Sentinel reconfigures it. Fencing node-1 now would undo the failover.
   const o = observation([node(0), node(1), replica(2, 0)], [sentinel(0, 1, { configEpoch: 2 }), sentinel(1, 0), sentinel(2, 0)]);
   const p = plan(o, spec, remembering(0));
-  assert.deepEqual(p.actions, [{ kind: 'hold-writes', node: nodeAddress(0) }], 'node-0 takes no write it would lose when the others follow');
+  assert.deepEqual(p.actions, [publish(1), { kind: 'hold-writes', node: nodeAddress(0) }], 'the endpoint follows the newest epoch; node-0 takes no write it would lose when the others follow');
   assert.equal(p.reason, 'waiting: sentinel-0 names node-1 under config epoch 2, newer than the majority\'s; the others follow it; holding writes on node-0');
   assert.deepEqual(p.memory, remembering(0));
 });
@@ -441,4 +441,26 @@ test('the crash rule stays off at a down-after of 2 s or less: Sentinel decides 
   assert.equal(fast.reason, 'waiting for Sentinel: master node-0 unreachable and gone (its process killed by SIGKILL); with down-after at 1000 ms Sentinel decides (a forced failover would race it)');
   const slow = plan(o, { ...spec, downAfterMilliseconds: 5000 }, remembering(0));
   assert.deepEqual(changes(slow), [{ kind: 'sentinel-failover', from: nodeAddress(0) }]);
+});
+
+test('a failover asked by an earlier pass is waited for, not asked again, until failover-timeout has passed', () => {
+  const o = goneMaster();
+  const timed = { ...spec, failoverTimeout: 10_000 };
+  const asked = { ...remembering(0), failoverAsked: { from: nodeAddress(0), at: o.at - 2000 } };
+  const waiting = plan(o, timed, asked);
+  assert.deepEqual(waiting.actions, [publish(0)]);
+  assert.equal(waiting.reason, 'waiting: the failover of node-0 asked 2.0 s ago is under way');
+  assert.deepEqual(waiting.memory.failoverAsked, asked.failoverAsked, 'the first request is remembered, not this pass');
+
+  const expired = plan(o, timed, { ...asked, failoverAsked: { from: nodeAddress(0), at: o.at - 10_000 } });
+  assert.deepEqual(changes(expired), [{ kind: 'sentinel-failover', from: nodeAddress(0) }]);
+  assert.deepEqual(expired.memory.failoverAsked, { from: nodeAddress(0), at: o.at });
+
+  const unknownTimeout = plan(o, spec, { ...asked, failoverAsked: { from: nodeAddress(0), at: o.at - 59_000 } });
+  assert.deepEqual(changes(unknownTimeout), [], 'an unknown failover-timeout counts as 60 s');
+
+  // Sentinel has moved on: node-1 is the master now; the old record stays, inert.
+  const moved = plan(observation([replica(0, 1), node(1), replica(2, 1)], [0, 1, 2].map((i) => sentinel(i, 1))), timed, asked);
+  assert.equal(moved.reason, 'no action: node-1 is master, 2 replicas in sync');
+  assert.deepEqual(moved.memory.failoverAsked, asked.failoverAsked);
 });

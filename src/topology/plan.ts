@@ -17,7 +17,11 @@ export interface PlanSpec {
    * unknown counts as above.
    */
   readonly downAfterMilliseconds?: number;
+  /** Sentinel's failover-timeout: how long a failover we asked for is left to Sentinel. Unknown: 60 s (the default profile's). */
+  readonly failoverTimeout?: number;
 }
+
+const DEFAULT_FAILOVER_TIMEOUT_MS = 60_000;
 
 /**
  * Below this down-after the crash rule stays off. A forced failover (`SENTINEL FAILOVER`: no election,
@@ -86,6 +90,8 @@ export function changes(p: Plan): readonly Action[] {
  *    acting now could undo what it does. The one exception: a failover past the promotion whose new
  *    master the majority already names (`promotedAndFollowed`): replicas may be pointed at that master,
  *    nothing else (`helpFinish`); if it is not a reachable master fit to serve, no such action.
+ *    With a Sentinel ahead and none failing over, the master it names (which answers as master) is
+ *    published: the newest epoch is the one every Sentinel adopts.
  *    While it waits, the plan holds the writes (`hold-writes`) of the master a failover in progress
  *    replaces (or, for a Sentinel ahead, of the master the majority still names) if it is reachable and
  *    still reports master: Sentinel fails over a master it saw down for down-after, and one that came
@@ -130,6 +136,36 @@ export function changes(p: Plan): readonly Action[] {
  * changes at most one Sentinel per pass (`sentinel-monitor` before `sentinel-configure`).
  */
 export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
+  return askedOnce(obs, spec, memory, decide(obs, spec, memory));
+}
+
+/**
+ * The last rule: a failover asked for by an earlier pass (`memory.failoverAsked`) is Sentinel's until
+ * the majority names another master or failover-timeout has passed. A plan that would ask for it again
+ * meanwhile waits instead, publishing only (asking again, Sentinel would start a second failover or
+ * answer INPROG). A plan that asks records the request in its memory; the runtime keeps the previous
+ * record if the request failed.
+ */
+function askedOnce(obs: Observation, spec: PlanSpec, memory: Memory, p: Plan): Plan {
+  const asked = memory.failoverAsked;
+  const agreed = agreedMaster(obs);
+  const pending = asked && agreed && sameAddress(asked.from, agreed) && obs.at - asked.at < (spec.failoverTimeout ?? DEFAULT_FAILOVER_TIMEOUT_MS) ? asked : undefined;
+  const { failoverAsked: _, ...rest } = p.memory;
+  const ask = p.actions.find((a) => a.kind === 'sentinel-failover');
+  // Kept as it was (memory is unchanged while Sentinel acts); a record that is not pending is inert.
+  if (!ask) return { ...p, memory: asked ? { ...rest, failoverAsked: asked } : rest };
+  if (!pending) return { ...p, memory: { ...rest, failoverAsked: { from: ask.from, at: obs.at } } };
+  // Like rule 1: Sentinel is acting, so nothing that changes a role (the fences that came with the
+  // request were done with it); the master stays published.
+  const ago = ((obs.at - pending.at) / 1000).toFixed(1);
+  return {
+    actions: p.actions.filter((a) => a.kind === 'publish-master'),
+    reason: `waiting: the failover of ${nameOf(obs, ask.from)} asked ${ago} s ago is under way`,
+    memory: { ...rest, failoverAsked: pending },
+  };
+}
+
+function decide(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const busy = busySentinel(obs);
   if (busy) {
     const what = busy.failoverInProgress ? 'reports a failover in progress' : 'is in TILT mode';
@@ -138,8 +174,15 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
   const agreed = agreedMaster(obs);
   const ahead = agreed && sentinelAhead(obs, agreed);
   if (ahead) {
-    const reason = `waiting: ${ahead.id} names ${nameOf(obs, ahead.master as Address)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`;
-    return waitOnSentinel(obs, reason, memory);
+    // Sentinel's newest config epoch wins: the others are about to adopt it, so its master (promoted,
+    // answering as master) is the one to publish now, not after the majority's next hello.
+    const next = ahead.master as Address;
+    const reason = `waiting: ${ahead.id} names ${nameOf(obs, next)} under config epoch ${ahead.configEpoch}, newer than the majority's; the others follow it`;
+    const wait = waitOnSentinel(obs, reason, memory);
+    // Not while another Sentinel is still failing over (one finishing, `promotedAndFollowed`): the
+    // master it names is the one it replaces.
+    if (obs.sentinels.some((s) => s.reachable && s.failoverInProgress)) return wait;
+    return { ...wait, actions: [{ kind: 'publish-master', master: addressOf(next) }, ...wait.actions] };
   }
   const master = agreed && nodeAt(obs, agreed);
   // Past busySentinel, a Sentinel still failing over has promoted the master the majority names.
