@@ -10,6 +10,8 @@ import type { LocalDeployment } from '../src/local/deployment.ts';
 import type { AckedWriter } from './writer.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
 import { addressKey } from '../src/redis/address.ts';
+import { readFileSync } from 'node:fs';
+import { filesOf } from '../src/local/layout.ts';
 import { majorityOf } from '../src/topology/agreement.ts';
 
 export function percentile(sorted: number[], p: number): number {
@@ -149,10 +151,12 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   await sleep(500);
   const switched = clock.majoritySwitchedAfter(killedAt);
   const firstEndpointAck = switched === undefined ? undefined : writers.endpoint.firstAckAfter(switched);
+  // The supervisor's last lines (the plan's reasons, the actions, Sentinel's switches) say why.
+  const log = converged ? '' : readFileSync(filesOf(d.stateDir).supervisorLog, 'utf8').trim().split('\n').slice(-25).join(' | ');
   return {
     converged,
     masters,
-    ...(converged ? {} : { notConverged: last }),
+    ...(converged ? {} : { notConverged: `${last}; the supervisor's log ended: ${log}` }),
     // The longest silence between two acknowledged writes from just before the kill until now.
     sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)),
     endpointClientUnavailableMs: Math.round(writers.endpoint.longestGapSince(killedAt - 1000)),

@@ -64,8 +64,11 @@ export class MasterRouter {
   /** The look in flight (resolved when none is). */
   #looking: Promise<void> = Promise.resolve();
   #stopped = false;
-  /** Counts `+switch-master` events: a look that began before the latest one is stale. */
-  #switches = 0;
+  /**
+   * Counts what makes a look stale: `+switch-master`/`+promoted-slave` events and a newly published
+   * master. A look that began before the latest one does not set the route.
+   */
+  #generation = 0;
   /** `followPublished`: the controller's last word; undefined until it has spoken. */
   #published?: { readonly master: Address | null; readonly why: string };
 
@@ -89,9 +92,16 @@ export class MasterRouter {
     const before = this.#published;
     this.#published = { master, why };
     const same = before && (before.master ? addressKey(before.master) : '') === (master ? addressKey(master) : '') && (master !== null || before.why === why);
-    // The same master again while the route is closed: it may have just become master (the plan
-    // publishes before it promotes), so look now rather than at the next resync.
-    if (!same || (master !== null && this.#route.master === null)) void this.refresh();
+    if (!same) {
+      // A new master: look at it now, beside a look in flight (which was about the old one and whose
+      // answer is now stale), rather than after it.
+      this.#generation++;
+      void this.#lookNow();
+    } else if (master !== null && this.#route.master === null) {
+      // The same master again while the route is closed: it may have just become master (the plan
+      // publishes before it promotes), so look now rather than at the next resync.
+      void this.refresh();
+    }
   }
 
   /** Connects to the Sentinels and resolves after the first decision (which may be "no master"). */
@@ -147,9 +157,9 @@ export class MasterRouter {
       try {
         do {
           this.#again = false;
-          const switches = this.#switches;
+          const generation = this.#generation;
           const route = await this.#decide();
-          if (switches === this.#switches) this.#set(route);
+          if (generation === this.#generation) this.#set(route);
           else this.#again = true;
         } while (this.#again && !this.#stopped);
       } finally {
@@ -168,13 +178,20 @@ export class MasterRouter {
     const parts = message.split(' ');
     const [name, host, port] = channel === '+switch-master' ? [parts[0], parts[3], parts[4]] : [parts[5], parts[2], parts[3]];
     if (name !== this.#o.masterName) return;
-    this.#switches++;
+    this.#generation++;
     const to = `${host}:${port}`;
     const current = this.#route.master;
     if (current && addressKey(current) !== to) {
       this.#set({ ...this.#route, master: null, reason: `failover in progress: Sentinel ${sentinel} ${channel === '+switch-master' ? 'switched' : 'promoted'} ${to}` });
     }
     void this.refresh();
+  }
+
+  /** One look outside the refresh loop; its answer counts only if nothing made it stale meanwhile. */
+  async #lookNow(): Promise<void> {
+    const generation = this.#generation;
+    const route = await this.#decide();
+    if (generation === this.#generation) this.#set(route);
   }
 
   #set(next: Route): void {
