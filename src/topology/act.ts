@@ -18,17 +18,19 @@ export interface MasterPublisher {
  */
 export class ActionOvertaken extends Error {}
 
-/** The master the Sentinels name now, asked of the first one that answers; undefined when none does. */
-async function sentinelMasterNow(t: Topology): Promise<string | undefined> {
-  for (const s of t.sentinels) {
-    try {
-      const r = await withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName), 300);
-      if (Array.isArray(r) && r.length === 2) return `${r[0]}:${r[1]}`;
-    } catch {
-      // ask the next
-    }
-  }
-  return undefined;
+/**
+ * Whether a Sentinel has moved `node` up since the plan: asked all at once (any one may be the one
+ * that has just promoted it while the others lag), some Sentinel names `node` as master under a config
+ * epoch newer than that of every Sentinel naming `master`, the one the fence would point it at (the
+ * newest epoch is the one all Sentinels adopt). A stale Sentinel naming `node` under an older epoch
+ * does not count. Returns that Sentinel's address, or undefined.
+ */
+async function promotedSince(t: Topology, node: Address, master: Address): Promise<string | undefined> {
+  const views = await Promise.all(t.sentinels.map((s) =>
+    withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'MASTER', t.masterName), 300).then(parseFlatRecord, () => undefined)));
+  const named = views.flatMap((v, i) => (v ? [{ sentinel: addressKey(t.sentinels[i]), master: `${v.get('ip')}:${v.get('port')}`, epoch: Number(v.get('config-epoch') ?? 0) || 0 }] : []));
+  const fenceEpoch = Math.max(-1, ...named.filter((n) => n.master === addressKey(master)).map((n) => n.epoch));
+  return named.find((n) => n.master === addressKey(node) && n.epoch > fenceEpoch)?.sentinel;
 }
 
 /**
@@ -121,8 +123,11 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));
       return;
     case 'fence':
-      // Never fence the node Sentinel has just promoted (the plan may predate the promotion).
-      if ((await sentinelMasterNow(t)) === addressKey(a.node)) throw new ActionOvertaken(`Sentinel now names ${addressKey(a.node)} as master`);
+      // Never fence the node a Sentinel has just promoted (the plan may predate the promotion).
+      {
+        const by = await promotedSince(t, a.node, a.master);
+        if (by) throw new ActionOvertaken(`Sentinel ${by} now names ${addressKey(a.node)} as master under a newer config epoch`);
+      }
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
       // reconnecting finds the master through Sentinel or the endpoint.
       await withConnection(nodeEndpointIn(t, a.node), async (c) => {
