@@ -5,6 +5,7 @@ if (major < 24) {
   process.stderr.write(`kubectl-redisha: needs Node.js 24 or newer (this is ${process.version}); install the package with npm, whose Node 24 runs it\n`);
   process.exit(1);
 }
-const { main } = await import('../src/cli/kubectl-redisha.ts');
+const { loadCli } = await import('./load.js');
+const { main } = await loadCli('cli/kubectl-redisha');
 process.exitCode = await main(process.argv.slice(2));
 setTimeout(() => process.exit(), 5000).unref();

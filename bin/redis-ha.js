@@ -8,7 +8,8 @@ if (major < 24) {
   );
   process.exit(1);
 }
-const { main } = await import('../src/cli/main.ts');
+const { loadCli } = await import('./load.js');
+const { main } = await loadCli('cli/main');
 process.exitCode = await main(process.argv.slice(2));
 // Every command has finished its work when main resolves (the long-running ones resolve on shutdown),
 // so the process normally ends here at once. Should a socket or timer be left open by mistake, it

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.ts';
 import type { RedisHASpec } from '../spec/types.ts';
@@ -24,6 +23,7 @@ import { startHttpServer } from './http.ts';
 import { clientTlsOf, issueCertificates } from './tls.ts';
 import { tlsEnabled } from '../spec/index.ts';
 import { addressKey } from '../redis/address.ts';
+import { CLI_BIN } from '../root.ts';
 
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
   return {
@@ -210,9 +210,8 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
  * and returns its pid. Its output goes to supervisor.log.
  */
 export function spawnDetachedSupervisor(d: LocalDeployment): number {
-  const bin = fileURLToPath(new URL('../../bin/redis-ha.js', import.meta.url));
   const out = openSync(filesOf(d.stateDir).supervisorLog, 'a', 0o600);
-  const child = spawn(process.execPath, [bin, 'supervise', '--state-dir', d.stateDir], { detached: true, env: childEnv(), stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, [CLI_BIN, 'supervise', '--state-dir', d.stateDir], { detached: true, env: childEnv(), stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
   return child.pid ?? -1;

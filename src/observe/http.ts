@@ -15,10 +15,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TopologyMetrics } from './metrics.ts';
 import type { TopologyStatus } from './status.ts';
 import type { Timeline } from './timeline.ts';
+import { PROJECT_ROOT } from '../root.ts';
 
 /** What the dashboard shows: the status model, plus whatever the runtime adds (endpoints, state dir, ...). */
 export type StatusDocument = TopologyStatus;
@@ -73,7 +75,8 @@ function isLoopback(host: string): boolean {
 function readDashboardFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const { file } of Object.values(DASHBOARD_FILES)) {
-    files.set(file, readFileSync(new URL(`./dashboard/${file}`, import.meta.url), 'utf8'));
+    // From the sources, also when this module runs compiled from dist/.
+    files.set(file, readFileSync(join(PROJECT_ROOT, 'src', 'observe', 'dashboard', file), 'utf8'));
   }
   return files;
 }

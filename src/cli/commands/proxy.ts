@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { TlsFiles } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
@@ -7,6 +6,7 @@ import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, parse } from '../options.ts';
 import { addressKey, parseAddress } from '../../redis/address.ts';
+import { CLI_BIN } from '../../root.ts';
 
 export const PROXY_HELP = `Usage: redis-ha proxy --sentinels HOST:PORT,... --master-name NAME [options]
 
@@ -91,8 +91,7 @@ function auth(user: string | undefined, password: string | undefined) {
  * environment. Returns a function that stops them.
  */
 function startWorkers(argv: string[], count: number, log: (line: string) => void): () => Promise<void> {
-  const bin = fileURLToPath(new URL('../../../bin/redis-ha.js', import.meta.url));
-  const args = [bin, 'proxy', ...argv.filter((a, i) => a !== '--workers' && argv[i - 1] !== '--workers' && !a.startsWith('--workers=')), '--workers', '1', '--reuse-port'];
+  const args = [CLI_BIN, 'proxy', ...argv.filter((a, i) => a !== '--workers' && argv[i - 1] !== '--workers' && !a.startsWith('--workers=')), '--workers', '1', '--reuse-port'];
   let stopping = false;
   const children = new Set<ChildProcess>();
   const start = (n: number): void => {
