@@ -2,9 +2,10 @@ import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
-import type { Action } from './plan.ts';
-import { nodeEndpointIn, sentinelEndpointIn, type Topology } from './observe.ts';
-import { type Address, addressKey } from '../redis/address.ts';
+import { writesMustStayHeld, type Action } from './plan.ts';
+import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
+import { namedByMajority } from './agreement.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
 export interface MasterPublisher {
@@ -18,17 +19,16 @@ export interface MasterPublisher {
  */
 export class ActionOvertaken extends Error {}
 
-/** The master the Sentinels name now, asked of the first one that answers; undefined when none does. */
-async function sentinelMasterNow(t: Topology): Promise<string | undefined> {
-  for (const s of t.sentinels) {
-    try {
-      const r = await withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName), 300);
-      if (Array.isArray(r) && r.length === 2) return `${r[0]}:${r[1]}`;
-    } catch {
-      // ask the next
-    }
-  }
-  return undefined;
+/**
+ * What the Sentinels name now, all asked at once: the answer of the first one (in configured order)
+ * that answers, and the address a majority of the configured Sentinels names, if any.
+ */
+async function sentinelsNameNow(t: Topology): Promise<{ first?: Address; majority?: Address }> {
+  const answers = await Promise.all(t.sentinels.map((s) => withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName), 300).then(
+    (r) => (Array.isArray(r) && r.length === 2 ? { host: String(r[0]), port: Number(r[1]) } : undefined),
+    () => undefined,
+  )));
+  return { first: answers.find((a) => a !== undefined), majority: namedByMajority(answers, t.sentinels.length) };
 }
 
 /**
@@ -120,17 +120,25 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
     case 'replicaof':
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));
       return;
-    case 'fence':
-      // Never fence the node Sentinel has just promoted (the plan may predate the promotion).
-      if ((await sentinelMasterNow(t)) === addressKey(a.node)) throw new ActionOvertaken(`Sentinel now names ${addressKey(a.node)} as master`);
+    case 'fence': {
+      // Never fence the node Sentinel has just promoted (the plan may predate the promotion), unless a
+      // majority of the Sentinels already names the master it is fenced to (then this follows Sentinel:
+      // the switchover's fence of the master it replaced, while a slower Sentinel still names it).
+      const now = await sentinelsNameNow(t);
+      if (!sameAddress(now.majority, a.master) && sameAddress(now.first, a.node)) throw new ActionOvertaken(`Sentinel now names ${addressKey(a.node)} as master`);
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
-      // reconnecting finds the master through Sentinel or the endpoint.
+      // reconnecting finds the master through Sentinel or the endpoint. Then lift any write pause (a
+      // controller's hold, a switchover's): a replica refuses writes (READONLY), so the pause only
+      // keeps clients waiting; those that connected meanwhile are dropped too.
       await withConnection(nodeEndpointIn(t, a.node), async (c) => {
         await c.call('REPLICAOF', a.master.host, String(a.master.port));
         await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
         await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+        await c.call('CLIENT', 'UNPAUSE');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
       });
       return;
+    }
     case 'promote':
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', 'NO', 'ONE'));
       return;
@@ -150,7 +158,42 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
   }
 }
 
-/** Ends a `hold-writes` (`CLIENT UNPAUSE`): the plan no longer asks for it. */
+/**
+ * The connection name a switchover gives its connection to the master it pauses. While a client by
+ * that name is connected to a node, the write pause on it is the switchover's: `releaseWrites` leaves
+ * it alone, and the switchover lifts it itself (by fencing the node, or through `releaseWrites` once it
+ * has cleared the name). A switchover that dies loses its connection, and with it the claim.
+ */
+export const SWITCHOVER_CLIENT_NAME = 'redis-ha-switchover';
+
+/** `releaseWrites` refused: lifting the pause now could let through writes a failover discards. */
+export class WritesStillHeld extends Error {
+  override readonly name = 'WritesStillHeld';
+}
+
+/** The `addr` of a connected client named `SWITCHOVER_CLIENT_NAME`, from a `CLIENT LIST` reply. */
+function switchoverClient(clientList: string): string | undefined {
+  for (const line of clientList.split('\n')) {
+    const fields = new Map(line.trim().split(' ').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    if (fields.get('name') === SWITCHOVER_CLIENT_NAME) return fields.get('addr') ?? '?';
+  }
+  return undefined;
+}
+
+/**
+ * Ends a write pause (`CLIENT UNPAUSE`): a `hold-writes` the plan no longer asks for, or a switchover's
+ * pause it could not finish. The one way either is lifted. Refuses (`WritesStillHeld`, with why) while
+ * the pause is a running switchover's, or while the node still reports master and a Sentinel may be
+ * replacing it (`writesMustStayHeld`, on a fresh look); the pause then ends by its own deadline, or
+ * when the node is fenced (the `fence` action lifts it). A failover that starts between the look and
+ * the `UNPAUSE` is held again by the controller's next pass.
+ */
 export async function releaseWrites(t: Topology, node: Address): Promise<void> {
-  await withConnection(nodeEndpointIn(t, node), (c) => c.call('CLIENT', 'UNPAUSE'));
+  const why = writesMustStayHeld(await observe(t), node);
+  if (why) throw new WritesStillHeld(why);
+  await withConnection(nodeEndpointIn(t, node), async (c) => {
+    const owner = switchoverClient(String(await c.call('CLIENT', 'LIST', 'TYPE', 'normal')));
+    if (owner) throw new WritesStillHeld(`a switchover holds them (its connection from ${owner} is open)`);
+    await c.call('CLIENT', 'UNPAUSE');
+  });
 }

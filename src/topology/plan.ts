@@ -220,6 +220,30 @@ function replacedMasters(obs: Observation): NodeObservation[] {
   return byId(obs.nodes).filter((n) => n.reachable && n.role === 'master' && named.some((a) => sameAddress(a, n)));
 }
 
+/**
+ * Why a write pause on `node` must stay, or undefined when lifting it lets no write through that a
+ * failover would discard. The release side of `hold-writes`, and of a switchover's pause: both end
+ * only through this rule (act.ts `releaseWrites`). A node that is not a reachable master refuses
+ * writes anyway (a fenced replica answers READONLY), so it may always be released. A master is
+ * released only when every configured Sentinel answers, none is failing over, a majority names it
+ * and none is ahead of them (`sentinelAhead`): one Sentinel missing from the look could be the one
+ * promoting a replica, and a write the old master acknowledges then is lost when it is demoted.
+ */
+export function writesMustStayHeld(obs: Observation, node: Address): string | undefined {
+  const n = nodeAt(obs, node);
+  if (!n || !n.reachable || n.role !== 'master') return undefined;
+  const silent = byId(obs.sentinels).find((s) => !s.reachable);
+  if (silent) return `${n.id} reports master and ${silent.id} did not answer`;
+  const failing = byId(obs.sentinels).find((s) => s.failoverInProgress);
+  if (failing) return `${failing.id} reports a failover in progress (${failing.failoverState ?? 'unknown state'})`;
+  const agreed = agreedMaster(obs);
+  if (!agreed) return `${n.id} reports master and no master is named by a majority of the Sentinels`;
+  if (!sameAddress(agreed, n)) return `${n.id} reports master and the Sentinels name ${nameOf(obs, agreed)}`;
+  const ahead = sentinelAhead(obs, agreed);
+  if (ahead) return `${ahead.id} names ${nameOf(obs, ahead.master as Address)} under a newer config epoch`;
+  return undefined;
+}
+
 /** Rule 2: a Sentinel majority names `m`. */
 function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, spec: PlanSpec): Plan {
   const epoch = Math.max(memory.epoch, sentinelEpoch(obs));
