@@ -1,7 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
+import { join } from 'node:path';
 import { AckedWriter } from '../bench/writer.ts';
+import { loadDeployment } from '../src/local/deployment.ts';
+import { topologyOf } from '../src/local/lifecycle.ts';
+import { releaseWrites, WritesStillHeld } from '../src/topology/act.ts';
 
 const PORT_BASE = 7500;
 const NAME = 'sw';
@@ -116,6 +120,57 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
     t.diagnostic(`acknowledged writes=${writer.acked.length} failed attempts=${writer.failures} longest gap between acks=${Math.round(writer.longestGapSince(0))} ms`);
     const after = await status();
     assert.equal(after.nodes.find((n) => n.role === 'master')?.id, second.to.id);
+    assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
+  });
+
+  // The controller releases its holds with `releaseWrites`, after any pass whose plan no longer asks for
+  // one (a look that missed the failing-over Sentinel is enough). One `CLIENT UNPAUSE` lifts every
+  // `CLIENT PAUSE`, the switchover's included, so a blind release used to let writes through to the old
+  // master while Sentinel promoted the target. Here the test is that blind controller: it releases the
+  // old master over and over while the switchover runs under a write load.
+  test('a release of the old master during the switchover is refused while the switchover holds it; no acknowledged write lost', async (t) => {
+    const s = await eventually('a healthy topology', 30_000, async () => {
+      const now = await status();
+      return now.healthy ? now : undefined;
+    });
+    const old = s.nodes.find((n) => n.role === 'master');
+    const target = s.nodes.find((n) => n.role === 'replica');
+    assert.ok(old && target);
+    const d = loadDeployment(join(home, NAME));
+    assert.ok(d);
+    const topology = topologyOf(d);
+    const writer = sentinelWriter(s, pw, sentinelPw, 'blind');
+    const refusals = new Set<string>();
+    let releases = 0;
+    let switching = true;
+    writer.start();
+    try {
+      await writer.ackedMore(100);
+      const releasing = (async () => {
+        while (switching) {
+          try {
+            await releaseWrites(topology, old);
+            releases++;
+          } catch (err) {
+            if (!(err instanceof WritesStillHeld)) throw err;
+            refusals.add(err.message);
+          }
+        }
+      })();
+      const r = await failover(['--to', target.id]).finally(() => (switching = false));
+      await releasing;
+      assertResult(r, old.id, target.id);
+      await healthyWithMaster(target.id);
+      await writer.ackedMore(100);
+      t.diagnostic(`releases=${releases} refusals: ${[...refusals].join(' | ')}`);
+    } finally {
+      await writer.stop();
+    }
+    const claimed = [...refusals].filter((m) => /^a switchover holds them \(its connection from 127\.0\.0\.1:\d+ is open\)$/.test(m));
+    assert.ok(claimed.length >= 1, `refusals: ${[...refusals].join(' | ')}`);
+    // Once fenced, the old master is a replica: nothing keeps its (already lifted) pause.
+    await releaseWrites(topology, old);
+    const after = await status();
     assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
   });
 
