@@ -32,7 +32,7 @@ export const CRASH_RULE_MIN_DOWN_AFTER_MS = 2000;
 export type Action =
   /** Point a replica at the master (`REPLICAOF host port`). */
   | { readonly kind: 'replicaof'; readonly node: Address; readonly master: Address }
-  /** A stray or returning master: `REPLICAOF master` then `CLIENT KILL TYPE normal`. */
+  /** A stray or returning master: `REPLICAOF master`, `CLIENT KILL TYPE normal`, then `CLIENT UNPAUSE` (a replica refuses writes). */
   | { readonly kind: 'fence'; readonly node: Address; readonly master: Address }
   /** Make a replica the master (`REPLICAOF NO ONE`); only when Sentinel cannot (see `plan`). */
   | { readonly kind: 'promote'; readonly node: Address }
@@ -53,8 +53,8 @@ export type Action =
    * `CLIENT PAUSE <failover-timeout> WRITE` on a master that a Sentinel failover is replacing: a write it
    * acknowledged after Sentinel promoted a replica would be lost when it is demoted. Reads go on; the
    * held writes run (and get READONLY) once it is fenced. Repeated every pass the plan asks for it; the
-   * controller releases (`CLIENT UNPAUSE`) a node once a pass that completed no longer holds it, so an
-   * aborted failover costs no more than the passes that saw it.
+   * controller releases (`CLIENT UNPAUSE`) a node once a pass that completed no longer holds it and
+   * `writesMustStayHeld` agrees, so an aborted failover costs no more than the passes that saw it.
    */
   | { readonly kind: 'hold-writes'; readonly node: Address };
 
