@@ -1,7 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, runCli, testHome, passwordOf, statusOf } from './helpers.ts';
+import { join } from 'node:path';
 import { AckedWriter } from '../bench/writer.ts';
+import { loadDeployment } from '../src/local/deployment.ts';
+import { topologyOf } from '../src/local/lifecycle.ts';
+import { releaseWrites, SWITCHOVER_CLIENT_NAME, WritesStillHeld } from '../src/topology/act.ts';
+import { nodeEndpointIn } from '../src/topology/observe.ts';
+import { connect } from '../src/redis/connect.ts';
 
 const PORT_BASE = 7500;
 const NAME = 'sw';
@@ -117,6 +123,73 @@ describe('planned switchover (redis-ha failover) on real processes', () => {
     const after = await status();
     assert.equal(after.nodes.find((n) => n.role === 'master')?.id, second.to.id);
     assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
+  });
+
+  // The controller releases its holds with `releaseWrites`, after any pass whose plan no longer asks for
+  // one (a look that missed the failing-over Sentinel is enough). One `CLIENT UNPAUSE` lifts every
+  // `CLIENT PAUSE`, the switchover's included, so a blind release used to let writes through to the old
+  // master while Sentinel promoted the target. Here the test is that blind controller: it releases the
+  // old master over and over while the switchover runs under a write load.
+  test('a release of the old master during the switchover is refused while the switchover holds it; no acknowledged write lost', async (t) => {
+    const s = await eventually('a healthy topology', 30_000, async () => {
+      const now = await status();
+      return now.healthy ? now : undefined;
+    });
+    const old = s.nodes.find((n) => n.role === 'master');
+    const target = s.nodes.find((n) => n.role === 'replica');
+    assert.ok(old && target);
+    const d = loadDeployment(join(home, NAME));
+    assert.ok(d);
+    const topology = topologyOf(d);
+    const writer = sentinelWriter(s, pw, sentinelPw, 'blind');
+    const refusals = new Set<string>();
+    let releases = 0;
+    let dropped = 0;
+    let switching = true;
+    writer.start();
+    try {
+      await writer.ackedMore(100);
+      const releasing = (async () => {
+        while (switching) {
+          try {
+            await releaseWrites(topology, old);
+            releases++;
+          } catch (err) {
+            // The fence drops every normal client, this loop's connection too.
+            if (err instanceof WritesStillHeld) refusals.add(err.message);
+            else dropped++;
+          }
+        }
+      })();
+      const r = await failover(['--to', target.id]).finally(() => (switching = false));
+      await releasing;
+      assertResult(r, old.id, target.id);
+      await healthyWithMaster(target.id);
+      await writer.ackedMore(100);
+      t.diagnostic(`releases=${releases} dropped=${dropped} refusals: ${[...refusals].join(' | ')}`);
+    } finally {
+      await writer.stop();
+    }
+    const after = await status();
+    assert.deepEqual(await writer.missingOn(after.master as { host: string; port: number }, pw), [], 'acknowledged writes lost');
+    // Which guard refused depends on timing (the switchover's claim from the pause to the request, the
+    // failing-over Sentinel from then on); each refusal is one of the two, and there was at least one.
+    const claim = /^a switchover holds them \(its connection from 127\.0\.0\.1:\d+ is open\)$/;
+    const sentinel = /^sentinel-\d reports a failover in progress \((wait_start|select_slave|send_slaveof_noone|wait_promotion|reconf_slaves|update_config)\)$/;
+    assert.ok(refusals.size >= 1, 'the blind releases were refused at least once');
+    for (const m of refusals) assert.ok(claim.test(m) || sentinel.test(m), m);
+    // Once fenced, the old master is a replica: nothing keeps its (already lifted) pause.
+    await releaseWrites(topology, old);
+    // The claim alone, on a settled deployment: a connection by the switchover's name keeps a pause.
+    const claimer = connect(nodeEndpointIn(topology, old), 1000);
+    await claimer.connect();
+    try {
+      await claimer.call('CLIENT', 'SETNAME', SWITCHOVER_CLIENT_NAME);
+      await assert.rejects(releaseWrites(topology, old), (err: Error) => err instanceof WritesStillHeld && claim.test(err.message));
+    } finally {
+      claimer.disconnect();
+    }
+    await eventually('the claim gone with its connection', 5_000, () => releaseWrites(topology, old).then(() => true, () => undefined));
   });
 
   test('an unknown --to node, or the master itself, is refused with one clear line', async () => {

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
-import type { Action } from './plan.ts';
-import { nodeEndpointIn, sentinelEndpointIn, type Topology } from './observe.ts';
+import { writesMustStayHeld, type Action } from './plan.ts';
+import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey } from '../redis/address.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
@@ -122,20 +122,25 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
     case 'replicaof':
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', a.master.host, String(a.master.port)));
       return;
-    case 'fence':
-      // Never fence the node a Sentinel has just promoted (the plan may predate the promotion).
-      {
-        const by = await promotedSince(t, a.node, a.master);
-        if (by) throw new ActionOvertaken(`Sentinel ${by} now names ${addressKey(a.node)} as master under a newer config epoch`);
-      }
+    case 'fence': {
+      // Never fence the node a Sentinel has just promoted (the plan may predate the promotion). A
+      // slower Sentinel that still names the node under the older epoch (the switchover's fence of the
+      // master it replaced) does not stop it.
+      const by = await promotedSince(t, a.node, a.master);
+      if (by) throw new ActionOvertaken(`Sentinel ${by} now names ${addressKey(a.node)} as master under a newer config epoch`);
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
-      // reconnecting finds the master through Sentinel or the endpoint.
+      // reconnecting finds the master through Sentinel or the endpoint. Then lift any write pause (a
+      // controller's hold, a switchover's): a replica refuses writes (READONLY), so the pause only
+      // keeps clients waiting; those that connected meanwhile are dropped too.
       await withConnection(nodeEndpointIn(t, a.node), async (c) => {
         await c.call('REPLICAOF', a.master.host, String(a.master.port));
         await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
         await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+        await c.call('CLIENT', 'UNPAUSE');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
       });
       return;
+    }
     case 'promote':
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('REPLICAOF', 'NO', 'ONE'));
       return;
@@ -155,7 +160,42 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
   }
 }
 
-/** Ends a `hold-writes` (`CLIENT UNPAUSE`): the plan no longer asks for it. */
+/**
+ * The connection name a switchover gives its connection to the master it pauses. While a client by
+ * that name is connected to a node, the write pause on it is the switchover's: `releaseWrites` leaves
+ * it alone, and the switchover lifts it itself (by fencing the node, or through `releaseWrites` once it
+ * has cleared the name). A switchover that dies loses its connection, and with it the claim.
+ */
+export const SWITCHOVER_CLIENT_NAME = 'redis-ha-switchover';
+
+/** `releaseWrites` refused: lifting the pause now could let through writes a failover discards. */
+export class WritesStillHeld extends Error {
+  override readonly name = 'WritesStillHeld';
+}
+
+/** The `addr` of a connected client named `SWITCHOVER_CLIENT_NAME`, from a `CLIENT LIST` reply. */
+function switchoverClient(clientList: string): string | undefined {
+  for (const line of clientList.split('\n')) {
+    const fields = new Map(line.trim().split(' ').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    if (fields.get('name') === SWITCHOVER_CLIENT_NAME) return fields.get('addr') ?? '?';
+  }
+  return undefined;
+}
+
+/**
+ * Ends a write pause (`CLIENT UNPAUSE`): a `hold-writes` the plan no longer asks for, or a switchover's
+ * pause it could not finish. The one way either is lifted. Refuses (`WritesStillHeld`, with why) while
+ * the pause is a running switchover's, or while the node still reports master and a Sentinel may be
+ * replacing it (`writesMustStayHeld`, on a fresh look); the pause then ends by its own deadline, or
+ * when the node is fenced (the `fence` action lifts it). A failover that starts between the look and
+ * the `UNPAUSE` is held again by the controller's next pass.
+ */
 export async function releaseWrites(t: Topology, node: Address): Promise<void> {
-  await withConnection(nodeEndpointIn(t, node), (c) => c.call('CLIENT', 'UNPAUSE'));
+  const why = writesMustStayHeld(await observe(t), node);
+  if (why) throw new WritesStillHeld(why);
+  await withConnection(nodeEndpointIn(t, node), async (c) => {
+    const owner = switchoverClient(String(await c.call('CLIENT', 'LIST', 'TYPE', 'normal')));
+    if (owner) throw new WritesStillHeld(`a switchover holds them (its connection from ${owner} is open)`);
+    await c.call('CLIENT', 'UNPAUSE');
+  });
 }

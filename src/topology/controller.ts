@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { redisOptions } from '../redis/connect.ts';
 import { agreedMaster, nameOf, withGone, type Memory, type Observation } from './observation.ts';
-import { act, ActionOvertaken, releaseWrites, type MasterPublisher } from './act.ts';
+import { act, ActionOvertaken, releaseWrites, WritesStillHeld, type MasterPublisher } from './act.ts';
 import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
@@ -64,8 +64,12 @@ export class Controller {
   readonly #clock: FailoverClock;
   /** The master a Sentinel last said it cannot fail over (`Observation.noGoodReplica`), until a switch. */
   #noGoodReplica?: Address;
-  /** Nodes whose writes a plan held (`hold-writes`), by address: released once a completed pass no longer holds them. */
-  readonly #held = new Map<string, Address>();
+  /**
+   * Nodes whose writes a plan held (`hold-writes`), by address, with when the last hold was placed and
+   * why the last release was refused: released once a completed pass no longer holds them and
+   * `releaseWrites` agrees; forgotten once the hold's own deadline (failover-timeout) has passed.
+   */
+  readonly #held = new Map<string, { node: Address; at: number; kept?: string }>();
   /** Resolves when the pass in flight (if any) ends. */
   #idle: Promise<void> = Promise.resolve();
 
@@ -158,17 +162,34 @@ export class Controller {
    * After a pass that ran to its end: ends the holds it no longer asks for, except on a node an action
    * of this pass failed on (its fence may not have happened). A pass cut short (`ActionOvertaken`)
    * releases nothing. A node that cannot be reached is forgotten; its hold ends by its own deadline.
+   *
+   * Who owns a pause: the controller owns its holds, a switchover the pause it placed on the master it
+   * replaces (switchover.ts). Both use `CLIENT PAUSE`, so one `CLIENT UNPAUSE` would lift both; hence
+   * neither lifts one but through `releaseWrites`, which leaves a running switchover's pause alone and
+   * keeps any pause on a node that reports master while a Sentinel may be replacing it. A refused
+   * release is tried again after the next pass, until the hold's own deadline has passed.
    */
   async #release(obs: Observation, actions: readonly Action[], failedOn: ReadonlySet<string>): Promise<void> {
     const wanted = new Set(actions.flatMap((a) => (a.kind === 'hold-writes' ? [addressKey(a.node)] : [])));
-    for (const [key, node] of this.#held) {
+    for (const [key, held] of this.#held) {
       if (wanted.has(key) || failedOn.has(key)) continue;
-      this.#held.delete(key);
+      if (Date.now() - held.at > this.#t.timings.failoverTimeout) {
+        this.#held.delete(key);
+        continue;
+      }
       try {
-        await releaseWrites(this.#t, node);
-        this.#o.log(`released writes on ${nameOf(obs, node)}`);
+        await releaseWrites(this.#t, held.node);
+        this.#held.delete(key);
+        this.#o.log(`released writes on ${nameOf(obs, held.node)}`);
       } catch (err) {
-        this.#o.log(`could not release writes on ${nameOf(obs, node)}: ${(err as Error).message}`);
+        const why = (err as Error).message;
+        if (err instanceof WritesStillHeld) {
+          if (held.kept !== why) this.#o.log(`kept writes held on ${nameOf(obs, held.node)}: ${why}`);
+          held.kept = why;
+          continue;
+        }
+        this.#held.delete(key);
+        this.#o.log(`could not release writes on ${nameOf(obs, held.node)}: ${why}`);
       }
     }
   }
@@ -207,7 +228,7 @@ export class Controller {
         await act(this.#t, a, this.#o.publisher, p.reason);
         // A hold is repeated every pass that asks for it; only the first is news.
         const repeated = a.kind === 'hold-writes' && this.#held.has(addressKey(a.node));
-        if (a.kind === 'hold-writes') this.#held.set(addressKey(a.node), a.node);
+        if (a.kind === 'hold-writes') this.#held.set(addressKey(a.node), { node: a.node, at: Date.now() });
         if (a.kind !== 'publish-master' && !repeated) {
           const description = describeAction(obs, a);
           this.#o.log(`did ${description}`);

@@ -354,7 +354,8 @@ export async function settle(t: Topology, waitMs: number, log: (line: string) =>
     if (why !== last) log(`waiting: ${why}`);
     last = why;
     if (Date.now() > deadline) {
-      // Giving up must not leave a master (perhaps the source's own) paused until failover-timeout.
+      // Giving up must not leave a master (perhaps the source's own) paused until failover-timeout;
+      // releaseWrites keeps the pause only while a Sentinel may still be replacing it.
       for (const a of held.values()) await releaseWrites(t, a).catch(() => undefined);
       throw new Error(`the Sentinels did not settle within ${Math.round(waitMs / 1000)} s: ${why}`);
     }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Memory, Observation } from './observation.ts';
 import { agreedMaster, busySentinel, hasData, nodeAt } from './observation.ts';
-import { changes, describeAction, plan, type Action } from './plan.ts';
+import { changes, describeAction, plan, writesMustStayHeld, type Action } from './plan.ts';
 import { applyActions } from './model.ts';
 import {
   clusterWithMasterAndTwoReplicas, failoverInProgress, freshDeployment, majorityOfSentinelsDown, masterUnreachable,
@@ -463,4 +463,25 @@ test('a failover asked by an earlier pass is waited for, not asked again, until 
   const moved = plan(observation([replica(0, 1), node(1), replica(2, 1)], [0, 1, 2].map((i) => sentinel(i, 1))), timed, asked);
   assert.equal(moved.reason, 'no action: node-1 is master, 2 replicas in sync');
   assert.deepEqual(moved.memory.failoverAsked, asked.failoverAsked);
+});
+
+// The release side of hold-writes and of a switchover's pause (act.ts releaseWrites): a pause on a
+// master a Sentinel may be replacing stays, whatever the plan of the moment asks for.
+test('writesMustStayHeld: a held master is released only when every Sentinel answers, none fails over, and they name it', () => {
+  const n0 = nodeAddress(0);
+  assert.equal(writesMustStayHeld(clusterWithMasterAndTwoReplicas(), n0), undefined, 'an aborted failover: the master again');
+  assert.equal(writesMustStayHeld(clusterWithMasterAndTwoReplicas(), nodeAddress(1)), undefined, 'a replica refuses writes anyway');
+  const fenced = observation([replica(0, 2), replica(1, 2), node(2)], [0, 1, 2].map((i) => sentinel(i, 2, { configEpoch: 2 })));
+  assert.equal(writesMustStayHeld(fenced, n0), undefined, 'the old master, fenced');
+  const promoting = observation([node(0), replica(1, 0), node(2)],
+    [sentinel(0, 0, { failoverInProgress: true, failoverState: 'wait_promotion' }), sentinel(1, 0), sentinel(2, 0)]);
+  assert.equal(writesMustStayHeld(promoting, n0), 'sentinel-0 reports a failover in progress (wait_promotion)');
+  // The one Sentinel missing from the look may be the one promoting: the plan, blind to it, holds no more.
+  const blind = observation([node(0), replica(1, 0), node(2)], [sentinel(0, 0, { reachable: false }), sentinel(1, 0), sentinel(2, 0)]);
+  assert.deepEqual(plan(blind, spec, remembering(0)).actions.filter((a) => a.kind === 'hold-writes'), []);
+  assert.equal(writesMustStayHeld(blind, n0), 'node-0 reports master and sentinel-0 did not answer');
+  const followed = observation([node(0), replica(1, 0), node(2)], [sentinel(0, 2, { configEpoch: 2 }), sentinel(1, 2, { configEpoch: 2 }), sentinel(2, 0)]);
+  assert.equal(writesMustStayHeld(followed, n0), 'node-0 reports master and the Sentinels name node-2');
+  const ahead = observation([node(0), replica(1, 0), node(2)], [sentinel(0, 2, { configEpoch: 2 }), sentinel(1, 0), sentinel(2, 0)]);
+  assert.equal(writesMustStayHeld(ahead, n0), 'sentinel-0 names node-2 under a newer config epoch');
 });

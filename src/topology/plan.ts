@@ -36,7 +36,7 @@ export const CRASH_RULE_MIN_DOWN_AFTER_MS = 2000;
 export type Action =
   /** Point a replica at the master (`REPLICAOF host port`). */
   | { readonly kind: 'replicaof'; readonly node: Address; readonly master: Address }
-  /** A stray or returning master: `REPLICAOF master` then `CLIENT KILL TYPE normal`. */
+  /** A stray or returning master: `REPLICAOF master`, `CLIENT KILL TYPE normal`, then `CLIENT UNPAUSE` (a replica refuses writes). */
   | { readonly kind: 'fence'; readonly node: Address; readonly master: Address }
   /** Make a replica the master (`REPLICAOF NO ONE`); only when Sentinel cannot (see `plan`). */
   | { readonly kind: 'promote'; readonly node: Address }
@@ -57,8 +57,8 @@ export type Action =
    * `CLIENT PAUSE <failover-timeout> WRITE` on a master that a Sentinel failover is replacing: a write it
    * acknowledged after Sentinel promoted a replica would be lost when it is demoted. Reads go on; the
    * held writes run (and get READONLY) once it is fenced. Repeated every pass the plan asks for it; the
-   * controller releases (`CLIENT UNPAUSE`) a node once a pass that completed no longer holds it, so an
-   * aborted failover costs no more than the passes that saw it.
+   * controller releases (`CLIENT UNPAUSE`) a node once a pass that completed no longer holds it and
+   * `writesMustStayHeld` agrees, so an aborted failover costs no more than the passes that saw it.
    */
   | { readonly kind: 'hold-writes'; readonly node: Address };
 
@@ -261,6 +261,30 @@ function replacedMasters(obs: Observation): NodeObservation[] {
   const agreed = agreedMaster(obs);
   if (agreed && sentinelAhead(obs, agreed)) named.push(agreed);
   return byId(obs.nodes).filter((n) => n.reachable && n.role === 'master' && named.some((a) => sameAddress(a, n)));
+}
+
+/**
+ * Why a write pause on `node` must stay, or undefined when lifting it lets no write through that a
+ * failover would discard. The release side of `hold-writes`, and of a switchover's pause: both end
+ * only through this rule (act.ts `releaseWrites`). A node that is not a reachable master refuses
+ * writes anyway (a fenced replica answers READONLY), so it may always be released. A master is
+ * released only when every configured Sentinel answers, none is failing over, a majority names it
+ * and none is ahead of them (`sentinelAhead`): one Sentinel missing from the look could be the one
+ * promoting a replica, and a write the old master acknowledges then is lost when it is demoted.
+ */
+export function writesMustStayHeld(obs: Observation, node: Address): string | undefined {
+  const n = nodeAt(obs, node);
+  if (!n || !n.reachable || n.role !== 'master') return undefined;
+  const silent = byId(obs.sentinels).find((s) => !s.reachable);
+  if (silent) return `${n.id} reports master and ${silent.id} did not answer`;
+  const failing = byId(obs.sentinels).find((s) => s.failoverInProgress);
+  if (failing) return `${failing.id} reports a failover in progress (${failing.failoverState ?? 'unknown state'})`;
+  const agreed = agreedMaster(obs);
+  if (!agreed) return `${n.id} reports master and no master is named by a majority of the Sentinels`;
+  if (!sameAddress(agreed, n)) return `${n.id} reports master and the Sentinels name ${nameOf(obs, agreed)}`;
+  const ahead = sentinelAhead(obs, agreed);
+  if (ahead) return `${ahead.id} names ${nameOf(obs, ahead.master as Address)} under a newer config epoch`;
+  return undefined;
 }
 
 /** Rule 2: a Sentinel majority names `m`. */
