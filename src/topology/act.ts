@@ -5,6 +5,7 @@ import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey } from '../redis/address.ts';
+import { failoverObjection } from './agreement.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
 export interface MasterPublisher {
@@ -33,22 +34,12 @@ async function promotedSince(t: Topology, node: Address, master: Address): Promi
   return named.find((n) => n.master === addressKey(node) && n.epoch > fenceEpoch)?.sentinel;
 }
 
-/**
- * Asks every Sentinel at once whether any has started (or is about to start: ODOWN) a failover of its
- * own, or names a master other than `from`: a forced failover asked of one Sentinel while another is already failing over would
- * run as a second failover, of the master the first one just promoted. `afterAbort`: ODOWN is no
- * objection, since Sentinel's own attempt has just aborted (no good replica) and waits 2 x failover-timeout.
- */
+/** Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered. */
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, (c) => c.call('SENTINEL', 'MASTER', masterName), 300).then(parseFlatRecord, () => undefined)));
-  views.forEach((seen, i) => {
-    if (!seen) return;
-    const now = `${seen.get('ip')}:${seen.get('port')}`;
-    if (now !== addressKey(from)) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already names ${now}, not ${addressKey(from)}`);
-    const flags = parseFlags(seen.get('flags'));
-    if (flags.has('failover_in_progress')) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} is already failing over ${addressKey(from)}`);
-    if (flags.has('o_down') && !afterAbort) throw new ActionOvertaken(`Sentinel ${addressKey(sentinels[i])} already sees ${addressKey(from)} objectively down; its own failover follows`);
-  });
+  const answered = views.flatMap((seen, i) => (seen ? [{ sentinel: addressKey(sentinels[i]), master: `${seen.get('ip')}:${seen.get('port')}`, flags: parseFlags(seen.get('flags')) }] : []));
+  const why = failoverObjection(answered, addressKey(from), afterAbort);
+  if (why) throw new ActionOvertaken(why);
 }
 
 /**

@@ -73,3 +73,30 @@ export function masterAgreedAtNewestEpoch(answers: readonly SentinelAnswer[], to
   const master = voters.find((a) => addressKey(a.master) === address)!.master;
   return { master, epoch };
 }
+
+/** One Sentinel's `SENTINEL MASTER` answer, as the checks before a failover request read it. */
+export interface SentinelMasterView {
+  /** The Sentinel's `host:port`. */
+  readonly sentinel: string;
+  /** The master it names, `host:port`. */
+  readonly master: string;
+  readonly flags: ReadonlySet<string>;
+}
+
+/**
+ * Why Sentinel must not be asked to fail over `from` (`host:port`) now, or undefined. The first
+ * Sentinel, in the order given, that names another master (it has moved on: asking would fail over the
+ * new master), reports a failover in progress (a forced one would run as a second failover), or sees
+ * `from` objectively down (its own failover follows; `afterAbort`: no objection, Sentinel's own attempt
+ * has just aborted for want of a good replica). Sentinels that did not answer are not in `views`. The
+ * controller (act.ts `requestFailover`) and the pods' preStop hook (scripts.ts `failover_objection`,
+ * held against this on shared cases) apply it.
+ */
+export function failoverObjection(views: readonly SentinelMasterView[], from: string, afterAbort = false): string | undefined {
+  for (const v of views) {
+    if (v.master !== from) return `Sentinel ${v.sentinel} already names ${v.master}, not ${from}`;
+    if (v.flags.has('failover_in_progress')) return `Sentinel ${v.sentinel} is already failing over ${from}`;
+    if (v.flags.has('o_down') && !afterAbort) return `Sentinel ${v.sentinel} already sees ${from} objectively down; its own failover follows`;
+  }
+  return undefined;
+}

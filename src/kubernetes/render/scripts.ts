@@ -125,6 +125,23 @@ peer_master() {
   done
   return 0
 }
+# The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
+# pod over now (a Sentinel names another master, is failing over, or sees it down), or nothing.
+failover_objection() {
+  # --raw: each field's name on one line, its value on the next.
+  field() { echo "$view" | sed -n "/^$1\\$/{n;p;q;}"; }
+  for pod in $SENTINEL_PODS; do
+    view=$(ask_sentinel "$pod.$DOMAIN" --raw SENTINEL MASTER "$GROUP" 2>/dev/null) || continue
+    [ -n "$view" ] || continue
+    named="$(field ip):$(field port)"
+    flags=",$(field flags),"
+    at="$pod.$DOMAIN:${SENTINEL_PORT}"
+    if [ "$named" != "$ME_ADDR:${REDIS_PORT}" ]; then echo "Sentinel $at already names $named, not $ME_ADDR:${REDIS_PORT}"; return 0; fi
+    case "$flags" in *,failover_in_progress,*) echo "Sentinel $at is already failing over $ME_ADDR:${REDIS_PORT}"; return 0 ;; esac
+    case "$flags" in *,o_down,*) echo "Sentinel $at already sees $ME_ADDR:${REDIS_PORT} objectively down; its own failover follows"; return 0 ;; esac
+  done
+  return 0
+}
 # The rule of src/topology/start.ts. start_role: this Redis pod's role, "master", "fence" (a replica of
 # itself: Sentinel still names it, and it may have restarted empty) or "replicaof ADDR";
 # start_master: the master a starting Sentinel monitors.
@@ -238,9 +255,14 @@ caught_up() {
 }
 i=0
 while ! caught_up && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-for pod in $SENTINEL_PODS; do
-  if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then break; fi
-done
+why=$(failover_objection)
+if [ -n "$why" ]; then
+  echo "redis-ha: not asking Sentinel for a failover: $why" >&2
+else
+  for pod in $SENTINEL_PODS; do
+    if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then break; fi
+  done
+fi
 i=0
 m=
 while [ $i -lt ${wait * 10} ]; do

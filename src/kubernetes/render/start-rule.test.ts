@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
 import { startMaster, startRole, type StartRole } from '../../topology/start.ts';
+import { failoverObjection } from '../../topology/agreement.ts';
 import { scriptPrelude } from './scripts.ts';
 
 const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSecret: () => 'p'.repeat(32) });
@@ -64,6 +65,56 @@ describe('the start rule: the pods\' sh and src/topology/start.ts agree on every
       // A Sentinel starting (t-sentinel-0 does not ask itself) monitors the same rule's master.
       const sentinelView = { first: R0, sentinels: spec.sentinels, sentinelAnswers: [undefined, ...c.sentinels.slice(1)], peerMasters: c.masters };
       assert.equal(shell(c, 't-sentinel-0', 'start_master'), startMaster(sentinelView));
+    });
+  }
+});
+
+// The preStop hook's check before it asks Sentinel for a failover (scripts.ts failover_objection)
+// against failoverObjection (src/topology/agreement.ts), which the controller applies too.
+interface ObjectionCase {
+  readonly what: string;
+  /** What t-sentinel-0..2 answer to SENTINEL MASTER: the master they name and their flags (undefined: no answer). */
+  readonly sentinels: readonly ({ master: string; flags: string } | undefined)[];
+  readonly objection?: string;
+}
+
+const ME = `${R0}:6379`;
+const S = (i: number) => `${host(`t-sentinel-${i}`)}:26379`;
+const OBJECTION_CASES: ObjectionCase[] = [
+  { what: 'every Sentinel names the pod, none busy', sentinels: [0, 1, 2].map(() => ({ master: ME, flags: 'master' })) },
+  { what: 'a Sentinel does not answer, the others agree', sentinels: [undefined, { master: ME, flags: 'master' }, { master: ME, flags: 'master' }] },
+  { what: 'a Sentinel names another master (the pod is a stray)', sentinels: [{ master: ME, flags: 'master' }, { master: `${R1}:6379`, flags: 'master' }, undefined],
+    objection: `Sentinel ${S(1)} already names ${R1}:6379, not ${ME}` },
+  { what: 'a Sentinel is failing over', sentinels: [{ master: ME, flags: 'master' }, { master: ME, flags: 'master' }, { master: ME, flags: 'master,s_down,o_down,failover_in_progress' }],
+    objection: `Sentinel ${S(2)} is already failing over ${ME}` },
+  { what: 'a Sentinel sees the pod objectively down', sentinels: [{ master: ME, flags: 'master,s_down,o_down' }, { master: ME, flags: 'master' }, undefined],
+    objection: `Sentinel ${S(0)} already sees ${ME} objectively down; its own failover follows` },
+  { what: 'subjectively down only: no objection', sentinels: [{ master: ME, flags: 'master,s_down' }, { master: ME, flags: 'master' }, { master: ME, flags: 'master' }] },
+];
+
+/** failover_objection of the rendered prelude as t-redis-0, with redis-cli replaced by the case's answers. */
+function objectionInShell(c: ObjectionCase): string {
+  const raw = (v: { master: string; flags: string }) => {
+    const [ip, port] = [v.master.slice(0, v.master.lastIndexOf(':')), v.master.slice(v.master.lastIndexOf(':') + 1)];
+    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, 'config-epoch', '3'].join('\\n');
+  };
+  const answers = c.sentinels.map((v, i) => `  ${host(`t-sentinel-${i}`)}) ${v === undefined ? 'return 1' : `printf '${raw(v)}\\n'`} ;;`).join('\n');
+  const script = `${scriptPrelude(spec)}
+ask_sentinel() { case "$1" in
+${answers}
+  *) return 1 ;;
+esac; }
+failover_objection
+`;
+  return execFileSync('sh', ['-c', script], { env: { PATH: process.env.PATH, POD_NAME: 't-redis-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8' }).trim();
+}
+
+describe('the check before a failover request: the preStop hook\'s sh and failoverObjection agree on every case', () => {
+  for (const c of OBJECTION_CASES) {
+    it(`${c.what}: ${c.objection ?? 'ask'}`, () => {
+      const views = c.sentinels.flatMap((v, i) => (v ? [{ sentinel: S(i), master: v.master, flags: new Set(v.flags.split(',')) }] : []));
+      assert.equal(failoverObjection(views, ME), c.objection);
+      assert.equal(objectionInShell(c), c.objection ?? '');
     });
   }
 });
