@@ -163,9 +163,17 @@ export function withGone(obs: Observation, gone: ReadonlyMap<string, string> | u
   return { ...obs, nodes: obs.nodes.map((n) => (gone.has(n.id) ? { ...n, gone: gone.get(n.id) } : n)) };
 }
 
-/** True when any reachable Sentinel reports a failover in progress. */
-export function failoverInProgress(obs: Observation): boolean {
-  return obs.sentinels.some((s) => s.reachable && s.failoverInProgress);
+/**
+ * The first reachable Sentinel (by id) that reports a failover in progress, whatever its state; unlike
+ * `busySentinel`, TILT does not count. For what only a failover makes unsafe.
+ */
+export function sentinelFailingOver(obs: Observation): SentinelObservation | undefined {
+  return byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
+}
+
+/** A reachable replica of `master` with its replication link up: one Sentinel may promote, a switchover may hand over to. */
+export function linkedReplicaOf(n: NodeObservation, master: Address): boolean {
+  return n.reachable && n.role === 'replica' && sameAddress(n.replicaOf, master) && n.linkUp === true;
 }
 
 /** The configured node at `address`, reachable or not; undefined when it is not one of ours. */
