@@ -70,7 +70,7 @@ function nodeStatus(n: NodeObservation): NodeStatus {
   const role = n.loadingAs ?? n.role;
   const base = { id: n.id, host: n.host, port: n.port, role, reachable: true, offset: n.offset, figures: n.figures };
   if (role !== 'replica') return base;
-  return { ...base, following: `${n.replicaOf?.host}:${n.replicaOf?.port}`, linkUp: n.linkUp };
+  return { ...base, following: n.replicaOf ? addressKey(n.replicaOf) : undefined, linkUp: n.linkUp };
 }
 
 function sentinelStatus(s: SentinelObservation): SentinelStatus {
