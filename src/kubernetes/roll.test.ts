@@ -1,28 +1,25 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planRoll, type RollInput, type RollPod } from './roll.ts';
-import type { NodeStatus, SentinelStatus, TopologyStatus } from '../observe/status.ts';
+import type { NodeObservation, Observation, SentinelObservation } from '../topology/observation.ts';
 
 const host = (pod: string) => `${pod}.shop-headless.ns.svc`;
-const address = (pod: string) => `${host(pod)}:6379`;
+const at = (pod: string) => ({ host: host(pod), port: 6379 });
 
-function node(id: string, role: 'master' | 'replica', master: string, extra: Partial<NodeStatus> = {}): NodeStatus {
-  return { id, host: host(id), port: 6379, role, reachable: true, ...(role === 'replica' ? { following: address(master), linkUp: true, lagBytes: 0 } : {}), ...extra };
+/** A reachable node holding 100 keys at offset 1000; a replica follows `master` with its link up. */
+function node(id: string, role: 'master' | 'replica', master: string, extra: Partial<NodeObservation> = {}): NodeObservation {
+  return { id, ...at(id), role, reachable: true, offset: 1000, replid: 'r1', keys: 100, ...(role === 'replica' ? { replicaOf: at(master), linkUp: true } : {}), ...extra };
 }
 
-function sentinel(id: string, master: string, extra: Partial<SentinelStatus> = {}): SentinelStatus {
-  return {
-    id, host: host(id), port: 26379, reachable: true, master: { host: host(master), port: 6379 }, masterFlags: ['master'], replicasSeen: 2,
-    otherSentinelsSeen: 2, quorumOk: true, quorumMessage: 'OK', failoverInProgress: false, configEpoch: 1, tilt: false, ...extra,
-  };
+function sentinel(id: string, master: string, extra: Partial<SentinelObservation> = {}): SentinelObservation {
+  return { id, host: host(id), port: 26379, reachable: true, monitoring: true, master: at(master), failoverInProgress: false, tilt: false, configEpoch: 1, settingsMatch: true, ...extra };
 }
 
 /** shop-redis-0 master, -1 and -2 replicas in sync, three agreeing Sentinels. */
-function observedWithMaster(master = 'shop-redis-0', nodes?: NodeStatus[], sentinels?: SentinelStatus[]): TopologyStatus {
+function observedWithMaster(master = 'shop-redis-0', nodes?: NodeObservation[], sentinels?: SentinelObservation[]): Observation {
   const ids = ['shop-redis-0', 'shop-redis-1', 'shop-redis-2'];
   return {
-    name: 'shop', healthy: true, problems: [], masterName: 'shop', quorum: 2,
-    master: { host: host(master), port: 6379 },
+    at: 1_700_000_000_000,
     nodes: nodes ?? ids.map((id) => node(id, id === master ? 'master' : 'replica', master)),
     sentinels: sentinels ?? ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2'].map((id) => sentinel(id, master)),
   };
@@ -37,6 +34,7 @@ function input(o: Partial<RollInput>): RollInput {
     updateRevision: 'new', observedLatest: true, replicas: 3, sentinelsRolledOut: true,
     pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }),
     observed: observedWithMaster(),
+    memory: { master: at('shop-redis-0'), epoch: 1 },
     ...o,
   };
 }
@@ -54,7 +52,7 @@ describe('planRoll', () => {
   });
 
   test('the master last, through a switchover to an updated in-sync replica, the least behind', () => {
-    const nodes = [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0', { lagBytes: 40 }), node('shop-redis-2', 'replica', 'shop-redis-0', { lagBytes: 0 })];
+    const nodes = [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0', { offset: 960 }), node('shop-redis-2', 'replica', 'shop-redis-0', { offset: 1000 })];
     const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }), observed: observedWithMaster('shop-redis-0', nodes) }));
     assert.deepEqual(step, {
       kind: 'switchover', from: 'shop-redis-0', to: 'shop-redis-2',
@@ -89,8 +87,26 @@ describe('planRoll', () => {
     assert.deepEqual(planRoll(input({ observed: observedWithMaster('shop-redis-0', undefined, sentinels) })), { kind: 'wait', reason: 'shop-sentinel-1 reports a failover in progress' });
     const tilt = ['shop-sentinel-0'].map((id) => sentinel(id, 'shop-redis-0', { tilt: true }));
     assert.deepEqual(planRoll(input({ observed: observedWithMaster('shop-redis-0', undefined, tilt) })), { kind: 'wait', reason: 'shop-sentinel-0 is in TILT mode' });
-    assert.deepEqual(planRoll(input({ observed: { ...observedWithMaster(), master: null } })), { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' });
+    const split = ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2'].map((id, i) => sentinel(id, `shop-redis-${i}`));
+    assert.deepEqual(planRoll(input({ observed: observedWithMaster('shop-redis-0', undefined, split) })), { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' });
     assert.deepEqual(planRoll(input({ sentinelsRolledOut: false })), { kind: 'wait', reason: 'the Sentinels are still rolling' });
+  });
+
+  test("the busy rule is the planner's (busySentinel): a Sentinel that promoted the master the majority names and only reconfigures replicas holds nothing back", () => {
+    const nodes = [node('shop-redis-0', 'replica', 'shop-redis-1'), node('shop-redis-1', 'master', 'shop-redis-1'), node('shop-redis-2', 'replica', 'shop-redis-1')];
+    const reconfiguring = (state: string) => ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2'].map((id) => (id === 'shop-sentinel-2'
+      ? sentinel(id, 'shop-redis-0', { failoverInProgress: true, failoverState: state, configEpoch: 2 })
+      : sentinel(id, 'shop-redis-1', { configEpoch: 2 })));
+    const after = planRoll(input({ observed: observedWithMaster('shop-redis-1', nodes, reconfiguring('reconf_slaves')) }));
+    assert.deepEqual(after, { kind: 'delete', pod: 'shop-redis-2', reason: 'shop-redis-2 is a replica on an old revision (2 such replica(s) left, then the master)' });
+    const before = planRoll(input({ observed: observedWithMaster('shop-redis-1', nodes, reconfiguring('select_slave')) }));
+    assert.deepEqual(before, { kind: 'wait', reason: 'shop-sentinel-2 reports a failover in progress' });
+  });
+
+  test("the switchover target is the planner's ranking by data (rankByData): a replica with data before an empty one, then the higher offset", () => {
+    const nodes = [node('shop-redis-0', 'master', 'shop-redis-0'), node('shop-redis-1', 'replica', 'shop-redis-0', { offset: 900 }), node('shop-redis-2', 'replica', 'shop-redis-0', { offset: 1000, keys: 0 })];
+    const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }), observed: observedWithMaster('shop-redis-0', nodes) }));
+    assert.equal(step.kind === 'switchover' && step.to, 'shop-redis-1');
   });
 
   test('waits when the named master does not answer as master', () => {
@@ -112,14 +128,14 @@ describe('planRoll', () => {
   });
 
   test('a single pod (no replicas) is simply replaced', () => {
-    const observed: TopologyStatus = { ...observedWithMaster(), nodes: [node('shop-redis-0', 'master', 'shop-redis-0')] };
+    const observed: Observation = { ...observedWithMaster(), nodes: [node('shop-redis-0', 'master', 'shop-redis-0')] };
     const step = planRoll(input({ replicas: 1, pods: pods({ 'shop-redis-0': 'old' }), observed }));
     assert.equal(step.kind === 'delete' && step.pod, 'shop-redis-0');
   });
 
   describe('pods that never became ready on an old revision', () => {
     const pullFailure = (pod: string) => ({ ready: false, neverReady: true, trouble: { pod, class: 'image' as const, reason: 'ErrImageNeverPull', message: 'Container image "localhost/redis-ha/redis:7.0.99" is not present with pull policy of Never', container: 'redis', image: 'localhost/redis-ha/redis:7.0.99' } });
-    const down = (id: string) => ({ ...node(id, 'replica', 'shop-redis-0'), role: 'down' as const, reachable: false, following: undefined, linkUp: undefined, lagBytes: undefined });
+    const down = (id: string): NodeObservation => ({ id, ...at(id), reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 });
     /** The Sentinels still name shop-redis-0, which never ran: no pod answers. */
     const nothingAnswers = observedWithMaster('shop-redis-0', ['shop-redis-0', 'shop-redis-1', 'shop-redis-2'].map(down));
 

@@ -17,8 +17,9 @@
  * `planRoll` is pure: it reads the pods, the StatefulSets' revisions and one topology observation and
  * returns one step with its reason; the runtime carries the step out and asks again on its next pass.
  */
-import type { TopologyStatus } from '../observe/status.ts';
 import { addressKey } from '../redis/address.ts';
+import { agreedMaster, busySentinel, linkedReplicaOf, nodeAt, sentinelFailingOver, type Memory, type Observation } from '../topology/observation.ts';
+import { rankByData } from '../topology/plan-rank.ts';
 import type { PodTrouble } from './pods.ts';
 
 /** A Redis pod as the roll sees it. */
@@ -44,8 +45,10 @@ export interface RollInput {
   readonly pods: readonly RollPod[];
   /** The Sentinel StatefulSet has no pod left on an old revision, and all are ready. */
   readonly sentinelsRolledOut: boolean;
-  /** One observation of the Redis nodes and Sentinels; node ids are pod names. */
-  readonly observed: TopologyStatus;
+  /** One observation of the Redis nodes and Sentinels (topology/observe.ts); node ids are pod names. */
+  readonly observed: Observation;
+  /** The controller's memory, for the planner's ranking of the switchover target (`rankByData`). */
+  readonly memory: Memory;
 }
 
 export type RollStep =
@@ -79,12 +82,14 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
  *    once (they hold no data, so none of them can be the master a client writes to), unless a Sentinel
  *    reports a failover in progress; no other pod needs to be healthy for this;
  * 3. wait while the StatefulSet controller has not caught up, a pod is missing, terminating or not
- *    ready, the Sentinels are still rolling, a Sentinel is failing over, or the Redis topology is not
- *    whole (no master a majority of Sentinels names and that reports master, a replica not following
- *    it with its link up): a roll never adds a disruption to one in progress;
+ *    ready, the Sentinels are still rolling, a Sentinel is busy (the planner's `busySentinel`: failing
+ *    over, or in TILT), or the Redis topology is not whole (no master a majority of Sentinels names and
+ *    that reports master, a replica not following it with its link up): a roll never adds a disruption
+ *    to one in progress;
  * 4. an outdated replica: delete it (the highest ordinal first), one at a time;
- * 5. only the master is outdated: switch over to an updated, in-sync replica (the least behind);
- *    after it, the old master is an outdated replica and goes by step 4.
+ * 5. only the master is outdated: switch over to an updated, in-sync replica, the best by the planner's
+ *    ranking by data (`rankByData`: in practice the most data, the highest offset); after it, the old
+ *    master is an outdated replica and goes by step 4.
  */
 export function planRoll(i: RollInput): RollStep {
   const outdated = i.pods.filter((p) => i.updateRevision !== undefined && p.revision !== i.updateRevision);
@@ -92,7 +97,7 @@ export function planRoll(i: RollInput): RollStep {
   if (outdated.length === 0 && i.pods.length >= i.replicas) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   const stuck = stuckPods(i, outdated);
   if (stuck.length) {
-    const busy = i.observed.sentinels.find((s) => s.failoverInProgress);
+    const busy = sentinelFailingOver(i.observed);
     if (busy) return { kind: 'wait', reason: `${busy.id} reports a failover in progress` };
     const names = stuck.map((p) => p.name).sort(byOrdinal);
     const causes = [...new Set(stuck.map((p) => p.trouble?.reason ?? 'not ready'))].join(', ');
@@ -106,13 +111,13 @@ export function planRoll(i: RollInput): RollStep {
   if (outdated.length === 0) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
   const o = i.observed;
-  const busy = o.sentinels.find((s) => s.failoverInProgress || s.tilt);
+  const busy = busySentinel(o);
   if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.tilt ? 'is in TILT mode' : 'reports a failover in progress'}` };
-  if (!o.master) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
-  const master = o.nodes.find((n) => addressKey(n) === addressKey(o.master!));
-  if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(o.master)}) does not answer as master` };
-  const inSync = (n: (typeof o.nodes)[number]) => n.reachable && n.role === 'replica' && n.following === addressKey(o.master!) && n.linkUp === true;
-  const lagging = o.nodes.find((n) => n !== master && !inSync(n));
+  const agreed = agreedMaster(o);
+  if (!agreed) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
+  const master = nodeAt(o, agreed);
+  if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(agreed)}) does not answer as master` };
+  const lagging = o.nodes.find((n) => n !== master && !linkedReplicaOf(n, master));
   if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
 
   const outdatedReplicas = outdated.filter((p) => p.name !== master.id).map((p) => p.name).sort(byOrdinal);
@@ -121,7 +126,8 @@ export function planRoll(i: RollInput): RollStep {
 
   if (i.pods.length === 1) return { kind: 'delete', pod: master.id, reason: `${master.id} is the only Redis pod (no replica to hand over to): replacing it` };
   const updated = new Set(i.pods.filter((p) => p.revision === i.updateRevision).map((p) => p.name));
-  const target = o.nodes.filter((n) => n !== master && updated.has(n.id) && inSync(n)).sort((a, b) => (a.lagBytes ?? 0) - (b.lagBytes ?? 0) || byOrdinal(a.id, b.id))[0];
+  const candidates = o.nodes.filter((n) => n !== master && updated.has(n.id) && linkedReplicaOf(n, master));
+  const target = rankByData({ ...o, nodes: candidates }, i.memory)[0];
   if (!target) return { kind: 'wait', reason: `the master ${master.id} is the last pod on an old revision, but no updated replica is in sync to take over` };
   return { kind: 'switchover', from: master.id, to: target.id, reason: `the master ${master.id} is the last pod on an old revision: switching over to ${target.id} before replacing it` };
 }

@@ -6,9 +6,9 @@
 import type { RedisHASpec } from '../spec/index.ts';
 import { Controller } from '../topology/controller.ts';
 import type { MasterPublisher } from '../topology/act.ts';
-import type { Topology } from '../topology/observe.ts';
-import type { Memory } from '../topology/observation.ts';
-import { collectStatus, type StatusTarget } from '../observe/status.ts';
+import { observe, type Topology } from '../topology/observe.ts';
+import type { Memory, Observation } from '../topology/observation.ts';
+import { statusOf, type StatusTarget } from '../observe/status.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import { KubeApiError, PATCH, type KubeClient } from './client.ts';
 import { MASTER_POD_LABEL, namesOf } from './render/index.ts';
@@ -18,7 +18,6 @@ import { planRoll, type RollInput, type RollPod, type RollStep } from './roll.ts
 import { goneNodes, groupTroubles, neverReady, podTrouble, troubleSentence, type PodObject, type PodTrouble } from './pods.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
-import type { TopologyStatus } from '../observe/status.ts';
 import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { addressKey, type Address } from '../redis/address.ts';
 import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
@@ -337,11 +336,13 @@ export class DeploymentRuntime {
     if (this.#stopped) return;
     const cr = this.#o.resource();
     if (!cr || cr.metadata.deletionTimestamp) return;
-    const observed = await collectStatus(this.#target, 1000);
+    // One probe round: the status, the metrics and the roll all read it.
+    const observation = await observe(this.#target, 1000);
+    const observed = statusOf(this.#target, observation);
     this.#o.metrics.update(observed);
     let world: (RollInput & { troubles: PodTrouble[] }) | undefined;
     try {
-      world = await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observed);
+      world = await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observation, this.#memory);
       this.#podsUnreadable = '';
     } catch (err) {
       const problem = (err as Error).message;
@@ -371,10 +372,10 @@ interface StatefulSetObject {
 }
 
 /**
- * The roll's view of the world: the Redis pods, both StatefulSets' revisions, and `observed`; and why
- * any Redis or Sentinel pod is not starting (`troubles`, Redis pods first), for status and Events.
+ * The roll's view of the world: the Redis pods, both StatefulSets' revisions, `observed` and `memory`;
+ * and why any Redis or Sentinel pod is not starting (`troubles`, Redis pods first), for status and Events.
  */
-export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: TopologyStatus): Promise<RollInput & { troubles: PodTrouble[] }> {
+export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: Observation, memory: Memory): Promise<RollInput & { troubles: PodTrouble[] }> {
   const names = namesOf(spec);
   const stsType = typeOfKind('StatefulSet');
   const [redis, sentinels, podList] = await Promise.all([
@@ -407,6 +408,7 @@ export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespa
     pods,
     sentinelsRolledOut,
     observed,
+    memory,
     troubles,
   };
 }

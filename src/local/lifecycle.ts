@@ -25,18 +25,10 @@ import { tlsEnabled } from '../spec/index.ts';
 import { addressKey } from '../redis/address.ts';
 import { CLI_BIN } from '../root.ts';
 
+/** What the status (`status`, the dashboard, `/metrics`, `waitHealthy`) reads: the controller's topology under read-only users. */
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
-  return {
-    name: d.spec.name,
-    masterName: d.masterName,
-    quorum: d.spec.quorum,
-    nodes: d.nodes,
-    sentinels: d.sentinels,
-    // Status, metrics and the dashboard only read: the exporter's user is enough.
-    nodeAuth: d.users.exporter,
-    sentinelAuth: d.users.sentinelClient,
-    ...(tlsEnabled(d.spec) ? { tls: clientTlsOf(d) } : {}),
-  };
+  // Status, metrics and the dashboard only read: the exporter's user is enough.
+  return { ...topologyOf(d), name: d.spec.name, nodeAuth: d.users.exporter };
 }
 
 /**
@@ -112,7 +104,17 @@ export async function prepareUp(o: UpOptions): Promise<Prepared> {
 
 /** The topology as the controller sees it: addresses, timings and credentials of one deployment. */
 export function topologyOf(d: LocalDeployment): Topology {
-  return { ...statusTargetOf(d), nodeAuth: d.users.operator, monitorAuth: d.users.sentinel, timings: d.spec.sentinel };
+  return {
+    masterName: d.masterName,
+    quorum: d.spec.quorum,
+    timings: d.spec.sentinel,
+    nodes: d.nodes,
+    sentinels: d.sentinels,
+    nodeAuth: d.users.operator,
+    sentinelAuth: d.users.sentinelClient,
+    monitorAuth: d.users.sentinel,
+    ...(tlsEnabled(d.spec) ? { tls: clientTlsOf(d) } : {}),
+  };
 }
 
 /** A running local deployment: its processes, the controller that keeps the invariants, the endpoints. */

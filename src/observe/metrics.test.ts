@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePrometheusText, samplesOf, valueOf } from '../../test/prometheus.ts';
 import { TopologyMetrics } from './metrics.ts';
-import { nodeFigures, type NodeStatus, type SentinelStatus, type TopologyStatus } from './status.ts';
+import { nodeFigures } from '../redis/parse.ts';
+import type { NodeStatus, SentinelStatus, TopologyStatus } from './status.ts';
 
 const INFO = new Map([
   ['used_memory', '1048576'], ['connected_clients', '7'], ['total_commands_processed', '1234'],

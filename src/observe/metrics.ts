@@ -12,7 +12,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { addressKey } from '../redis/address.ts';
 import type { ControllerObserver } from '../topology/events.ts';
-import type { NodeFigures, NodeStatus, TopologyStatus } from './status.ts';
+import type { NodeFigures } from '../redis/parse.ts';
+import type { NodeStatus, TopologyStatus } from './status.ts';
 
 /** Connections open through the master and replica endpoints (the proxy), when a runtime has them. */
 export type EndpointConnections = () => { master: number; replicas: number };

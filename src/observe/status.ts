@@ -1,21 +1,21 @@
-import type { Endpoint, TlsSource } from '../redis/connect.ts';
-import { keyCount } from '../redis/parse.ts';
-import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+/**
+ * The status model: what `status`, health, `/metrics`, the dashboard and the operator's status and
+ * roll show. A pure derivation of one `Observation` (topology/observe.ts, the one probe round), never
+ * a second look at the nodes.
+ */
 import { addressKey } from '../redis/address.ts';
-import { namedByMajority, neededForFailover } from '../topology/agreement.ts';
+import type { NodeFigures } from '../redis/parse.ts';
+import { neededForFailover } from '../topology/agreement.ts';
+import { agreedMaster, nodeAt, type NodeObservation, type Observation, type SentinelObservation } from '../topology/observation.ts';
+import { observe, type Topology } from '../topology/observe.ts';
 
-/** What to look at: the same for a local deployment and (later) a Kubernetes one. */
-export interface StatusTarget {
+/** What to look at: the topology the controller watches (with the credentials to read it), and the deployment's name. */
+export interface StatusTarget extends Topology {
   readonly name: string;
-  readonly masterName: string;
-  readonly quorum: number;
-  readonly nodes: readonly { id: string; host: string; port: number }[];
-  readonly sentinels: readonly { id: string; host: string; port: number }[];
-  readonly nodeAuth: { readonly username?: string; readonly password?: string };
-  readonly sentinelAuth: { readonly username?: string; readonly password?: string };
-  /** Set when the deployment serves TLS only: every probe then speaks TLS with these files. */
-  readonly tls?: TlsSource;
 }
+
+/** What the status is about: the deployment's name, master group, quorum and configured members. */
+export type StatusScope = Pick<StatusTarget, 'name' | 'masterName' | 'quorum' | 'nodes' | 'sentinels'>;
 
 export interface NodeStatus {
   readonly id: string;
@@ -32,41 +32,6 @@ export interface NodeStatus {
   /** Selected `INFO` figures, under Redis's own field names (see `NODE_FIGURES`), plus `keys`. */
   readonly figures?: NodeFigures;
   readonly error?: string;
-}
-
-/**
- * The `INFO` fields a status carries for each reachable node: what people read from redis_exporter
- * (memory, clients, ops/s, keyspace hits and misses). Kept under Redis's names so the mapping to
- * exporter names lives in one place (`metrics.ts`).
- */
-export const NODE_FIGURES = [
-  'used_memory', 'used_memory_rss', 'maxmemory', 'connected_clients', 'blocked_clients', 'connected_slaves',
-  'total_connections_received', 'rejected_connections', 'total_commands_processed', 'instantaneous_ops_per_sec',
-  'keyspace_hits', 'keyspace_misses', 'expired_keys', 'evicted_keys', 'total_net_input_bytes',
-  'total_net_output_bytes', 'uptime_in_seconds',
-] as const;
-
-/** A node's figures: each of `NODE_FIGURES` it reported, `keys` (over every database, and per database) and its version. */
-export type NodeFigures = { readonly [K in (typeof NODE_FIGURES)[number] | 'keys']?: number } & {
-  readonly redisVersion?: string;
-  /** Keys per database that holds any, e.g. `{ db0: 12 }`. */
-  readonly dbKeys?: Readonly<Record<string, number>>;
-};
-
-/** Picks `NODE_FIGURES` out of a parsed `INFO` reply; fields the node did not report are left out. */
-export function nodeFigures(info: ReadonlyMap<string, string>): NodeFigures {
-  const figures: Record<string, number | string | Record<string, number>> = {};
-  for (const field of NODE_FIGURES) {
-    const value = Number(info.get(field));
-    if (info.has(field) && Number.isFinite(value)) figures[field] = value;
-  }
-  figures.keys = keyCount(info);
-  const dbKeys: Record<string, number> = {};
-  for (const [field, value] of info) if (/^db\d+$/.test(field)) dbKeys[field] = keyCount(new Map([[field, value]]));
-  figures.dbKeys = dbKeys;
-  const version = info.get('redis_version');
-  if (version) figures.redisVersion = version;
-  return figures as NodeFigures;
 }
 
 export interface SentinelStatus {
@@ -100,36 +65,35 @@ export interface TopologyStatus {
   readonly sentinels: SentinelStatus[];
 }
 
-function nodeStatus(id: string, p: NodeProbe): NodeStatus {
-  if (!p.reachable || !p.replication) return { id, host: p.host, port: p.port, role: 'down', reachable: false, error: p.error };
-  const r = p.replication;
-  const base = { id, host: p.host, port: p.port, role: r.role, reachable: true, offset: r.offset, figures: p.info ? nodeFigures(p.info) : undefined };
-  if (r.role !== 'replica') return base;
-  return { ...base, following: `${r.masterHost}:${r.masterPort}`, linkUp: r.linkUp };
+function nodeStatus(n: NodeObservation): NodeStatus {
+  if (!n.reachable) return { id: n.id, host: n.host, port: n.port, role: 'down', reachable: false, error: n.error };
+  const role = n.loadingAs ?? n.role;
+  const base = { id: n.id, host: n.host, port: n.port, role, reachable: true, offset: n.offset, figures: n.figures };
+  if (role !== 'replica') return base;
+  return { ...base, following: n.replicaOf ? addressKey(n.replicaOf) : undefined, linkUp: n.linkUp };
 }
 
-function sentinelStatus(id: string, p: SentinelProbe): SentinelStatus {
-  const v = p.view;
+function sentinelStatus(s: SentinelObservation): SentinelStatus {
   return {
-    id,
-    host: p.host,
-    port: p.port,
-    reachable: p.reachable,
-    master: v ? { host: v.host, port: v.port } : null,
-    masterFlags: v ? [...v.flags] : [],
-    replicasSeen: v ? v.replicas.filter((r) => !r.flags.has('s_down') && !r.flags.has('disconnected')).length : 0,
-    otherSentinelsSeen: v ? v.sentinels.filter((s) => !s.flags.has('s_down') && !s.flags.has('disconnected')).length : 0,
-    quorumOk: v?.ckquorum.ok ?? false,
-    quorumMessage: v ? v.ckquorum.message : p.reachable ? 'not monitoring this master' : 'unreachable',
-    failoverInProgress: v?.failoverInProgress ?? false,
-    configEpoch: v?.configEpoch ?? 0,
-    tilt: p.tilt,
-    error: p.error,
+    id: s.id,
+    host: s.host,
+    port: s.port,
+    reachable: s.reachable,
+    master: s.master ? { host: s.master.host, port: s.master.port } : null,
+    masterFlags: s.masterFlags ? [...s.masterFlags] : [],
+    replicasSeen: s.replicasSeen ?? 0,
+    otherSentinelsSeen: s.otherSentinelsSeen ?? 0,
+    quorumOk: s.ckquorum?.ok ?? false,
+    quorumMessage: s.ckquorum ? s.ckquorum.message : s.reachable ? 'not monitoring this master' : 'unreachable',
+    failoverInProgress: s.failoverInProgress,
+    configEpoch: s.configEpoch,
+    tilt: s.tilt,
+    error: s.error,
   };
 }
 
 /** The problems that keep a topology from being healthy; empty when it is. */
-export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: SentinelStatus[], master: { host: string; port: number } | null): string[] {
+export function assessHealth(t: StatusScope, nodes: NodeStatus[], sentinels: SentinelStatus[], master: { host: string; port: number } | null): string[] {
   const problems: string[] = [];
   const agreeing = sentinels.filter((s) => s.master && master && addressKey(s.master) === addressKey(master)).length;
   if (!master) {
@@ -170,22 +134,24 @@ export function assessHealth(t: StatusTarget, nodes: NodeStatus[], sentinels: Se
   return problems;
 }
 
-/** Probes every node and Sentinel in parallel and builds the status. Never throws for an unreachable member. */
-export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<TopologyStatus> {
-  const tls = t.tls ? { tls: t.tls } : {};
-  const nodeEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.nodeAuth, host: m.host, port: m.port, ...tls });
-  const sentinelEndpoint = (m: { host: string; port: number }): Endpoint => ({ ...t.sentinelAuth, host: m.host, port: m.port, ...tls });
-  const [nodeProbes, sentinelProbes] = await Promise.all([
-    Promise.all(t.nodes.map((n) => probeNode(nodeEndpoint(n), timeoutMs))),
-    Promise.all(t.sentinels.map((s) => probeSentinel(sentinelEndpoint(s), t.masterName, timeoutMs))),
-  ]);
-  const sentinels = t.sentinels.map((s, i) => sentinelStatus(s.id, sentinelProbes[i]));
-  const master = namedByMajority(sentinels.map((s) => s.master), t.sentinels.length) ?? null;
-  const masterOffset = nodeProbes.find((p) => master && addressKey(p) === addressKey(master))?.replication?.offset;
-  const nodes = t.nodes.map((n, i) => {
-    const s = nodeStatus(n.id, nodeProbes[i]);
+/**
+ * The status of one observation: each member as it answered, the master a majority of the configured
+ * Sentinels names, each replica's lag behind it, and the problems. Pure.
+ */
+export function statusOf(t: StatusScope, obs: Observation): TopologyStatus {
+  const sentinels = obs.sentinels.map(sentinelStatus);
+  const master = agreedMaster(obs) ?? null;
+  const named = master ? nodeAt(obs, master) : undefined;
+  const masterOffset = named?.reachable ? named.offset : undefined;
+  const nodes = obs.nodes.map((n) => {
+    const s = nodeStatus(n);
     return s.role === 'replica' && masterOffset !== undefined && s.offset !== undefined ? { ...s, lagBytes: Math.max(0, masterOffset - s.offset) } : s;
   });
   const problems = assessHealth(t, nodes, sentinels, master);
   return { name: t.name, healthy: problems.length === 0, problems, masterName: t.masterName, master, quorum: t.quorum, nodes, sentinels };
+}
+
+/** One probe round (`observe`) and its status. Never throws for an unreachable member. */
+export async function collectStatus(t: StatusTarget, timeoutMs = 1000): Promise<TopologyStatus> {
+  return statusOf(t, await observe(t, timeoutMs));
 }

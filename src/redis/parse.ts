@@ -101,3 +101,38 @@ export function keyCount(info: ReadonlyMap<string, string> | undefined): number 
   }
   return keys;
 }
+
+/**
+ * The `INFO` fields an observation carries for each reachable node: what people read from
+ * redis_exporter (memory, clients, ops/s, keyspace hits and misses). Kept under Redis's names so the
+ * mapping to exporter names lives in one place (`observe/metrics.ts`).
+ */
+export const NODE_FIGURES = [
+  'used_memory', 'used_memory_rss', 'maxmemory', 'connected_clients', 'blocked_clients', 'connected_slaves',
+  'total_connections_received', 'rejected_connections', 'total_commands_processed', 'instantaneous_ops_per_sec',
+  'keyspace_hits', 'keyspace_misses', 'expired_keys', 'evicted_keys', 'total_net_input_bytes',
+  'total_net_output_bytes', 'uptime_in_seconds',
+] as const;
+
+/** A node's figures: each of `NODE_FIGURES` it reported, `keys` (over every database, and per database) and its version. */
+export type NodeFigures = { readonly [K in (typeof NODE_FIGURES)[number] | 'keys']?: number } & {
+  readonly redisVersion?: string;
+  /** Keys per database that holds any, e.g. `{ db0: 12 }`. */
+  readonly dbKeys?: Readonly<Record<string, number>>;
+};
+
+/** Picks `NODE_FIGURES` out of a parsed `INFO` reply; fields the node did not report are left out. */
+export function nodeFigures(info: ReadonlyMap<string, string>): NodeFigures {
+  const figures: Record<string, number | string | Record<string, number>> = {};
+  for (const field of NODE_FIGURES) {
+    const value = Number(info.get(field));
+    if (info.has(field) && Number.isFinite(value)) figures[field] = value;
+  }
+  figures.keys = keyCount(info);
+  const dbKeys: Record<string, number> = {};
+  for (const [field, value] of info) if (/^db\d+$/.test(field)) dbKeys[field] = keyCount(new Map([[field, value]]));
+  figures.dbKeys = dbKeys;
+  const version = info.get('redis_version');
+  if (version) figures.redisVersion = version;
+  return figures as NodeFigures;
+}

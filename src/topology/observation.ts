@@ -5,6 +5,7 @@
  * stay true.
  */
 import { addressKey, sameAddress, type Address } from '../redis/address.ts';
+import type { NodeFigures } from '../redis/parse.ts';
 import { namedByMajority } from './agreement.ts';
 
 /** One Redis node as `ROLE` / `INFO replication` / `INFO keyspace` described it. */
@@ -15,7 +16,12 @@ export interface NodeObservation {
   readonly reachable: boolean;
   /** 'unknown' when the node answered but its role could not be read (e.g. still loading). */
   readonly role: 'master' | 'replica' | 'unknown';
-  /** For a replica: the master it follows. */
+  /**
+   * Set while the node loads its dataset (`INFO loading:1`): the role it reports meanwhile, which
+   * `role` does not trust ('unknown' until it has loaded). The status shows it.
+   */
+  readonly loadingAs?: 'master' | 'replica';
+  /** For a replica (one still loading too): the master it follows. */
   readonly replicaOf?: Address;
   /** For a replica: `master_link_status:up`. */
   readonly linkUp?: boolean;
@@ -31,6 +37,10 @@ export interface NodeObservation {
    * Absent when nothing is known, which is never a reason to act.
    */
   readonly gone?: string;
+  /** For a reachable node: the selected `INFO` figures (memory, clients, ops/s, keyspace), for status and metrics. */
+  readonly figures?: NodeFigures;
+  /** For an unreachable node: why, in one line (`errorText`). */
+  readonly error?: string;
 }
 
 /** One Sentinel's view of the deployment's master group. */
@@ -50,6 +60,17 @@ export interface SentinelObservation {
   readonly configEpoch: number;
   /** quorum, down-after, failover-timeout, parallel-syncs and auth-pass are as the spec says. */
   readonly settingsMatch: boolean;
+  // What the status shows besides (set when it monitors the deployment's master name):
+  /** The master's flags as this Sentinel reports them (`master`, `s_down`, `o_down`, ...). */
+  readonly masterFlags?: readonly string[];
+  /** Replicas it knows that are neither `s_down` nor `disconnected`. */
+  readonly replicasSeen?: number;
+  /** Other Sentinels it knows that are neither `s_down` nor `disconnected`. */
+  readonly otherSentinelsSeen?: number;
+  /** Its `SENTINEL CKQUORUM` answer. */
+  readonly ckquorum?: { readonly ok: boolean; readonly message: string };
+  /** For an unreachable Sentinel: why, in one line (`errorText`). */
+  readonly error?: string;
 }
 
 /** Everything observed in one pass. `sentinels` lists every CONFIGURED Sentinel, reachable or not. */
@@ -151,9 +172,17 @@ export function withGone(obs: Observation, gone: ReadonlyMap<string, string> | u
   return { ...obs, nodes: obs.nodes.map((n) => (gone.has(n.id) ? { ...n, gone: gone.get(n.id) } : n)) };
 }
 
-/** True when any reachable Sentinel reports a failover in progress. */
-export function failoverInProgress(obs: Observation): boolean {
-  return obs.sentinels.some((s) => s.reachable && s.failoverInProgress);
+/**
+ * The first reachable Sentinel (by id) that reports a failover in progress, whatever its state; unlike
+ * `busySentinel`, TILT does not count. For what only a failover makes unsafe.
+ */
+export function sentinelFailingOver(obs: Observation): SentinelObservation | undefined {
+  return byId(obs.sentinels).find((s) => s.reachable && s.failoverInProgress);
+}
+
+/** A reachable replica of `master` with its replication link up: one Sentinel may promote, a switchover may hand over to. */
+export function linkedReplicaOf(n: NodeObservation, master: Address): boolean {
+  return n.reachable && n.role === 'replica' && sameAddress(n.replicaOf, master) && n.linkUp === true;
 }
 
 /** The configured node at `address`, reachable or not; undefined when it is not one of ours. */

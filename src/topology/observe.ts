@@ -1,6 +1,6 @@
 import type { Endpoint, TlsSource } from '../redis/connect.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
-import { keyCount } from '../redis/parse.ts';
+import { keyCount, nodeFigures } from '../redis/parse.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
 
 /** What the controller watches and how it authenticates: the same shape for every runtime. */
@@ -28,7 +28,7 @@ export function sentinelEndpointIn(t: Topology, a: { host: string; port: number 
 
 export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
   const r = p.replication;
-  if (!p.reachable || !r) return { id, host: p.host, port: p.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0 };
+  if (!p.reachable || !r) return { id, host: p.host, port: p.port, reachable: false, role: 'unknown', offset: 0, replid: '', keys: 0, error: p.error };
   const loading = p.info?.get('loading') === '1';
   return {
     id,
@@ -36,18 +36,23 @@ export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
     port: p.port,
     reachable: true,
     role: loading ? 'unknown' : r.role,
+    ...(loading && r.role !== 'unknown' ? { loadingAs: r.role } : {}),
     replicaOf: r.role === 'replica' && r.masterHost ? { host: r.masterHost, port: r.masterPort ?? 0 } : undefined,
     linkUp: r.role === 'replica' ? r.linkUp : undefined,
     offset: r.offset,
     replid: r.replid,
     keys: keyCount(p.info),
+    figures: p.info ? nodeFigures(p.info) : undefined,
   };
 }
 
-export function sentinelObservation(id: string, p: SentinelProbe, t: Topology): SentinelObservation {
+/** Members a Sentinel lists that it can talk to: neither subjectively down nor disconnected. */
+const seen = (members: readonly { flags: ReadonlySet<string> }[]) => members.filter((m) => !m.flags.has('s_down') && !m.flags.has('disconnected')).length;
+
+export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>): SentinelObservation {
   const v = p.view;
   const base = { id, host: p.host, port: p.port, reachable: p.reachable, tilt: p.tilt };
-  if (!v) return { ...base, monitoring: false, failoverInProgress: false, configEpoch: 0, settingsMatch: false };
+  if (!v) return { ...base, monitoring: false, failoverInProgress: false, configEpoch: 0, settingsMatch: false, error: p.error };
   return {
     ...base,
     monitoring: true,
@@ -60,10 +65,18 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Topology): 
       v.downAfterMilliseconds === t.timings.downAfterMilliseconds &&
       v.failoverTimeout === t.timings.failoverTimeout &&
       v.parallelSyncs === t.timings.parallelSyncs,
+    masterFlags: [...v.flags],
+    replicasSeen: seen(v.replicas),
+    otherSentinelsSeen: seen(v.sentinels),
+    ckquorum: v.ckquorum,
   };
 }
 
-/** Asks every node and Sentinel at once; an unreachable one is listed as such, never left out. */
+/**
+ * Asks every node and Sentinel at once; an unreachable one is listed as such, never left out. The one
+ * probe round of the code: the planner reads the observation, and the status (with health, metrics and
+ * the dashboard) is derived from it (`statusOf`, observe/status.ts).
+ */
 export async function observe(t: Topology, timeoutMs = 500): Promise<Observation> {
   const [nodes, sentinels] = await Promise.all([
     Promise.all(t.nodes.map(async (n) => nodeObservation(n.id, await probeNode(nodeEndpointIn(t, n), timeoutMs)))),

@@ -1,6 +1,6 @@
 import type { Memory, NodeObservation, Observation, SentinelObservation } from './observation.ts';
 import {
-  agreedMaster, busySentinel, byId, hasData, nameOf, nodeAt, sentinelAhead, sentinelEpoch,
+  agreedMaster, busySentinel, byId, hasData, linkedReplicaOf, nameOf, nodeAt, sentinelAhead, sentinelEpoch,
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
 import { type Address, addressKey, addressOf, sameAddress } from '../redis/address.ts';
@@ -211,7 +211,7 @@ function followOutside(obs: Observation, memory: Memory, agreed: Address | undef
   }
   const outside = addressOf(agreed);
   const reachable = byId(obs.nodes).filter((n) => n.reachable);
-  const following = reachable.filter((n) => n.role === 'replica' && sameAddress(n.replicaOf, outside) && n.linkUp === true).length;
+  const following = reachable.filter((n) => linkedReplicaOf(n, outside)).length;
   const masters = reachable.filter((n) => n.role === 'master');
   const note = masters.length ? `; ${names(masters)} reports master (left to Sentinel)` : '';
   return {
@@ -332,7 +332,7 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, sp
     const p = converge(obs, best, [publish], { master: addressOf(best), epoch }, headline, false);
     // Sentinel then picks any of best's replicas: ask only once each is linked (a full sync in
     // progress would be promoted without the data).
-    const linked = obs.nodes.filter((n) => n.reachable && !sameAddress(n, best)).every((n) => n.role === 'replica' && sameAddress(n.replicaOf, best) && n.linkUp === true);
+    const linked = obs.nodes.filter((n) => n.reachable && !sameAddress(n, best)).every((n) => linkedReplicaOf(n, best));
     const settled = changes(p).length === 0;
     if (settled && linked) {
       return { ...p, actions: [...p.actions, { kind: 'sentinel-failover', from: addressOf(m), afterAbort: true }], reason: `${headline} and is master, its replicas linked; asking Sentinel to fail over again` };

@@ -53,7 +53,7 @@ import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication } from 
 import { errorText } from '../redis/probe.ts';
 import { act, releaseWrites, requestFailover, SWITCHOVER_CLIENT_NAME, WritesStillHeld } from './act.ts';
 import {
-  agreedMaster, busySentinel, byId, nameOf, nodeAt, type NodeObservation, type Observation,
+  agreedMaster, busySentinel, byId, linkedReplicaOf, nameOf, nodeAt, type NodeObservation, type Observation,
 } from './observation.ts';
 import { rankByData } from './plan-rank.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
@@ -171,7 +171,7 @@ export function chooseSwitchover(obs: Observation, to: Address | undefined): { m
   if (!master) throw new SwitchoverError(`the Sentinels name ${addressKey(agreed)}, which is not a node of this deployment`);
   if (!master.reachable) throw new SwitchoverError(`the master ${master.id} is unreachable; Sentinel fails it over by itself once it is down`);
   if (master.role !== 'master') throw new SwitchoverError(`${master.id}, the master the Sentinels name, reports role ${master.role}`);
-  const ready = (n: NodeObservation) => n.reachable && n.role === 'replica' && sameAddress(n.replicaOf, master) && n.linkUp === true;
+  const ready = (n: NodeObservation) => linkedReplicaOf(n, master);
   if (to) {
     const target = nodeAt(obs, to);
     if (!target) throw new SwitchoverError(`${addressKey(to)} is not a node of this deployment`);
