@@ -1,9 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRuntime, type RuntimeRecord } from '../src/local/supervisor.ts';
+import { withConnection } from '../src/redis/connect.ts';
 import { BIN, eventually, listeningPorts, processesUnder, runCli, testHome } from './helpers.ts';
 
 const PORT_BASE = 7300;
@@ -22,7 +23,7 @@ async function healthy(name: string): Promise<boolean> {
 
 describe('faults of the local kind', () => {
   after(async () => {
-    for (const name of ['twice', 'orphans', 'reseed', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
+    for (const name of ['twice', 'orphans', 'reseed', 'again', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
   });
 
   test('a second up with the same name is refused and changes nothing', async () => {
@@ -83,6 +84,39 @@ describe('faults of the local kind', () => {
     assert.equal(s.sentinels.find((x) => x.id === 'sentinel-2')?.master?.port, PORT_BASE + 60 + 2);
     assert.match(readFileSync(conf, 'utf8'), new RegExp(`^sentinel monitor \\S+ 127\\.0\\.0\\.1 ${PORT_BASE + 60 + 2} `, 'm'), 'the rewritten config monitors node-2');
     assert.equal((await runCli(home, ['down', '--name', 'reseed'])).code, 0);
+  });
+
+  test('persistence on, down and up after a failover: the deployment starts from the last master, and a write a lagging node missed is kept', async () => {
+    const spec = join(home, 'again.yaml');
+    writeFileSync(spec, 'name: again\npersistence:\n  enabled: true\n');
+    const base = PORT_BASE + 30;
+    assert.equal((await runCli(home, ['up', '-d', '-f', spec, '--port-base', String(base)])).code, 0);
+    assert.equal((await runCli(home, ['failover', '--name', 'again', '--to', 'node-2'])).code, 0);
+    const password = (await runCli(home, ['password', '--name', 'again'])).stdout.trim();
+    // node-0 misses the last write: stopped while node-2 takes it (node-1 acknowledges it).
+    const frozen = runtimeOf('again').members['node-0'].pid;
+    process.kill(frozen, 'SIGSTOP');
+    const master = { host: '127.0.0.1', port: base + 2 };
+    await withConnection({ ...master, password }, async (c) => {
+      assert.equal(await c.set('after-failover', 'kept'), 'OK');
+      assert.equal(await c.call('WAIT', '1', '2000'), 1);
+    });
+    // appendfsync everysec: the write is in node-2's AOF within a second or so.
+    const aof = join(home, 'again', 'node-2', 'data', 'appendonlydir');
+    await eventually('the write in node-2\'s AOF', 10_000, async () =>
+      (readdirSync(aof).some((f) => f.endsWith('.incr.aof') && readFileSync(join(aof, f), 'utf8').includes('after-failover')) ? true : undefined));
+    assert.equal((await runCli(home, ['down', '--name', 'again'])).code, 0);
+    const up = await runCli(home, ['up', '-d', '-f', spec, '--port-base', String(base)]);
+    assert.equal(up.code, 0, up.stderr);
+    const s = await eventually('healthy again', 20_000, async () => {
+      const now = JSON.parse((await runCli(home, ['status', '--json', '--name', 'again'])).stdout) as { healthy: boolean; master: { port: number } | null };
+      return now.healthy ? now : undefined;
+    });
+    assert.equal(s.master?.port, base + 2, 'node-2, the master when it stopped, is master again');
+    for (const port of [base, base + 1, base + 2]) {
+      await eventually(`the write on ${port}`, 10_000, () => withConnection({ host: '127.0.0.1', port, password }, (c) => c.get('after-failover')).then((v) => (v === 'kept' ? true : undefined)));
+    }
+    assert.equal((await runCli(home, ['down', '--name', 'again'])).code, 0);
   });
 
   test('stale state after a crash or reboot (dead pids recorded): up starts fresh', async () => {

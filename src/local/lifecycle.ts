@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.ts';
 import type { RedisHASpec } from '../spec/types.ts';
 import { collectStatus, type StatusTarget, type TopologyStatus } from '../observe/status.ts';
-import { masterForReseededSentinel, replicaOfForRestart } from '../topology/restart.ts';
+import { masterForBootstrap, masterForReseededSentinel, replicaOfForRestart } from '../topology/restart.ts';
 import { findBinaries } from './binaries.ts';
 import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, type LocalDeployment, type Placement } from './deployment.ts';
 import { MasterRouter } from '../endpoint/router.ts';
@@ -189,7 +189,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
-  else supervisor.bootstrap(d.bootstrapFrom ?? d.nodes[0]);
+  else supervisor.bootstrap(d.bootstrapFrom ?? masterForBootstrap(memory.load(), d.nodes));
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
   void router.start();

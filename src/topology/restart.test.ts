@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { masterForReseededSentinel, replicaOfForRestart } from './restart.ts';
+import { masterForBootstrap, masterForReseededSentinel, replicaOfForRestart } from './restart.ts';
 import { clusterWithMasterAndTwoReplicas, node, nodeAddress, observation, replica, sentinel } from './plan-fixtures.ts';
 
 describe('replicaOfForRestart: the role of a node the supervisor restarts', () => {
@@ -49,5 +49,16 @@ describe('masterForReseededSentinel: what a Sentinel that lost its config monito
 
   it('no node answers: nothing to choose', () => {
     assert.equal(masterForReseededSentinel(observation([node(0, { reachable: false })], []), { epoch: 0 }), undefined);
+  });
+});
+
+describe('masterForBootstrap: the master a stopped deployment starts from', () => {
+  const nodes = [0, 1, 2].map(nodeAddress);
+  it('the master remembered from the last run, when it is one of the nodes', () => {
+    assert.deepEqual(masterForBootstrap({ master: nodeAddress(2), epoch: 3 }, nodes), nodeAddress(2));
+  });
+  it('the first node on a first start, or when the remembered master is no node of ours (a migration\'s outside master)', () => {
+    assert.deepEqual(masterForBootstrap({ epoch: 0 }, nodes), nodeAddress(0));
+    assert.deepEqual(masterForBootstrap({ master: { host: '10.0.0.7', port: 6379 }, epoch: 3 }, nodes), nodeAddress(0));
   });
 });

@@ -34,3 +34,14 @@ export function masterForReseededSentinel(obs: Observation, memory: Memory): Add
   const best = rankByData(obs, memory)[0];
   return best ? addressOf(best) : undefined;
 }
+
+/**
+ * The master a deployment starts from when none of its processes runs (`up` after `down`, or the first
+ * `up`): the master remembered from the last run (`memory.master`) when it is one of `nodes`, since it
+ * took the last acknowledged writes and, with persistence on, every other node resyncs from the one
+ * chosen here; else the first node (a first start: all are empty). The memory survives `down` in the
+ * state directory.
+ */
+export function masterForBootstrap(memory: Memory, nodes: readonly Address[]): Address {
+  return addressOf((memory.master && nodes.find((n) => sameAddress(n, memory.master))) || nodes[0]);
+}
