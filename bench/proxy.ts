@@ -4,7 +4,6 @@ import { availableParallelism } from 'node:os';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withConnection, type TlsFiles } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
@@ -15,6 +14,7 @@ import { writePrivateFile } from '../src/local/fsutil.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import { UserError } from '../src/errors.ts';
 import { addressKey } from '../src/redis/address.ts';
+import { CLI_BIN } from '../src/root.ts';
 
 /**
  * A throwaway ACL user for redis-benchmark, created on each node of the bench's own deployment only:
@@ -227,10 +227,9 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
   for (const n of d.nodes) {
     await withConnection({ ...n, password: d.spec.auth.password, tls }, (c) => c.call('ACL', 'SETUSER', BENCH_USER, 'reset', 'on', 'nopass', '~*', '&*', '+@all'));
   }
-  const bin = fileURLToPath(new URL('../bin/redis-ha.js', import.meta.url));
   const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
   const startOurs = (port: number, datapath: 'handles' | 'streams'): ChildProcess => {
-    const child = spawn(process.execPath, [bin, 'proxy', '--sentinels', d.sentinels.map(addressKey).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
+    const child = spawn(process.execPath, [CLI_BIN, 'proxy', '--sentinels', d.sentinels.map(addressKey).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
       env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword, REDIS_HA_DATAPATH: datapath },
       stdio: 'ignore',
     });
