@@ -260,16 +260,37 @@ export class Operator {
     this.stats.reconciles++;
     const [namespace, name] = key.split('/') as [string, string];
     const cr = this.#resources.get(namespace, name);
-    if (!cr || cr.metadata.deletionTimestamp) {
-      this.#tlsTold.delete(key);
-      this.#certificates.delete(key);
-      const r = this.#runtimes.get(key);
-      if (!r) return '';
-      this.#runtimes.delete(key);
-      await r.runtime.stop();
-      return 'resource deleted: stopped its controller (its objects go with it through their owner references)';
-    }
-    // 1. The Secret: the user's, or the one we made, whose passwords we keep.
+    if (!cr || cr.metadata.deletionTimestamp) return this.#forget(key);
+    // 1. The Secret and the desired objects.
+    const wanted = await this.#desired(cr, key);
+    if (typeof wanted === 'string') return wanted;
+    // 2. The certificate (tls.enabled).
+    const { objects, tls } = await this.#certificate(cr, key, wanted.desired);
+    // 3. Apply and prune.
+    const changed = await this.#applyAll(cr, key, objects);
+    // 4. The runtime.
+    const runtime = await this.#ensureRuntime(cr, key, wanted.desired.spec, wanted.appliedSecret, tls);
+    if (runtime) changed.push(runtime);
+    return changed.length ? changed.join(', ') : '';
+  }
+
+  /** The resource is gone (or going): its controller stops; its objects go through their owner references. */
+  async #forget(key: string): Promise<string> {
+    this.#tlsTold.delete(key);
+    this.#certificates.delete(key);
+    const r = this.#runtimes.get(key);
+    if (!r) return '';
+    this.#runtimes.delete(key);
+    await r.runtime.stop();
+    return 'resource deleted: stopped its controller (its objects go with it through their owner references)';
+  }
+
+  /**
+   * The Secret (the user's, or the one we made, whose passwords we keep) and the objects the spec asks
+   * for; a string when the spec is rejected (the reconcile's result). Throws when the user's Secret is missing.
+   */
+  async #desired(cr: RedisHAResource, key: string): Promise<{ desired: Extract<ReturnType<typeof desiredObjects>, { ok: true }>; appliedSecret: { data?: Record<string, string> } | undefined } | string> {
+    const { namespace, name } = cr.metadata as { namespace: string; name: string };
     const existing = (cr.spec?.auth as { existingSecret?: string } | undefined)?.existingSecret;
     const naming = cr.spec?.naming === 'bitnami' ? 'bitnami' : 'redis-ha';
     const secretName = existing ?? namesOf({ name, naming }).secret;
@@ -281,71 +302,92 @@ export class Operator {
       this.#events.record(cr, 'Warning', 'MissingSecret', `Secret ${namespace}/${existing} (auth.existingSecret) does not exist; create it with the keys the README lists`);
       throw new KubeApiError(409, 'MissingSecret', `Secret ${namespace}/${existing} named by auth.existingSecret does not exist`);
     }
-    // 2. The certificate (tls.enabled): read from its Secret through the API, never written anywhere.
-    let objects = desired.objects;
-    let tls: TlsMaterial | undefined;
+    const appliedSecret = existing === undefined ? { data: (desired.objects.find((o) => o.kind === 'Secret')?.data as Record<string, string>) } : secret;
+    return { desired, appliedSecret };
+  }
+
+  /**
+   * The certificate, read from its Secret through the API, never written anywhere; the objects with its
+   * hash. Until it exists, applies what does not mount it (cert-manager needs its Certificate to issue
+   * it) and throws: a pod would only wait for the volume, then roll when it appears.
+   */
+  async #certificate(cr: RedisHAResource, key: string, desired: Extract<ReturnType<typeof desiredObjects>, { ok: true }>): Promise<{ objects: K8sObject[]; tls?: TlsMaterial }> {
+    const namespace = cr.metadata.namespace as string;
     const tlsName = tlsSecretName(desired.spec);
-    if (tlsName === undefined) this.#certificates.delete(key);
-    const changed: string[] = [];
-    if (tlsName !== undefined) {
-      const tlsSecret = await this.#secret(tlsName, namespace);
-      const m = tlsMaterialOf(desired.spec, namespace, tlsSecret);
-      if (!m.ok) {
-        // Apply what does not mount the certificate (cert-manager needs its Certificate to issue it), and
-        // start no pod until it exists: a pod would only wait for the volume, then roll when it appears.
-        for (const o of objects) if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment' && (await this.#apply(o, cr))) changed.push(`${o.kind}/${o.metadata.name}`);
-        if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
-        // Waiting for cert-manager is what a new resource does first (Normal); a user Secret that is missing or incomplete is not.
-        const issuing = desired.spec.tls?.certManager !== undefined && tlsSecret === undefined;
-        this.#tellOnce(cr, issuing ? 'Normal' : 'Warning', issuing ? 'WaitingForCertificate' : 'MissingTlsSecret', m.problem);
-        throw new KubeApiError(409, 'WaitingForCertificate', m.problem);
-      }
-      tls = m.material;
-      objects = withTlsHash(objects, tls);
-      this.#certificates.set(key, { secret: tlsName, spec: desired.spec, hash: tlsHash(tls) });
-      const uncovered = uncoveredNames(desired.spec, namespace, tls.certPem);
-      if (uncovered.length)
-        this.#tellOnce(cr, 'Warning', 'CertificateNames', `the certificate in Secret ${namespace}/${tlsName} does not name ${uncovered.length} of the hosts clients and peers connect by, so TLS clients that verify names fail on them: ${uncovered.join(', ')}`, tlsHash(tls));
-      else this.#tlsTold.delete(key);
+    if (tlsName === undefined) {
+      this.#certificates.delete(key);
+      return { objects: desired.objects };
     }
-    // 3. Apply, in render's order (Secret and ConfigMaps before the StatefulSets that mount them).
+    const tlsSecret = await this.#secret(tlsName, namespace);
+    const m = tlsMaterialOf(desired.spec, namespace, tlsSecret);
+    if (!m.ok) {
+      const changed: string[] = [];
+      for (const o of desired.objects) if (o.kind !== 'StatefulSet' && o.kind !== 'Deployment' && (await this.#apply(o, cr))) changed.push(`${o.kind}/${o.metadata.name}`);
+      if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
+      // Waiting for cert-manager is what a new resource does first (Normal); a user Secret that is missing or incomplete is not.
+      const issuing = desired.spec.tls?.certManager !== undefined && tlsSecret === undefined;
+      this.#tellOnce(cr, issuing ? 'Normal' : 'Warning', issuing ? 'WaitingForCertificate' : 'MissingTlsSecret', m.problem);
+      throw new KubeApiError(409, 'WaitingForCertificate', m.problem);
+    }
+    const tls = m.material;
+    this.#certificates.set(key, { secret: tlsName, spec: desired.spec, hash: tlsHash(tls) });
+    const uncovered = uncoveredNames(desired.spec, namespace, tls.certPem);
+    if (uncovered.length)
+      this.#tellOnce(cr, 'Warning', 'CertificateNames', `the certificate in Secret ${namespace}/${tlsName} does not name ${uncovered.length} of the hosts clients and peers connect by, so TLS clients that verify names fail on them: ${uncovered.join(', ')}`, tlsHash(tls));
+    else this.#tlsTold.delete(key);
+    return { objects: withTlsHash(desired.objects, tls), tls };
+  }
+
+  /**
+   * Applies in render's order (Secret and ConfigMaps before the StatefulSets that mount them), then
+   * prunes what a previous generation made and this one does not ask for; one Event for what changed.
+   */
+  async #applyAll(cr: RedisHAResource, key: string, objects: K8sObject[]): Promise<string[]> {
+    const changed: string[] = [];
     for (const o of objects) if (await this.#apply(o, cr)) changed.push(`${o.kind}/${o.metadata.name}`);
-    // 4. Prune what a previous generation made and this one does not ask for.
     const generation = cr.metadata.generation ?? 0;
     if (this.#pruned.get(key) !== generation) {
       changed.push(...(await this.#prune(cr, objects)));
       this.#pruned.set(key, generation);
     }
     if (changed.length) this.#events.record(cr, 'Normal', 'Applied', `applied ${changed.join(', ')}`);
-    // 5. The runtime, replaced when what it watches changed (a renewed certificate too).
-    const appliedSecret = existing === undefined ? { data: (desired.objects.find((o) => o.kind === 'Secret')?.data as Record<string, string>) } : secret;
-    const topology = topologyOf(desired.spec, namespace, appliedSecret, tls);
+    return changed;
+  }
+
+  /**
+   * The resource's runtime (topology controller, labels, status, roll), replaced when what it watches
+   * changed (a renewed certificate too); what was done, or undefined when it runs on.
+   */
+  async #ensureRuntime(cr: RedisHAResource, key: string, spec: RedisHASpec, appliedSecret: { data?: Record<string, string> } | undefined, tls: TlsMaterial | undefined): Promise<string | undefined> {
+    const { namespace, name } = cr.metadata as { namespace: string; name: string };
+    const topology = topologyOf(spec, namespace, appliedSecret, tls);
     const runtimeKey = DeploymentRuntime.keyOf(topology);
     const current = this.#runtimes.get(key);
-    if (current?.key !== runtimeKey) {
-      if (current) await current.runtime.stop();
-      const metrics = new TopologyMetrics();
-      metrics.registry.setDefaultLabels({ namespace, redisha: name });
-      const runtime = new DeploymentRuntime({
-        client: this.#o.client,
-        spec: desired.spec,
-        namespace,
-        topology,
-        resource: () => this.#resources.get(namespace, name),
-        pods: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name).map((p) => ({ name: p.metadata.name, labels: p.metadata.labels })),
-        // The informer holds whole Pods; `Pod` here types only what the operator itself reads.
-        podObjects: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name) as unknown as PodObject[],
-        events: this.#events,
-        log: this.#o.log,
-        metrics,
-        statusIntervalMs: this.#o.statusIntervalMs,
-        controllerResyncMs: this.#o.controllerResyncMs,
-      });
-      this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
-      runtime.start(this.#o.controllers !== false);
-      changed.push(current ? 'restarted its topology controller' : 'started its topology controller');
-    } else current.runtime.writeStatusSoon();
-    return changed.length ? changed.join(', ') : '';
+    if (current?.key === runtimeKey) {
+      current.runtime.writeStatusSoon();
+      return undefined;
+    }
+    if (current) await current.runtime.stop();
+    const metrics = new TopologyMetrics();
+    metrics.registry.setDefaultLabels({ namespace, redisha: name });
+    const runtime = new DeploymentRuntime({
+      client: this.#o.client,
+      spec,
+      namespace,
+      topology,
+      resource: () => this.#resources.get(namespace, name),
+      pods: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name).map((p) => ({ name: p.metadata.name, labels: p.metadata.labels })),
+      // The informer holds whole Pods; `Pod` here types only what the operator itself reads.
+      podObjects: () => this.#pods.list(namespace).filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name) as unknown as PodObject[],
+      events: this.#events,
+      log: this.#o.log,
+      metrics,
+      statusIntervalMs: this.#o.statusIntervalMs,
+      controllerResyncMs: this.#o.controllerResyncMs,
+    });
+    this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
+    runtime.start(this.#o.controllers !== false);
+    return current ? 'restarted its topology controller' : 'started its topology controller';
   }
 
   /** A Secret read by name (the operator may not list Secrets); undefined when there is none. */
