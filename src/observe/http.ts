@@ -106,6 +106,120 @@ async function readBody(req: IncomingMessage, limit = 4096): Promise<string> {
   return body;
 }
 
+/** Host check against DNS rebinding: a server on loopback answers only to loopback names with its port. */
+function hostAllowed(req: IncomingMessage, host: string, port: number): boolean {
+  if (!isLoopback(host)) return true;
+  const given = req.headers.host ?? '';
+  return LOOPBACK_NAMES.some((name) => given === `${name}:${port}`);
+}
+
+/** Why a switchover request is refused (cross-origin or cross-site, not JSON, no page token), or undefined. */
+function switchoverRefusal(req: IncomingMessage, token: string): string | undefined {
+  const host = req.headers.host ?? '';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return `cross-origin request refused (Origin ${origin})`;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return `cross-site request refused (Sec-Fetch-Site ${site})`;
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return 'the request must be application/json';
+  if (!sameToken(req.headers['x-redis-ha-token'] as string | undefined, token)) return 'missing or wrong X-Redis-HA-Token; reload the dashboard';
+  return undefined;
+}
+
+/**
+ * The status viewers see: one status per `STATUS_MAX_AGE_MS` shared by every viewer and scrape, pushed
+ * to the open event streams on a timer and at once after a failover, repair or switchover.
+ */
+class StatusFeed {
+  readonly #source: DashboardSource;
+  readonly #viewers = new Set<ServerResponse>();
+  readonly #unsubscribe: () => void;
+  #cached?: { at: number; doc: Promise<StatusDocument> };
+  #timer?: NodeJS.Timeout;
+
+  constructor(source: DashboardSource) {
+    this.#source = source;
+    this.#unsubscribe = source.timeline.subscribe((entry) => {
+      this.#broadcast('timeline', entry);
+      // A failover or repair changes what the topology looks like: show it now, not at the next tick.
+      if (entry.kind === 'failover' || entry.kind === 'repair' || entry.kind === 'switchover') setTimeout(() => void this.push(), 50);
+    });
+  }
+
+  status(): Promise<StatusDocument> {
+    if (!this.#cached || Date.now() - this.#cached.at > STATUS_MAX_AGE_MS) {
+      const doc = this.#source.status();
+      this.#cached = { at: Date.now(), doc };
+      doc.catch(() => (this.#cached = undefined));
+    }
+    return this.#cached.doc;
+  }
+
+  #broadcast(event: string, data: unknown): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const v of this.#viewers) v.write(frame);
+  }
+
+  async push(): Promise<void> {
+    try {
+      this.#broadcast('status', await this.status());
+    } catch (err) {
+      this.#broadcast('problem', { message: (err as Error).message });
+    }
+  }
+
+  /** An event stream: the timeline so far, then the status and every change. */
+  open(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
+    res.write('retry: 1000\n\n');
+    res.write(`event: hello\ndata: ${JSON.stringify({ timeline: this.#source.timeline.entries() })}\n\n`);
+    this.#viewers.add(res);
+    req.on('close', () => this.#viewers.delete(res));
+    void this.status().then((doc) => res.write(`event: status\ndata: ${JSON.stringify(doc)}\n\n`), () => {});
+  }
+
+  start(pushMs: number): void {
+    this.#timer = setInterval(() => {
+      if (this.#viewers.size > 0) void this.push();
+    }, pushMs);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#unsubscribe();
+    for (const v of this.#viewers) v.end();
+    this.#viewers.clear();
+  }
+}
+
+/** `POST /api/switchover`: guarded by `switchoverRefusal`, one at a time, the result or reason as JSON. */
+function switchoverHandler(source: DashboardSource, token: string, feed: StatusFeed): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  let switching = false;
+  return async (req, res) => {
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' });
+    const refusal = switchoverRefusal(req, token);
+    if (refusal) return sendJson(res, 403, { error: refusal });
+    if (!source.switchover) return sendJson(res, 404, { error: 'this runtime offers no switchover' });
+    let to: string | undefined;
+    try {
+      const body = JSON.parse((await readBody(req)) || '{}') as { to?: unknown };
+      if (body.to !== undefined && body.to !== null && body.to !== '' && typeof body.to !== 'string') throw new Error('"to" must be a node id');
+      to = body.to ? (body.to as string) : undefined;
+    } catch (err) {
+      return sendJson(res, 400, { error: (err as Error).message });
+    }
+    if (switching) return sendJson(res, 409, { error: 'a switchover is already running' });
+    switching = true;
+    try {
+      return sendJson(res, 200, { result: await source.switchover(to) });
+    } catch (err) {
+      return sendJson(res, 409, { error: (err as Error).message });
+    } finally {
+      switching = false;
+      void feed.push();
+    }
+  };
+}
+
 /**
  * Starts the server. Fails (EADDRINUSE, ...) like `listen` does; the caller decides whether that stops
  * it.
@@ -117,82 +231,13 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
   const files = readDashboardFiles();
   const token = randomBytes(24).toString('base64url');
   const page = (files.get('index.html') ?? '').replace(TOKEN_PLACEHOLDER, token).replace('__REDIS_HA_SWITCHOVER__', o.source.switchover ? 'on' : 'off');
-  const viewers = new Set<ServerResponse>();
-  let cached: { at: number; doc: Promise<StatusDocument> } | undefined;
-  let switching = false;
-  let pushTimer: NodeJS.Timeout | undefined;
-
-  const status = (): Promise<StatusDocument> => {
-    if (!cached || Date.now() - cached.at > STATUS_MAX_AGE_MS) {
-      const doc = o.source.status();
-      cached = { at: Date.now(), doc };
-      doc.catch(() => (cached = undefined));
-    }
-    return cached.doc;
-  };
-
-  const broadcast = (event: string, data: unknown) => {
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const v of viewers) v.write(frame);
-  };
-  const push = async () => {
-    try {
-      broadcast('status', await status());
-    } catch (err) {
-      broadcast('problem', { message: (err as Error).message });
-    }
-  };
-  const unsubscribe = o.source.timeline.subscribe((entry) => {
-    broadcast('timeline', entry);
-    // A failover or repair changes what the topology looks like: show it now, not at the next tick.
-    if (entry.kind === 'failover' || entry.kind === 'repair' || entry.kind === 'switchover') setTimeout(() => void push(), 50);
-  });
-
-  /** Host (DNS rebinding) check: a server on loopback answers only to loopback names with its port. */
-  const hostAllowed = (req: IncomingMessage, port: number): boolean => {
-    if (!isLoopback(o.host)) return true;
-    const host = req.headers.host ?? '';
-    return LOOPBACK_NAMES.some((name) => host === `${name}:${port}`);
-  };
-
-  const switchoverRefusal = (req: IncomingMessage): string | undefined => {
-    const host = req.headers.host ?? '';
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${host}`) return `cross-origin request refused (Origin ${origin})`;
-    const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') return `cross-site request refused (Sec-Fetch-Site ${site})`;
-    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return 'the request must be application/json';
-    if (!sameToken(req.headers['x-redis-ha-token'] as string | undefined, token)) return 'missing or wrong X-Redis-HA-Token; reload the dashboard';
-    return undefined;
-  };
+  const feed = new StatusFeed(o.source);
+  const switchover = switchoverHandler(o.source, token, feed);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, port: number): Promise<void> => {
-    if (!hostAllowed(req, port)) return send(res, 403, 'text/plain', `Host ${req.headers.host ?? '(none)'} refused: use http://${o.host}:${port}/\n`);
+    if (!hostAllowed(req, o.host, port)) return send(res, 403, 'text/plain', `Host ${req.headers.host ?? '(none)'} refused: use http://${o.host}:${port}/\n`);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/api/switchover') {
-      if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' });
-      const refusal = switchoverRefusal(req);
-      if (refusal) return sendJson(res, 403, { error: refusal });
-      if (!o.source.switchover) return sendJson(res, 404, { error: 'this runtime offers no switchover' });
-      let to: string | undefined;
-      try {
-        const body = JSON.parse((await readBody(req)) || '{}') as { to?: unknown };
-        if (body.to !== undefined && body.to !== null && body.to !== '' && typeof body.to !== 'string') throw new Error('"to" must be a node id');
-        to = body.to ? (body.to as string) : undefined;
-      } catch (err) {
-        return sendJson(res, 400, { error: (err as Error).message });
-      }
-      if (switching) return sendJson(res, 409, { error: 'a switchover is already running' });
-      switching = true;
-      try {
-        return sendJson(res, 200, { result: await o.source.switchover(to) });
-      } catch (err) {
-        return sendJson(res, 409, { error: (err as Error).message });
-      } finally {
-        switching = false;
-        void push();
-      }
-    }
+    if (path === '/api/switchover') return switchover(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'use GET\n');
     if (path in DASHBOARD_FILES) {
       const { file, type } = DASHBOARD_FILES[path as keyof typeof DASHBOARD_FILES];
@@ -205,21 +250,14 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       case '/healthz':
         return send(res, 200, 'text/plain', 'ok\n');
       case '/metrics':
-        o.source.metrics.update(await status());
+        o.source.metrics.update(await feed.status());
         return send(res, 200, o.source.metrics.contentType, await o.source.metrics.text());
       case '/api/status':
-        return sendJson(res, 200, await status());
+        return sendJson(res, 200, await feed.status());
       case '/api/timeline':
         return sendJson(res, 200, o.source.timeline.entries(Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after') ?? 0)));
-      case '/api/events': {
-        res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
-        res.write('retry: 1000\n\n');
-        res.write(`event: hello\ndata: ${JSON.stringify({ timeline: o.source.timeline.entries() })}\n\n`);
-        viewers.add(res);
-        req.on('close', () => viewers.delete(res));
-        void status().then((doc) => res.write(`event: status\ndata: ${JSON.stringify(doc)}\n\n`), () => {});
-        return;
-      }
+      case '/api/events':
+        return feed.open(req, res);
       default:
         return send(res, 404, 'text/plain', 'not found\n');
     }
@@ -239,18 +277,13 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       resolve();
     });
   });
-  pushTimer = setInterval(() => {
-    if (viewers.size > 0) void push();
-  }, o.pushMs ?? 1000);
+  feed.start(o.pushMs ?? 1000);
   const port = (server.address() as AddressInfo).port;
   const shownHost = o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     url: `http://${shownHost}:${port}/`,
     async close() {
-      clearInterval(pushTimer);
-      unsubscribe();
-      for (const v of viewers) v.end();
-      viewers.clear();
+      feed.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
