@@ -501,6 +501,12 @@ async function catchUp(run: Run, s: Paused): Promise<SwitchoverState> {
 
 /** Step 5: `SENTINEL FAILOVER`, asked of the well-timed Sentinel first. */
 async function askFailover(run: Run, s: CaughtUp): Promise<SwitchoverState> {
+  // From the request on, Sentinel may replace this master even if this process dies: the pause then
+  // lasts as long as Sentinel's own bound on a failover (failover-timeout, as a controller's
+  // hold-writes), not pauseMs, so the old master cannot take writes the promoted one never gets before
+  // it is fenced (by a rerun, the controller or Sentinel). A pause only ever extends (CLIENT PAUSE keeps
+  // the later end), so the renewals do not shorten it; the fence or the undo lifts it.
+  await run.master.call('CLIENT', 'PAUSE', String(Math.max(run.pauseMs, run.t.timings.failoverTimeout)), 'WRITE').catch(() => undefined);
   let accepted: Endpoint;
   try {
     accepted = await requestFailover(s.ready.map((x) => sentinelEndpointIn(run.t, x.address)), run.t.masterName);
