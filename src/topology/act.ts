@@ -5,7 +5,7 @@ import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey } from '../redis/address.ts';
-import { failoverObjection } from './agreement.ts';
+import { failoverObjection, fenceOvertaken, type SentinelNowView } from './agreement.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
 export interface MasterPublisher {
@@ -19,19 +19,16 @@ export interface MasterPublisher {
  */
 export class ActionOvertaken extends Error {}
 
-/**
- * Whether a Sentinel has moved `node` up since the plan: asked all at once (any one may be the one
- * that has just promoted it while the others lag), some Sentinel names `node` as master under a config
- * epoch newer than that of every Sentinel naming `master`, the one the fence would point it at (the
- * newest epoch is the one all Sentinels adopt). A stale Sentinel naming `node` under an older epoch
- * does not count. Returns that Sentinel's address, or undefined.
- */
-async function promotedSince(t: Topology, node: Address, master: Address): Promise<string | undefined> {
+/** Every Sentinel asked at once what it names now, with its epoch and failover state (`fenceOvertaken`). */
+async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
   const views = await Promise.all(t.sentinels.map((s) =>
-    withConnection(sentinelEndpointIn(t, s), (c) => c.call('SENTINEL', 'MASTER', t.masterName), 300).then(parseFlatRecord, () => undefined)));
-  const named = views.flatMap((v, i) => (v ? [{ sentinel: addressKey(t.sentinels[i]), master: `${v.get('ip')}:${v.get('port')}`, epoch: Number(v.get('config-epoch') ?? 0) || 0 }] : []));
-  const fenceEpoch = Math.max(-1, ...named.filter((n) => n.master === addressKey(master)).map((n) => n.epoch));
-  return named.find((n) => n.master === addressKey(node) && n.epoch > fenceEpoch)?.sentinel;
+    withConnection(sentinelEndpointIn(t, s), async (c) => {
+      const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
+      const named = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', t.masterName)) as string[] | null;
+      if (!Array.isArray(named) || named.length !== 2) return undefined;
+      return { sentinel: addressKey(s), named: `${named[0]}:${named[1]}`, epoch: Number(m.get('config-epoch') ?? 0) || 0, failoverState: m.get('failover-state') ?? 'none' };
+    }, 300).catch(() => undefined)));
+  return views.filter((v): v is SentinelNowView => v !== undefined);
 }
 
 /** Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered. */
@@ -117,8 +114,8 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
       // Never fence the node a Sentinel has just promoted (the plan may predate the promotion). A
       // slower Sentinel that still names the node under the older epoch (the switchover's fence of the
       // master it replaced) does not stop it.
-      const by = await promotedSince(t, a.node, a.master);
-      if (by) throw new ActionOvertaken(`Sentinel ${by} now names ${addressKey(a.node)} as master under a newer config epoch`);
+      const overtaken = fenceOvertaken(await sentinelsNow(t), addressKey(a.node), addressKey(a.master));
+      if (overtaken) throw new ActionOvertaken(overtaken);
       // Demote first, then drop the clients that may still hold the old role in mind; a writer
       // reconnecting finds the master through Sentinel or the endpoint. Then lift any write pause (a
       // controller's hold, a switchover's): a replica refuses writes (READONLY), so the pause only

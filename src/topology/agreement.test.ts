@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
+import { fenceOvertaken, majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
 
 const A = { host: '10.0.0.1', port: 6379 };
 const B = { host: '10.0.0.2', port: 6379 };
@@ -75,4 +75,20 @@ test('namedByMajority: counts against the configured number, not those that answ
   assert.equal(namedByMajority([A, A], 5), undefined, 'two of five');
   assert.deepEqual(namedByMajority([B, A, A, B, B], 5), B);
   assert.equal(namedByMajority([A, B], 2), undefined);
+});
+
+test('fenceOvertaken: a fence is dropped while a promotion may be under way or after it, not for a stale or slower Sentinel', () => {
+  const A = 'a:6379';
+  const B = 'b:6379';
+  const v = (i: number, named: string, epoch: number, failoverState = 'none') => ({ sentinel: `s${i}:26379`, named, epoch, failoverState });
+  // The leader in reconf_slaves names the promoted B (GET-MASTER-ADDR-BY-NAME) at the new epoch; one
+  // other has followed, one lags: a plan made before the promotion must not fence B back to A.
+  assert.equal(fenceOvertaken([v(0, B, 6, 'reconf_slaves'), v(1, B, 6), v(2, A, 5)], B, A), 'Sentinel s0:26379 now names b:6379 as master under a newer config epoch');
+  // Before reconf_slaves the others cannot know which replica it promotes.
+  assert.equal(fenceOvertaken([v(0, A, 5, 'wait_promotion'), v(1, A, 5), v(2, A, 5)], B, A), 'Sentinel s0:26379 is failing over (wait_promotion)');
+  // The switchover's fence of the old master A to B once the majority names B: a slower Sentinel still naming A is no reason.
+  assert.equal(fenceOvertaken([v(0, B, 6, 'update_config'), v(1, B, 6), v(2, A, 5)], A, B), undefined);
+  // A stale Sentinel (re-monitored, epoch 0) naming the stray B: fence it.
+  assert.equal(fenceOvertaken([v(0, A, 5), v(1, A, 5), v(2, B, 0)], B, A), undefined);
+  assert.equal(fenceOvertaken([], B, A), undefined, 'no Sentinel answers: nothing says the plan is stale');
 });

@@ -100,3 +100,33 @@ export function failoverObjection(views: readonly SentinelMasterView[], from: st
   }
   return undefined;
 }
+
+/** What a Sentinel says now, for the guard in front of a fence: see `fenceOvertaken`. */
+export interface SentinelNowView {
+  readonly sentinel: string;
+  /** `GET-MASTER-ADDR-BY-NAME`, `host:port`: the promoted replica from `reconf_slaves` on. */
+  readonly named: string;
+  /** `config-epoch` of `SENTINEL MASTER`. */
+  readonly epoch: number;
+  /** `failover-state` of `SENTINEL MASTER` ('none' when none is in progress). */
+  readonly failoverState: string;
+}
+
+/** Sentinel's failover states before the promotion is known to the others (before `reconf_slaves`). */
+const BEFORE_PROMOTION = new Set(['wait_start', 'select_slave', 'send_slaveof_noone', 'wait_promotion']);
+
+/**
+ * Why a fence of `node` to `master` (both `host:port`) planned a moment ago must be dropped now, or
+ * undefined: a Sentinel is failing over and has not reached `reconf_slaves` (it may be promoting any
+ * replica, `node` included); or a Sentinel names `node` under a config epoch newer than that of every
+ * Sentinel naming `master` (it has just promoted `node`; the newest epoch is the one all adopt). A stale
+ * Sentinel naming `node` under an older epoch, or a slower one still naming `node` while the others
+ * name `master` at the new epoch (the switchover's fence of the master it replaced), is no reason.
+ */
+export function fenceOvertaken(views: readonly SentinelNowView[], node: string, master: string): string | undefined {
+  const promoting = views.find((v) => BEFORE_PROMOTION.has(v.failoverState));
+  if (promoting) return `Sentinel ${promoting.sentinel} is failing over (${promoting.failoverState})`;
+  const fenceEpoch = Math.max(-1, ...views.filter((v) => v.named === master).map((v) => v.epoch));
+  const ahead = views.find((v) => v.named === node && v.epoch > fenceEpoch);
+  return ahead ? `Sentinel ${ahead.sentinel} now names ${node} as master under a newer config epoch` : undefined;
+}
