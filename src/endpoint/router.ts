@@ -69,6 +69,15 @@ export class MasterRouter {
    * master. A look that began before the latest one does not set the route.
    */
   #generation = 0;
+  /** Numbers every look as it starts; a look's answer is set only if no later-started look's was. */
+  #looks = 0;
+  #applied = 0;
+  /**
+   * `followPublished`: the master a Sentinel announced a switch away from. It is not admitted again,
+   * though the controller may still publish it (its plan follows the Sentinel majority a pass later),
+   * until the controller publishes another master.
+   */
+  #switchedAway?: string;
   /** `followPublished`: the controller's last word; undefined until it has spoken. */
   #published?: { readonly master: Address | null; readonly why: string };
 
@@ -92,6 +101,7 @@ export class MasterRouter {
     const before = this.#published;
     this.#published = { master, why };
     const same = before && (before.master ? addressKey(before.master) : '') === (master ? addressKey(master) : '') && (master !== null || before.why === why);
+    if (master && this.#switchedAway !== undefined && addressKey(master) !== this.#switchedAway) this.#switchedAway = undefined;
     if (!same) {
       // A new master: look at it now, beside a look in flight (which was about the old one and whose
       // answer is now stale), rather than after it.
@@ -158,8 +168,9 @@ export class MasterRouter {
         do {
           this.#again = false;
           const generation = this.#generation;
+          const look = ++this.#looks;
           const route = await this.#decide();
-          if (generation === this.#generation) this.#set(route);
+          if (generation === this.#generation) this.#setNewest(look, route);
           else this.#again = true;
         } while (this.#again && !this.#stopped);
       } finally {
@@ -181,6 +192,8 @@ export class MasterRouter {
     this.#generation++;
     const to = `${host}:${port}`;
     const current = this.#route.master;
+    const published = this.#published?.master;
+    if (this.#o.followPublished && published && addressKey(published) !== to) this.#switchedAway = addressKey(published);
     if (current && addressKey(current) !== to) {
       this.#set({ ...this.#route, master: null, reason: `failover in progress: Sentinel ${sentinel} ${channel === '+switch-master' ? 'switched' : 'promoted'} ${to}` });
     }
@@ -190,8 +203,16 @@ export class MasterRouter {
   /** One look outside the refresh loop; its answer counts only if nothing made it stale meanwhile. */
   async #lookNow(): Promise<void> {
     const generation = this.#generation;
+    const look = ++this.#looks;
     const route = await this.#decide();
-    if (generation === this.#generation) this.#set(route);
+    if (generation === this.#generation) this.#setNewest(look, route);
+  }
+
+  /** Sets the answer of look number `look` unless a look that started later has already set its own. */
+  #setNewest(look: number, route: Route): void {
+    if (look < this.#applied) return;
+    this.#applied = look;
+    this.#set(route);
   }
 
   #set(next: Route): void {
@@ -236,6 +257,7 @@ export class MasterRouter {
       const p = this.#published;
       if (!p) return { reason: 'starting: the controller has not published a master yet' };
       if (!p.master) return { reason: p.why };
+      if (addressKey(p.master) === this.#switchedAway) return { reason: `failover in progress: a Sentinel switched away from ${this.#switchedAway}` };
       return { master: p.master, epoch: this.#route.epoch, by: 'the controller publishes it' };
     }
     const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
