@@ -34,7 +34,7 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
 /** Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered. */
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, (c) => c.call('SENTINEL', 'MASTER', masterName), 300).then(parseFlatRecord, () => undefined)));
-  const answered = views.flatMap((seen, i) => (seen ? [{ sentinel: addressKey(sentinels[i]), master: `${seen.get('ip')}:${seen.get('port')}`, flags: parseFlags(seen.get('flags')) }] : []));
+  const answered = views.flatMap((seen, i) => (seen ? [{ sentinel: addressKey(sentinels[i]), master: `${seen.get('ip')}:${seen.get('port')}`, epoch: Number(seen.get('config-epoch') ?? 0) || 0, flags: parseFlags(seen.get('flags')) }] : []));
   const why = failoverObjection(answered, addressKey(from), afterAbort);
   if (why) throw new ActionOvertaken(why);
 }

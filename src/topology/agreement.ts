@@ -80,21 +80,29 @@ export interface SentinelMasterView {
   readonly sentinel: string;
   /** The master it names, `host:port`. */
   readonly master: string;
+  /** Its `config-epoch`. */
+  readonly epoch: number;
   readonly flags: ReadonlySet<string>;
 }
 
 /**
  * Why Sentinel must not be asked to fail over `from` (`host:port`) now, or undefined. The first
- * Sentinel, in the order given, that names another master (it has moved on: asking would fail over the
- * new master), reports a failover in progress (a forced one would run as a second failover), or sees
- * `from` objectively down (its own failover follows; `afterAbort`: no objection, Sentinel's own attempt
- * has just aborted for want of a good replica). Sentinels that did not answer are not in `views`. The
- * controller (act.ts `requestFailover`) and the pods' preStop hook (scripts.ts `failover_objection`,
- * held against this on shared cases) apply it.
+ * Sentinel, in the order given, that names another master under a config epoch at least that of every
+ * Sentinel naming `from` (it has moved on: asking would fail over the new master; a Sentinel naming
+ * another master under an older epoch is stale and left out), or that names `from` and reports a
+ * failover in progress (a forced one would run as a second failover) or sees it objectively down (its
+ * own failover follows; `afterAbort`: no objection, Sentinel's own attempt has just aborted for want of
+ * a good replica). Sentinels that did not answer are not in `views`. The controller (act.ts
+ * `requestFailover`) and the pods' preStop hook (scripts.ts `failover_objection`, held against this on
+ * shared cases) apply it.
  */
 export function failoverObjection(views: readonly SentinelMasterView[], from: string, afterAbort = false): string | undefined {
+  const fromEpoch = Math.max(-1, ...views.filter((v) => v.master === from).map((v) => v.epoch));
   for (const v of views) {
-    if (v.master !== from) return `Sentinel ${v.sentinel} already names ${v.master}, not ${from}`;
+    if (v.master !== from) {
+      if (v.epoch >= fromEpoch) return `Sentinel ${v.sentinel} already names ${v.master}, not ${from}`;
+      continue;
+    }
     if (v.flags.has('failover_in_progress')) return `Sentinel ${v.sentinel} is already failing over ${from}`;
     if (v.flags.has('o_down') && !afterAbort) return `Sentinel ${v.sentinel} already sees ${from} objectively down; its own failover follows`;
   }

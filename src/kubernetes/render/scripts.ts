@@ -126,20 +126,32 @@ peer_master() {
   return 0
 }
 # The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
-# pod over now (a Sentinel names another master, is failing over, or sees it down), or nothing.
+# pod over now (a Sentinel names another master under an epoch as new as this pod's, or is failing it
+# over, or sees it down), or nothing.
 failover_objection() {
   # --raw: each field's name on one line, its value on the next.
   field() { echo "$view" | sed -n "/^$1\\$/{n;p;q;}"; }
+  me="$ME_ADDR:${REDIS_PORT}"
+  views=
   for pod in $SENTINEL_PODS; do
     view=$(ask_sentinel "$pod.$DOMAIN" --raw SENTINEL MASTER "$GROUP" 2>/dev/null) || continue
-    [ -n "$view" ] || continue
-    named="$(field ip):$(field port)"
-    flags=",$(field flags),"
-    at="$pod.$DOMAIN:${SENTINEL_PORT}"
-    if [ "$named" != "$ME_ADDR:${REDIS_PORT}" ]; then echo "Sentinel $at already names $named, not $ME_ADDR:${REDIS_PORT}"; return 0; fi
-    case "$flags" in *,failover_in_progress,*) echo "Sentinel $at is already failing over $ME_ADDR:${REDIS_PORT}"; return 0 ;; esac
-    case "$flags" in *,o_down,*) echo "Sentinel $at already sees $ME_ADDR:${REDIS_PORT} objectively down; its own failover follows"; return 0 ;; esac
+    # An error reply (no such master, NOAUTH) is no answer: a view starts with the field "name".
+    [ "$(echo "$view" | head -n 1)" = name ] || continue
+    epoch=$(field config-epoch)
+    views="$views$pod.$DOMAIN:${SENTINEL_PORT} $(field ip):$(field port) \${epoch:-0} ,$(field flags),
+"
   done
+  mine=$(echo "$views" | { m=-1; while read -r at named epoch flags; do if [ "$named" = "$me" ] && [ "$epoch" -gt "$m" ]; then m=$epoch; fi; done; echo "$m"; })
+  # The first objection, in the order asked (the loop runs in the pipeline's subshell: exit ends it only).
+  echo "$views" | { while read -r at named epoch flags; do
+    [ -n "$at" ] || continue
+    if [ "$named" != "$me" ]; then
+      if [ "$epoch" -ge "$mine" ]; then echo "Sentinel $at already names $named, not $me"; exit 0; fi
+      continue
+    fi
+    case "$flags" in *,failover_in_progress,*) echo "Sentinel $at is already failing over $me"; exit 0 ;; esac
+    case "$flags" in *,o_down,*) echo "Sentinel $at already sees $me objectively down; its own failover follows"; exit 0 ;; esac
+  done; }
   return 0
 }
 # The rule of src/topology/start.ts. start_role: this Redis pod's role, "master", "fence" (a replica of

@@ -73,30 +73,36 @@ describe('the start rule: the pods\' sh and src/topology/start.ts agree on every
 // against failoverObjection (src/topology/agreement.ts), which the controller applies too.
 interface ObjectionCase {
   readonly what: string;
-  /** What t-sentinel-0..2 answer to SENTINEL MASTER: the master they name and their flags (undefined: no answer). */
-  readonly sentinels: readonly ({ master: string; flags: string } | undefined)[];
+  /** What t-sentinel-0..2 answer to SENTINEL MASTER: the master they name, their flags and epoch; an error reply as a string; undefined: no answer. */
+  readonly sentinels: readonly ({ master: string; flags: string; epoch: number } | string | undefined)[];
   readonly objection?: string;
 }
 
 const ME = `${R0}:6379`;
 const S = (i: number) => `${host(`t-sentinel-${i}`)}:26379`;
 const OBJECTION_CASES: ObjectionCase[] = [
-  { what: 'every Sentinel names the pod, none busy', sentinels: [0, 1, 2].map(() => ({ master: ME, flags: 'master' })) },
-  { what: 'a Sentinel does not answer, the others agree', sentinels: [undefined, { master: ME, flags: 'master' }, { master: ME, flags: 'master' }] },
-  { what: 'a Sentinel names another master (the pod is a stray)', sentinels: [{ master: ME, flags: 'master' }, { master: `${R1}:6379`, flags: 'master' }, undefined],
+  { what: 'every Sentinel names the pod, none busy', sentinels: [0, 1, 2].map(() => ({ master: ME, flags: 'master', epoch: 3 })) },
+  { what: 'a Sentinel does not answer, the others agree', sentinels: [undefined, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
+  { what: 'a Sentinel answers an error (no such master): no answer', sentinels: ['ERR No such master with that name', { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
+  { what: 'a Sentinel names another master under the same epoch (the pod is a stray)', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: `${R1}:6379`, flags: 'master', epoch: 3 }, undefined],
     objection: `Sentinel ${S(1)} already names ${R1}:6379, not ${ME}` },
-  { what: 'a Sentinel is failing over', sentinels: [{ master: ME, flags: 'master' }, { master: ME, flags: 'master' }, { master: ME, flags: 'master,s_down,o_down,failover_in_progress' }],
+  { what: 'a stale Sentinel names another master under an older epoch: no objection', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: `${R1}:6379`, flags: 'master', epoch: 0 }, { master: ME, flags: 'master', epoch: 3 }] },
+  { what: 'every Sentinel names another master', sentinels: [{ master: `${R2}:6379`, flags: 'master', epoch: 4 }, undefined, undefined],
+    objection: `Sentinel ${S(0)} already names ${R2}:6379, not ${ME}` },
+  { what: 'a Sentinel is failing over', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master,s_down,o_down,failover_in_progress', epoch: 3 }],
     objection: `Sentinel ${S(2)} is already failing over ${ME}` },
-  { what: 'a Sentinel sees the pod objectively down', sentinels: [{ master: ME, flags: 'master,s_down,o_down' }, { master: ME, flags: 'master' }, undefined],
+  { what: 'a Sentinel sees the pod objectively down', sentinels: [{ master: ME, flags: 'master,s_down,o_down', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }, undefined],
     objection: `Sentinel ${S(0)} already sees ${ME} objectively down; its own failover follows` },
-  { what: 'subjectively down only: no objection', sentinels: [{ master: ME, flags: 'master,s_down' }, { master: ME, flags: 'master' }, { master: ME, flags: 'master' }] },
+  { what: 'subjectively down only: no objection', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
 ];
 
 /** failover_objection of the rendered prelude as t-redis-0, with redis-cli replaced by the case's answers. */
 function objectionInShell(c: ObjectionCase): string {
-  const raw = (v: { master: string; flags: string }) => {
+  const raw = (v: { master: string; flags: string; epoch: number } | string) => {
+    // redis-cli --raw prints an error reply as its text and exits 0.
+    if (typeof v === 'string') return v;
     const [ip, port] = [v.master.slice(0, v.master.lastIndexOf(':')), v.master.slice(v.master.lastIndexOf(':') + 1)];
-    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, 'config-epoch', '3'].join('\\n');
+    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, 'config-epoch', String(v.epoch)].join('\\n');
   };
   const answers = c.sentinels.map((v, i) => `  ${host(`t-sentinel-${i}`)}) ${v === undefined ? 'return 1' : `printf '${raw(v)}\\n'`} ;;`).join('\n');
   const script = `${scriptPrelude(spec)}
@@ -112,7 +118,8 @@ failover_objection
 describe('the check before a failover request: the preStop hook\'s sh and failoverObjection agree on every case', () => {
   for (const c of OBJECTION_CASES) {
     it(`${c.what}: ${c.objection ?? 'ask'}`, () => {
-      const views = c.sentinels.flatMap((v, i) => (v ? [{ sentinel: S(i), master: v.master, flags: new Set(v.flags.split(',')) }] : []));
+      // An error reply is no answer on both sides (act.ts drops a Sentinel whose SENTINEL MASTER fails).
+      const views = c.sentinels.flatMap((v, i) => (v && typeof v !== 'string' ? [{ sentinel: S(i), master: v.master, epoch: v.epoch, flags: new Set(v.flags.split(',')) }] : []));
       assert.equal(failoverObjection(views, ME), c.objection);
       assert.equal(objectionInShell(c), c.objection ?? '');
     });
