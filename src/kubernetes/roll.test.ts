@@ -92,13 +92,15 @@ describe('planRoll', () => {
     assert.deepEqual(planRoll(input({ sentinelsRolledOut: false })), { kind: 'wait', reason: 'the Sentinels are still rolling' });
   });
 
-  test("the busy rule is the planner's (busySentinel): a Sentinel that promoted the master the majority names and only reconfigures replicas holds nothing back", () => {
+  test('a roll waits for any failover to end, even one past its promotion that only reconfigures replicas (which the planner helps)', () => {
     const nodes = [node('shop-redis-0', 'replica', 'shop-redis-1'), node('shop-redis-1', 'master', 'shop-redis-1'), node('shop-redis-2', 'replica', 'shop-redis-1')];
     const reconfiguring = (state: string) => ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2'].map((id) => (id === 'shop-sentinel-2'
       ? sentinel(id, 'shop-redis-0', { failoverInProgress: true, failoverState: state, configEpoch: 2 })
       : sentinel(id, 'shop-redis-1', { configEpoch: 2 })));
     const after = planRoll(input({ observed: observedWithMaster('shop-redis-1', nodes, reconfiguring('reconf_slaves')) }));
-    assert.deepEqual(after, { kind: 'delete', pod: 'shop-redis-2', reason: 'shop-redis-2 is a replica on an old revision (2 such replica(s) left, then the master)' });
+    assert.deepEqual(after, { kind: 'wait', reason: 'shop-sentinel-2 reports a failover in progress' });
+    const ended = planRoll(input({ observed: observedWithMaster('shop-redis-1', nodes, reconfiguring('none').map((x) => ({ ...x, failoverInProgress: false }))) }));
+    assert.deepEqual(ended, { kind: 'delete', pod: 'shop-redis-2', reason: 'shop-redis-2 is a replica on an old revision (2 such replica(s) left, then the master)' });
     const before = planRoll(input({ observed: observedWithMaster('shop-redis-1', nodes, reconfiguring('select_slave')) }));
     assert.deepEqual(before, { kind: 'wait', reason: 'shop-sentinel-2 reports a failover in progress' });
   });

@@ -82,8 +82,8 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
  *    once (they hold no data, so none of them can be the master a client writes to), unless a Sentinel
  *    reports a failover in progress; no other pod needs to be healthy for this;
  * 3. wait while the StatefulSet controller has not caught up, a pod is missing, terminating or not
- *    ready, the Sentinels are still rolling, a Sentinel is busy (the planner's `busySentinel`: failing
- *    over, or in TILT), or the Redis topology is not whole (no master a majority of Sentinels names and
+ *    ready, the Sentinels are still rolling, a Sentinel is failing over (any state, even past the
+ *    promotion, which the planner's `busySentinel` lets through) or in TILT, or the Redis topology is not whole (no master a majority of Sentinels names and
  *    that reports master, a replica not following it with its link up): a roll never adds a disruption
  *    to one in progress;
  * 4. an outdated replica: delete it (the highest ordinal first), one at a time;
@@ -111,8 +111,10 @@ export function planRoll(i: RollInput): RollStep {
   if (outdated.length === 0) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
   const o = i.observed;
-  const busy = busySentinel(o);
-  if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.tilt ? 'is in TILT mode' : 'reports a failover in progress'}` };
+  // Stricter than the planner's busy rule (busySentinel lets a failover past its promotion through, for
+  // repointing replicas): a roll deletes pods and switches over, so it waits for any failover to end.
+  const busy = sentinelFailingOver(o) ?? busySentinel(o);
+  if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.failoverInProgress ? 'reports a failover in progress' : 'is in TILT mode'}` };
   const agreed = agreedMaster(o);
   if (!agreed) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
   const master = nodeAt(o, agreed);
