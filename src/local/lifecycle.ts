@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.ts';
 import type { RedisHASpec } from '../spec/types.ts';
@@ -189,7 +190,11 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   const supervisor = new Supervisor(d, log, advisor);
   if (p.kind === 'adopt') await supervisor.adopt(runState(d).live);
-  else supervisor.bootstrap(d.bootstrapFrom ?? masterForBootstrap(memory.load(), d.nodes));
+  else {
+    // With persistence on, what each node has on disk: the remembered master may have lost its files.
+    const onDisk = d.spec.persistence.enabled ? new Map(d.nodes.map((n) => [addressKey(n), persistedBytes(files.dataOf(n.id))])) : undefined;
+    supervisor.bootstrap(d.bootstrapFrom ?? masterForBootstrap(memory.load(), d.nodes, onDisk && ((n) => onDisk.get(addressKey(n)) ?? 0)));
+  }
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
   void router.start();
@@ -277,3 +282,12 @@ export async function downLocal(d: LocalDeployment): Promise<{ supervisor: boole
   if (!free) throw new UserError(`some ports of '${d.spec.name}' (from ${d.portBase}) are still in use after stopping it; check with 'ss -ltnp'`);
   return { supervisor: supervisorPid !== undefined, processes: live.size };
 }
+
+/** The bytes of a node's RDB and AOF files in `dataDir` (0 when there are none). */
+function persistedBytes(dataDir: string): number {
+  const sizeOf = (f: string): number => (existsSync(f) ? statSync(f).size : 0);
+  const aof = join(dataDir, 'appendonlydir');
+  const aofFiles = existsSync(aof) ? readdirSync(aof).map((f) => join(aof, f)) : [];
+  return [join(dataDir, 'dump.rdb'), ...aofFiles].reduce((sum, f) => sum + sizeOf(f), 0);
+}
+

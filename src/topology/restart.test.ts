@@ -57,6 +57,13 @@ describe('masterForBootstrap: the master a stopped deployment starts from', () =
   it('the master remembered from the last run, when it is one of the nodes', () => {
     assert.deepEqual(masterForBootstrap({ master: nodeAddress(2), epoch: 3 }, nodes), nodeAddress(2));
   });
+  it('with persistence on, the remembered master only if it has anything on disk, else the node with the most', () => {
+    const bytes = new Map([['node-0', 120], ['node-1', 0], ['node-2', 90_000]]);
+    const persisted = (n: { host: string }) => bytes.get(n.host) ?? 0;
+    assert.deepEqual(masterForBootstrap({ master: nodeAddress(0), epoch: 3 }, nodes, persisted), nodeAddress(0), 'its files are there');
+    assert.deepEqual(masterForBootstrap({ master: nodeAddress(1), epoch: 3 }, nodes, persisted), nodeAddress(2), 'its files are gone');
+    assert.deepEqual(masterForBootstrap({ master: nodeAddress(1), epoch: 3 }, nodes, () => 0), nodeAddress(1), 'nothing on disk anywhere');
+  });
   it('the first node on a first start, or when the remembered master is no node of ours (a migration\'s outside master)', () => {
     assert.deepEqual(masterForBootstrap({ epoch: 0 }, nodes), nodeAddress(0));
     assert.deepEqual(masterForBootstrap({ master: { host: '10.0.0.7', port: 6379 }, epoch: 3 }, nodes), nodeAddress(0));

@@ -37,11 +37,16 @@ export function masterForReseededSentinel(obs: Observation, memory: Memory): Add
 
 /**
  * The master a deployment starts from when none of its processes runs (`up` after `down`, or the first
- * `up`): the master remembered from the last run (`memory.master`) when it is one of `nodes`, since it
- * took the last acknowledged writes and, with persistence on, every other node resyncs from the one
- * chosen here; else the first node (a first start: all are empty). The memory survives `down` in the
- * state directory.
+ * `up`); every other node resyncs from it. `persisted(n)`: the bytes node `n` has on disk (its RDB and
+ * AOF files), when persistence is on. The master remembered from the last run (`memory.master`, kept in
+ * the state directory) when it is one of `nodes` and, with persistence on, has anything on disk: it
+ * took the last acknowledged writes. Else, with persistence on, the node with the most on disk (the
+ * remembered one's files are gone). Else the first node (a first start, or nothing persisted: all empty).
  */
-export function masterForBootstrap(memory: Memory, nodes: readonly Address[]): Address {
-  return addressOf((memory.master && nodes.find((n) => sameAddress(n, memory.master))) || nodes[0]);
+export function masterForBootstrap(memory: Memory, nodes: readonly Address[], persisted?: (n: Address) => number): Address {
+  const remembered = memory.master && nodes.find((n) => sameAddress(n, memory.master));
+  if (remembered && (!persisted || persisted(remembered) > 0)) return addressOf(remembered);
+  const most = persisted && [...nodes].sort((a, b) => persisted(b) - persisted(a))[0];
+  if (most && persisted(most) > 0) return addressOf(most);
+  return addressOf(remembered || nodes[0]);
 }
