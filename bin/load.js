@@ -17,12 +17,21 @@ function builtAt() {
   }
 }
 
-/** Whether dist/ holds a build of the current sources (no .ts under src/ or bench/ changed since). */
+/**
+ * Whether dist/ holds a build of the current sources: no .ts under src/ or bench/ changed since the
+ * build began (its stamp is made before tsc runs and renamed to dist/.built once it succeeded).
+ */
 function distIsCurrent() {
   const built = builtAt();
   if (built === undefined) return false;
   for (const dir of ['src', 'bench']) {
-    for (const file of readdirSync(join(root, dir), { recursive: true })) {
+    let files;
+    try {
+      files = readdirSync(join(root, dir), { recursive: true });
+    } catch {
+      continue; // not shipped (an image with the build only)
+    }
+    for (const file of files) {
       if (String(file).endsWith('.ts') && statSync(join(root, dir, String(file))).mtimeMs > built) return false;
     }
   }
