@@ -385,7 +385,9 @@ async function undo(run: Run, s: SwitchoverState, err: unknown): Promise<unknown
   let outcome = '';
   if ('pausedAt' in s && !('releasedAt' in s)) {
     const kept = await releasePause(run);
-    if (kept) outcome = `; writes on ${run.from.id} stay paused: ${kept} (the pause ends within ${run.pauseMs} ms)`;
+    // Once the failover was asked the pause was extended to failover-timeout (askFailover).
+    const bound = 'asked' in s ? Math.max(run.pauseMs, run.t.timings.failoverTimeout) : run.pauseMs;
+    if (kept) outcome = `; writes on ${run.from.id} stay paused: ${kept} (until it is fenced, at most ${bound} ms)`;
     else if (err instanceof Unfinished) outcome = `; writes on ${run.from.id} resumed`;
   }
   if ('original' in s) await restorePriorities(run, s.original);
@@ -411,7 +413,7 @@ async function readPriorities(run: Run): Promise<Priority[]> {
   const original: Priority[] = [];
   for (const node of [run.to, ...run.others]) {
     const priority = await withConnection(nodeEndpointIn(run.t, node), async (c) => ((await c.call('CONFIG', 'GET', 'replica-priority')) as [string, string])[1]).catch((err: unknown) => {
-      throw new SwitchoverError(`could not set replica-priority on ${node.id}: ${errorText(err)}`);
+      throw new SwitchoverError(`could not read replica-priority on ${node.id}: ${errorText(err)}`);
     });
     original.push({ node, priority });
   }
