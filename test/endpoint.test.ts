@@ -180,7 +180,7 @@ describe('master and replicas endpoints on real processes', () => {
     });
   }
 
-  test('redis-ha proxy on its own: routes when the Sentinels agree, refuses with one -ERR line when a majority is missing', async (t) => {
+  test('redis-ha proxy on its own: routes when the Sentinels agree, refuses with one -ERR line when a majority is missing, keeps the admitted master through a blip', async (t) => {
     const sentinels = s.sentinels.map(addressKey);
     const run = (list: string[], port: number): ChildProcess =>
       spawn(process.execPath, [BIN, 'proxy', '--sentinels', list.join(','), '--master-name', s.masterName, '--master-port', String(port), '--replicas-port', '0'], {
@@ -199,6 +199,17 @@ describe('master and replicas endpoints on real processes', () => {
       assert.equal(refusal.split('\r\n').length, 2, 'exactly one line, then the connection closes');
       const port = await eventually('the agreeing proxy to route', 10_000, () => reachedPort({ host: '127.0.0.1', port: 7927 }, pw).catch(() => undefined));
       assert.equal(port, (await status()).master?.port);
+      // Two Sentinels stop answering (frozen: their connections hang, as in a DNS or network blip). The
+      // master it admitted stays while the one that answers names it (keepAdmitted, agreement.ts).
+      const frozen = ['sentinel-1', 'sentinel-2'].map((id) => pidOf(join(home, NAME), id));
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+      try {
+        // Past the router's command timeout (500 ms) and a resync (1 s): its looks now get one answer of three.
+        const blind = Date.now() + 3000;
+        while (Date.now() < blind) assert.equal(await reachedPort({ host: '127.0.0.1', port: 7927 }, pw), port, 'still routed to the admitted master');
+      } finally {
+        for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      }
     } finally {
       lonely.kill('SIGTERM');
       agreed.kill('SIGTERM');

@@ -3,7 +3,7 @@ import { addressKey, type Address } from '../redis/address.ts';
 import { causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, type TlsSource } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
-import { masterAgreedAtNewestEpoch, type SentinelAnswer } from '../topology/agreement.ts';
+import { keepAdmitted, masterAgreedAtNewestEpoch, type SentinelAnswer } from '../topology/agreement.ts';
 
 /** Where the endpoints send clients now. `master` null means the master port refuses, with `reason`. */
 export interface Route {
@@ -262,7 +262,12 @@ export class MasterRouter {
     }
     const answers = await Promise.all(this.#commands.map((c, i) => this.#ask(c, this.#o.sentinels[i])));
     const agreed = masterAgreedAtNewestEpoch(answers, this.#o.sentinels.length);
-    return 'reason' in agreed ? agreed : { ...agreed, by: 'a majority of Sentinels name it' };
+    if (!('reason' in agreed)) return { ...agreed, by: 'a majority of Sentinels name it' };
+    const admitted = this.#route.master ? { master: this.#route.master, epoch: this.#route.epoch } : undefined;
+    if (admitted && keepAdmitted(answers, this.#o.sentinels.length, admitted)) {
+      return { ...admitted, by: `kept: ${agreed.reason}, and no Sentinel that answered names another master` };
+    }
+    return agreed;
   }
 
   async #decide(): Promise<Route> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fenceOvertaken, majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
+import { fenceOvertaken, keepAdmitted, majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
 
 const A = { host: '10.0.0.1', port: 6379 };
 const B = { host: '10.0.0.2', port: 6379 };
@@ -91,4 +91,19 @@ test('fenceOvertaken: a fence is dropped while a promotion may be under way or a
   // A stale Sentinel (re-monitored, epoch 0) naming the stray B: fence it.
   assert.equal(fenceOvertaken([v(0, A, 5), v(1, A, 5), v(2, B, 0)], B, A), undefined);
   assert.equal(fenceOvertaken([], B, A), undefined, 'no Sentinel answers: nothing says the plan is stale');
+});
+
+test('keepAdmitted: too few Sentinels answer; the admitted master stays only while none that answers contradicts it', () => {
+  const A = { host: 'a', port: 6379 };
+  const B = { host: 'b', port: 6379 };
+  const says = (s: string, master: typeof A, epoch: number, failingOver = false) => ({ sentinel: s, master, epoch, failingOver });
+  const dns = (s: string) => ({ sentinel: s, error: `getaddrinfo EAI_AGAIN ${s}` });
+  const admitted = { master: A, epoch: 2 };
+  assert.equal(keepAdmitted([says('s0', A, 2), dns('s1'), dns('s2')], 3, admitted), true, 'a DNS blip');
+  assert.equal(keepAdmitted([dns('s0'), dns('s1'), dns('s2')], 3, admitted), true, 'none answers: nothing contradicts it');
+  assert.equal(keepAdmitted([says('s0', B, 3), dns('s1'), dns('s2')], 3, admitted), false, 'one names another master');
+  assert.equal(keepAdmitted([says('s0', A, 3), dns('s1'), dns('s2')], 3, admitted), false, 'a newer epoch');
+  assert.equal(keepAdmitted([says('s0', A, 2, true), dns('s1'), dns('s2')], 3, admitted), false, 'one is failing over');
+  assert.equal(keepAdmitted([says('s0', A, 2), dns('s1'), dns('s2')], 3, undefined), false, 'nothing admitted (closed by a switch)');
+  assert.equal(keepAdmitted([says('s0', A, 2), says('s1', A, 2), dns('s2')], 3, admitted), false, 'a majority answered: the agreement rule decides');
 });

@@ -138,3 +138,18 @@ export function fenceOvertaken(views: readonly SentinelNowView[], node: string, 
   const ahead = views.find((v) => v.named === node && v.epoch > fenceEpoch);
   return ahead ? `Sentinel ${ahead.sentinel} now names ${node} as master under a newer config epoch` : undefined;
 }
+
+/**
+ * Where no controller runs (the standalone endpoint): with too few Sentinels answering to agree (a DNS
+ * or network blip), the master admitted last stays the candidate, still to be checked with `ROLE`, as
+ * long as every Sentinel that did answer names it at no newer epoch than it was admitted under. The
+ * planner's rule 3a for the same case (`lastMasterStillAlone`): keep the remembered master while
+ * nothing contradicts it. Any Sentinel naming another master, or a newer epoch, ends it; a switch
+ * announced meanwhile has already closed the route (the router then has no admitted master).
+ */
+export function keepAdmitted(answers: readonly SentinelAnswer[], total: number, admitted: { master: Address; epoch: number } | undefined): boolean {
+  if (!admitted) return false;
+  const named = answers.filter((a): a is Extract<SentinelAnswer, { master: Address }> => 'master' in a);
+  if (named.length >= majorityOf(total)) return false;
+  return named.every((a) => addressKey(a.master) === addressKey(admitted.master) && a.epoch <= admitted.epoch && !a.failingOver);
+}
