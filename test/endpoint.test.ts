@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -199,16 +200,38 @@ describe('master and replicas endpoints on real processes', () => {
       assert.equal(refusal.split('\r\n').length, 2, 'exactly one line, then the connection closes');
       const port = await eventually('the agreeing proxy to route', 10_000, () => reachedPort({ host: '127.0.0.1', port: 7927 }, pw).catch(() => undefined));
       assert.equal(port, (await status()).master?.port);
-      // Two Sentinels stop answering (frozen: their connections hang, as in a DNS or network blip). The
-      // master it admitted stays while the one that answers names it (keepAdmitted, agreement.ts).
-      const frozen = ['sentinel-1', 'sentinel-2'].map((id) => pidOf(join(home, NAME), id));
-      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+      // Two Sentinels stop answering, as in a DNS or network blip, without disturbing the real ones (a
+      // frozen Sentinel enters TILT when it wakes): a third proxy reaches sentinel-1 and sentinel-2
+      // through relays this test closes once it has admitted the master. It keeps that master while the
+      // one Sentinel that answers names it (keepAdmitted, agreement.ts).
+      const relays = s.sentinels.slice(1).map((target) => {
+        const sockets = new Set<Socket>();
+        const server = createServer((c) => {
+          const up = connect(target.port, target.host);
+          for (const x of [c, up]) {
+            sockets.add(x);
+            x.on('error', () => {});
+            x.on('close', () => sockets.delete(x));
+          }
+          c.pipe(up).pipe(c);
+        });
+        return { server, sockets };
+      });
+      await Promise.all(relays.map((r) => new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', () => resolve()))));
+      const through = [sentinels[0], ...relays.map((r) => `127.0.0.1:${(r.server.address() as AddressInfo).port}`)];
+      const blip = run(through, 7925);
       try {
-        // Past the router's command timeout (500 ms) and a resync (1 s): its looks now get one answer of three.
+        assert.equal(await eventually('the relayed proxy to route', 10_000, () => reachedPort({ host: '127.0.0.1', port: 7925 }, pw).catch(() => undefined)), port);
+        for (const r of relays) {
+          r.server.close();
+          for (const x of r.sockets) x.destroy();
+        }
+        // Past the router's resync (1 s) twice: its looks now get one answer of three.
         const blind = Date.now() + 3000;
-        while (Date.now() < blind) assert.equal(await reachedPort({ host: '127.0.0.1', port: 7927 }, pw), port, 'still routed to the admitted master');
+        while (Date.now() < blind) assert.equal(await reachedPort({ host: '127.0.0.1', port: 7925 }, pw), port, 'still routed to the admitted master');
       } finally {
-        for (const pid of frozen) process.kill(pid, 'SIGCONT');
+        blip.kill('SIGTERM');
+        for (const r of relays) r.server.close();
       }
     } finally {
       lonely.kill('SIGTERM');
