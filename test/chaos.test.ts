@@ -145,13 +145,14 @@ describe('chaos on real processes', () => {
     assert.deepEqual(lostAfterKill, [], 'writes acknowledged after every node restarted that are lost');
   });
 
-  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; no acknowledged write lost', async (t) => {
+  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; nothing acknowledged after the kill is lost', async (t) => {
     const s = await converged('a healthy start', 15_000);
     const w = await startWriter();
     const old = masterOf(s);
     const logPath = join(home, NAME, 'supervisor.log');
     const logBefore = readFileSync(logPath, 'utf8').length;
     process.kill(pidOf('supervisor'), 'SIGKILL');
+    const killedAfter = w.acked.length;
     process.kill(pidOf(old.id), 'SIGKILL'); // nobody restarts it now: Sentinel fails over by itself
     await eventually('Sentinel to switch without the controller', 20_000, async () => {
       const now = await status();
@@ -164,7 +165,17 @@ describe('chaos on real processes', () => {
     const sinceAdoption = readFileSync(logPath, 'utf8').slice(logBefore);
     assert.match(sinceAdoption, new RegExp(`adopted ${after.nodes.find((n) => n.role === 'master')?.id}`));
     assert.doesNotMatch(sinceAdoption, new RegExp(`-> ${old.id}\\b`), 'no replica was pointed back at the old master');
-    assert.deepEqual(await missingAfter(t, w, after), [], 'acknowledged writes lost');
+    // The bound, and why: replication is asynchronous and nothing here restarts or fences anything in
+    // time, so a SIGKILLed master takes with it the writes it acknowledged that its replicas had not yet
+    // read (under CI load, 1 to 4 seen). The promoted replica holds a prefix of the old master's stream,
+    // so what is lost is a suffix of what was acknowledged before the kill (the signal lands a moment
+    // after \`killedAfter\` was read), and nothing acknowledged after the failover is lost.
+    const missing = await missingAfter(t, w, after);
+    const lostAt = missing.map((k) => w.acked.indexOf(k)).sort((a, b) => a - b);
+    const suffixOfPreKill = lostAt.every((i, j) => i === lostAt[0] + j) && lostAt.every((i) => i <= killedAfter + 1);
+    const afterFailover = lostAt.filter((i) => i > killedAfter + 1);
+    assert.ok(missing.length === 0 || (suffixOfPreKill && afterFailover.length === 0 && w.acked.slice(lostAt[0], killedAfter).every((k) => missing.includes(k))),
+      `lost ${missing.length}: #${lostAt.join(', #')}; SIGKILL sent after #${killedAfter - 1}`);
   });
 
   test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica; at most the write in flight is lost', async (t) => {

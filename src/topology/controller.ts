@@ -149,8 +149,8 @@ export class Controller {
       }
       if (channel === '+switch-master') {
         this.#noGoodReplica = undefined;
-        // One Sentinel's switch is news, not agreement: the pass it wakes publishes the new master once
-        // a majority names it (the endpoint has already closed on this event by itself).
+        // One Sentinel's switch is news, not a decision: the pass it wakes publishes what the plan says
+        // (the master of the newest config epoch; the endpoint has already closed on this event itself).
         this.#o.log(`${channel} ${message}`);
       }
       this.trigger();
