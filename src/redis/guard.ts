@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { AbstractConnector } from 'ioredis';
+import { lookup } from './lookup.ts';
 
 interface GuardedOptions {
   readonly host?: string;
@@ -13,7 +14,8 @@ interface GuardedOptions {
  * ioredis's standalone connector, plus a guard: a reply the parser cannot take (arrays nested so deep
  * that parsing them overflows the stack) would otherwise throw out of the socket's `data` event and
  * take the whole process down. Here it closes that one connection with the reason instead, and
- * ioredis reconnects as after any dropped connection. Pass it as the `Connector` option.
+ * ioredis reconnects as after any dropped connection. Names resolve through `lookup` (lookup.ts), which
+ * rides out a DNS blip. Pass it as the `Connector` option.
  */
 export class GuardedConnector extends AbstractConnector {
   readonly #o: GuardedOptions;
@@ -36,7 +38,7 @@ export class GuardedConnector extends AbstractConnector {
         const port = this.#o.port ?? 6379;
         let stream: net.Socket;
         try {
-          stream = this.#o.tls ? tls.connect({ host, port, ...this.#o.tls }) : net.createConnection({ host, port });
+          stream = this.#o.tls ? tls.connect({ host, port, lookup, ...this.#o.tls }) : net.createConnection({ host, port, lookup });
         } catch (err) {
           reject(err);
           return;
