@@ -145,19 +145,23 @@ describe('chaos on real processes', () => {
     assert.deepEqual(lostAfterKill, [], 'writes acknowledged after every node restarted that are lost');
   });
 
-  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; nothing acknowledged after the kill is lost', async (t) => {
+  test('5. the controller killed during a failover adopts the new master and never re-links to the old one; nothing acknowledged after its return is lost', async (t) => {
     const s = await converged('a healthy start', 15_000);
     const w = await startWriter();
     const old = masterOf(s);
     const logPath = join(home, NAME, 'supervisor.log');
     const logBefore = readFileSync(logPath, 'utf8').length;
+    const sentinelLogs = s.sentinels.map(({ id }) => join(home, NAME, id, `${id}.log`));
+    const sentinelLogsBefore = sentinelLogs.map((f) => readFileSync(f, 'utf8').length);
     process.kill(pidOf('supervisor'), 'SIGKILL');
     const killedAfter = w.acked.length;
+    const killedAt = performance.now();
     process.kill(pidOf(old.id), 'SIGKILL'); // nobody restarts it now: Sentinel fails over by itself
     await eventually('Sentinel to switch without the controller', 20_000, async () => {
       const now = await status();
       return now.sentinels.filter((x) => x.master && x.master.port !== old.port).length >= 2 ? true : undefined;
     });
+    const returnedAfter = w.acked.length;
     const up = await runCli(home, ['up', '-d', '--name', NAME, '--port-base', String(PORT_BASE), '--profile', 'fast']);
     assert.equal(up.code, 0, up.stderr);
     const after = await converged('the adopted topology', 30_000, old.port);
@@ -165,17 +169,25 @@ describe('chaos on real processes', () => {
     const sinceAdoption = readFileSync(logPath, 'utf8').slice(logBefore);
     assert.match(sinceAdoption, new RegExp(`adopted ${after.nodes.find((n) => n.role === 'master')?.id}`));
     assert.doesNotMatch(sinceAdoption, new RegExp(`-> ${old.id}\\b`), 'no replica was pointed back at the old master');
-    // The bound, and why: replication is asynchronous and nothing here restarts or fences anything in
-    // time, so a SIGKILLed master takes with it the writes it acknowledged that its replicas had not yet
-    // read (under CI load, 1 to 4 seen). The promoted replica holds a prefix of the old master's stream,
-    // so what is lost is a suffix of what was acknowledged before the kill (the signal lands a moment
-    // after \`killedAfter\` was read), and nothing acknowledged after the failover is lost.
+    // The bound, and why. Until \`up\` the deployment is plain Sentinel: nothing fences or holds writes.
+    // - Replication is asynchronous, so a SIGKILLed master takes with it the writes it acknowledged that
+    //   its replicas had not yet read (under CI load, 1 to 4 seen). The promoted replica holds a prefix
+    //   of the old master's stream: what is lost is a suffix of what was acknowledged before the kill
+    //   (the signal lands a moment after \`killedAfter\` was read).
+    // - At down-after 1 s a Sentinel that learns of the switch may flag the new master down before its
+    //   fresh link's first PING is answered (one ping period, 1 s) and fail it over too (seen in CI under
+    //   load: two promotions). The writes that master acknowledged while its replica was being promoted
+    //   go the same way. So with more than one promotion, a loss before the controller's return is
+    //   Sentinel's, and allowed; the count is reported.
+    // Nothing acknowledged once the controller is back (\`returnedAfter\`) may be lost, ever.
     const missing = await missingAfter(t, w, after);
+    const promotions = sentinelLogs.map((f, i) => readFileSync(f, 'utf8').slice(sentinelLogsBefore[i]).split('+promoted-slave').length - 1).reduce((a, b) => a + b, 0);
     const lostAt = missing.map((k) => w.acked.indexOf(k)).sort((a, b) => a - b);
-    const suffixOfPreKill = lostAt.every((i, j) => i === lostAt[0] + j) && lostAt.every((i) => i <= killedAfter + 1);
-    const afterFailover = lostAt.filter((i) => i > killedAfter + 1);
-    assert.ok(missing.length === 0 || (suffixOfPreKill && afterFailover.length === 0 && w.acked.slice(lostAt[0], killedAfter).every((k) => missing.includes(k))),
-      `lost ${missing.length}: #${lostAt.join(', #')}; SIGKILL sent after #${killedAfter - 1}`);
+    t.diagnostic(`Sentinel promotions since the kill: ${promotions}; lost: ${lostAt.length} (acknowledged before the kill: ${lostAt.filter((i) => i <= killedAfter + 1).length})`);
+    const suffixOfPreKill = lostAt.every((i, j) => i === lostAt[0] + j) && lostAt.every((i) => i <= killedAfter + 1) && w.acked.slice(lostAt[0], killedAfter).every((k) => missing.includes(k));
+    const beforeReturn = lostAt.every((i) => i < returnedAfter);
+    assert.ok(missing.length === 0 || (promotions === 1 ? suffixOfPreKill : beforeReturn),
+      `lost ${missing.length}: #${lostAt.map((i) => `${i} (acknowledged ${Math.round(w.ackTimes[i]! - killedAt)} ms after the kill)`).join(', #')} of ${w.acked.length}; SIGKILL sent after #${killedAfter - 1}, the controller back after #${returnedAfter - 1}; ${promotions} Sentinel promotions; supervisor log since the kill: ${sinceAdoption.split('\n').slice(0, 60).join(' | ')}`);
   });
 
   test('6. a frozen master (SIGSTOP longer than down-after, then SIGCONT) comes back as a fenced replica; at most the write in flight is lost', async (t) => {
