@@ -10,6 +10,7 @@ export interface PodObject {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
   status?: {
     phase?: string;
+    podIP?: string;
     startTime?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
     containerStatuses?: ContainerStatus[];

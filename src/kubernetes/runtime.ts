@@ -20,9 +20,15 @@ import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
 import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { addressKey, type Address } from '../redis/address.ts';
+import { withConnection } from '../redis/connect.ts';
+import { nodeEndpointIn } from '../topology/observe.ts';
 import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
+
+/** How long a deleted pod's last address is given to answer, and how soon it is asked again while it does. */
+const STOPPING_PROBE_MS = 300;
+const STOPPING_RECHECK_MS = 100;
 
 /** How the plan's reason for a `sentinel-failover` begins (plan.ts `askFailover`). */
 const FAILOVER_REASON = 'asking Sentinel to fail over: ';
@@ -129,6 +135,12 @@ export class DeploymentRuntime {
   #switchover?: SwitchoverAnswer;
   /** The pod facts last handed to the controller, as text: a change wakes it (`podsChanged`). */
   #goneSeen = '';
+  /**
+   * Every IP seen for each Redis pod name, kept after the pod object is gone or replaced until nothing
+   * answers there: a force-deleted pod's Redis may still run at its old address, beside its replacement.
+   */
+  readonly #addresses = new Map<string, Set<string>>();
+  #stoppingRecheck?: NodeJS.Timeout;
   /** The controller's last reason: why a `sentinel-failover` was asked, for its Event. */
   #reason = '';
 
@@ -178,23 +190,59 @@ export class DeploymentRuntime {
     });
   }
 
-  /** The pod facts the plan reads as `gone` (pods.ts `goneNodes`), from the informer's cache. */
-  #gone(): Map<string, string> {
-    return goneNodes(this.#o.topology.nodes.map((n) => n.id), this.#o.podObjects(), this.#o.resource()?.metadata.annotations);
+  /**
+   * The pod facts the plan reads as `gone` (pods.ts `goneNodes`), from the informer's cache, less the
+   * nodes whose Redis still answers at an address its pod had. Force-deleted, a pod's object is gone at
+   * once and the StatefulSet creates its replacement under the same name, but the old Redis runs on
+   * through the preStop hook (which pauses writes and hands the master over) until the kubelet stops
+   * it: a master still taking writes is not gone, and a failover forced meanwhile loses what it
+   * acknowledges before its preStop pauses it (seen in CI: 836 writes). While one still answers, this
+   * looks again every 100 ms and wakes the controller once it stops.
+   */
+  async #gone(): Promise<Map<string, string>> {
+    const pods = this.#o.podObjects();
+    for (const p of pods) {
+      if (!p.status?.podIP) continue;
+      const seen = this.#addresses.get(p.metadata.name) ?? new Set<string>();
+      this.#addresses.set(p.metadata.name, seen.add(p.status.podIP));
+    }
+    const facts = goneNodes(this.#o.topology.nodes.map((n) => n.id), pods, this.#o.resource()?.metadata.annotations);
+    const answering = await Promise.all(this.#o.topology.nodes.filter((n) => facts.has(n.id)).map(async (n) => {
+      const ips = [...(this.#addresses.get(n.id) ?? [])];
+      const answers = await Promise.all(ips.map(async (ip) => {
+        const ok = await withConnection({ ...nodeEndpointIn(this.#o.topology, { host: ip, port: n.port }), servername: n.host }, (c) => c.call('PING'), STOPPING_PROBE_MS).then(() => true, () => false);
+        // Nothing runs there any more; a pod that gets this address again is seen again.
+        if (!ok) this.#addresses.get(n.id)?.delete(ip);
+        return ok;
+      }));
+      return answers.some(Boolean) ? n.id : undefined;
+    }));
+    for (const id of answering) {
+      if (!id) continue;
+      facts.delete(id);
+      if (!this.#stoppingRecheck && !this.#stopped) {
+        this.#stoppingRecheck = setTimeout(() => {
+          this.#stoppingRecheck = undefined;
+          this.podsChanged();
+        }, STOPPING_RECHECK_MS);
+      }
+    }
+    return facts;
   }
 
   /**
    * A Redis pod of this resource changed (informer): when what the crash rule knows changed (a pod
-   * deleted, a container that stopped or started), the controller looks at once rather than at its
-   * next resync; Sentinel says nothing until down-after.
+   * deleted, a container that stopped or started, a deleted pod's Redis that stopped answering), the
+   * controller looks at once rather than at its next resync; Sentinel says nothing until down-after.
    */
   podsChanged(): void {
-    const facts = this.#gone();
-    const seen = JSON.stringify([...facts]);
-    if (seen === this.#goneSeen) return;
-    this.#goneSeen = seen;
-    if (facts.size) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: not running: ${[...facts.values()].join('; ')}`);
-    this.#controller.trigger();
+    void this.#gone().then((facts) => {
+      const seen = JSON.stringify([...facts]);
+      if (seen === this.#goneSeen) return;
+      this.#goneSeen = seen;
+      if (facts.size) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: not running: ${[...facts.values()].join('; ')}`);
+      this.#controller.trigger();
+    });
   }
 
   /** The topology this runtime watches, as a comparable key (passwords included as they are, never logged). */
@@ -215,6 +263,7 @@ export class DeploymentRuntime {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#stoppingRecheck);
     await this.#controller.stop();
     await this.#writing;
     await this.publisher.idle();

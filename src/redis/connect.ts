@@ -32,6 +32,8 @@ export interface Endpoint extends Address {
   readonly username?: string;
   readonly password?: string;
   readonly tls?: TlsSource;
+  /** With `tls`, the name the server's certificate must carry when `host` is an address (a pod's IP). */
+  readonly servername?: string;
 }
 
 const pemCache = new Map<string, { mtimeMs: number; pem: Buffer }>();
@@ -67,7 +69,7 @@ export function redisOptions(e: Endpoint): Pick<RedisOptions, 'host' | 'port' | 
     port: e.port,
     username: e.username,
     password: e.password,
-    ...(e.tls ? { tls: tlsOptions(e.tls) } : {}),
+    ...(e.tls ? { tls: { ...tlsOptions(e.tls), ...(e.servername ? { servername: e.servername } : {}) } } : {}),
     Connector: GuardedConnector,
   };
 }

@@ -36,7 +36,7 @@ export interface ControllerOptions {
    * that exited, a pod being deleted, a container not running). Read every pass into the observation
    * (`NodeObservation.gone`); the plan decides what they mean. Call `trigger()` when they change.
    */
-  readonly gone?: () => ReadonlyMap<string, string>;
+  readonly gone?: () => ReadonlyMap<string, string> | Promise<ReadonlyMap<string, string>>;
 }
 
 /** How soon to look again while a node the runtime knows is gone still answers (it is being stopped). */
@@ -196,7 +196,7 @@ export class Controller {
 
   async #pass(): Promise<void> {
     // Read before the look: a process that died and is already being restarted died all the same.
-    const gone = this.#o.gone?.();
+    const gone = await this.#o.gone?.();
     const obs: Observation = { ...withGone(await observe(this.#t), gone), ...(this.#noGoodReplica ? { noGoodReplica: this.#noGoodReplica } : {}) };
     const named = agreedMaster(obs);
     if (!this.#recheck && obs.nodes.some((n) => n.gone && n.reachable && sameAddress(n, named))) {
