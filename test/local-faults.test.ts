@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRuntime, type RuntimeRecord } from '../src/local/supervisor.ts';
 import { withConnection } from '../src/redis/connect.ts';
@@ -23,7 +23,7 @@ async function healthy(name: string): Promise<boolean> {
 
 describe('faults of the local kind', () => {
   after(async () => {
-    for (const name of ['twice', 'orphans', 'reseed', 'again', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
+    for (const name of ['twice', 'orphans', 'reseed', 'forget', 'again', 'stale', 'fg']) await runCli(home, ['down', '--name', name]).catch(() => {});
   });
 
   test('a second up with the same name is refused and changes nothing', async () => {
@@ -84,6 +84,35 @@ describe('faults of the local kind', () => {
     assert.equal(s.sentinels.find((x) => x.id === 'sentinel-2')?.master?.port, PORT_BASE + 60 + 2);
     assert.match(readFileSync(conf, 'utf8'), new RegExp(`^sentinel monitor \\S+ 127\\.0\\.0\\.1 ${PORT_BASE + 60 + 2} `, 'm'), 'the rewritten config monitors node-2');
     assert.equal((await runCli(home, ['down', '--name', 'reseed'])).code, 0);
+  });
+
+  test('a replica gone for good (a scale-down) is forgotten by every Sentinel: reset one at a time, each after the last found everyone again', async () => {
+    const base = PORT_BASE + 60;
+    const up = await runCli(home, ['up', '-d', '--name', 'forget', '--port-base', String(base), '--profile', 'fast']);
+    assert.equal(up.code, 0, up.stderr);
+    const sentinelPassword = (await runCli(home, ['password', '--name', 'forget', '--sentinel'])).stdout.trim();
+    const sentinelPorts = [0, 1, 2].map((i) => Number(/^port (\d+)$/m.exec(readFileSync(join(home, 'forget', `sentinel-${i}`, 'sentinel.conf'), 'utf8'))?.[1]));
+    const listed = () => Promise.all(sentinelPorts.map((port) => withConnection({ host: '127.0.0.1', port, password: sentinelPassword }, (c) => c.call('SENTINEL', 'REPLICAS', 'redis-ha-forget')).then((r) => (r as unknown[]).length)));
+    // A replica from outside the deployment, as a pod a scale-down then removes: it authenticates as
+    // the nodes do (their masteruser/masterauth lines, from node-1's 0600 config, into a 0600 file).
+    const extra = join(home, 'forget-extra');
+    mkdirSync(extra, { mode: 0o700 });
+    const auth = readFileSync(join(home, 'forget', 'node-1', 'redis.conf'), 'utf8').split('\n').filter((l) => /^master(user|auth) /.test(l));
+    writeFileSync(join(extra, 'redis.conf'), [`port ${base + 25}`, 'bind 127.0.0.1', `dir ${extra}`, 'save ""', `replicaof 127.0.0.1 ${base}`, ...auth, ''].join('\n'), { mode: 0o600 });
+    const child = spawn('redis-server', [join(extra, 'redis.conf')], { stdio: 'ignore' });
+    try {
+      // Sentinels learn replicas from the master's INFO, every 10 s.
+      await eventually('every Sentinel listing the extra replica', 30_000, async () => ((await listed()).every((n) => n === 3) ? true : undefined));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const log = join(home, 'forget', 'supervisor.log');
+    const before = readFileSync(log, 'utf8').length;
+    await eventually('every Sentinel listing only the 2 replicas of the deployment', 60_000, async () => ((await listed()).every((n) => n === 2) ? true : undefined));
+    const resets = readFileSync(log, 'utf8').slice(before).split('\n').filter((l) => /did sentinel-reset/.test(l)).map((l) => /sentinel-reset (\S+)/.exec(l)?.[1]);
+    assert.deepEqual(resets, ['sentinel-0', 'sentinel-1', 'sentinel-2'], 'each Sentinel reset once, in order, one at a time');
+    assert.ok(await healthy('forget'), 'healthy after the resets');
+    assert.equal((await runCli(home, ['down', '--name', 'forget'])).code, 0);
   });
 
   test('persistence on, down and up after a failover: the deployment starts from the last master, and a write a lagging node missed is kept', async () => {

@@ -99,6 +99,9 @@ export class Operator {
   readonly #rejected = new Map<string, number>();
   /** Per resource, the last certificate problem or name warning an Event was recorded for (one Event each, not one per retry). */
   readonly #tlsTold = new Map<string, string>();
+  /** Per resource: the Redis pods its spec asks for (the runtime's roll reads it), and the held scale-down last told. */
+  readonly #desiredPods = new Map<string, number>();
+  readonly #scaleTold = new Map<string, string>();
   /** Per TLS resource, the certificate its pods were last given: what the certificate check compares with. */
   readonly #certificates = new Map<string, { secret: string; spec: RedisHASpec; hash: string }>();
   #certificateCheck?: NodeJS.Timeout;
@@ -266,16 +269,47 @@ export class Operator {
     if (typeof wanted === 'string') return wanted;
     // 2. The certificate (tls.enabled).
     const { objects, tls } = await this.#certificate(cr, key, wanted.desired);
-    // 3. Apply and prune.
-    const changed = await this.#applyAll(cr, key, objects);
-    // 4. The runtime.
-    const runtime = await this.#ensureRuntime(cr, key, wanted.desired.spec, wanted.appliedSecret, tls);
+    // 3. A scale-down of the Redis pods waits until the master is one that stays.
+    const scaled = await this.#holdScaleDown(cr, key, objects, wanted.desired.spec);
+    // 4. Apply and prune.
+    const changed = await this.#applyAll(cr, key, scaled.objects);
+    // 5. The runtime.
+    const runtime = await this.#ensureRuntime(cr, key, scaled.spec, wanted.appliedSecret, tls);
     if (runtime) changed.push(runtime);
     return changed.length ? changed.join(', ') : '';
   }
 
+  /**
+   * The StatefulSet controller removes the highest ordinals on a scale-down, whatever their role. So
+   * while the spec asks for fewer Redis pods than the StatefulSet has, the StatefulSet keeps its count
+   * (and the runtime watches every pod) until the runtime's roll has found the master among the pods
+   * that stay, switching over to one of them first if need be (roll.ts, step 4a; `mayShrinkTo`). One
+   * Event says it is held, and why.
+   */
+  async #holdScaleDown(cr: RedisHAResource, key: string, objects: K8sObject[], spec: RedisHASpec): Promise<{ objects: K8sObject[]; spec: RedisHASpec }> {
+    const want = spec.replicas + 1;
+    this.#desiredPods.set(key, want);
+    const name = namesOf(spec).redis;
+    const current = await this.#o.client.find<{ spec?: { replicas?: number } }>(objectPath(typeOfKind('StatefulSet'), name, cr.metadata.namespace));
+    const now = current?.spec?.replicas;
+    if (now === undefined || want >= now || this.#runtimes.get(key)?.runtime.mayShrinkTo(want)) {
+      this.#scaleTold.delete(key);
+      return { objects, spec };
+    }
+    const why = `scaling down from ${now} to ${want} Redis pods: held until the master is one of the pods that stay and they are in sync`;
+    if (this.#scaleTold.get(key) !== why) {
+      this.#scaleTold.set(key, why);
+      this.#o.log(`${key}: ${why}`);
+      this.#events.record(cr, 'Normal', 'ScaleDownHeld', why);
+    }
+    const held = objects.map((o) => (o.kind === 'StatefulSet' && o.metadata.name === name ? { ...o, spec: { ...(o.spec as object), replicas: now } } : o));
+    return { objects: held, spec: { ...spec, replicas: now - 1 } };
+  }
+
   /** The resource is gone (or going): its controller stops; its objects go through their owner references. */
   async #forget(key: string): Promise<string> {
+    this.#desiredPods.delete(key);
+    this.#scaleTold.delete(key);
     this.#tlsTold.delete(key);
     this.#certificates.delete(key);
     const r = this.#runtimes.get(key);
@@ -384,6 +418,8 @@ export class Operator {
       metrics,
       statusIntervalMs: this.#o.statusIntervalMs,
       controllerResyncMs: this.#o.controllerResyncMs,
+      desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
+      shrinkReady: () => this.enqueue(key),
     });
     this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
     runtime.start(this.#o.controllers !== false);

@@ -31,7 +31,7 @@ function pods(revisions: Record<string, string>, extra: Partial<Record<string, P
 
 function input(o: Partial<RollInput>): RollInput {
   return {
-    updateRevision: 'new', observedLatest: true, replicas: 3, sentinelsRolledOut: true,
+    updateRevision: 'new', observedLatest: true, replicas: 3, desiredPods: 3, sentinelsRolledOut: true,
     pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'old' }),
     observed: observedWithMaster(),
     memory: { master: at('shop-redis-0'), epoch: 1 },
@@ -43,6 +43,25 @@ describe('planRoll', () => {
   test('done when every pod runs the update revision', () => {
     const step = planRoll(input({ pods: pods({ 'shop-redis-0': 'new', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }) }));
     assert.deepEqual(step, { kind: 'done', reason: 'all 3 Redis pods run revision new' });
+  });
+
+  test('a scale-down waits for the master to be a pod that stays: a switchover to the best replica that stays, then shrink, before any pod is replaced', () => {
+    // 3 pods, the spec asks for 2: shop-redis-2 goes. It is the master: hand over to shop-redis-0 or -1
+    // (shop-redis-1 the least behind), even though both run the old revision.
+    const nodes = [node('shop-redis-0', 'replica', 'shop-redis-2', { offset: 900 }), node('shop-redis-1', 'replica', 'shop-redis-2', { offset: 990 }), node('shop-redis-2', 'master', 'shop-redis-2')];
+    assert.deepEqual(planRoll(input({ desiredPods: 2, observed: observedWithMaster('shop-redis-2', nodes), memory: { master: at('shop-redis-2'), epoch: 1 } })), {
+      kind: 'switchover', from: 'shop-redis-2', to: 'shop-redis-1',
+      reason: 'scaling down to 2 Redis pods removes the master shop-redis-2: switching over to shop-redis-1 first',
+    });
+    // From 5 to 1: only shop-redis-0 stays, and it is not in sync: wait.
+    const five = ['shop-redis-0', 'shop-redis-1', 'shop-redis-2', 'shop-redis-3', 'shop-redis-4'];
+    const lagging = five.map((id) => (id === 'shop-redis-3' ? node(id, 'master', id) : node(id, 'replica', 'shop-redis-3', id === 'shop-redis-0' ? { linkUp: false } : {})));
+    const step = planRoll(input({ replicas: 5, desiredPods: 1, pods: pods(Object.fromEntries(five.map((id) => [id, 'new']))), observed: observedWithMaster('shop-redis-3', lagging) }));
+    assert.deepEqual(step, { kind: 'wait', reason: 'shop-redis-0 is not an in-sync replica of shop-redis-3' });
+    // The master stays: shrink, also when every pod is up to date.
+    assert.deepEqual(planRoll(input({ desiredPods: 2, pods: pods({ 'shop-redis-0': 'new', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }) })), {
+      kind: 'shrink', pods: 2, reason: 'the master shop-redis-0 stays: scaling down to 2 Redis pods removes 1 pod(s) from ordinal 2',
+    });
   });
 
   test('replicas first, the highest ordinal first, one at a time', () => {

@@ -42,6 +42,11 @@ export interface RollInput {
   readonly observedLatest: boolean;
   /** Pods the StatefulSet should have. */
   readonly replicas: number;
+  /**
+   * Pods the spec asks for. Fewer than `replicas`: a scale-down the operator holds back until the master
+   * is one of the pods that stay (the StatefulSet removes the highest ordinals, whatever their role).
+   */
+  readonly desiredPods: number;
   readonly pods: readonly RollPod[];
   /** The Sentinel StatefulSet has no pod left on an old revision, and all are ready. */
   readonly sentinelsRolledOut: boolean;
@@ -57,12 +62,16 @@ export type RollStep =
   | { readonly kind: 'delete'; readonly pod: string; readonly reason: string }
   /** Pods that never became Ready on an old revision: they hold no data, so all go at once. */
   | { readonly kind: 'replace-stuck'; readonly pods: readonly string[]; readonly reason: string }
-  | { readonly kind: 'switchover'; readonly from: string; readonly to: string; readonly reason: string };
+  | { readonly kind: 'switchover'; readonly from: string; readonly to: string; readonly reason: string }
+  /** A scale-down may go ahead: the master is one of the pods that stay, and they are in sync. */
+  | { readonly kind: 'shrink'; readonly pods: number; readonly reason: string };
+
+/** A StatefulSet pod's ordinal (`x-10`: 10). */
+const ordinal = (name: string) => Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
 
 /** Numeric order of StatefulSet pods (`x-10` after `x-9`). */
 function byOrdinal(a: string, b: string): number {
-  const n = (s: string) => Number(/-(\d+)$/.exec(s)?.[1] ?? 0);
-  return n(a) - n(b) || a.localeCompare(b);
+  return ordinal(a) - ordinal(b) || a.localeCompare(b);
 }
 
 /**
@@ -87,6 +96,10 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
  *    that reports master, a replica not following it with its link up): a roll never adds a disruption
  *    to one in progress;
  * 4. an outdated replica: delete it (the highest ordinal first), one at a time;
+ * 4a. a scale-down held back (`desiredPods` < `replicas`), before any pod is replaced: when the master is
+ *    a pod that stays, `shrink` (the operator then applies the smaller count, and the roll goes on with
+ *    fewer pods); else switch over to the best in-sync replica that stays (`rankByData`), whatever its
+ *    revision;
  * 5. only the master is outdated: switch over to an updated, in-sync replica, the best by the planner's
  *    ranking by data (`rankByData`: in practice the most data, the highest offset); after it, the old
  *    master is an outdated replica and goes by step 4.
@@ -94,7 +107,8 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
 export function planRoll(i: RollInput): RollStep {
   const outdated = i.pods.filter((p) => i.updateRevision !== undefined && p.revision !== i.updateRevision);
   if (i.updateRevision === undefined || !i.observedLatest) return { kind: 'wait', reason: 'the StatefulSet controller has not observed the latest template yet' };
-  if (outdated.length === 0 && i.pods.length >= i.replicas) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
+  const shrinking = i.desiredPods < i.replicas;
+  if (outdated.length === 0 && !shrinking && i.pods.length >= i.replicas) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   const stuck = stuckPods(i, outdated);
   if (stuck.length) {
     const busy = sentinelFailingOver(i.observed);
@@ -108,7 +122,7 @@ export function planRoll(i: RollInput): RollStep {
   if (i.pods.length < i.replicas) return { kind: 'wait', reason: `${i.replicas - i.pods.length} Redis pod(s) missing; waiting for the StatefulSet to recreate them` };
   const unready = i.pods.find((p) => !p.ready);
   if (unready) return { kind: 'wait', reason: `${unready.name} is not ready` };
-  if (outdated.length === 0) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
+  if (outdated.length === 0 && !shrinking) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
   const o = i.observed;
   // Stricter than the planner's busy rule (busySentinel lets a failover past its promotion through, for
@@ -121,6 +135,15 @@ export function planRoll(i: RollInput): RollStep {
   if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(agreed)}) does not answer as master` };
   const lagging = o.nodes.find((n) => n !== master && !linkedReplicaOf(n, master));
   if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
+
+  if (shrinking) {
+    const removed = `${i.replicas - i.desiredPods} pod(s) from ordinal ${i.desiredPods}`;
+    if (ordinal(master.id) < i.desiredPods) return { kind: 'shrink', pods: i.desiredPods, reason: `the master ${master.id} stays: scaling down to ${i.desiredPods} Redis pods removes ${removed}` };
+    const stay = o.nodes.filter((n) => n !== master && ordinal(n.id) < i.desiredPods && linkedReplicaOf(n, master));
+    const heir = rankByData({ ...o, nodes: stay }, i.memory)[0];
+    if (!heir) return { kind: 'wait', reason: `scaling down to ${i.desiredPods} Redis pods removes the master ${master.id}, and no replica that stays is in sync to take over` };
+    return { kind: 'switchover', from: master.id, to: heir.id, reason: `scaling down to ${i.desiredPods} Redis pods removes the master ${master.id}: switching over to ${heir.id} first` };
+  }
 
   const outdatedReplicas = outdated.filter((p) => p.name !== master.id).map((p) => p.name).sort(byOrdinal);
   const victim = outdatedReplicas.at(-1);

@@ -49,6 +49,10 @@ export interface RuntimeOptions {
   readonly metrics: TopologyMetrics;
   readonly statusIntervalMs?: number;
   readonly controllerResyncMs?: number;
+  /** The Redis pods the spec asks for; fewer than the StatefulSet has is a scale-down the operator holds back (`mayShrinkTo`). */
+  readonly desiredPods?: () => number;
+  /** Told when the roll has found that a held scale-down may go ahead. */
+  readonly shrinkReady?: () => void;
 }
 
 /** The master-pod label publisher: the `-master` Service selects the pod Sentinel names, and only it. */
@@ -128,6 +132,8 @@ export class DeploymentRuntime {
   #lastWritten?: RedisHAStatus;
   #rolling = false;
   #rollEnabled = false;
+  /** The last roll step's verdict on a held scale-down: to this many pods, at this time. */
+  #shrink?: { pods: number; at: number };
   #lastRollReason = '';
   /** Causes of pods not starting (pods.ts troubleKey) already told in an Event: one Event per cause until the resource is healthy again. */
   readonly #toldTroubles = new Set<string>();
@@ -245,6 +251,14 @@ export class DeploymentRuntime {
     });
   }
 
+  /**
+   * Whether the Redis StatefulSet may go down to `pods` now: the roll found, within the last 5 s, that
+   * the master is one of the pods that stay and that they are in sync (roll.ts `shrink`).
+   */
+  mayShrinkTo(pods: number): boolean {
+    return this.#shrink !== undefined && this.#shrink.pods === pods && Date.now() - this.#shrink.at < 5000;
+  }
+
   /** The topology this runtime watches, as a comparable key (passwords included as they are, never logged). */
   static keyOf(t: Topology): string {
     return JSON.stringify(t);
@@ -296,6 +310,13 @@ export class DeploymentRuntime {
       let step: RollStep | undefined;
       try {
         step = planRoll(input);
+        this.#shrink = step.kind === 'shrink' ? { pods: step.pods, at: Date.now() } : undefined;
+        if (step.kind === 'shrink') {
+          if (step.reason !== this.#lastRollReason) this.#o.log(`${name}: scale-down: ${step.reason}`);
+          this.#lastRollReason = step.reason;
+          this.#o.shrinkReady?.();
+          return;
+        }
         if (step.kind === 'done') {
           if (this.#lastRollReason !== '' && this.#lastRollReason !== step.reason) {
             this.#o.log(`${name}: rolling update finished: ${step.reason}`);
@@ -326,7 +347,7 @@ export class DeploymentRuntime {
           if (!to) return;
           this.#requestedAt = Date.now(); // the master move this causes is Requested, not MasterDown
           const r = await switchover(this.#o.topology, { to, timeoutMs: 60_000, log: (line) => this.#o.log(`${name}: switchover: ${line}`) });
-          if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `switched the master over from ${r.from.id} to ${r.to.id} (writes paused ${Math.round(r.writePauseMs)} ms) before replacing ${r.from.id}`);
+          if (cr) this.#o.events.record(cr, 'Normal', 'RollingUpdate', `switched the master over from ${r.from.id} to ${r.to.id} (writes paused ${Math.round(r.writePauseMs)} ms): ${step.reason}`);
         }
       } catch (err) {
         this.#o.log(`${name}: rolling update step failed: ${(err as Error).message}`);
@@ -335,7 +356,7 @@ export class DeploymentRuntime {
       } finally {
         this.#rolling = false;
         // A step changes the world: look again soon rather than at the next status tick.
-        if (step && step.kind !== 'done' && !this.#stopped) setTimeout(() => this.writeStatusSoon(), step.kind === 'wait' || step.kind === 'replace-stuck' ? 1000 : 2000).unref();
+        if (step && step.kind !== 'done' && !this.#stopped) setTimeout(() => this.writeStatusSoon(), step.kind === 'wait' || step.kind === 'replace-stuck' || step.kind === 'shrink' ? 1000 : 2000).unref();
       }
     })();
   }
@@ -391,7 +412,7 @@ export class DeploymentRuntime {
     this.#o.metrics.update(observed);
     let world: (RollInput & { troubles: PodTrouble[] }) | undefined;
     try {
-      world = await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observation, this.#memory);
+      world = await rollInputOf(this.#o.client, this.#o.spec, this.#o.namespace, observation, this.#memory, this.#o.desiredPods?.());
       this.#podsUnreadable = '';
     } catch (err) {
       const problem = (err as Error).message;
@@ -424,7 +445,7 @@ interface StatefulSetObject {
  * The roll's view of the world: the Redis pods, both StatefulSets' revisions, `observed` and `memory`;
  * and why any Redis or Sentinel pod is not starting (`troubles`, Redis pods first), for status and Events.
  */
-export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: Observation, memory: Memory): Promise<RollInput & { troubles: PodTrouble[] }> {
+export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespace: string, observed: Observation, memory: Memory, desiredPods?: number): Promise<RollInput & { troubles: PodTrouble[] }> {
   const names = namesOf(spec);
   const stsType = typeOfKind('StatefulSet');
   const [redis, sentinels, podList] = await Promise.all([
@@ -454,6 +475,7 @@ export async function rollInputOf(client: KubeClient, spec: RedisHASpec, namespa
     updateRevision: redis?.status?.updateRevision,
     observedLatest: redis !== undefined && redis.status?.observedGeneration === redis.metadata.generation,
     replicas: want(redis),
+    desiredPods: desiredPods ?? want(redis),
     pods,
     sentinelsRolledOut,
     observed,

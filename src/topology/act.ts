@@ -141,6 +141,13 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
     case 'sentinel-configure':
       await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t)));
       return;
+    case 'sentinel-reset':
+      await withConnection(sentinelEndpointIn(t, a.sentinel), async (c) => {
+        // RESET takes a glob pattern: the name's own glob characters are escaped so it matches only itself.
+        const reset = await c.call('SENTINEL', 'RESET', t.masterName.replace(/[*?[\]\\]/g, '\\$&'));
+        if (Number(reset) !== 1) throw new Error(`SENTINEL RESET matched ${String(reset)} master names, not 1`);
+      });
+      return;
     case 'hold-writes':
       // Bounded by Sentinel's own bound on a failover, so a hold outlives neither it nor a dead controller by much.
       await withConnection(nodeEndpointIn(t, a.node), (c) => c.call('CLIENT', 'PAUSE', String(t.timings.failoverTimeout), 'WRITE'));

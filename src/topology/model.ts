@@ -41,10 +41,15 @@ export function applyActions(obs: Observation, actions: readonly Action[]): Obse
         break;
       case 'sentinel-monitor':
         // MONITOR starts a fresh master entry: config epoch 0, settings from the SET that follows.
-        updateSentinel(a.sentinel, (s) => ({ ...s, monitoring: true, master: addressOf(a.master), configEpoch: 0, settingsMatch: true }));
+        // A fresh entry lists no removed member (the model finds the others again at once).
+        updateSentinel(a.sentinel, (s) => ({ ...s, monitoring: true, master: addressOf(a.master), configEpoch: 0, settingsMatch: true, replicasKnown: obs.nodes.length - 1, otherSentinelsKnown: obs.sentinels.length - 1 }));
         break;
       case 'sentinel-configure':
         updateSentinel(a.sentinel, (s) => ({ ...s, settingsMatch: true }));
+        break;
+      case 'sentinel-reset':
+        // It forgets the removed members and (no clock here) finds the others again at once.
+        updateSentinel(a.sentinel, (s) => ({ ...s, replicasKnown: obs.nodes.length - 1, otherSentinelsKnown: obs.sentinels.length - 1 }));
         break;
       case 'sentinel-failover':
         sentinelFailover(nodes, sentinels, current());

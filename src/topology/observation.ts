@@ -67,6 +67,13 @@ export interface SentinelObservation {
   readonly replicasSeen?: number;
   /** Other Sentinels it knows that are neither `s_down` nor `disconnected`. */
   readonly otherSentinelsSeen?: number;
+  /**
+   * Every replica and other Sentinel it lists, down or not (`SENTINEL REPLICAS`, `SENTINEL SENTINELS`).
+   * Sentinel forgets no member by itself: after a scale-down these count the removed ones, and a
+   * Sentinel that counts removed Sentinels needs more votes than are left to fail over.
+   */
+  readonly replicasKnown?: number;
+  readonly otherSentinelsKnown?: number;
   /** Its `SENTINEL CKQUORUM` answer. */
   readonly ckquorum?: { readonly ok: boolean; readonly message: string };
   /** For an unreachable Sentinel: why, in one line (`errorText`). */

@@ -68,6 +68,8 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
     masterFlags: [...v.flags],
     replicasSeen: seen(v.replicas),
     otherSentinelsSeen: seen(v.sentinels),
+    replicasKnown: v.replicas.length,
+    otherSentinelsKnown: v.sentinels.length,
     ckquorum: v.ckquorum,
   };
 }

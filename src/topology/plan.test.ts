@@ -206,6 +206,34 @@ test('a stale sentinel is repaired before a mis-set one, one per pass', () => {
   assert.equal(next.reason, "converging on node-0, Sentinel's master: configuring sentinel-1");
 });
 
+test('after a scale-down, Sentinels that still list removed members are reset one at a time, each once the others see everyone', () => {
+  // Three nodes and three Sentinels now; each Sentinel lists the two replicas and the one Sentinel removed.
+  const seesAll = { replicasSeen: 2, otherSentinelsSeen: 2 };
+  const remembers = { ...seesAll, replicasKnown: 4, otherSentinelsKnown: 3 };
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [0, 1, 2].map((i) => sentinel(i, 0, remembers)));
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(changes(p), [{ kind: 'sentinel-reset', sentinel: sentinelAddress(0) }]);
+  assert.equal(p.reason, "converging on node-0, Sentinel's master: resetting sentinel-0, which lists 4 replicas and 3 other Sentinels (there are 2 and 2)");
+  assert.equal(describeAction(o, changes(p)[0]!), 'sentinel-reset sentinel-0');
+  // sentinel-0 relearns: it sees no replica yet, so nothing more is reset.
+  const relearning = observation([...o.nodes], [sentinel(0, 0, { replicasSeen: 0, otherSentinelsSeen: 1, replicasKnown: 0, otherSentinelsKnown: 1 }), sentinel(1, 0, remembers), sentinel(2, 0, remembers)]);
+  assert.deepEqual(changes(plan(relearning, spec, remembering(0))), []);
+  // Once it sees everyone again, the next one.
+  const relearned = observation([...o.nodes], [sentinel(0, 0, { ...seesAll, replicasKnown: 2, otherSentinelsKnown: 2 }), sentinel(1, 0, remembers), sentinel(2, 0, remembers)]);
+  assert.deepEqual(changes(plan(relearned, spec, remembering(0))), [{ kind: 'sentinel-reset', sentinel: sentinelAddress(1) }]);
+  // All forgotten: at rest.
+  const done = observation([...o.nodes], [0, 1, 2].map((i) => sentinel(i, 0, { ...seesAll, replicasKnown: 2, otherSentinelsKnown: 2 })));
+  assert.equal(plan(done, spec, remembering(0)).reason, 'no action: node-0 is master, 2 replicas in sync');
+});
+
+test('no Sentinel is reset unless the deployment is at rest: a replica not linked, a Sentinel silent', () => {
+  const remembers = { replicasSeen: 2, otherSentinelsSeen: 2, replicasKnown: 3, otherSentinelsKnown: 2 };
+  const syncing = observation([node(0), replica(1, 0), replica(2, 0, { linkUp: false })], [0, 1, 2].map((i) => sentinel(i, 0, remembers)));
+  assert.deepEqual(changes(plan(syncing, spec, remembering(0))), []);
+  const silent = observation([node(0), replica(1, 0), replica(2, 0)], [sentinel(0, 0, remembers), sentinel(1, 0, remembers), sentinel(2, 0, { reachable: false })]);
+  assert.deepEqual(changes(plan(silent, spec, remembering(0))), []);
+});
+
 test('sentinels agree on an address that is not ours: treated as no agreement', () => {
   const stale = { host: '10.0.0.7', port: 6379 };
   const o = { ...clusterWithMasterAndTwoReplicas(), sentinels: [0, 1, 2].map((i) => ({ ...sentinel(i, 0), master: stale })) };

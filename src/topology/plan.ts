@@ -51,6 +51,11 @@ export type Action =
   | { readonly kind: 'sentinel-monitor'; readonly sentinel: Address; readonly master: Address }
   /** `SENTINEL SET` the spec's settings on one Sentinel. */
   | { readonly kind: 'sentinel-configure'; readonly sentinel: Address }
+  /**
+   * `SENTINEL RESET name` on ONE Sentinel that still lists removed replicas or Sentinels: it forgets
+   * them and finds the members that exist again (the master's INFO, the other Sentinels' hellos).
+   */
+  | { readonly kind: 'sentinel-reset'; readonly sentinel: Address }
   /** Tell the master endpoint where writes go; null = no trustworthy master, fail closed. */
   | { readonly kind: 'publish-master'; readonly master: Address | null }
   /**
@@ -435,8 +440,33 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
     actions.push({ kind: 'sentinel-configure', sentinel: addressOf(unset) });
     done.push(`configuring ${unset.id}`);
   }
+  const forgetful = sentinelSteps && done.length === 0 ? rememberingRemoved(obs, target) : undefined;
+  if (forgetful) {
+    actions.push({ kind: 'sentinel-reset', sentinel: addressOf(forgetful) });
+    done.push(`resetting ${forgetful.id}, which lists ${forgetful.replicasKnown} replicas and ${forgetful.otherSentinelsKnown} other Sentinels (there are ${obs.nodes.length - 1} and ${obs.sentinels.length - 1})`);
+  }
   if (done.length) return { actions, reason: `${headline}: ${done.join('; ')}`, memory };
   return { actions, reason: `no action: ${target.id} is master, ${replicaSummary(obs, target)}`, memory };
+}
+
+/**
+ * The Sentinel to reset (`sentinel-reset`), or undefined: one that lists more replicas or other
+ * Sentinels than the deployment has (members removed by a scale-down, which Sentinel never forgets by
+ * itself). Only at rest, one at a time, each verified before the next: every node answers and follows
+ * `target` with its link up, every Sentinel answers, names `target` with the spec's settings, and every
+ * Sentinel but the one reset sees all the others and all the replicas (so one reset earlier has found
+ * them again). A reset Sentinel knows no replica until the master's next INFO, and no other Sentinel
+ * until their hellos: while it relearns, the others can still fail over without it.
+ */
+function rememberingRemoved(obs: Observation, target: NodeObservation): SentinelObservation | undefined {
+  const replicas = obs.nodes.length - 1;
+  const others = obs.sentinels.length - 1;
+  if (obs.nodes.some((n) => !n.reachable || (!sameAddress(n, target) && !linkedReplicaOf(n, target)))) return undefined;
+  if (obs.sentinels.some((s) => !s.reachable || !s.monitoring || s.failoverInProgress || !s.settingsMatch || !sameAddress(s.master, target))) return undefined;
+  const candidate = byId(obs.sentinels).find((s) => (s.replicasKnown ?? 0) > replicas || (s.otherSentinelsKnown ?? 0) > others);
+  if (!candidate) return undefined;
+  const relearning = obs.sentinels.find((s) => s !== candidate && (s.replicasSeen !== replicas || s.otherSentinelsSeen !== others));
+  return relearning ? undefined : candidate;
 }
 
 /** "2 replicas in sync", "1 of 2 replicas in sync", plus unreachable nodes, for the at-rest reason. */
@@ -468,6 +498,8 @@ export function describeAction(obs: Observation, a: Action): string {
       return `sentinel-monitor ${nameOf(obs, a.sentinel)} -> ${nameOf(obs, a.master)}`;
     case 'sentinel-configure':
       return `sentinel-configure ${nameOf(obs, a.sentinel)}`;
+    case 'sentinel-reset':
+      return `sentinel-reset ${nameOf(obs, a.sentinel)}`;
     case 'publish-master':
       return `publish-master ${a.master ? nameOf(obs, a.master) : 'none'}`;
     case 'hold-writes':
