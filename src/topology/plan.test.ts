@@ -234,6 +234,12 @@ test('no Sentinel is reset unless the deployment is at rest: a replica not linke
   assert.deepEqual(changes(plan(silent, spec, remembering(0))), []);
 });
 
+test('a live replica that is not one of ours (attached by hand) is no reason to reset: it would be relearned at once', () => {
+  const foreign = { replicasSeen: 3, otherSentinelsSeen: 2, replicasKnown: 3, otherSentinelsKnown: 2 };
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [0, 1, 2].map((i) => sentinel(i, 0, foreign)));
+  assert.equal(plan(o, spec, remembering(0)).reason, 'no action: node-0 is master, 2 replicas in sync');
+});
+
 test('sentinels agree on an address that is not ours: treated as no agreement', () => {
   const stale = { host: '10.0.0.7', port: 6379 };
   const o = { ...clusterWithMasterAndTwoReplicas(), sentinels: [0, 1, 2].map((i) => ({ ...sentinel(i, 0), master: stale })) };

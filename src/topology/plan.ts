@@ -451,8 +451,8 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
 
 /**
  * The Sentinel to reset (`sentinel-reset`), or undefined: one that lists more replicas or other
- * Sentinels than the deployment has (members removed by a scale-down, which Sentinel never forgets by
- * itself). Only at rest, one at a time, each verified before the next: every node answers and follows
+ * Sentinels than the deployment has, some of them down (members removed by a scale-down, which
+ * Sentinel never forgets by itself). Only at rest, one at a time, each verified before the next: every node answers and follows
  * `target` with its link up, every Sentinel answers, names `target` with the spec's settings, and every
  * Sentinel but the one reset sees all the others and all the replicas (so one reset earlier has found
  * them again). A reset Sentinel knows no replica until the master's next INFO, and no other Sentinel
@@ -463,9 +463,12 @@ function rememberingRemoved(obs: Observation, target: NodeObservation): Sentinel
   const others = obs.sentinels.length - 1;
   if (obs.nodes.some((n) => !n.reachable || (!sameAddress(n, target) && !linkedReplicaOf(n, target)))) return undefined;
   if (obs.sentinels.some((s) => !s.reachable || !s.monitoring || s.failoverInProgress || !s.settingsMatch || !sameAddress(s.master, target))) return undefined;
-  const candidate = byId(obs.sentinels).find((s) => (s.replicasKnown ?? 0) > replicas || (s.otherSentinelsKnown ?? 0) > others);
+  // Only members it sees down count: a live replica of the master that is not ours (attached by hand,
+  // or the nodes a migration left) would come back at the next INFO, and be reset again every time.
+  const remembers = (known: number | undefined, seen: number | undefined, actual: number) => (known ?? 0) > actual && (known ?? 0) > (seen ?? 0);
+  const candidate = byId(obs.sentinels).find((s) => remembers(s.replicasKnown, s.replicasSeen, replicas) || remembers(s.otherSentinelsKnown, s.otherSentinelsSeen, others));
   if (!candidate) return undefined;
-  const relearning = obs.sentinels.find((s) => s !== candidate && (s.replicasSeen !== replicas || s.otherSentinelsSeen !== others));
+  const relearning = obs.sentinels.find((s) => s !== candidate && ((s.replicasSeen ?? 0) < replicas || (s.otherSentinelsSeen ?? 0) < others));
   return relearning ? undefined : candidate;
 }
 
