@@ -12,6 +12,7 @@ import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
 import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, passwordKeyOf } from '../src/kubernetes/render/index.ts';
 import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
+import { AckedWriter } from './writer.ts';
 import { CRASH_FAILOVER_ANNOTATION } from '../src/kubernetes/pods.ts';
 
 export interface PodInfo {
@@ -188,6 +189,48 @@ export class ClusterDeployment {
     }
     return undefined;
   }
+}
+
+/**
+ * An acknowledged-write writer from this host that finds the master through the Sentinel Service, as
+ * a Sentinel-aware application in the cluster would. Sentinel names pods by hostname; from the host
+ * those are the pods' IPs, which `stop` stops refreshing (every 300 ms, as pods come and go).
+ */
+export async function sentinelWriterFromHost(d: ClusterDeployment, prefix: string): Promise<{ writer: AckedWriter; ips: ReadonlyMap<string, string>; stop: () => Promise<void> }> {
+  const ips = new Map<string, string>();
+  const refresh = async () => {
+    for (const p of [...(await d.pods('redis')), ...(await d.pods('sentinel'))]) if (p.ip) ips.set(p.name, p.ip);
+  };
+  await refresh();
+  let refreshing = true;
+  const refresher = (async () => {
+    while (refreshing) {
+      await refresh().catch(() => {});
+      await sleep(300);
+    }
+  })();
+  const writer = new AckedWriter({
+    target: { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword: await d.sentinelPassword() },
+    password: await d.password(),
+    prefix,
+    options: {
+      natMap: (key: string) => {
+        const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
+        const ip = ips.get(host.split('.')[0]!);
+        return ip ? { host: ip, port } : null;
+      },
+      updateSentinels: false,
+    },
+  });
+  return {
+    writer,
+    ips,
+    async stop() {
+      refreshing = false;
+      await refresher;
+      await writer.stop().catch(() => {});
+    },
+  };
 }
 
 /** Several commands, in order, on one fresh connection (closed after); rejects on the first error. */

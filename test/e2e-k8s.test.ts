@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AckedWriter } from '../bench/writer.ts';
-import { ClusterDeployment, ask, forceDeleteMaster } from '../bench/k8s.ts';
+import { ClusterDeployment, ask, forceDeleteMaster, sentinelWriterFromHost } from '../bench/k8s.ts';
 import { MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, renderManifests, tlsDnsNames } from '../src/kubernetes/render/index.ts';
 import { formatObjects } from '../src/cli/commands/render.ts';
 import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
@@ -185,32 +184,7 @@ describe('RedisHA end to end on the test bed', ON_TESTBED, () => {
   test('a spec change rolls the pods one at a time, the master last, with no failed write from a Sentinel-aware client', async (t) => {
     const before = (await d.pods('redis')).map((p) => p.uid);
     const masterBefore = await d.waitSettled(120_000);
-    // Sentinel names pods by hostname; from the host, those are the pods' IPs, refreshed as pods come and go.
-    const ips = new Map<string, string>();
-    const refresh = async () => {
-      for (const p of [...(await d.pods('redis')), ...(await d.pods('sentinel'))]) if (p.ip) ips.set(p.name, p.ip);
-    };
-    await refresh();
-    let refreshing = true;
-    const refresher = (async () => {
-      while (refreshing) {
-        await refresh().catch(() => {});
-        await sleep(300);
-      }
-    })();
-    const writer = new AckedWriter({
-      target: { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword },
-      password,
-      prefix: 'e2e:roll',
-      options: {
-        natMap: (key: string) => {
-          const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-          const ip = ips.get(host.split('.')[0]!);
-          return ip ? { host: ip, port } : null;
-        },
-        updateSentinels: false,
-      },
-    });
+    const { writer, ips, stop } = await sentinelWriterFromHost(d, 'e2e:roll');
     writer.start();
     try {
       await writer.ackedMore(50);
@@ -235,9 +209,7 @@ describe('RedisHA end to end on the test bed', ON_TESTBED, () => {
       assert.match(events, new RegExp(`switched the master over from ${masterBefore}`));
       assert.equal(cr.status?.lastFailover?.reason, 'Requested', "the roll's switchover is recorded as requested, not as the master going down");
     } finally {
-      refreshing = false;
-      await refresher;
-      await writer.stop().catch(() => {});
+      await stop();
     }
   });
 });

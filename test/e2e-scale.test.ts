@@ -7,9 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AckedWriter } from '../bench/writer.ts';
-import { ClusterDeployment, ask } from '../bench/k8s.ts';
+import type { AckedWriter } from '../bench/writer.ts';
+import { ClusterDeployment, ask, sentinelWriterFromHost } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { SWITCHOVER_ANNOTATION } from '../src/kubernetes/switchover-request.ts';
 import { parseFlatRecord } from '../src/redis/parse.ts';
@@ -40,10 +39,8 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
   let password: string;
   let sentinelPassword: string;
   let writer: AckedWriter;
-  /** Sentinel names pods by hostname; from the host, those are the pods' IPs, refreshed as pods come and go. */
-  const ips = new Map<string, string>();
-  let refreshing = true;
-  let refresher: Promise<void> = Promise.resolve();
+  let ips: ReadonlyMap<string, string>;
+  let stopWriter = async () => {};
 
   /** What each Sentinel pod reports for the group: quorum, replicas and other Sentinels it lists, CKQUORUM. */
   const sentinelViews = async () =>
@@ -77,37 +74,13 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
     await d.waitReady(300_000);
     password = await d.password();
     sentinelPassword = await d.sentinelPassword();
-    const refresh = async () => {
-      for (const p of [...(await d.pods('redis')), ...(await d.pods('sentinel'))]) if (p.ip) ips.set(p.name, p.ip);
-    };
-    await refresh();
-    refresher = (async () => {
-      while (refreshing) {
-        await refresh().catch(() => {});
-        await sleep(300);
-      }
-    })();
-    writer = new AckedWriter({
-      target: { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword },
-      password,
-      prefix: 'e2e:scale',
-      options: {
-        natMap: (key: string) => {
-          const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-          const ip = ips.get(host.split('.')[0]!);
-          return ip ? { host: ip, port } : null;
-        },
-        updateSentinels: false,
-      },
-    });
+    ({ writer, ips, stop: stopWriter } = await sentinelWriterFromHost(d, 'e2e:scale'));
     writer.start();
     await writer.ackedMore(50);
   });
 
   after(async () => {
-    refreshing = false;
-    await refresher;
-    await writer?.stop().catch(() => {});
+    await stopWriter();
     await dropNamespace(NS);
   });
 
