@@ -70,7 +70,15 @@ async function allPodsReady(namespace: string, count: number, what: string, time
       return all.length === count && all.every(isReady) ? true : undefined;
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message}; not ready: ${last || 'none (a different number of pods)'}`);
+    // What the pods said last: the redis and sentinel containers' logs (a failure in CI leaves nothing else).
+    const logs: string[] = [];
+    for (const p of await pods(namespace).catch(() => [])) {
+      for (const c of ['redis', 'sentinel']) {
+        const tail = await kubectl(['-n', namespace, 'logs', p.metadata.name, '-c', c, '--tail', '12']).catch(() => '');
+        if (tail.trim()) logs.push(`--- ${p.metadata.name}/${c}:\n${tail.trim()}`);
+      }
+    }
+    throw new Error(`${(err as Error).message}; not ready: ${last || 'none (a different number of pods)'}\n${logs.join('\n')}`);
   }
 }
 
