@@ -183,14 +183,19 @@ describe('master and replicas endpoints on real processes', () => {
 
   test('redis-ha proxy on its own: routes when the Sentinels agree, refuses with one -ERR line when a majority is missing, keeps the admitted master through a blip', async (t) => {
     const sentinels = s.sentinels.map(addressKey);
-    const run = (list: string[], port: number): ChildProcess =>
-      spawn(process.execPath, [BIN, 'proxy', '--sentinels', list.join(','), '--master-name', s.masterName, '--master-port', String(port), '--replicas-port', '0'], {
+    const run = (list: string[], port: number, health?: number): ChildProcess =>
+      spawn(process.execPath, [BIN, 'proxy', '--sentinels', list.join(','), '--master-name', s.masterName, '--master-port', String(port), '--replicas-port', '0', ...(health ? ['--health-port', String(health)] : [])], {
         env: { ...process.env, REDIS_HA_PASSWORD: pw, REDIS_HA_SENTINEL_PASSWORD: sentinelPw },
         stdio: 'ignore',
       });
     // Two of the three "Sentinels" are ports where nothing listens: only one answers, two must agree.
-    const lonely = run([sentinels[0], '127.0.0.1:7928', '127.0.0.1:7929'], 7926);
-    const agreed = run(sentinels, 7927);
+    const lonely = run([sentinels[0], '127.0.0.1:7928', '127.0.0.1:7929'], 7926, 7923);
+    const agreed = run(sentinels, 7927, 7924);
+    /** The proxy's readiness, as the kubelet's probe sees it: status and body. */
+    const readyz = async (port: number, path = '/readyz') => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`);
+      return `${r.status} ${(await r.text()).trim()}`;
+    };
     try {
       const refusal = await eventually('the lonely proxy to listen', 10_000, () =>
         exchange({ host: '127.0.0.1', port: 7926 }, resp('PING'), (r) => r.endsWith('\r\n')).catch(() => undefined),
@@ -200,6 +205,10 @@ describe('master and replicas endpoints on real processes', () => {
       assert.equal(refusal.split('\r\n').length, 2, 'exactly one line, then the connection closes');
       const port = await eventually('the agreeing proxy to route', 10_000, () => reachedPort({ host: '127.0.0.1', port: 7927 }, pw).catch(() => undefined));
       assert.equal(port, (await status()).master?.port);
+      // Its health port: ready while it routes to a master, not ready (with the refusal's reason) while not.
+      assert.equal(await readyz(7924), `200 master 127.0.0.1:${port}`);
+      assert.match(await readyz(7923), /^503 only 1 of 3 Sentinels answered and 2 must agree \(127\.0\.0\.1:7928: connect ECONNREFUSED/);
+      assert.equal(await readyz(7923, '/livez'), '200 ok');
       // Two Sentinels stop answering, as in a DNS or network blip, without disturbing the real ones (a
       // frozen Sentinel enters TILT when it wakes): a third proxy reaches sentinel-1 and sentinel-2
       // through relays this test closes once it has admitted the master. It keeps that master while the

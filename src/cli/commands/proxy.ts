@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { TlsFiles } from '../../redis/connect.ts';
 import { EndpointProxy, type ReplicaFallback } from '../../endpoint/proxy.ts';
+import { createServer, type Server } from 'node:http';
 import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, parse } from '../options.ts';
@@ -25,6 +26,10 @@ Options:
       --replicas-fallback M    with no caught-up replica: 'master' (default) or 'refuse'
       --workers N              processes serving the ports (SO_REUSEPORT; each checks the Sentinels
                                itself), like HAProxy's nbthread (default: 1)
+      --health-port P          serve HTTP health checks on this port (same --bind): GET /readyz answers
+                               200 while a master is routed and 503 with the reason while not (a
+                               readiness probe keeps a load balancer off an endpoint that would refuse);
+                               GET /livez answers 200 (default: off)
       --tls --cacert FILE      the Sentinels and nodes serve TLS: the endpoints' own checks use TLS and
                                verify them against this CA; clients' TLS passes through untouched
       --cert FILE --key FILE   a client certificate for those checks (when they require one)
@@ -44,6 +49,7 @@ const OPTIONS = {
   'max-replica-lag': { type: 'string' },
   'replicas-fallback': { type: 'string' },
   workers: { type: 'string' },
+  'health-port': { type: 'string' },
   'reuse-port': { type: 'boolean' },
   tls: { type: 'boolean' },
   cacert: { type: 'string' },
@@ -91,7 +97,9 @@ function auth(user: string | undefined, password: string | undefined) {
  * environment. Returns a function that stops them.
  */
 function startWorkers(argv: string[], count: number, log: (line: string) => void): () => Promise<void> {
-  const args = [CLI_BIN, 'proxy', ...argv.filter((a, i) => a !== '--workers' && argv[i - 1] !== '--workers' && !a.startsWith('--workers=')), '--workers', '1', '--reuse-port'];
+  // The workers serve the data ports only: the health port is this process's.
+  const own = (flag: string) => (a: string, i: number) => a !== flag && argv[i - 1] !== flag && !a.startsWith(`${flag}=`);
+  const args = [CLI_BIN, 'proxy', ...argv.filter(own('--workers')).filter(own('--health-port')), '--workers', '1', '--reuse-port'];
   let stopping = false;
   const children = new Set<ChildProcess>();
   const start = (n: number): void => {
@@ -131,6 +139,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const replicasPort = intFlag('replicas-port', values['replicas-port'], 0, 65535) ?? 6380;
   const maxLag = intFlag('max-replica-lag', values['max-replica-lag'], 0, 3600) ?? 5;
   const workers = intFlag('workers', values.workers, 1, 64) ?? 1;
+  const healthPort = intFlag('health-port', values['health-port'], 1, 65535);
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   const fallback = fallbackOf(values['replicas-fallback']);
   const tls = tlsOf(values);
@@ -153,6 +162,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   // Decide the first route before listening, so the first client is never refused for "starting".
   await router.start();
   await proxy.listen();
+  const health = healthPort === undefined ? undefined : await serveHealth(router, host, healthPort);
   const at = proxy.addresses();
   log(`master endpoint ${addressKey(at.master)}${at.replicas ? `, replicas endpoint ${addressKey(at.replicas)}` : ''}; Sentinels ${sentinels.map(addressKey).join(', ')}, master name ${masterName}; data path ${proxy.datapath}`);
   // This process serves too: `--workers N` means N processes in all.
@@ -161,7 +171,19 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
   await stopWorkers();
+  health?.close();
   router.stop();
   await proxy.close();
   return 0;
+}
+
+/** `--health-port`: GET /readyz (200 while a master is routed, else 503 and why) and GET /livez. */
+async function serveHealth(router: MasterRouter, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    const route = router.route;
+    const [status, body] = req.method !== 'GET' ? [405, 'GET only'] : req.url === '/livez' ? [200, 'ok'] : req.url !== '/readyz' ? [404, 'GET /readyz or /livez'] : route.master ? [200, `master ${addressKey(route.master)}`] : [503, route.reason];
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${body}\n`);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+  return server;
 }

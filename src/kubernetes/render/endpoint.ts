@@ -13,6 +13,8 @@ import { TLS_FILES, TLS_VOLUME_MOUNT, tlsSecretName, tlsVolume } from './tls.ts'
 
 /** The endpoint's replicas port; its master port is Redis's own, 6379. */
 export const ENDPOINT_REPLICAS_PORT = 6380;
+/** The endpoint's HTTP health port (`redis-ha proxy --health-port`): the kubelet's probes only. */
+export const ENDPOINT_HEALTH_PORT = 8081;
 
 /** The UID the redis-ha image runs as (as the operator does). */
 const REDIS_HA_UID = 65532;
@@ -62,7 +64,7 @@ export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { se
               imagePullPolicy: 'IfNotPresent',
               args: [
                 'proxy', '--sentinels', sentinels.join(','), '--master-name', names.group, '--bind', '0.0.0.0',
-                '--master-port', String(REDIS_PORT), '--replicas-port', String(ENDPOINT_REPLICAS_PORT),
+                '--master-port', String(REDIS_PORT), '--replicas-port', String(ENDPOINT_REPLICAS_PORT), '--health-port', String(ENDPOINT_HEALTH_PORT),
                 // Its own checks speak TLS and present the deployment's certificate; clients' TLS passes through.
                 ...(tlsSecret !== undefined ? ['--tls', '--cacert', TLS_FILES.ca, '--cert', TLS_FILES.cert, '--key', TLS_FILES.key] : []),
               ],
@@ -75,9 +77,13 @@ export function endpointObjects(spec: RedisHASpec, namespace: string, opts: { se
               ports: [
                 { name: 'master', containerPort: REDIS_PORT, protocol: 'TCP' },
                 { name: 'replicas', containerPort: ENDPOINT_REPLICAS_PORT, protocol: 'TCP' },
+                { name: 'health', containerPort: ENDPOINT_HEALTH_PORT, protocol: 'TCP' },
               ],
-              readinessProbe: { tcpSocket: { port: 'master' }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: 'master' }, periodSeconds: 10, failureThreshold: 6 },
+              // Ready while it routes to a master: a load balancer then never sends a client to an
+              // endpoint that would refuse it (one still finding the Sentinels at start, one cut off).
+              // Three failed looks (6 s) take it out, so a failover's second of no master does not.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 2, failureThreshold: 3 },
+              livenessProbe: { httpGet: { path: '/livez', port: 'health' }, periodSeconds: 10, failureThreshold: 6 },
               resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '256Mi' } },
               securityContext: CONTAINER_SECURITY,
               // The root filesystem is read-only; Node.js gets a writable /tmp.

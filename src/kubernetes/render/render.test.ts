@@ -331,13 +331,15 @@ describe('what an audit (checkov, kube-score) asks of the rendered pods', () => 
   const spec = resolveSpec({ name: 'au', metrics: { enabled: true }, scheduling: { podAntiAffinity: 'hard', nodeSelector: { pool: 'cache' } } }, { generateSecret: fixed });
   const objects = renderManifests(spec, { namespace: 'apps' }).objects;
 
-  it('the endpoint Deployment has a disruption budget, the scheduling of the spec and a liveness probe', () => {
+  it('the endpoint Deployment has a disruption budget, the scheduling of the spec, a liveness probe, and is ready only while it routes to a master', () => {
     const [deployment] = find(objects, 'Deployment', 'au-endpoint');
     const pod = (deployment!.spec as any).template.spec;
     const selector = { 'app.kubernetes.io/instance': 'au', [COMPONENT_LABEL]: 'endpoint' };
     assert.deepEqual(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution, [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }]);
     assert.deepEqual(pod.nodeSelector, { pool: 'cache' });
-    assert.deepEqual(pod.containers[0].livenessProbe, { tcpSocket: { port: 'master' }, periodSeconds: 10, failureThreshold: 6 });
+    assert.deepEqual(pod.containers[0].livenessProbe, { httpGet: { path: '/livez', port: 'health' }, periodSeconds: 10, failureThreshold: 6 });
+    assert.deepEqual(pod.containers[0].readinessProbe, { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 2, failureThreshold: 3 });
+    assert.deepEqual(pod.containers[0].args.slice(pod.containers[0].args.indexOf('--health-port'), pod.containers[0].args.indexOf('--health-port') + 2), ['--health-port', '8081']);
     const [pdb] = find(objects, 'PodDisruptionBudget', 'au-endpoint');
     assert.deepEqual(pdb!.spec, { maxUnavailable: 1, selector: { matchLabels: selector } });
   });
