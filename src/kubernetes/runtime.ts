@@ -208,9 +208,12 @@ export class DeploymentRuntime {
   async #gone(): Promise<Map<string, string>> {
     const pods = this.#o.podObjects();
     for (const p of pods) {
-      if (!p.status?.podIP) continue;
+      const ip = p.status?.podIP;
+      if (!ip) continue;
+      // An address belongs to one pod at a time: another pod's old claim to it goes.
+      for (const [name, ips] of this.#addresses) if (name !== p.metadata.name) ips.delete(ip);
       const seen = this.#addresses.get(p.metadata.name) ?? new Set<string>();
-      this.#addresses.set(p.metadata.name, seen.add(p.status.podIP));
+      this.#addresses.set(p.metadata.name, seen.add(ip));
     }
     const facts = goneNodes(this.#o.topology.nodes.map((n) => n.id), pods, this.#o.resource()?.metadata.annotations);
     const answering = await Promise.all(this.#o.topology.nodes.filter((n) => facts.has(n.id)).map(async (n) => {
