@@ -125,7 +125,11 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   const before = await collectStatus(statusTargetOf(d));
   const master = before.nodes.find((n) => n.role === 'master');
   if (!master || !before.healthy) throw new Error(`not healthy before the trial: ${before.problems.join('; ')}`);
-  await sleep(300);
+  // Evidence that both clients write, not a pause: a deployment that holds no data yet is one the
+  // controller recovers by promoting the restarted master again (no node holds data, so there is
+  // nothing to fail over to), and the trial would measure that instead (seen under load: 300 ms after
+  // the writers started, nothing acknowledged, "the master is still 127.0.0.1:7800").
+  await Promise.all([writers.sentinel.ackedMore(50), writers.endpoint.ackedMore(50)]);
   const runtime = readRuntime(d.stateDir);
   if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
   const killedAt = performance.now();
