@@ -20,7 +20,7 @@ ETCD_PORT=2379             # etcd's own ports, loopback only (the project's test
 ETCD_PEER_PORT=2380
 API_PORT=6443              # on NODE_IP
 # Every port a component listens on; up checks them free before it starts anything.
-PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259 17472 17473)
+PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259 17472 17473 17474)
 GUARD_CHAIN=RHA-TESTBED-GUARD
 K8S_VERSION=v1.34.4
 REDIS_IMAGE=localhost/redis-ha/redis:test
@@ -49,6 +49,17 @@ CLIENT_VETH=rhatb-cl0                 # its veth's host end, a port of $LB_IF (t
 CLIENT_IP=10.245.1.2
 MLB_CONTROLLER_METRICS_PORT=17472     # metallb-controller's metrics server (it binds all addresses: INPUT keeps it to loopback)
 MLB_SPEAKER_METRICS_PORT=17473        # metallb-speaker's (127.0.0.1)
+# Monitoring (lib/prometheus.sh): prometheus-operator as a host process, and the Prometheus it manages in a pod.
+PM_CACHE="$TB_CACHE/prometheus"       # prometheus-operator, the images, the CRDs and ClusterRole of its version
+PROMETHEUS_VERSION=v3.16.0            # Prometheus's Go module calls it v0.316.0 (v0.<minor*100+patch>)
+PROMETHEUS_MODULE_VERSION=v0.316.0    # the same build as promtool (scripts/build-promtool.sh)
+PROMETHEUS_OPERATOR_VERSION=v0.85.0   # the CRDs the render tests validate against (scripts/fetch-schemas.sh)
+PROMETHEUS_IMAGE=localhost/redis-ha/prometheus:$PROMETHEUS_VERSION
+RELOADER_IMAGE=localhost/redis-ha/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION
+PROM_NS=monitoring                    # the Prometheus testbed/up runs: monitoring/testbed
+PROM_NAME=testbed
+PROM_IP=10.96.0.90                    # its Service's fixed ClusterIP (in the range's static band); port 9090
+PROM_OPERATOR_PORT=17474              # prometheus-operator's metrics and health server (127.0.0.1)
 # Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
   kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
