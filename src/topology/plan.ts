@@ -463,9 +463,10 @@ function rememberingRemoved(obs: Observation, target: NodeObservation): Sentinel
   const others = obs.sentinels.length - 1;
   if (obs.nodes.some((n) => !n.reachable || (!sameAddress(n, target) && !linkedReplicaOf(n, target)))) return undefined;
   if (obs.sentinels.some((s) => !s.reachable || !s.monitoring || s.failoverInProgress || !s.settingsMatch || !sameAddress(s.master, target))) return undefined;
-  // Only members it sees down count: a live replica of the master that is not ours (attached by hand,
-  // or the nodes a migration left) would come back at the next INFO, and be reset again every time.
-  const remembers = (known: number | undefined, seen: number | undefined, actual: number) => (known ?? 0) > actual && (known ?? 0) > (seen ?? 0);
+  // It lists more than the deployment has while it sees no more than that: the extra ones are down.
+  // One that sees more (a live replica that is not ours, attached by hand; the outside deployment's
+  // nodes and Sentinels during and after a migration) would relearn them at once: never reset then.
+  const remembers = (known: number | undefined, seen: number | undefined, actual: number) => (known ?? 0) > actual && (seen ?? 0) <= actual;
   const candidate = byId(obs.sentinels).find((s) => remembers(s.replicasKnown, s.replicasSeen, replicas) || remembers(s.otherSentinelsKnown, s.otherSentinelsSeen, others));
   if (!candidate) return undefined;
   const relearning = obs.sentinels.find((s) => s !== candidate && ((s.replicasSeen ?? 0) < replicas || (s.otherSentinelsSeen ?? 0) < others));
