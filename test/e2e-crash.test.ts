@@ -17,12 +17,19 @@ import { ClusterDeployment, ask, killRedisOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseReplication } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { REDIS_IMAGE, ctr, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-crash';
 const NAME = 'crash';
-const IMAGE = `${REDIS_IMAGE.repository}:${REDIS_IMAGE.tag}`;
-/** Another name of the same image on the test bed (testbed/up tags both): it keeps the content while IMAGE is removed. */
+/**
+ * The test bed's Redis image under a name of this test's own: removing it from the node (so the killed
+ * master's container cannot start again) must not stop another test's pods from starting. It once did:
+ * the brief's test, beside this one in CI, had its force-deleted master's replacement waiting for the
+ * shared image, and every Redis pod unready for 5 minutes.
+ */
+const REPOSITORY = `${REDIS_IMAGE.repository}-e2e-crash`;
+const IMAGE = `${REPOSITORY}:${REDIS_IMAGE.tag}`;
+/** Another name of the same image on the test bed (testbed/up tags it): it keeps the content while IMAGE is removed. */
 const SAME_IMAGE = `${REDIS_IMAGE.repository}:test`;
 const RESOURCE = `
 apiVersion: redis-ha.io/v1alpha1
@@ -31,7 +38,7 @@ metadata: {name: ${NAME}, namespace: ${NS}}
 spec:
   replicas: 2
   sentinels: 3
-  image: {repository: ${REDIS_IMAGE.repository}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}
+  image: {repository: ${REPOSITORY}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}
   persistence: {enabled: false}
   resources:
     redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
@@ -76,6 +83,7 @@ describe('crashes beat down-after, on the test bed', ON_TESTBED, () => {
 
   before(async () => {
     await installOperator();
+    await ctr(['images', 'tag', '--force', SAME_IMAGE, IMAGE]);
     await freshNamespace(NS, RESOURCE);
     d = new ClusterDeployment(kubeconfig!, NS, NAME);
   });
