@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { eventually } from './helpers.ts';
+import { ask } from '../bench/k8s.ts';
 import { SERVICE_MONITOR_CRD } from './k8s-schemas.ts';
 import { EXPORTER_IMAGE, OPERATOR_IMAGE, REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
 import { parseFlatRecord, parseInfo } from '../src/redis/parse.ts';
@@ -92,7 +93,7 @@ async function loadBalancerAddress(namespace: string, service: string): Promise<
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
-  status: { conditions?: { type: string; status: string }[] };
+  status: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
 async function pods(namespace: string): Promise<Pod[]> {
@@ -174,6 +175,20 @@ async function briefChecklist(t: TestContext, o: { namespace: string; addresses:
     return m.get('num-slaves') === '2' && m.get('num-other-sentinels') === '2' ? m : undefined;
   });
   assert.equal(seen.get('flags'), 'master');
+  // Every Sentinel, not only the one behind the load balancer, knows both replicas with their link up:
+  // right after a fresh start a forced failover was refused with NOGOODSLAVE (the operator variant in
+  // CI, the master pod force-deleted 3 s after the deployment became healthy), and the fault below is
+  // about a deployment in service. Asked from the host, at the Sentinel pods' own addresses.
+  await eventually('every Sentinel listing both replicas, linked', 60_000, async () => {
+    const sentinels = (await pods(namespace)).filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'sentinel' && p.status.podIP);
+    if (sentinels.length !== 3) return undefined;
+    for (const p of sentinels) {
+      const replicas = (await ask({ host: p.status.podIP!, port: 26379, password: PASSWORD }, 'SENTINEL', 'REPLICAS', 'mymaster')) as string[][];
+      const fit = replicas.map((r) => parseFlatRecord(r)).filter((r) => r.get('flags') === 'slave' && r.get('master-link-status') === 'ok');
+      if (fit.length !== 2) return undefined;
+    }
+    return true;
+  });
   assert.equal(await cliOutside(netns, ['-h', sentinelLB, 'PING']), 'PONG', "the chart's tcp-redis port reaches a Redis node");
 
   // The master pod force-deleted under an ioredis Sentinel client and a master load balancer client.
