@@ -25,6 +25,8 @@ export interface NodeObservation {
   readonly replicaOf?: Address;
   /** For a replica: `master_link_status:up`. */
   readonly linkUp?: boolean;
+  /** For a master: how many replicas are connected to it (INFO replication). */
+  readonly connectedReplicas?: number;
   /** Replication offset; only comparable between nodes sharing a replid history. */
   readonly offset: number;
   readonly replid: string;

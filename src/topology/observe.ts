@@ -39,6 +39,7 @@ export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
     ...(loading && r.role !== 'unknown' ? { loadingAs: r.role } : {}),
     replicaOf: r.role === 'replica' && r.masterHost ? { host: r.masterHost, port: r.masterPort ?? 0 } : undefined,
     linkUp: r.role === 'replica' ? r.linkUp : undefined,
+    ...(r.role === 'master' ? { connectedReplicas: r.replicas.length } : {}),
     offset: r.offset,
     replid: r.replid,
     keys: keyCount(p.info),

@@ -463,6 +463,9 @@ function rememberingRemoved(obs: Observation, target: NodeObservation): Sentinel
   const others = obs.sentinels.length - 1;
   if (obs.nodes.some((n) => !n.reachable || (!sameAddress(n, target) && !linkedReplicaOf(n, target)))) return undefined;
   if (obs.sentinels.some((s) => !s.reachable || !s.monitoring || s.failoverInProgress || !s.settingsMatch || !sameAddress(s.master, target))) return undefined;
+  // A master with more replicas than ours is joined with another deployment (a migration, whose steps
+  // forget its members themselves): its Sentinels list live members they cannot talk to. Left alone.
+  if ((target.connectedReplicas ?? 0) > replicas) return undefined;
   // It lists more than the deployment has while it sees no more than that: the extra ones are down.
   // One that sees more (a live replica that is not ours, attached by hand; the outside deployment's
   // nodes and Sentinels during and after a migration) would relearn them at once: never reset then.
