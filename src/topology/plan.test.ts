@@ -499,10 +499,16 @@ test('a failover asked by an earlier pass is waited for, not asked again, until 
   const unknownTimeout = plan(o, spec, { ...asked, failoverAsked: { from: nodeAddress(0), at: o.at - 59_000 } });
   assert.deepEqual(changes(unknownTimeout), [], 'an unknown failover-timeout counts as 60 s');
 
-  // Sentinel has moved on: node-1 is the master now; the old record stays, inert.
+  // Sentinel has moved on: node-1 is the master now; the record is forgotten, so that node-0, master
+  // again later and gone within failover-timeout, gets its failover asked at once, not waited for.
   const moved = plan(observation([replica(0, 1), node(1), replica(2, 1)], [0, 1, 2].map((i) => sentinel(i, 1))), timed, asked);
   assert.equal(moved.reason, 'no action: node-1 is master, 2 replicas in sync');
-  assert.deepEqual(moved.memory.failoverAsked, asked.failoverAsked);
+  assert.equal(moved.memory.failoverAsked, undefined);
+  const again = plan(o, timed, moved.memory);
+  assert.deepEqual(changes(again), [{ kind: 'sentinel-failover', from: nodeAddress(0) }]);
+  // While the Sentinels agree on no master (mid-failover), the record is kept.
+  const between = plan(observation([replica(0, 1), node(1), replica(2, 1)], [sentinel(0, 0), sentinel(1, 1), { ...sentinel(2, 1), reachable: false }]), timed, asked);
+  assert.deepEqual(between.memory.failoverAsked, asked.failoverAsked);
 });
 
 // The release side of hold-writes and of a switchover's pause (act.ts releaseWrites): a pause on a

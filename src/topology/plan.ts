@@ -146,7 +146,7 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
 
 /**
  * The last rule: a failover asked for by an earlier pass (`memory.failoverAsked`) is Sentinel's until
- * the majority names another master or failover-timeout has passed. A plan that would ask for it again
+ * the majority names another master (the record is then forgotten) or failover-timeout has passed. A plan that would ask for it again
  * meanwhile waits instead, publishing only (asking again, Sentinel would start a second failover or
  * answer INPROG). A plan that asks records the request in its memory; the runtime keeps the previous
  * record if the request failed.
@@ -157,8 +157,13 @@ function askedOnce(obs: Observation, spec: PlanSpec, memory: Memory, p: Plan): P
   const pending = asked && agreed && sameAddress(asked.from, agreed) && obs.at - asked.at < (spec.failoverTimeout ?? DEFAULT_FAILOVER_TIMEOUT_MS) ? asked : undefined;
   const { failoverAsked: _, ...rest } = p.memory;
   const ask = p.actions.find((a) => a.kind === 'sentinel-failover');
-  // Kept as it was (memory is unchanged while Sentinel acts); a record that is not pending is inert.
-  if (!ask) return { ...p, memory: asked ? { ...rest, failoverAsked: asked } : rest };
+  // Kept as it was while Sentinel acts (no majority yet, it still names that master, or a Sentinel is
+  // busy: rule 1 changes no memory), and forgotten once, at rest, the majority names another master:
+  // that failover is over. Kept, it would come back to life
+  // if the same node became master again and died within failover-timeout, and the plan would wait
+  // for a failover nobody is running (the runtime contract test's third scenario: 30 s).
+  const over = asked && agreed && !sameAddress(asked.from, agreed) && !busySentinel(obs);
+  if (!ask) return { ...p, memory: asked && !over ? { ...rest, failoverAsked: asked } : rest };
   if (!pending) return { ...p, memory: { ...rest, failoverAsked: { from: ask.from, at: obs.at } } };
   // Like rule 1: Sentinel is acting, so nothing that changes a role (the fences that came with the
   // request were done with it); the master stays published.
