@@ -276,21 +276,28 @@ export interface FailoverTrial {
 export type Fault = 'force-delete' | 'kill';
 
 /**
- * SIGKILLs the redis-server of the pod with `uid` on this machine (found by its cgroup, which names the
- * pod), as a crash would; returns its pid. Works where the pod runs (the test bed's node), as root.
+ * The pid of the Redis process of the pod with `uid` on this machine (found by its cgroup, which names
+ * the pod): its redis-server, or (`sentinel`) its Sentinel, which runs as redis-sentinel or as
+ * redis-server --sentinel. Works where the pod runs (the test bed's node), as root.
  */
-export function killRedisOfPod(uid: string): number {
+export function processOfPod(uid: string, kind: 'redis-server' | 'sentinel' = 'redis-server'): number {
+  const names = kind === 'sentinel' ? ['redis-sentinel', 'redis-server'] : ['redis-server'];
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'redis-server') continue;
-      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`pod${uid}`)) continue;
-      process.kill(Number(pid), 'SIGKILL');
-      return Number(pid);
+      if (!names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) continue;
+      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`pod${uid}`)) return Number(pid);
     } catch {
       // gone meanwhile, or not ours to read
     }
   }
-  throw new Error(`no redis-server of pod ${uid} runs on this machine: --kill needs to run as root on the pod's node`);
+  throw new Error(`no ${kind} of pod ${uid} runs on this machine: this needs to run as root on the pod's node`);
+}
+
+/** SIGKILLs the redis-server of the pod with `uid` on this machine, as a crash would; returns its pid. */
+export function killRedisOfPod(uid: string): number {
+  const pid = processOfPod(uid);
+  process.kill(pid, 'SIGKILL');
+  return pid;
 }
 
 /**
