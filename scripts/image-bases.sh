@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# image-bases.sh : the two base images the Dockerfile names, made here from host files, because this
+# machine reaches no container registry. They go into the project's podman storage (scripts/podman)
+# under the Dockerfile's own names, so `podman build --pull=never` uses them and the Dockerfile stays as
+# it is. The root filesystems are assembled by the test bed's testbed/lib/rootfs.sh.
+#   docker.io/library/node:24-bookworm-slim (the build stage): the host's Debian 12 dash as /bin/sh, rm
+#     and env, Node 24 from this clone's npm `node` package as /usr/local/bin/node, and npm $NPM_VERSION
+#     (the npm registry's tarball) in /usr/local/lib/node_modules/npm; user root.
+#   gcr.io/distroless/nodejs24-debian12:nonroot (the runtime stage): /nodejs/bin/node, the libraries it
+#     loads, no shell, no package manager; user 65532 (nonroot), entrypoint /nodejs/bin/node.
+# Remade only when the Node binary, the npm version, the CA file or these scripts change (a stamp).
+# Where the host trusts an extra CA for TLS (NODE_EXTRA_CA_CERTS, e.g. a proxy in front of the npm
+# registry), the build stage's stand-in carries that file and variable too, so its `npm ci` works here.
+set -euo pipefail
+NPM_VERSION=11.19.1
+NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+DISTROLESS_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+podman="$here/podman"
+rootfs="$repo/testbed/lib/rootfs.sh"
+cache="${REDIS_HA_PODMAN_ROOT:-/var/cache/redis-ha/podman}"
+mkdir -p "$cache"
+
+node_bin="$(readlink -f "$repo/node_modules/node/bin/node" 2>/dev/null || true)"
+[[ -x "$node_bin" ]] || { echo "image-bases: no node_modules/node in $repo; run npm ci there first" >&2; exit 1; }
+ca="${NODE_EXTRA_CA_CERTS:-}"
+[[ -n "$ca" && -f "$ca" ]] || ca=""
+
+stamp="$(cat "$node_bin" "$0" "$rootfs" ${ca:+"$ca"} | sha256sum | cut -d' ' -f1) npm $NPM_VERSION ca ${ca:-none}"
+if [[ "$(cat "$cache/bases.stamp" 2>/dev/null)" == "$stamp" ]] \
+  && "$podman" image exists "$NODE_IMAGE" && "$podman" image exists "$DISTROLESS_IMAGE"; then
+  exit 0
+fi
+
+npm_tgz="$cache/npm-$NPM_VERSION.tgz"
+if [[ ! -f "$npm_tgz" ]]; then
+  (cd "$cache" && npm pack "npm@$NPM_VERSION" --silent >/dev/null)
+fi
+
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+
+# The build stage: a shell, the two tools its RUN line calls, Node and npm.
+r="$work/node"
+"$rootfs" "$r" /bin/sh /bin/rm /usr/bin/env "$node_bin" ${ca:+"$ca"}
+mkdir -p "$r/usr/local/bin" "$r/usr/local/lib/node_modules/npm" "$r/root"
+mv "$r/$node_bin" "$r/usr/local/bin/node"
+tar -xzf "$npm_tgz" -C "$r/usr/local/lib/node_modules/npm" --strip-components=1 --no-same-owner
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
+changes=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]')
+[[ -n "$ca" ]] && changes+=(--change "ENV NODE_EXTRA_CA_CERTS=$ca")
+tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$r" -c . \
+  | "$podman" import --quiet "${changes[@]}" - "$NODE_IMAGE" >/dev/null
+
+# The runtime stage: Node alone, as distroless places it, and the nonroot user.
+r="$work/distroless"
+"$rootfs" "$r" "$node_bin"
+mkdir -p "$r/nodejs/bin" "$r/home/nonroot"
+mv "$r/$node_bin" "$r/nodejs/bin/node"
+echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >> "$r/etc/passwd"
+echo 'nonroot:x:65532:' >> "$r/etc/group"
+chown 65532:65532 "$r/home/nonroot"
+tar --numeric-owner --sort=name --mtime=@0 -C "$r" -c . \
+  | "$podman" import --quiet --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'ENTRYPOINT ["/nodejs/bin/node"]' - "$DISTROLESS_IMAGE" >/dev/null
+
+echo "$stamp" > "$cache/bases.stamp"
