@@ -9,8 +9,8 @@
 #   gcr.io/distroless/nodejs24-debian12:nonroot (the runtime stage): /nodejs/bin/node, the libraries it
 #     loads, no shell, no package manager; user 65532 (nonroot), entrypoint /nodejs/bin/node.
 # Remade only when the Node binary, the npm version, the CA file or these scripts change (a stamp).
-# Where the host trusts an extra CA for TLS (NODE_EXTRA_CA_CERTS, e.g. a proxy in front of the npm
-# registry), the build stage's stand-in carries that file and variable too, so its `npm ci` works here.
+# The build stage's stand-in carries the CAs the host trusts, as NODE_EXTRA_CA_CERTS: a proxy in front of
+# the npm registry here presents a certificate of its own CA, so its `npm ci` trusts what the host's does.
 set -euo pipefail
 NPM_VERSION=11.19.1
 NODE_IMAGE=docker.io/library/node:24-bookworm-slim
@@ -24,8 +24,11 @@ mkdir -p "$cache"
 
 node_bin="$(readlink -f "$repo/node_modules/node/bin/node" 2>/dev/null || true)"
 [[ -x "$node_bin" ]] || { echo "image-bases: no node_modules/node in $repo; run npm ci there first" >&2; exit 1; }
+# The CAs the host trusts: NODE_EXTRA_CA_CERTS, else Debian's bundle (the `cafile` of this machine's
+# npm, whose own config a Node run from node_modules does not read).
 ca="${NODE_EXTRA_CA_CERTS:-}"
-[[ -n "$ca" && -f "$ca" ]] || ca=""
+[[ -n "$ca" && -f "$ca" ]] || ca=/etc/ssl/certs/ca-certificates.crt
+[[ -f "$ca" ]] || ca=""
 
 stamp="$(cat "$node_bin" "$0" "$rootfs" ${ca:+"$ca"} | sha256sum | cut -d' ' -f1) npm $NPM_VERSION ca ${ca:-none}"
 if [[ "$(cat "$cache/bases.stamp" 2>/dev/null)" == "$stamp" ]] \
@@ -35,7 +38,7 @@ fi
 
 npm_tgz="$cache/npm-$NPM_VERSION.tgz"
 if [[ ! -f "$npm_tgz" ]]; then
-  (cd "$cache" && npm pack "npm@$NPM_VERSION" --silent >/dev/null)
+  (cd "$cache" && NODE_EXTRA_CA_CERTS="$ca" npm pack "npm@$NPM_VERSION" --silent >/dev/null)
 fi
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
