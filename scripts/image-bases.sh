@@ -36,18 +36,19 @@ if [[ "$(cat "$cache/bases.stamp" 2>/dev/null)" == "$stamp" ]] \
   exit 0
 fi
 
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+
 npm_tgz="$cache/npm-$NPM_VERSION.tgz"
 if [[ ! -f "$npm_tgz" ]]; then
-  (cd "$cache" && NODE_EXTRA_CA_CERTS="$ca" npm pack "npm@$NPM_VERSION" --silent >/dev/null)
+  (cd "$work" && NODE_EXTRA_CA_CERTS="$ca" npm pack "npm@$NPM_VERSION" --silent >/dev/null)
+  mv "$work/npm-$NPM_VERSION.tgz" "$npm_tgz"
 fi
-
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 # The build stage: a shell, the two tools its RUN line calls, Node and npm.
 r="$work/node"
 "$rootfs" "$r" /bin/sh /bin/rm /usr/bin/env "$node_bin" ${ca:+"$ca"}
 mkdir -p "$r/usr/local/bin" "$r/usr/local/lib/node_modules/npm" "$r/root"
-mv "$r/$node_bin" "$r/usr/local/bin/node"
+mv "$r/$node_bin" "$r/usr/local/bin/node" && rmdir -p --ignore-fail-on-non-empty "$(dirname "$r/$node_bin")"
 tar -xzf "$npm_tgz" -C "$r/usr/local/lib/node_modules/npm" --strip-components=1 --no-same-owner
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
 changes=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]')
@@ -59,7 +60,7 @@ tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$r" -c . \
 r="$work/distroless"
 "$rootfs" "$r" "$node_bin"
 mkdir -p "$r/nodejs/bin" "$r/home/nonroot"
-mv "$r/$node_bin" "$r/nodejs/bin/node"
+mv "$r/$node_bin" "$r/nodejs/bin/node" && rmdir -p --ignore-fail-on-non-empty "$(dirname "$r/$node_bin")"
 echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >> "$r/etc/passwd"
 echo 'nonroot:x:65532:' >> "$r/etc/group"
 chown 65532:65532 "$r/home/nonroot"
