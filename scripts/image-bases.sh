@@ -38,6 +38,23 @@ fi
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
+# node_rootfs DIR DEST FILE... : rootfs.sh's DIR with FILE... and Node, Node moved from its host path (in this
+# clone) to DEST; the directories its host path added are removed, those of rootfs.sh's skeleton stay.
+node_rootfs() {
+  local dir="$1" dest="$2" path="" added="" part
+  shift 2
+  "$rootfs" "$dir"
+  IFS=/ read -ra parts <<< "$(dirname "${node_bin#/}")"
+  for part in "${parts[@]}"; do
+    path="$path/$part"
+    [[ -e "$dir$path" ]] || { added="$path"; break; }
+  done
+  "$rootfs" "$dir" "$node_bin" "$@"
+  mkdir -p "$dir$(dirname "$dest")"
+  mv "$dir$node_bin" "$dir$dest"
+  [[ -z "$added" ]] || find "$dir$added" -depth -type d -empty -delete
+}
+
 npm_tgz="$cache/npm-$NPM_VERSION.tgz"
 if [[ ! -f "$npm_tgz" ]]; then
   (cd "$work" && NODE_EXTRA_CA_CERTS="$ca" npm pack "npm@$NPM_VERSION" --silent >/dev/null)
@@ -46,9 +63,8 @@ fi
 
 # The build stage: a shell, the two tools its RUN line calls, Node and npm.
 r="$work/node"
-"$rootfs" "$r" /bin/sh /bin/rm /usr/bin/env "$node_bin" ${ca:+"$ca"}
-mkdir -p "$r/usr/local/bin" "$r/usr/local/lib/node_modules/npm" "$r/root"
-mv "$r/$node_bin" "$r/usr/local/bin/node" && rmdir -p --ignore-fail-on-non-empty "$(dirname "$r/$node_bin")"
+node_rootfs "$r" /usr/local/bin/node /bin/sh /bin/rm /usr/bin/env ${ca:+"$ca"}
+mkdir -p "$r/usr/local/lib/node_modules/npm" "$r/root"
 tar -xzf "$npm_tgz" -C "$r/usr/local/lib/node_modules/npm" --strip-components=1 --no-same-owner
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
 changes=(--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["node"]')
@@ -58,9 +74,8 @@ tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$r" -c . \
 
 # The runtime stage: Node alone, as distroless places it, and the nonroot user.
 r="$work/distroless"
-"$rootfs" "$r" "$node_bin"
-mkdir -p "$r/nodejs/bin" "$r/home/nonroot"
-mv "$r/$node_bin" "$r/nodejs/bin/node" && rmdir -p --ignore-fail-on-non-empty "$(dirname "$r/$node_bin")"
+node_rootfs "$r" /nodejs/bin/node
+mkdir -p "$r/home/nonroot"
 echo 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >> "$r/etc/passwd"
 echo 'nonroot:x:65532:' >> "$r/etc/group"
 chown 65532:65532 "$r/home/nonroot"
