@@ -130,6 +130,16 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   // nothing to fail over to), and the trial would measure that instead (seen under load: 300 ms after
   // the writers started, nothing acknowledged, "the master is still 127.0.0.1:7800").
   await Promise.all([writers.sentinel.ackedMore(50), writers.endpoint.ackedMore(50)]);
+  // And every replica holds data: acknowledged on the master is not yet copied (seen in CI under load:
+  // one replica still in its first sync, the other not answering within the probe's timeout, and the
+  // controller promoted the restarted master again, "no other node holds data").
+  const deadline0 = Date.now() + 30_000;
+  for (;;) {
+    const s = await collectStatus(statusTargetOf(d), 300);
+    if (s.healthy && s.nodes.every((n) => (n.figures?.keys ?? 0) > 0)) break;
+    if (Date.now() > deadline0) throw new Error(`not every node holds the writers' data before the trial: ${s.nodes.map((n) => `${n.id} ${n.role} ${n.figures?.keys ?? '?'} keys`).join(', ')}; ${s.problems.join('; ')}`);
+    await sleep(50);
+  }
   const runtime = readRuntime(d.stateDir);
   if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
   const killedAt = performance.now();
