@@ -17,7 +17,7 @@ import { ClusterDeployment, ask, killRedisOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseReplication } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, ctr, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { REDIS_IMAGE, testbedRedisHA, ctr, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, withoutImage, operatorEvents, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-crash';
 const NAME = 'crash';
@@ -31,19 +31,7 @@ const REPOSITORY = `${REDIS_IMAGE.repository}-e2e-crash`;
 const IMAGE = `${REPOSITORY}:${REDIS_IMAGE.tag}`;
 /** Another name of the same image on the test bed (testbed/up tags it): it keeps the content while IMAGE is removed. */
 const SAME_IMAGE = `${REDIS_IMAGE.repository}:test`;
-const RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}}
-spec:
-  replicas: 2
-  sentinels: 3
-  image: {repository: ${REPOSITORY}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}
-  persistence: {enabled: false}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const RESOURCE = testbedRedisHA(NS, NAME, { image: { repository: REPOSITORY, tag: REDIS_IMAGE.tag, pullPolicy: 'Never', allowUnpatched: true } });
 
 /** Every Sentinel's events about the master group, in the order they arrived, from subscriptions of our own. */
 class SentinelEvents {

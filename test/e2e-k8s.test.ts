@@ -20,29 +20,18 @@ import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
-import { OPERATOR_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { EXPORTER_IMAGE, OPERATOR_IMAGE, SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-k8s';
 const NAME = 'shop';
 /** The test bed's Redis image: Debian's 7.0.15, which carries the CVE-2025-49844 family's fixes as backports. */
-const RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}}
-spec:
-  replicas: 2
-  sentinels: 3
-  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
-  metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
-  persistence: {enabled: false}
-  endpoint: {enabled: true, replicas: 1, image: "${OPERATOR_IMAGE}"}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-    exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
-`;
+const RESOURCE = testbedRedisHA(NS, NAME, {
+  metrics: { enabled: true, image: EXPORTER_IMAGE },
+  endpoint: { enabled: true, replicas: 1, image: OPERATOR_IMAGE },
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  resources: SMALL_RESOURCES,
+});
 
 /** A namespace of the test's own, emptied first, with the operator installed and `manifests` applied in order. */
 async function operatorNamespace(namespace: string, ...manifests: string[]): Promise<void> {
@@ -307,23 +296,16 @@ const TLS_NS = 'e2e-k8s-tls';
 const TLS_NAME = 'vault';
 /** The spec fields the certificate's names depend on, shared by the resource and the test's certificate. */
 const TLS_SPEC = { name: TLS_NAME, replicas: 2, sentinels: 3, endpoint: { enabled: true }, tls: { enabled: true, secretName: `${TLS_NAME}-certs` } };
-const TLS_RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${TLS_NAME}, namespace: ${TLS_NS}}
-spec:
-  replicas: ${TLS_SPEC.replicas}
-  sentinels: ${TLS_SPEC.sentinels}
-  tls: {enabled: true, secretName: ${TLS_SPEC.tls.secretName}}
-  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
-  metrics: {enabled: true, image: "localhost/redis-ha/redis-exporter:v1.45.0"}
-  endpoint: {enabled: true, replicas: 1, image: "${OPERATOR_IMAGE}"}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-    exporter: {requests: {cpu: 5m, memory: 16Mi}, limits: {memory: 48Mi}}
-`;
+const TLS_RESOURCE = testbedRedisHA(TLS_NS, TLS_NAME, {
+  replicas: TLS_SPEC.replicas,
+  sentinels: TLS_SPEC.sentinels,
+  tls: { enabled: true, secretName: TLS_SPEC.tls.secretName },
+  metrics: { enabled: true, image: EXPORTER_IMAGE },
+  endpoint: { enabled: true, replicas: 1, image: OPERATOR_IMAGE },
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  persistence: undefined,
+  resources: SMALL_RESOURCES,
+});
 
 describe('RedisHA with TLS from a user-provided Secret, end to end on the test bed', ON_TESTBED, () => {
   let d: ClusterDeployment;
@@ -439,20 +421,12 @@ kind: Issuer
 metadata: {name: ${CM_NAME}-ca, namespace: ${CM_NS}}
 spec: {ca: {secretName: ${CM_NAME}-ca}}
 `;
-const CM_RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${CM_NAME}, namespace: ${CM_NS}}
-spec:
-  replicas: 1
-  sentinels: 3
-  tls: {enabled: true, certManager: {issuerRef: {name: ${CM_NAME}-ca, kind: Issuer}}}
-  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const CM_RESOURCE = testbedRedisHA(CM_NS, CM_NAME, {
+  replicas: 1,
+  tls: { enabled: true, certManager: { issuerRef: { name: `${CM_NAME}-ca`, kind: 'Issuer' } } },
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  persistence: undefined,
+});
 
 describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the test bed', {
   skip: !kubeconfig ? 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG to the path it prints' : !certManager ? 'the test bed runs no cert-manager (no certificates.cert-manager.io CRD): testbed/up installs it' : false,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClusterDeployment } from '../bench/k8s.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, operatorEvents, ON_TESTBED } from './testbed-kube.ts';
+import { REDIS_IMAGE, REPO, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, operatorEvents, ON_TESTBED } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-rollout';
@@ -19,20 +19,11 @@ const BROKEN_TAG = '7.0.99';
 const BROKEN_IMAGE = `${REDIS_IMAGE.repository}:${BROKEN_TAG}`;
 
 /** The smallest HA shape (a master, one replica, three Sentinels); pullPolicy Never: the kubelet refuses at once, no registry involved. */
-const resource = (tag: string) => `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}}
-spec:
-  replicas: 1
-  sentinels: 3
-  image: {repository: ${REDIS_IMAGE.repository}, tag: "${tag}", pullPolicy: Never, allowUnpatched: true}
-  persistence: {enabled: false}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const resource = (tag: string) => testbedRedisHA(NS, NAME, {
+  replicas: 1,
+  image: { repository: REDIS_IMAGE.repository, tag, pullPolicy: 'Never', allowUnpatched: true },
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+});
 
 /** Our sentence about a pod that cannot pull the image; the pods it names depend on which the kubelet had reported. */
 const PULL_SENTENCE = new RegExp(

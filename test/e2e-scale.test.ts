@@ -13,24 +13,14 @@ import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { SWITCHOVER_ANNOTATION } from '../src/kubernetes/switchover-request.ts';
 import { parseFlatRecord } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-scale';
 const NAME = 'grow';
-const RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}}
-spec:
-  replicas: 2
-  sentinels: 3
-  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
-  persistence: {enabled: false}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const RESOURCE = testbedRedisHA(NS, NAME, {
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  resources: { redis: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '128Mi' } }, sentinel: SMALL_RESOURCES.sentinel },
+});
 
 requireTestbedInCI('the scaling tests have a test bed');
 

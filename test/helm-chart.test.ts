@@ -17,7 +17,7 @@ import { OPERATOR_CLASS_LABEL } from '../src/kubernetes/operator.ts';
 import { redisHACRD } from '../src/kubernetes/crd.ts';
 import { formatObjects } from '../src/cli/commands/render.ts';
 import { eventually } from './helpers.ts';
-import { OPERATOR_IMAGE, REPO, dropNamespace, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
+import { OPERATOR_IMAGE, REPO, SMALL_RESOURCES, testbedRedisHA, dropNamespace, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const CHART = join(REPO, CHART_DIR);
@@ -119,20 +119,11 @@ describe('the Helm chart with real Helm', { skip: helmPath ? false : 'no Go tool
 
 const NS = 'e2e-helm';
 const NAME = 'cache';
-const RESOURCE = `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}, labels: {${OPERATOR_CLASS_LABEL}: ${NS}}}
-spec:
-  replicas: 1
-  sentinels: 3
-  image: {repository: localhost/redis-ha/redis, tag: "7.0.15", pullPolicy: Never, allowUnpatched: true}
-  persistence: {enabled: false}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 20m, memory: 48Mi}, limits: {memory: 128Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const RESOURCE = testbedRedisHA(NS, NAME, {
+  replicas: 1,
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  resources: { redis: { requests: { cpu: '20m', memory: '48Mi' }, limits: { memory: '128Mi' } }, sentinel: SMALL_RESOURCES.sentinel },
+}, { [OPERATOR_CLASS_LABEL]: NS });
 
 describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath ? 'no Helm' : kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG' }, () => {
   const env = { KUBECONFIG: kubeconfig! };

@@ -24,7 +24,7 @@ import { ClusterDeployment, ask, processOfPod, sentinelWriterFromHost } from '..
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { PORT_OFFSETS } from '../src/local/layout.ts';
 import { eventually, passwordOf, pidOf, runCli, testHome } from './helpers.ts';
-import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 /** A Redis node or Sentinel as this host reaches it, under the runtime's own id for it. */
 interface Member {
@@ -379,19 +379,7 @@ describe('the runtime contract: one scenario table, both runtimes, the same deci
 
   test('kubernetes: the operator on the test bed', ON_TESTBED, async (t) => {
     await installOperator();
-    await freshNamespace(NS, `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${K8S_NAME}, namespace: ${NS}}
-spec:
-  replicas: 2
-  sentinels: 3
-  image: {repository: ${REDIS_IMAGE.repository}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}
-  persistence: {enabled: false}
-  resources:
-    redis: {requests: {cpu: 50m, memory: 48Mi}, limits: {memory: 192Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`);
+    await freshNamespace(NS, testbedRedisHA(NS, K8S_NAME));
     const d = new ClusterDeployment(kubeconfig!, NS, K8S_NAME);
     await d.waitReady(300_000);
     await runTable(kubernetesRuntime(d), kubernetes, (s) => t.diagnostic(s));

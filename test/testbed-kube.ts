@@ -30,6 +30,35 @@ export const REPO = join(import.meta.dirname, '..');
 export const REDIS_IMAGE = { repository: 'localhost/redis-ha/redis', tag: '7.0.15' } as const;
 export const EXPORTER_IMAGE = 'localhost/redis-ha/redis-exporter:v1.45.0';
 
+/** The requests and limits the e2e RedisHAs ask for: small, so that every test's pods fit on the one node. */
+export const SMALL_RESOURCES = {
+  redis: { requests: { cpu: '50m', memory: '48Mi' }, limits: { memory: '192Mi' } },
+  sentinel: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+  exporter: { requests: { cpu: '5m', memory: '16Mi' }, limits: { memory: '48Mi' } },
+} as const;
+
+/**
+ * A RedisHA manifest (JSON, which kubectl reads as YAML) on the test bed's Redis image (pullPolicy
+ * Never: the kubelet never pulls), 2 replicas, 3 Sentinels, persistence off, `SMALL_RESOURCES`. `spec`
+ * replaces any of those fields whole (a field set to undefined falls back to the operator's default);
+ * `labels` go on the resource.
+ */
+export function testbedRedisHA(namespace: string, name: string, spec: Record<string, unknown> = {}, labels?: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: 'redis-ha.io/v1alpha1',
+    kind: 'RedisHA',
+    metadata: { name, namespace, ...(labels ? { labels } : {}) },
+    spec: {
+      replicas: 2,
+      sentinels: 3,
+      image: { ...REDIS_IMAGE, pullPolicy: 'Never', allowUnpatched: true },
+      persistence: { enabled: false },
+      resources: { redis: SMALL_RESOURCES.redis, sentinel: SMALL_RESOURCES.sentinel },
+      ...spec,
+    },
+  });
+}
+
 /** kubectl from the test bed's build (bin/ beside the kubeconfig), on the test bed's kubeconfig. */
 export async function kubectl(args: string[], input?: string | Buffer): Promise<string> {
   const child = run(join(dirname(kubeconfig!), 'bin', 'kubectl'), ['--kubeconfig', kubeconfig!, ...args], { timeout: 180_000, maxBuffer: 16 << 20 });
