@@ -96,7 +96,8 @@ export class Operator {
   readonly #runtimes = new Map<string, { key: string; runtime: DeploymentRuntime; metrics: TopologyMetrics }>();
   readonly #queue = new Set<string>();
   readonly #pruned = new Map<string, number>();
-  readonly #rejected = new Map<string, number>();
+  /** Per resource, the generation of the spec it rejects and why: reported once, and kept in the runtime's status. */
+  readonly #rejected = new Map<string, { generation: number; problem: string }>();
   /** Per resource, the last certificate problem or name warning an Event was recorded for (one Event each, not one per retry). */
   readonly #tlsTold = new Map<string, string>();
   /** Per resource: the Redis pods its spec asks for (the runtime's roll reads it), and the held scale-down last told. */
@@ -420,6 +421,7 @@ export class Operator {
       controllerResyncMs: this.#o.controllerResyncMs,
       desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
       shrinkReady: () => this.enqueue(key),
+      rejected: () => this.#rejected.get(key)?.problem,
     });
     this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
     runtime.start(this.#o.controllers !== false);
@@ -503,8 +505,10 @@ export class Operator {
     const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
     if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
     const told = cr.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec' && c.observedGeneration === generation);
-    if (this.#rejected.get(key) === generation || told) return '';
-    this.#rejected.set(key, generation);
+    const before = this.#rejected.get(key);
+    this.#rejected.set(key, { generation, problem });
+    // The runtime (if the resource already runs) writes status on its own passes: it keeps Ready False too.
+    if (before?.generation === generation || told) return '';
     this.#events.record(cr, 'Warning', 'InvalidSpec', problem);
     return `spec rejected (nothing applied until it changes): ${problem}`;
   }
