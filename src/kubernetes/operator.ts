@@ -502,12 +502,17 @@ export class Operator {
   async #rejectSpec(cr: RedisHAResource, problem: string): Promise<string> {
     const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
     const generation = cr.metadata.generation ?? 0;
-    const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
-    if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
     const told = cr.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec' && c.observedGeneration === generation);
     const before = this.#rejected.get(key);
     this.#rejected.set(key, { generation, problem });
-    // The runtime (if the resource already runs) writes status on its own passes: it keeps Ready False too.
+    // A resource that runs keeps running on what was applied before; its runtime writes the status (what
+    // it observes, with Ready False for this reason), so the two writers never undo each other.
+    const runtime = this.#runtimes.get(key)?.runtime;
+    if (runtime) runtime.writeStatusSoon();
+    else {
+      const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
+      if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
+    }
     if (before?.generation === generation || told) return '';
     this.#events.record(cr, 'Warning', 'InvalidSpec', problem);
     return `spec rejected (nothing applied until it changes): ${problem}`;
