@@ -98,24 +98,25 @@ export function parseServerName(text: string): ServerVersion | undefined {
 }
 
 /**
- * The RDB format version a master sends a replica in a full resynchronisation. Redis writes its own:
- * 9 up to 6.2, 10 in 7.0, 11 in 7.2, 12 from 7.4 (a lower bound for newer lines). Valkey before 9 writes
- * 11. Valkey 9 writes 80 (on disk, `VALKEY080`) and to a Valkey 9 replica, and 11 to any other replica:
- * measured with 9.1.2 and a Redis 7.0.15 replica, which then failed with "Can't handle RDB format version 11".
+ * The RDB format version a master sends a replica of the other flavour in a full resynchronisation.
+ * Redis writes its own: 9 up to 6.2, 10 in 7.0, 11 in 7.2, 12 from 7.4 (a lower bound for newer lines).
+ * Valkey sends a Redis replica 11: before 9 it writes nothing newer, and 9 writes 80 (`VALKEY080` on
+ * disk) but 11 to a replica that is not Valkey 9, measured with 9.1.2 and a Redis 7.0.15 replica, which
+ * then failed with "Can't handle RDB format version 11".
  */
-function rdbSent(master: ServerVersion, replica: ServerVersion): number {
+function rdbSent(master: ServerVersion): number {
   const [major, minor] = parseVersion(master.version);
-  if (master.flavor === 'valkey') return major >= 9 && replica.flavor === 'valkey' && parseVersion(replica.version)[0] >= 9 ? 80 : 11;
+  if (master.flavor === 'valkey') return 11;
   if (major < 7) return 9;
   if (major === 7 && minor < 2) return 10;
   if (major === 7 && minor < 4) return 11;
   return 12;
 }
 
-/** Whether a replica running `replica` loads RDB format `rdb`: Redis up to its own; Valkey up to 11, and 80 from 9 on (12 to 79 are Redis's, which Valkey refuses). */
+/** Whether a replica running `replica` loads RDB format `rdb`: Redis up to its own; Valkey up to 11 (12 to 79 are Redis's, which Valkey 9 calls foreign and refuses). */
 function loadsRdb(replica: ServerVersion, rdb: number): boolean {
-  if (replica.flavor === 'valkey') return rdb <= 11 || (rdb === 80 && parseVersion(replica.version)[0] >= 9);
-  return rdb <= rdbSent(replica, replica);
+  if (replica.flavor === 'valkey') return rdb <= 11;
+  return rdb <= rdbSent(replica);
 }
 
 /**
@@ -129,7 +130,7 @@ export function replicationGap(master: ServerVersion, replica: ServerVersion): s
   if (master.flavor === replica.flavor) {
     return rMajor > mMajor || (rMajor === mMajor && rMinor >= mMinor) ? undefined : `a ${serverName(replica)} replica cannot load what a newer ${serverName(master)} master sends`;
   }
-  const rdb = rdbSent(master, replica);
+  const rdb = rdbSent(master);
   return loadsRdb(replica, rdb) ? undefined : `a ${serverName(replica)} replica cannot load the RDB format ${rdb} a ${serverName(master)} master sends`;
 }
 
