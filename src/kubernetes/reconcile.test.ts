@@ -90,6 +90,14 @@ describe('desiredObjects', () => {
       assert.match(d.problem, /^image: cannot move from valkey 9\.1\.2 \(running on shop-redis-1\) to redis 7\.0\.15: /);
     });
 
+    it('with persistence the file on each volume counts too: Valkey 9 to Redis 7.2 is refused then, applied without', () => {
+      const redis72 = (enabled: boolean) => ({ image: { repository: 'localhost/redis-ha/redis', tag: '7.2.11' }, persistence: { enabled } });
+      assert.ok(desiredObjects(withStatus(redis72(false), running('valkey 9.1.2')), undefined, fixed).ok);
+      const d = desiredObjects(withStatus(redis72(true), running('valkey 9.1.2')), undefined, fixed);
+      assert.ok(!d.ok);
+      assert.match(d.problem, /with persistence enabled: redis cannot read the VALKEY080 data file valkey 9\.1\.2 leaves on each pod's volume; keep valkey 9\.1\.2$/);
+    });
+
     it('nothing known to run (a new resource, or no pod answered): applied', () => {
       assert.ok(desiredObjects(withStatus(redis, undefined), undefined, fixed).ok);
       assert.ok(desiredObjects(withStatus(redis, { nodes: [{ id: 'shop-redis-0', host: 'h', port: 6379, role: 'unknown', reachable: false }] }), undefined, fixed).ok);

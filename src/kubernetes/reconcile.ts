@@ -150,7 +150,7 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     if (err instanceof SpecError) return { ok: false, problem: err.message.replace(/\s*\n\s*/g, '; ') };
     throw err;
   }
-  const refusal = imageChangeRefusal(runningServers(cr.status), { flavor: spec.image.flavor, version: spec.image.tag });
+  const refusal = imageChangeRefusal(runningServers(cr.status), { flavor: spec.image.flavor, version: spec.image.tag }, spec.persistence.enabled);
   if (refusal) return { ok: false, problem: refusal };
   let rendered: ReturnType<typeof renderManifests>;
   try {

@@ -52,6 +52,16 @@ test('imageChangeRefusal: no release of the target flavour loads it: keep what r
   );
 });
 
+test('imageChangeRefusal: with persistence, no Redis reads the VALKEY080 file Valkey 9 leaves on the volume, even a Redis that replicates from it', () => {
+  const running = [{ pod: 'shop-redis-0', server: valkey('9.1.2') }];
+  assert.equal(imageChangeRefusal(running, redis('7.2.11')), undefined, 'without persistence Redis 7.2 can follow a Valkey 9 master');
+  assert.equal(
+    imageChangeRefusal(running, redis('7.2.11'), true),
+    "image: cannot move from valkey 9.1.2 (running on shop-redis-0) to redis 7.2.11 with persistence enabled: redis cannot read the VALKEY080 data file valkey 9.1.2 leaves on each pod's volume; keep valkey 9.1.2",
+  );
+  assert.equal(imageChangeRefusal([{ pod: 'shop-redis-0', server: redis('7.0.15') }], valkey('9.1.2'), true), undefined, 'Valkey 9 reads the REDIS0010 file Redis 7.0 leaves');
+});
+
 test('imageChangeRefusal: nothing runs yet (a new resource): nothing to refuse', () => {
   assert.equal(imageChangeRefusal([], redis('7.0.15')), undefined);
 });

@@ -143,12 +143,30 @@ function oldestReplicaLine(master: ServerVersion, flavor: ImageFlavor): string |
 }
 
 /**
+ * Why a server `target` cannot start on the data file a server `written` left on a volume, or undefined.
+ * Valkey 9 writes `VALKEY080`, whose signature no Redis reads ("Wrong signature trying to load DB from
+ * file", measured with 7.0.15; the server then exits); otherwise the replication rule applies.
+ */
+function fileGap(written: ServerVersion, target: ServerVersion): string | undefined {
+  if (written.flavor === 'valkey' && target.flavor === 'redis' && parseVersion(written.version)[0] >= 9) return `${target.flavor} cannot read the VALKEY080 data file ${serverName(written)} leaves on each pod's volume`;
+  return undefined;
+}
+
+/**
  * The spec check of an image change against what runs. A roll replaces the replicas first, and each new
  * pod takes a full copy from the master, which may be any pod that runs now; so `target` must be able to
- * replicate from every server running (`running`: what each Redis pod reported in `INFO server`).
+ * replicate from every server running (`running`: what each Redis pod reported in `INFO server`). With
+ * `persistent` volumes each new pod first loads the file the old one left, so it must read that too.
  * Undefined when it can; else one line naming the versions, the pods and the fix.
  */
-export function imageChangeRefusal(running: readonly { readonly pod: string; readonly server: ServerVersion }[], target: ServerVersion): string | undefined {
+export function imageChangeRefusal(running: readonly { readonly pod: string; readonly server: ServerVersion }[], target: ServerVersion, persistent = false): string | undefined {
+  for (const r of running) {
+    const file = persistent ? fileGap(r.server, target) : undefined;
+    if (file) {
+      const pods = running.filter((x) => serverName(x.server) === serverName(r.server)).map((x) => x.pod);
+      return `image: cannot move from ${serverName(r.server)} (running on ${pods.join(', ')}) to ${serverName(target)} with persistence enabled: ${file}; keep ${serverName(r.server)}`;
+    }
+  }
   for (const r of running) {
     const gap = replicationGap(r.server, target);
     if (!gap) continue;
