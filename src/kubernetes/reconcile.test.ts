@@ -253,6 +253,14 @@ describe('buildStatus', () => {
     assert.deepEqual(runningServers(s), [{ pod: 'shop-redis-0', server: { flavor: 'valkey', version: '9.1.2' } }, { pod: 'shop-redis-1', server: { flavor: 'redis', version: '7.0.15' } }]);
   });
 
+  it('a node that does not answer keeps the server it last reported, so an outage does not hide what runs from the image check', () => {
+    const o = observed();
+    const first = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n) => ({ ...n, figures: { valkeyVersion: '9.1.2' } })) }, memory: { epoch: 4 }, previous: undefined, now });
+    const down = o.nodes.map((n, i) => (i === 1 ? { id: n.id, host: n.host, port: n.port, role: 'unknown', reachable: false } : { ...n, figures: { valkeyVersion: '9.1.2' } }));
+    const later = buildStatus({ generation: 3, observed: { ...o, healthy: false, nodes: down as typeof o.nodes }, memory: { epoch: 4 }, previous: first, now });
+    assert.deepEqual(later.nodes!.map((n) => `${n.id} ${n.reachable} ${n.server}`), ['shop-redis-0 true valkey 9.1.2', 'shop-redis-1 false valkey 9.1.2']);
+  });
+
   it('a rejected spec on a running resource: Ready stays False InvalidSpec with the reason, the observed conditions stay what they are', () => {
     const s = buildStatus({ generation: 4, observed: observed(), memory: { epoch: 4 }, previous: undefined, now, rejected: 'image: cannot move …' });
     assert.deepEqual(s.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Ready=False/InvalidSpec', 'MasterAvailable=True/MasterElected', 'SentinelsAgree=True/AllAgree', 'Degraded=True/InvalidSpec']);

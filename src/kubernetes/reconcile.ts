@@ -77,7 +77,7 @@ export interface ObservedNode {
   following?: string;
   linkUp?: boolean;
   lagBytes?: number;
-  /** What it runs, from `INFO server`: `redis 7.0.15`, `valkey 9.1.2`. The spec check of an image change reads it. */
+  /** What it runs, from `INFO server`: `redis 7.0.15`, `valkey 9.1.2`; kept while it does not answer. The spec check of an image change reads it. */
   server?: string;
 }
 
@@ -396,7 +396,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
       ...(n.following !== undefined ? { following: n.following } : {}),
       ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
       ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
-      ...(serverOf(n.figures) ? { server: serverOf(n.figures) } : {}),
+      ...(lastServer(n.id, serverOf(n.figures), i.previous) ? { server: lastServer(n.id, serverOf(n.figures), i.previous) } : {}),
     })),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,
@@ -407,6 +407,11 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     problems,
     conditions,
   };
+}
+
+/** What a node runs: what it said now, else what it said last (a pod that does not answer keeps its server in status). */
+function lastServer(id: string, now: string | undefined, previous: RedisHAStatus | undefined): string | undefined {
+  return now ?? previous?.nodes?.find((n) => n.id === id)?.server;
 }
 
 /**
