@@ -7,6 +7,7 @@ test('serverOf: Valkey by valkey_version (its redis_version is the 7.2.4 it fork
   assert.equal(valkey.valkeyVersion, '9.1.2');
   assert.equal(serverOf(valkey), 'valkey 9.1.2');
   assert.equal(serverOf(nodeFigures(parseInfo('# Server\r\nredis_version:7.0.15\r\n'))), 'redis 7.0.15');
+  assert.equal(serverOf(nodeFigures(parseInfo('# Server\r\nredis_version:7.2.5\r\nserver_name:valkey\r\n'))), 'valkey 7.2.5', 'server_name without valkey_version');
   assert.equal(serverOf(nodeFigures(parseInfo('# Clients\r\nconnected_clients:1\r\n'))), undefined);
   assert.equal(serverOf(undefined), undefined);
 });

@@ -118,7 +118,7 @@ export const NODE_FIGURES = [
 export type NodeFigures = { readonly [K in (typeof NODE_FIGURES)[number] | 'keys']?: number } & {
   /** `redis_version`. Valkey reports 7.2.4 there, the Redis release it forked from, and its own in `valkeyVersion`. */
   readonly redisVersion?: string;
-  /** `valkey_version`: only Valkey reports it. */
+  /** `valkey_version`, or `redis_version` where `server_name` is valkey and there is no `valkey_version`: only Valkey has one. */
   readonly valkeyVersion?: string;
   /** Keys per database that holds any, e.g. `{ db0: 12 }`. */
   readonly dbKeys?: Readonly<Record<string, number>>;
@@ -137,7 +137,8 @@ export function nodeFigures(info: ReadonlyMap<string, string>): NodeFigures {
   figures.dbKeys = dbKeys;
   const version = info.get('redis_version');
   if (version) figures.redisVersion = version;
-  const valkey = info.get('valkey_version');
+  // A Valkey that reports server_name:valkey but no valkey_version: its redis_version is then its own.
+  const valkey = info.get('valkey_version') ?? (info.get('server_name') === 'valkey' ? version : undefined);
   if (valkey) figures.valkeyVersion = valkey;
   return figures as NodeFigures;
 }
