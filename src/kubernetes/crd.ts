@@ -103,6 +103,7 @@ export function statusSchema(): Schema {
             id: str('Pod name.'), host: str('Stable hostname.'), port: int('Port.'), role: str('master, replica, down or unknown.'),
             reachable: bool('It answered.'), following: str('host:port it replicates from.'), linkUp: bool('Replication link up.'),
             lagBytes: int('Bytes behind the master.'),
+            server: str('What it runs, from INFO server (redis 7.0.15, valkey 9.1.2); what it last reported while it does not answer. An image change is checked against it.'),
           },
         },
       },

@@ -96,7 +96,8 @@ export class Operator {
   readonly #runtimes = new Map<string, { key: string; runtime: DeploymentRuntime; metrics: TopologyMetrics }>();
   readonly #queue = new Set<string>();
   readonly #pruned = new Map<string, number>();
-  readonly #rejected = new Map<string, number>();
+  /** Per resource, the generation of the spec it rejects and why: reported once, and kept in the runtime's status. */
+  readonly #rejected = new Map<string, { generation: number; problem: string }>();
   /** Per resource, the last certificate problem or name warning an Event was recorded for (one Event each, not one per retry). */
   readonly #tlsTold = new Map<string, string>();
   /** Per resource: the Redis pods its spec asks for (the runtime's roll reads it), and the held scale-down last told. */
@@ -420,6 +421,7 @@ export class Operator {
       controllerResyncMs: this.#o.controllerResyncMs,
       desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
       shrinkReady: () => this.enqueue(key),
+      rejected: () => this.#rejected.get(key)?.problem,
     });
     this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
     runtime.start(this.#o.controllers !== false);
@@ -500,11 +502,18 @@ export class Operator {
   async #rejectSpec(cr: RedisHAResource, problem: string): Promise<string> {
     const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
     const generation = cr.metadata.generation ?? 0;
-    const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
-    if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
     const told = cr.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec' && c.observedGeneration === generation);
-    if (this.#rejected.get(key) === generation || told) return '';
-    this.#rejected.set(key, generation);
+    const before = this.#rejected.get(key);
+    this.#rejected.set(key, { generation, problem });
+    // A resource that runs keeps running on what was applied before; its runtime writes the status (what
+    // it observes, with Ready False for this reason), so the two writers never undo each other.
+    const runtime = this.#runtimes.get(key)?.runtime;
+    if (runtime) runtime.writeStatusSoon();
+    else {
+      const status = invalidSpecStatus(problem, generation, cr.status, new Date().toISOString());
+      if (!sameStatus(status, cr.status)) await writeStatus(this.#o.client, cr, status);
+    }
+    if (before?.generation === generation || told) return '';
     this.#events.record(cr, 'Warning', 'InvalidSpec', problem);
     return `spec rejected (nothing applied until it changes): ${problem}`;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource } from './reconcile.ts';
+import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, runningServers, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { makeCertificate, secretData } from '../../test/certs.ts';
 import { redisHACRD, specSchema } from './crd.ts';
 import { CLUSTER_RULES, operatorManifests } from './manifests.ts';
@@ -65,6 +65,44 @@ describe('desiredObjects', () => {
     const tls = desiredObjects(cr({ tls: { enabled: true } }), undefined);
     assert.ok(!tls.ok);
     assert.match(tls.problem, /^tls\.enabled: on Kubernetes the certificate must come from somewhere: set tls\.certManager\.issuerRef\.name .* or tls\.secretName/);
+  });
+
+  describe('an image change, checked against what the pods run (status.nodes[].server, from INFO server)', () => {
+    const running = (...servers: string[]): RedisHAStatus => ({ nodes: servers.map((server, i) => ({ id: `shop-redis-${i}`, host: `shop-redis-${i}.h`, port: 6379, role: i ? 'replica' : 'master', reachable: true, server })) });
+    const withStatus = (spec: Record<string, unknown>, status: RedisHAStatus | undefined): RedisHAResource => ({ ...cr(spec), status });
+    const redis = { image: { repository: 'localhost/redis-ha/redis', tag: '7.0.15', allowUnpatched: true } };
+    const valkey = { image: { flavor: 'valkey', repository: 'localhost/redis-ha/valkey', tag: '9.1.2' } };
+
+    it('from Redis 7.0.15 to Valkey 9.1.2: applied (Valkey loads the RDB 10 a Redis 7.0 master sends)', () => {
+      assert.ok(desiredObjects(withStatus(valkey, running('redis 7.0.15', 'redis 7.0.15')), undefined, fixed).ok);
+    });
+
+    it('from Valkey 9.1.2 back to Redis 7.0.15: refused, nothing applied, one line with the versions, the pods and the fix', () => {
+      assert.deepEqual(desiredObjects(withStatus(redis, running('valkey 9.1.2', 'valkey 9.1.2')), undefined, fixed), {
+        ok: false,
+        problem: 'image: cannot move from valkey 9.1.2 (running on shop-redis-0, shop-redis-1) to redis 7.0.15: a redis 7.0.15 replica cannot load the RDB format 11 a valkey 9.1.2 master sends, and each new pod starts as a replica of the running master; keep valkey 9.1.2, or use redis 7.2 or newer',
+      });
+    });
+
+    it('what runs is what counts, not the spec the resource had: a pod still on Valkey refuses Redis 7.0 even when the others run it', () => {
+      const d = desiredObjects(withStatus(redis, running('redis 7.0.15', 'valkey 9.1.2')), undefined, fixed);
+      assert.ok(!d.ok);
+      assert.match(d.problem, /^image: cannot move from valkey 9\.1\.2 \(running on shop-redis-1\) to redis 7\.0\.15: /);
+    });
+
+    it('with persistence the file on each volume counts too: Valkey 9 to Redis 7.2 is refused then, applied without', () => {
+      const redis72 = (enabled: boolean) => ({ image: { repository: 'localhost/redis-ha/redis', tag: '7.2.11' }, persistence: { enabled } });
+      assert.ok(desiredObjects(withStatus(redis72(false), running('valkey 9.1.2')), undefined, fixed).ok);
+      const d = desiredObjects(withStatus(redis72(true), running('valkey 9.1.2')), undefined, fixed);
+      assert.ok(!d.ok);
+      assert.match(d.problem, /with persistence enabled: redis cannot read the VALKEY080 data file valkey 9\.1\.2 leaves on each pod's volume; keep valkey 9\.1\.2$/);
+    });
+
+    it('nothing known to run (a new resource, or no pod answered): applied', () => {
+      assert.ok(desiredObjects(withStatus(redis, undefined), undefined, fixed).ok);
+      assert.ok(desiredObjects(withStatus(redis, { nodes: [{ id: 'shop-redis-0', host: 'h', port: 6379, role: 'unknown', reachable: false }] }), undefined, fixed).ok);
+      assert.deepEqual(runningServers({ nodes: [{ id: 'a', host: 'h', port: 1, role: 'master', reachable: true, server: 'keydb 6.3.4' }] }), [], 'an unknown server is left out');
+    });
   });
 });
 
@@ -205,6 +243,29 @@ describe('buildStatus', () => {
     const healthy = buildStatus({ generation: 2, observed: observed(), memory: { epoch: 0 }, previous: undefined, podProblems: [pull], now });
     assert.equal(healthy.conditions!.find((c) => c.type === 'Ready')!.reason, 'Healthy', 'a healthy topology is Ready whatever a pod says');
     assert.deepEqual(healthy.problems, []);
+  });
+
+  it('records what each node runs, from INFO server: Valkey by valkey_version, Redis by redis_version', () => {
+    const o = observed();
+    const figures = [{ redisVersion: '7.2.4', valkeyVersion: '9.1.2' }, { redisVersion: '7.0.15' }];
+    const s = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n, i) => ({ ...n, figures: figures[i] })) }, memory: { epoch: 4 }, previous: undefined, now });
+    assert.deepEqual(s.nodes!.map((n) => n.server), ['valkey 9.1.2', 'redis 7.0.15']);
+    assert.deepEqual(runningServers(s), [{ pod: 'shop-redis-0', server: { flavor: 'valkey', version: '9.1.2' } }, { pod: 'shop-redis-1', server: { flavor: 'redis', version: '7.0.15' } }]);
+  });
+
+  it('a node that does not answer keeps the server it last reported, so an outage does not hide what runs from the image check', () => {
+    const o = observed();
+    const first = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n) => ({ ...n, figures: { valkeyVersion: '9.1.2' } })) }, memory: { epoch: 4 }, previous: undefined, now });
+    const down = o.nodes.map((n, i) => (i === 1 ? { id: n.id, host: n.host, port: n.port, role: 'unknown', reachable: false } : { ...n, figures: { valkeyVersion: '9.1.2' } }));
+    const later = buildStatus({ generation: 3, observed: { ...o, healthy: false, nodes: down as typeof o.nodes }, memory: { epoch: 4 }, previous: first, now });
+    assert.deepEqual(later.nodes!.map((n) => `${n.id} ${n.reachable} ${n.server}`), ['shop-redis-0 true valkey 9.1.2', 'shop-redis-1 false valkey 9.1.2']);
+  });
+
+  it('a rejected spec on a running resource: Ready stays False InvalidSpec with the reason, the observed conditions stay what they are', () => {
+    const s = buildStatus({ generation: 4, observed: observed(), memory: { epoch: 4 }, previous: undefined, now, rejected: 'image: cannot move …' });
+    assert.deepEqual(s.conditions!.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Ready=False/InvalidSpec', 'MasterAvailable=True/MasterElected', 'SentinelsAgree=True/AllAgree', 'Degraded=True/InvalidSpec']);
+    assert.equal(s.conditions![0]!.message, 'image: cannot move …');
+    assert.deepEqual(s.problems, ['image: cannot move …']);
   });
 
   it('an invalid spec: Ready False InvalidSpec, the others Unknown', () => {

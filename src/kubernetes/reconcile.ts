@@ -5,7 +5,7 @@
  */
 import type { SwitchoverAnswer } from './switchover-request.ts';
 import { X509Certificate, createHash } from 'node:crypto';
-import { resolveSpec, SpecError, type RedisHASpec } from '../spec/index.ts';
+import { imageChangeRefusal, parseServerName, resolveSpec, SpecError, type RedisHASpec, type ServerVersion } from '../spec/index.ts';
 import { UserError } from '../errors.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import type { Memory } from '../topology/observation.ts';
@@ -14,6 +14,7 @@ import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
 import { addressKey, parseAddress } from '../redis/address.ts';
+import { serverOf } from '../redis/parse.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -76,6 +77,8 @@ export interface ObservedNode {
   following?: string;
   linkUp?: boolean;
   lagBytes?: number;
+  /** What it runs, from `INFO server`: `redis 7.0.15`, `valkey 9.1.2`; kept while it does not answer. The spec check of an image change reads it. */
+  server?: string;
 }
 
 export interface ObservedSentinel {
@@ -122,7 +125,9 @@ export function ownerReferenceOf(cr: RedisHAResource): OwnerReference {
  * reference (same namespace only: Kubernetes has no cross-namespace owners) and the Secret's values as
  * `data` (what the API server stores, so a re-apply compares equal). `kept`: the passwords of the
  * Secret the operator made earlier; without them new ones are generated (first pass only).
- * A spec the rules reject is `{ ok: false }`: a terminal problem, reported, not retried.
+ * A spec the rules reject is `{ ok: false }`: a terminal problem, reported, not retried. So is an image
+ * the running servers cannot replicate to (`imageChangeRefusal`, against what `status.nodes` says each
+ * pod runs): nothing of it is applied, so no pod is replaced with a server that could not follow the master.
  */
 export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined, generateSecret?: () => string): Desired {
   const input: Record<string, unknown> = structuredClone(cr.spec ?? {});
@@ -145,6 +150,8 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     if (err instanceof SpecError) return { ok: false, problem: err.message.replace(/\s*\n\s*/g, '; ') };
     throw err;
   }
+  const refusal = imageChangeRefusal(runningServers(cr.status), { flavor: spec.image.flavor, version: spec.image.tag }, spec.persistence.enabled);
+  if (refusal) return { ok: false, problem: refusal };
   let rendered: ReturnType<typeof renderManifests>;
   try {
     // The operator keeps the master-pod label, so -master and -replicas select the pods themselves.
@@ -170,6 +177,14 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     return copy;
   });
   return { ok: true, spec, objects, warnings: rendered.warnings };
+}
+
+/** What each Redis pod runs, as the last status recorded it from the pods' `INFO server` (pods that did not answer are left out). */
+export function runningServers(status: RedisHAStatus | undefined): { pod: string; server: ServerVersion }[] {
+  return (status?.nodes ?? []).flatMap((n) => {
+    const server = n.server === undefined ? undefined : parseServerName(n.server);
+    return server ? [{ pod: n.id, server }] : [];
+  });
 }
 
 /** Decodes a Secret's `data` field. */
@@ -327,6 +342,11 @@ export interface StatusInput {
   readonly switchover?: RedisHAStatus['switchover'];
   /** ISO time, used only for conditions that change now. */
   readonly now: string;
+  /**
+   * Why the current spec is rejected (the operator applies nothing of it), when it is: the resource keeps
+   * running on what was applied before, and Ready stays False with reason InvalidSpec and this message.
+   */
+  readonly rejected?: string;
 }
 
 /**
@@ -345,14 +365,18 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
   const g = i.generation;
   const prev = i.previous?.conditions;
   const pods = s.healthy ? [] : (i.podProblems ?? []);
-  const problems = [...pods.map((p) => p.message), ...s.problems.map(stableProblem)];
+  const problems = [...(i.rejected ? [i.rejected] : []), ...pods.map((p) => p.message), ...s.problems.map(stableProblem)];
   const first = problems[0] ?? '';
   const notReady = pods[0] ?? { reason: 'NotHealthy', message: `${problems.length} problem(s): ${first}` };
   const conditions: Condition[] = [
-    condition('Ready', s.healthy, s.healthy ? 'Healthy' : notReady.reason, s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : notReady.message, g, prev, i.now),
+    i.rejected
+      ? condition('Ready', false, 'InvalidSpec', i.rejected, g, prev, i.now)
+      : condition('Ready', s.healthy, s.healthy ? 'Healthy' : notReady.reason, s.healthy ? `master ${masterNode?.id}, ${readyReplicas} replicas in sync, ${agreeing} of ${s.sentinels.length} Sentinels agree` : notReady.message, g, prev, i.now),
     condition('MasterAvailable', masterOk, masterOk ? 'MasterElected' : s.master ? 'MasterNotWritable' : 'NoAgreedMaster', masterOk ? `${masterNode!.id} is master` : s.master ? `the Sentinels name ${addressKey(s.master)}, which does not report role master` : `no master is named by a majority of the ${s.sentinels.length} Sentinels`, g, prev, i.now),
     condition('SentinelsAgree', s.sentinels.length > 0 && agreeing === s.sentinels.length, agreeing === s.sentinels.length ? 'AllAgree' : 'Disagree', `${agreeing} of ${s.sentinels.length} Sentinels name ${s.master ? addressKey(s.master) : 'the same master'}`, g, prev, i.now),
-    condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
+    i.rejected
+      ? condition('Degraded', true, 'InvalidSpec', i.rejected, g, prev, i.now)
+      : condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
   ];
   return {
     observedGeneration: g,
@@ -372,6 +396,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
       ...(n.following !== undefined ? { following: n.following } : {}),
       ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
       ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
+      ...(lastServer(n.id, serverOf(n.figures), i.previous) ? { server: lastServer(n.id, serverOf(n.figures), i.previous) } : {}),
     })),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,
@@ -382,6 +407,11 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     problems,
     conditions,
   };
+}
+
+/** What a node runs: what it said now, else what it said last (a pod that does not answer keeps its server in status). */
+function lastServer(id: string, now: string | undefined, previous: RedisHAStatus | undefined): string | undefined {
+  return now ?? previous?.nodes?.find((n) => n.id === id)?.server;
 }
 
 /**

@@ -53,6 +53,8 @@ export interface RuntimeOptions {
   readonly desiredPods?: () => number;
   /** Told when the roll has found that a held scale-down may go ahead. */
   readonly shrinkReady?: () => void;
+  /** Why the operator rejects the resource's current spec, when it does (status: Ready False, InvalidSpec). */
+  readonly rejected?: () => string | undefined;
 }
 
 /** The master-pod label publisher: the `-master` Service selects the pod Sentinel names, and only it. */
@@ -429,7 +431,7 @@ export class DeploymentRuntime {
     const podProblems = this.#podProblems(cr, world?.troubles ?? [], observed.healthy);
     const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
     const previous = this.#lastWritten ?? cr.status;
-    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, switchover: this.#switchover, now: new Date().toISOString() });
+    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, switchover: this.#switchover, now: new Date().toISOString(), rejected: this.#o.rejected?.() });
     if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
     await writeStatus(this.#o.client, cr, status);
     const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));

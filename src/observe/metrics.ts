@@ -18,7 +18,7 @@ import type { NodeStatus, TopologyStatus } from './status.ts';
 /** Connections open through the master and replica endpoints (the proxy), when a runtime has them. */
 export type EndpointConnections = () => { master: number; replicas: number };
 
-type Figure = Exclude<keyof NodeFigures, 'redisVersion' | 'dbKeys'>;
+type Figure = Exclude<keyof NodeFigures, 'redisVersion' | 'valkeyVersion' | 'dbKeys'>;
 
 /**
  * INFO field → redis_exporter metric. Counters keep their `_total` name and counter type; Redis resets

@@ -116,7 +116,10 @@ export const NODE_FIGURES = [
 
 /** A node's figures: each of `NODE_FIGURES` it reported, `keys` (over every database, and per database) and its version. */
 export type NodeFigures = { readonly [K in (typeof NODE_FIGURES)[number] | 'keys']?: number } & {
+  /** `redis_version`. Valkey reports 7.2.4 there, the Redis release it forked from, and its own in `valkeyVersion`. */
   readonly redisVersion?: string;
+  /** `valkey_version`, or `redis_version` where `server_name` is valkey and there is no `valkey_version`: only Valkey has one. */
+  readonly valkeyVersion?: string;
   /** Keys per database that holds any, e.g. `{ db0: 12 }`. */
   readonly dbKeys?: Readonly<Record<string, number>>;
 };
@@ -134,5 +137,14 @@ export function nodeFigures(info: ReadonlyMap<string, string>): NodeFigures {
   figures.dbKeys = dbKeys;
   const version = info.get('redis_version');
   if (version) figures.redisVersion = version;
+  // A Valkey that reports server_name:valkey but no valkey_version: its redis_version is then its own.
+  const valkey = info.get('valkey_version') ?? (info.get('server_name') === 'valkey' ? version : undefined);
+  if (valkey) figures.valkeyVersion = valkey;
   return figures as NodeFigures;
+}
+
+/** The server a node runs, as status names it: `valkey 9.1.2` or `redis 7.0.15`; undefined when it did not say. */
+export function serverOf(figures: NodeFigures | undefined): string | undefined {
+  if (figures?.valkeyVersion) return `valkey ${figures.valkeyVersion}`;
+  return figures?.redisVersion ? `redis ${figures.redisVersion}` : undefined;
 }

