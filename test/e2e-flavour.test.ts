@@ -13,26 +13,17 @@ import { ClusterDeployment, ask, sentinelWriterFromHost } from '../bench/k8s.ts'
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseInfo } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, VALKEY_IMAGE, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, operatorEvents, requireTestbedInCI } from './testbed-kube.ts';
+import { REDIS_IMAGE, SMALL_RESOURCES, VALKEY_IMAGE, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, operatorEvents, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-flavour';
 const NAME = 'shop';
-const REDIS = `image: {repository: ${REDIS_IMAGE.repository}, tag: "${REDIS_IMAGE.tag}", pullPolicy: Never, allowUnpatched: true}`;
-const VALKEY = `image: {flavor: valkey, repository: ${VALKEY_IMAGE.repository}, tag: "${VALKEY_IMAGE.tag}", pullPolicy: Never}`;
-const resource = (image: string) => `
-apiVersion: redis-ha.io/v1alpha1
-kind: RedisHA
-metadata: {name: ${NAME}, namespace: ${NS}}
-spec:
-  replicas: 2
-  sentinels: 3
-  ${image}
-  persistence: {enabled: false}
-  sentinel: {profile: fast, downAfterMilliseconds: 2000}
-  resources:
-    redis: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}
-    sentinel: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 64Mi}}
-`;
+const REDIS = { repository: REDIS_IMAGE.repository, tag: REDIS_IMAGE.tag, pullPolicy: 'Never', allowUnpatched: true };
+const VALKEY = { flavor: 'valkey', repository: VALKEY_IMAGE.repository, tag: VALKEY_IMAGE.tag, pullPolicy: 'Never' };
+const resource = (image: Record<string, unknown>) => testbedRedisHA(NS, NAME, {
+  image,
+  sentinel: { profile: 'fast', downAfterMilliseconds: 2000 },
+  resources: { redis: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '128Mi' } }, sentinel: SMALL_RESOURCES.sentinel },
+});
 const REFUSAL =
   `image: cannot move from valkey ${VALKEY_IMAGE.tag} (running on ${NAME}-redis-0, ${NAME}-redis-1, ${NAME}-redis-2) to redis ${REDIS_IMAGE.tag}: ` +
   `a redis ${REDIS_IMAGE.tag} replica cannot load the RDB format 11 a valkey ${VALKEY_IMAGE.tag} master sends, and each new pod starts as a replica of the running master; ` +
