@@ -9,11 +9,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AckedWriter } from '../bench/writer.ts';
-import { ClusterDeployment, ask, sentinelWriterFromHost } from '../bench/k8s.ts';
+import { type ClusterDeployment, ask } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { parseInfo } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, SMALL_RESOURCES, VALKEY_IMAGE, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, operatorEvents, requireTestbedInCI } from './testbed-kube.ts';
+import { REDIS_IMAGE, SMALL_RESOURCES, VALKEY_IMAGE, testbedRedisHA, deploymentUnderWriter, kubectl, ON_TESTBED, operatorEvents, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-flavour';
 const NAME = 'shop';
@@ -37,6 +37,7 @@ describe('a change of flavour on the test bed: Redis 7.0.15 to Valkey 9.1.2, and
   let sentinelPassword: string;
   let writer: AckedWriter;
   let ips: ReadonlyMap<string, string>;
+  let close = async () => {};
   let stopWriter = async () => {};
 
   /** What every Redis and Sentinel pod says it runs (`INFO server`), asked at its own address. */
@@ -52,21 +53,10 @@ describe('a change of flavour on the test bed: Redis 7.0.15 to Valkey 9.1.2, and
   const epoch = async () => Math.max(...((await d.resource()).status?.sentinels ?? []).map((s) => s.configEpoch));
 
   before(async () => {
-    await installOperator();
-    await freshNamespace(NS, resource(REDIS));
-    d = new ClusterDeployment(kubeconfig!, NS, NAME);
-    await d.waitReady(300_000);
-    password = await d.password();
-    sentinelPassword = await d.sentinelPassword();
-    ({ writer, ips, stop: stopWriter } = await sentinelWriterFromHost(d, 'e2e:flavour'));
-    writer.start();
-    await writer.ackedMore(50);
+    ({ d, password, sentinelPassword, writer, ips, close, stopWriter } = await deploymentUnderWriter(NS, NAME, resource(REDIS), 'e2e:flavour'));
   });
 
-  after(async () => {
-    await stopWriter();
-    await dropNamespace(NS);
-  });
+  after(() => close());
 
   test('Redis 7.0.15 → Valkey 9.1.2: every pod on Valkey, one switchover, nothing acknowledged lost', async (t) => {
     const before = await servers();

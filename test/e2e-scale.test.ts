@@ -8,12 +8,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AckedWriter } from '../bench/writer.ts';
-import { ClusterDeployment, ask, sentinelWriterFromHost } from '../bench/k8s.ts';
+import { type ClusterDeployment, ask } from '../bench/k8s.ts';
 import { REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
 import { SWITCHOVER_ANNOTATION } from '../src/kubernetes/switchover-request.ts';
 import { parseFlatRecord } from '../src/redis/parse.ts';
 import { eventually } from './helpers.ts';
-import { SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { SMALL_RESOURCES, testbedRedisHA, deploymentUnderWriter, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
 
 const NS = 'e2e-scale';
 const NAME = 'grow';
@@ -30,7 +30,7 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
   let sentinelPassword: string;
   let writer: AckedWriter;
   let ips: ReadonlyMap<string, string>;
-  let stopWriter = async () => {};
+  let close = async () => {};
 
   /** What each Sentinel pod reports for the group: quorum, replicas and other Sentinels it lists, CKQUORUM. */
   const sentinelViews = async () =>
@@ -58,21 +58,11 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
   }
 
   before(async () => {
-    await installOperator();
-    await freshNamespace(NS, RESOURCE);
-    d = new ClusterDeployment(kubeconfig!, NS, NAME);
-    await d.waitReady(300_000);
-    password = await d.password();
-    sentinelPassword = await d.sentinelPassword();
-    ({ writer, ips, stop: stopWriter } = await sentinelWriterFromHost(d, 'e2e:scale'));
-    writer.start();
-    await writer.ackedMore(50);
+    ({ d, password, sentinelPassword, writer, ips, close } = await deploymentUnderWriter(NS, NAME, RESOURCE, 'e2e:scale'));
   });
 
-  after(async () => {
-    await stopWriter();
-    await dropNamespace(NS);
-  });
+  after(() => close());
+
 
   test('up: replicas 2 → 4 and sentinels 3 → 5; every Sentinel lists the new members and the quorum is 3', async (t) => {
     await kubectl(['-n', NS, 'patch', 'redisha', NAME, '--type', 'merge', '-p', '{"spec":{"replicas":4,"sentinels":5}}']);

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { eventually } from './helpers.ts';
+import { ClusterDeployment, sentinelWriterFromHost } from '../bench/k8s.ts';
+import type { AckedWriter } from '../bench/writer.ts';
 
 const run = promisify(execFile);
 
@@ -160,3 +162,42 @@ export async function operatorEvents(namespace: string, name: string): Promise<E
   const list = JSON.parse(await kubectl(['-n', namespace, 'get', 'events', '--field-selector', `involvedObject.kind=RedisHA,involvedObject.name=${name}`, '-o', 'json'])) as { items: EventObject[] };
   return list.items.filter((e) => e.source?.component === 'redis-ha-operator');
 }
+
+/** A RedisHA under the operator with an acknowledged-write Sentinel writer running from this host. */
+export interface DeploymentUnderWriter {
+  readonly d: ClusterDeployment;
+  readonly password: string;
+  readonly sentinelPassword: string;
+  readonly writer: AckedWriter;
+  /** Pod name → IP, kept fresh while the writer runs. */
+  readonly ips: ReadonlyMap<string, string>;
+  /** Stops the writer (its record stays readable). */
+  stopWriter(): Promise<void>;
+  /** Stops the writer and drops the namespace. */
+  close(): Promise<void>;
+}
+
+/**
+ * Installs the operator, applies `manifest` (a RedisHA `name`) in a fresh `namespace`, waits until it
+ * is Ready, and starts a Sentinel writer (`bench/k8s.ts sentinelWriterFromHost`) that has had 50 writes
+ * acknowledged.
+ */
+export async function deploymentUnderWriter(namespace: string, name: string, manifest: string, prefix: string): Promise<DeploymentUnderWriter> {
+  await installOperator();
+  await freshNamespace(namespace, manifest);
+  const d = new ClusterDeployment(kubeconfig!, namespace, name);
+  await d.waitReady(300_000);
+  const [password, sentinelPassword] = await Promise.all([d.password(), d.sentinelPassword()]);
+  const { writer, ips, stop } = await sentinelWriterFromHost(d, prefix);
+  writer.start();
+  await writer.ackedMore(50);
+  return {
+    d, password, sentinelPassword, writer, ips,
+    stopWriter: stop,
+    async close() {
+      await stop();
+      await dropNamespace(namespace);
+    },
+  };
+}
+
