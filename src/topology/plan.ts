@@ -146,10 +146,10 @@ export function plan(obs: Observation, spec: PlanSpec, memory: Memory): Plan {
 
 /**
  * The last rule: a failover asked for by an earlier pass (`memory.failoverAsked`) is Sentinel's until
- * the majority names another master (the record is then forgotten) or failover-timeout has passed. A plan that would ask for it again
- * meanwhile waits instead, publishing only (asking again, Sentinel would start a second failover or
- * answer INPROG). A plan that asks records the request in its memory; the runtime keeps the previous
- * record if the request failed.
+ * the majority names another master (the record is then forgotten) or failover-timeout has passed. A
+ * plan that would ask for it again meanwhile waits instead, publishing only (asking again, Sentinel
+ * would start a second failover or answer INPROG). A plan that asks records the request in its memory;
+ * the runtime keeps the previous record if the request failed.
  */
 function askedOnce(obs: Observation, spec: PlanSpec, memory: Memory, p: Plan): Plan {
   const asked = memory.failoverAsked;
@@ -159,9 +159,9 @@ function askedOnce(obs: Observation, spec: PlanSpec, memory: Memory, p: Plan): P
   const ask = p.actions.find((a) => a.kind === 'sentinel-failover');
   // Kept as it was while Sentinel acts (no majority yet, it still names that master, or a Sentinel is
   // busy: rule 1 changes no memory), and forgotten once, at rest, the majority names another master:
-  // that failover is over. Kept, it would come back to life
-  // if the same node became master again and died within failover-timeout, and the plan would wait
-  // for a failover nobody is running (the runtime contract test's third scenario: 30 s).
+  // that failover is over. Kept, it came back to life when the same node was master again and died
+  // within failover-timeout, and the plan waited for a failover nobody was running (the runtime
+  // contract test's third scenario: 30 s, until Sentinel's own failover).
   const over = asked && agreed && !sameAddress(asked.from, agreed) && !busySentinel(obs);
   if (!ask) return { ...p, memory: asked && !over ? { ...rest, failoverAsked: asked } : rest };
   if (!pending) return { ...p, memory: { ...rest, failoverAsked: { from: ask.from, at: obs.at } } };
