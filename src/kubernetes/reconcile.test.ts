@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { serverOf } from '../redis/parse.ts';
 import { describe, it } from 'node:test';
 import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, runningServers, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { makeCertificate, secretData } from '../../test/certs.ts';
@@ -248,15 +249,16 @@ describe('buildStatus', () => {
   it('records what each node runs, from INFO server: Valkey by valkey_version, Redis by redis_version', () => {
     const o = observed();
     const figures = [{ redisVersion: '7.2.4', valkeyVersion: '9.1.2' }, { redisVersion: '7.0.15' }];
-    const s = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n, i) => ({ ...n, figures: figures[i] })) }, memory: { epoch: 4 }, previous: undefined, now });
+    // statusOf names the server from the figures (serverOf), as the runtime's observation gives them.
+    const s = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n, i) => ({ ...n, figures: figures[i], server: serverOf(figures[i]) })) }, memory: { epoch: 4 }, previous: undefined, now });
     assert.deepEqual(s.nodes!.map((n) => n.server), ['valkey 9.1.2', 'redis 7.0.15']);
     assert.deepEqual(runningServers(s), [{ pod: 'shop-redis-0', server: { flavor: 'valkey', version: '9.1.2' } }, { pod: 'shop-redis-1', server: { flavor: 'redis', version: '7.0.15' } }]);
   });
 
   it('a node that does not answer keeps the server it last reported, so an outage does not hide what runs from the image check', () => {
     const o = observed();
-    const first = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n) => ({ ...n, figures: { valkeyVersion: '9.1.2' } })) }, memory: { epoch: 4 }, previous: undefined, now });
-    const down = o.nodes.map((n, i) => (i === 1 ? { id: n.id, host: n.host, port: n.port, role: 'unknown', reachable: false } : { ...n, figures: { valkeyVersion: '9.1.2' } }));
+    const first = buildStatus({ generation: 3, observed: { ...o, nodes: o.nodes.map((n) => ({ ...n, server: 'valkey 9.1.2' })) }, memory: { epoch: 4 }, previous: undefined, now });
+    const down = o.nodes.map((n, i) => (i === 1 ? { id: n.id, host: n.host, port: n.port, role: 'unknown', reachable: false } : { ...n, server: 'valkey 9.1.2' }));
     const later = buildStatus({ generation: 3, observed: { ...o, healthy: false, nodes: down as typeof o.nodes }, memory: { epoch: 4 }, previous: first, now });
     assert.deepEqual(later.nodes!.map((n) => `${n.id} ${n.reachable} ${n.server}`), ['shop-redis-0 true valkey 9.1.2', 'shop-redis-1 false valkey 9.1.2']);
   });

@@ -14,7 +14,6 @@ import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
 import { addressKey, parseAddress } from '../redis/address.ts';
-import { serverOf } from '../redis/parse.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -396,7 +395,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
       ...(n.following !== undefined ? { following: n.following } : {}),
       ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
       ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
-      ...(lastServer(n.id, serverOf(n.figures), i.previous) ? { server: lastServer(n.id, serverOf(n.figures), i.previous) } : {}),
+      ...(lastServer(n.id, n.server, i.previous) ? { server: lastServer(n.id, n.server, i.previous) } : {}),
     })),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,

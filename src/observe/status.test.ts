@@ -28,6 +28,11 @@ describe('statusOf: the status is a pure derivation of one observation', () => {
     });
   });
 
+  it('each node names what it runs, from INFO server: Valkey by its own version, Redis by redis_version', () => {
+    const obs = observation([node(0, { figures: { redisVersion: '7.2.4', valkeyVersion: '9.1.2' } }), replica(1, 0, { figures: { redisVersion: '7.0.15' } }), replica(2, 0)], [0, 1, 2].map((i) => seeing(i, 0)));
+    assert.deepEqual(statusOf(scope, obs).nodes.map((n) => n.server), ['valkey 9.1.2', 'redis 7.0.15', undefined]);
+  });
+
   it('a node still loading shows the role it reports, which the planner does not trust yet', () => {
     const obs = observation([node(0, { role: 'unknown', loadingAs: 'master' }), replica(1, 0, { role: 'unknown', loadingAs: 'replica' }), replica(2, 0)], [0, 1, 2].map((i) => seeing(i, 0)));
     const s = statusOf(scope, obs);

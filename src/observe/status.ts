@@ -4,7 +4,7 @@
  * a second look at the nodes.
  */
 import { addressKey } from '../redis/address.ts';
-import type { NodeFigures } from '../redis/parse.ts';
+import { serverOf, type NodeFigures } from '../redis/parse.ts';
 import { neededForFailover } from '../topology/agreement.ts';
 import { agreedMaster, nodeAt, type NodeObservation, type Observation, type SentinelObservation } from '../topology/observation.ts';
 import { observe, type Topology } from '../topology/observe.ts';
@@ -31,6 +31,8 @@ export interface NodeStatus {
   readonly lagBytes?: number;
   /** Selected `INFO` figures, under Redis's own field names (see `NODE_FIGURES`), plus `keys`. */
   readonly figures?: NodeFigures;
+  /** What it runs, from `INFO server`: `redis 7.0.15`, `valkey 9.1.2` (on Kubernetes: as the resource's status last recorded it). */
+  readonly server?: string;
   readonly error?: string;
 }
 
@@ -68,7 +70,8 @@ export interface TopologyStatus {
 function nodeStatus(n: NodeObservation): NodeStatus {
   if (!n.reachable) return { id: n.id, host: n.host, port: n.port, role: 'down', reachable: false, error: n.error };
   const role = n.loadingAs ?? n.role;
-  const base = { id: n.id, host: n.host, port: n.port, role, reachable: true, offset: n.offset, figures: n.figures };
+  const server = serverOf(n.figures);
+  const base = { id: n.id, host: n.host, port: n.port, role, reachable: true, offset: n.offset, figures: n.figures, ...(server ? { server } : {}) };
   if (role !== 'replica') return base;
   return { ...base, following: n.replicaOf ? addressKey(n.replicaOf) : undefined, linkUp: n.linkUp };
 }

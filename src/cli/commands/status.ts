@@ -28,10 +28,10 @@ export function statusTable(doc: LocalStatusDocument): string {
 /** The member and Sentinel tables and the problems: the same for a local and a Kubernetes deployment. */
 export function membersTable(doc: Pick<TopologyStatus, 'nodes' | 'sentinels' | 'problems'>): string {
   const nodes = table(
-    ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)', 'OPS/S', 'CLIENTS', 'KEYS'],
+    ['MEMBER', 'ADDRESS', 'ROLE', 'LINK', 'FOLLOWS', 'OFFSET', 'LAG(bytes)', 'OPS/S', 'CLIENTS', 'KEYS', 'SERVER'],
     doc.nodes.map((n) => [
       n.id, addressKey(n), n.role, n.role === 'replica' ? (n.linkUp ? 'up' : 'down') : '', n.following ?? '', n.offset, n.lagBytes,
-      n.figures?.instantaneous_ops_per_sec, n.figures?.connected_clients, n.figures?.keys,
+      n.figures?.instantaneous_ops_per_sec, n.figures?.connected_clients, n.figures?.keys, n.server,
     ]),
   );
   const sentinels = table(
