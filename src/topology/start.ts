@@ -6,6 +6,10 @@
  * 1. A majority of the configured Sentinels names a master (the same count as `namedByMajority`): follow
  *    it. If it names this pod and there are replicas, the pod has just restarted and may be empty: it
  *    comes back as a replica of itself (serving nobody) so that Sentinel promotes the replica with the data.
+ *    While the Sentinels still name it, the fenced pod asks them to fail it over (the preStop hook's
+ *    request and check, `failoverObjection`): answering as a replica it is never seen down, and with a
+ *    short down-after Sentinel's own role check comes after it stops trusting the replicas (scripts.ts
+ *    `fenced_failover`; test/e2e-plain-crash.test.ts).
  * 2. Else a peer that reports itself master: follow the first, by ordinal.
  * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this pod fences
  *    it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and the

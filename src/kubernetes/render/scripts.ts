@@ -154,6 +154,16 @@ failover_objection() {
   done; }
   return 0
 }
+# Asks the first Sentinel that accepts for SENTINEL FAILOVER of this pod, unless failover_objection has a
+# reason not to (said on stderr); succeeds when one accepted.
+ask_failover() {
+  why=$(failover_objection)
+  if [ -n "$why" ]; then echo "redis-ha: not asking Sentinel for a failover: $why" >&2; return 1; fi
+  for pod in $SENTINEL_PODS; do
+    if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then return 0; fi
+  done
+  return 1
+}
 # The rule of src/topology/start.ts. start_role: this Redis pod's role, "master", "fence" (a replica of
 # itself: Sentinel still names it, and it may have restarted empty) or "replicaof ADDR";
 # start_master: the master a starting Sentinel monitors.
@@ -205,11 +215,31 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
   echo "user ${ACL_USERS.operator} on #$(hash "$(secret ${SECRET_KEYS.operator})") ${ACL_RULES.operator}"
 } >> "$conf"
 
+# While the Sentinels still name this fenced pod: ask them to fail it over, as its preStop hook would
+# have (a crash or a kill skips the hook). Answering as a replica, it is never seen down by PING, and
+# Sentinel's own check of a master that reports itself a replica comes after down-after + 20 s: with a
+# short down-after that is later than Sentinel still trusts replicas whose link went down with this pod
+# (10 x down-after), and every failover it starts then aborts with no good replica, for good. At most
+# failover-timeout; the failover's own Sentinel checks (failover_objection) come first.
+fenced_failover() {
+  i=0
+  while [ $i -lt ${Math.ceil(spec.sentinel.failoverTimeout / 1000)} ]; do
+    sleep 1
+    i=$((i + 1))
+    [ "$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1)" = slave ] || continue
+    ANSWERS=$(sentinel_answers)
+    [ "$(sentinel_master)" = "$ME_ADDR" ] || return 0
+    if ask_failover 2>/dev/null; then echo "redis-ha: restarted while the Sentinels name this pod: asked Sentinel to fail it over" >&2; fi
+  done
+}
 role=$(start_role)
 case "$role" in
   # Sentinel still names this pod, which has just restarted and may be empty. Come back as a replica
   # (of itself, so it serves nobody) and let Sentinel promote the replica that has the data.
-  fence) echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf" ;;
+  fence)
+    echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
+    fenced_failover &
+    ;;
   replicaof*) echo "replicaof \${role#replicaof } ${REDIS_PORT}" >> "$conf" ;;
 esac
 ${spec.persistence.enabled ? '' : `# Persistence is off: nothing an earlier run of this container left in the emptyDir may be loaded.
@@ -267,14 +297,7 @@ caught_up() {
 }
 i=0
 while ! caught_up && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-why=$(failover_objection)
-if [ -n "$why" ]; then
-  echo "redis-ha: not asking Sentinel for a failover: $why" >&2
-else
-  for pod in $SENTINEL_PODS; do
-    if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then break; fi
-  done
-fi
+ask_failover || true
 i=0
 m=
 while [ $i -lt ${wait * 10} ]; do
