@@ -4,7 +4,8 @@
 // RedisHA resource under the operator. Every check runs from an application's network namespace
 // (testbed/client-netns) that reaches only the load balancers' addresses (MetalLB): no cluster DNS,
 // no pod network, no ClusterIP. The names are the chart's: the Secret `redis` with `redis-password`,
-// the master set `mymaster`, the Service `redis` on 6379/26379.
+// the master set `mymaster`, the Service `redis` on 6379/26379. The render, apply, password and redis-cli
+// commands are built from the lines the README's first Kubernetes section shows (README_K8S, test/readme-kubernetes.ts).
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -19,6 +20,7 @@ import { ask } from '../bench/k8s.ts';
 import { SERVICE_MONITOR_CRD } from './k8s-schemas.ts';
 import { EXPORTER_IMAGE, OPERATOR_IMAGE, REDIS_IMAGE, REPO, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
 import { parseFlatRecord, parseInfo } from '../src/redis/parse.ts';
+import { README_K8S, commandArgs, pipelineStages } from './readme-kubernetes.ts';
 
 const run = promisify(execFile);
 const RELEASE = 'redis';
@@ -55,9 +57,12 @@ async function clientNetns(): Promise<string> {
   return stdout.trim().split('\n').at(-1)!;
 }
 
-/** redis-cli run from the application's namespace; the password travels in REDISCLI_AUTH. */
+/**
+ * redis-cli run from the application's namespace; the password travels in REDISCLI_AUTH. Its output is not a
+ * terminal, so redis-cli prints replies raw (as --raw would): what the README's lines print into a pipe.
+ */
 async function cliOutside(netns: string, args: string[]): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', netns, 'redis-cli', '--raw', ...args], { env: { ...process.env, REDISCLI_AUTH: PASSWORD }, timeout: 20_000 });
+  const { stdout } = await run('ip', ['netns', 'exec', netns, 'redis-cli', ...args], { env: { ...process.env, REDISCLI_AUTH: PASSWORD }, timeout: 20_000 });
   return stdout.trim();
 }
 
@@ -144,34 +149,38 @@ class OutsideWriter {
  */
 async function briefChecklist(t: TestContext, o: { namespace: string; addresses: string[]; netns: string; expectPods: number; appliedAt: number }): Promise<void> {
   const { namespace, addresses, netns } = o;
-  const secret = (await kubectl(['-n', namespace, 'get', 'secret', RELEASE, '-o', 'jsonpath={.data.redis-password}'])).trim();
+  // The README's password line: its kubectl stage here, its `base64 -d` stage in Buffer.
+  assert.deepEqual(pipelineStages(README_K8S.password.line).slice(1), [['base64', '-d']]);
+  const secret = (await kubectl(commandArgs(README_K8S.password, 'kubectl', { cache: namespace }))).trim();
   assert.equal(Buffer.from(secret, 'base64').toString(), PASSWORD, "the password is where the chart's users read it");
 
   const [masterLB, replicasLB, sentinelLB] = await Promise.all([`${RELEASE}-master`, `${RELEASE}-replicas`, RELEASE].map((s) => loadBalancerAddress(namespace, s)));
+  /** The README's redis-cli lines name the load balancers by these variables. */
+  const lbs = { $MASTER_LB: masterLB, $REPLICAS_LB: replicasLB, $SENTINEL_LB: sentinelLB };
   await allPodsReady(namespace, o.expectPods, 'every pod Ready');
   // The user's first check: a write through the master load balancer.
-  await eventually('a write through the master load balancer', 120_000, async () => ((await cliOutside(netns, ['-h', masterLB, 'SET', 'brief:greeting', 'hello'])) === 'OK' ? true : undefined));
+  await eventually('a write through the master load balancer', 120_000, async () => ((await cliOutside(netns, commandArgs(README_K8S.write, 'redis-cli', lbs))) === 'OK' ? true : undefined));
   t.diagnostic(`kubectl apply to a write acknowledged through the master load balancer from outside: ${Math.round(performance.now() - o.appliedAt)} ms`);
 
   assert.equal(await cliOutside(netns, ['-h', masterLB, 'WAIT', '2', '5000']), '2');
   // The endpoint's replicas port admits a replica once a majority of the Sentinels answer it, which can
   // take the Sentinel pods' first seconds (their names resolve once they run).
   const [read, role] = await eventually('a read through the replicas load balancer', 30_000, async () =>
-    Promise.all([cliOutside(netns, ['-h', replicasLB, 'GET', 'brief:greeting']), cliOutside(netns, ['-h', replicasLB, 'ROLE'])]));
+    Promise.all([cliOutside(netns, commandArgs(README_K8S.read, 'redis-cli', lbs)), cliOutside(netns, ['-h', replicasLB, 'ROLE'])]));
   assert.equal(read, 'hello');
   assert.equal(role.split('\n')[0], 'slave', 'the replicas load balancer reaches a replica');
-  const replication = parseInfo(await cliOutside(netns, ['-h', masterLB, 'INFO', 'replication']));
+  const replication = parseInfo(await cliOutside(netns, commandArgs(README_K8S.replication, 'redis-cli', lbs)));
   assert.equal(replication.get('role'), 'master');
   assert.equal(replication.get('connected_slaves'), '2');
 
   // Sentinel, as the brief says writers should use it: through its load balancer, the chart's master set.
-  const [host, port] = (await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'get-master-addr-by-name', 'mymaster'])).split('\n');
+  const [host, port] = (await cliOutside(netns, commandArgs(README_K8S.sentinelMaster, 'redis-cli', lbs))).split('\n');
   assert.ok(addresses.includes(host!), `Sentinel names ${host}, one of the addresses the pods announce`);
   assert.equal(port, '6379');
   assert.equal((await cliOutside(netns, ['-h', host!, 'ROLE'])).split('\n')[0], 'master', 'the master Sentinel names is reachable from outside');
   // A Sentinel learns the replicas from the master's INFO (every 10 s) and its peers from their hellos (every 2 s).
   const seen = await eventually('the Sentinel behind the load balancer seeing 2 replicas and 2 other Sentinels', 30_000, async () => {
-    const m = parseFlatRecord((await cliOutside(netns, ['-h', sentinelLB, '-p', '26379', 'SENTINEL', 'master', 'mymaster'])).split('\n'));
+    const m = parseFlatRecord((await cliOutside(netns, commandArgs(README_K8S.sentinelGroup, 'redis-cli', lbs))).split('\n'));
     return m.get('num-slaves') === '2' && m.get('num-other-sentinels') === '2' ? m : undefined;
   });
   assert.equal(seen.get('flags'), 'master');
@@ -246,9 +255,10 @@ describe("the brief's deployment, from an application outside the cluster", { sk
     test('kubectl apply of render --from-bitnami: the checklist from outside, and a force-deleted master with nothing lost', async (t) => {
       const values = join(files, 'plain-values.yaml');
       writeFileSync(values, briefValues(addresses));
-      const manifests = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS]);
+      // The README's line, on this test's values file and namespace, with the test bed's overrides added.
+      const manifests = await redisHa([...commandArgs(README_K8S.renderPlain, 'redis-ha', { 'examples/bitnami-values.yaml': values, cache: NS }), '-f', overrides]);
       const appliedAt = performance.now();
-      await kubectl(['apply', '-f', '-'], manifests);
+      await kubectl(commandArgs(README_K8S.renderPlain, 'kubectl'), manifests);
       await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 8, appliedAt });
       const labelled = (await pods(NS)).filter((p) => p.metadata.labels?.['redis-ha.io/role'] !== undefined);
       assert.deepEqual(labelled.map((p) => p.metadata.name), [], 'nothing but the manifests acted: no pod carries the operator label');
@@ -267,9 +277,9 @@ describe("the brief's deployment, from an application outside the cluster", { sk
     test('kubectl apply of render --from-bitnami --as-resource: the checklist from outside, and a force-deleted master with nothing lost', async (t) => {
       const values = join(files, 'operator-values.yaml');
       writeFileSync(values, briefValues(addresses));
-      const resource = await redisHa(['render', '--from-bitnami', values, '-f', overrides, '--namespace', NS, '--as-resource']);
+      const resource = await redisHa([...commandArgs(README_K8S.renderResource, 'redis-ha', { 'examples/bitnami-values.yaml': values, cache: NS }), '-f', overrides]);
       const appliedAt = performance.now();
-      await kubectl(['apply', '-f', '-'], resource);
+      await kubectl(commandArgs(README_K8S.renderResource, 'kubectl'), resource);
       await briefChecklist(t, { namespace: NS, addresses, netns, expectPods: 6, appliedAt });
       const status = await eventually('the resource Ready again', 120_000, async () => {
         const s = JSON.parse(await kubectl(['-n', NS, 'get', 'redisha', RELEASE, '-o', 'jsonpath={.status}'])) as { masterPod?: string; conditions?: { type: string; status: string }[] };

@@ -17,6 +17,7 @@ import { OPERATOR_CLASS_LABEL } from '../src/kubernetes/operator.ts';
 import { redisHACRD } from '../src/kubernetes/crd.ts';
 import { formatObjects } from '../src/cli/commands/render.ts';
 import { eventually } from './helpers.ts';
+import { README_K8S, commandArgs } from './readme-kubernetes.ts';
 import { OPERATOR_IMAGE, REPO, SMALL_RESOURCES, testbedRedisHA, dropNamespace, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
 
 const run = promisify(execFile);
@@ -143,7 +144,9 @@ describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath
   after(() => dropNamespace(NS));
 
   test('helm install: the operator reconciles a RedisHA of its class to Ready', async () => {
-    await helm(['install', 'redis-ha-operator', CHART, '-n', NS, '--create-namespace', ...values, '--wait', '--timeout', '180s'], env);
+    // The README's line (the chart's path from this clone), with the release in this test's namespace and the
+    // test bed's values added.
+    await helm([...commandArgs(README_K8S.helmInstall, 'helm', { 'charts/redis-ha-operator': CHART }), '-n', NS, '--create-namespace', ...values, '--timeout', '180s'], env);
     await kubectl(['apply', '-f', '-'], RESOURCE);
     await eventually('RedisHA Ready', 300_000, async () => {
       const ready = await kubectl(['-n', NS, 'get', 'redisha', NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
