@@ -390,13 +390,17 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     healthy: s.healthy,
     masterName: s.masterName,
     quorum: s.quorum,
-    nodes: s.nodes.map((n) => ({
-      id: n.id, host: n.host, port: n.port, role: n.role, reachable: n.reachable,
-      ...(n.following !== undefined ? { following: n.following } : {}),
-      ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
-      ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
-      ...(lastServer(n.id, n.server, i.previous) ? { server: lastServer(n.id, n.server, i.previous) } : {}),
-    })),
+    nodes: s.nodes.map((n) => {
+      const server = n.server ?? i.previous?.nodes?.find((p) => p.id === n.id)?.server;
+      return {
+        id: n.id, host: n.host, port: n.port, role: n.role, reachable: n.reachable,
+        ...(n.following !== undefined ? { following: n.following } : {}),
+        ...(n.linkUp !== undefined ? { linkUp: n.linkUp } : {}),
+        ...(n.lagBytes !== undefined ? { lagBytes: n.lagBytes } : {}),
+        // What it said now, else what it said last: a pod that does not answer keeps its server in status.
+        ...(server ? { server } : {}),
+      };
+    }),
     sentinels: s.sentinels.map((x) => ({
       id: x.id, host: x.host, port: x.port, reachable: x.reachable,
       ...(x.master ? { master: addressKey(x.master) } : {}),
@@ -406,11 +410,6 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     problems,
     conditions,
   };
-}
-
-/** What a node runs: what it said now, else what it said last (a pod that does not answer keeps its server in status). */
-function lastServer(id: string, now: string | undefined, previous: RedisHAStatus | undefined): string | undefined {
-  return now ?? previous?.nodes?.find((n) => n.id === id)?.server;
 }
 
 /**

@@ -160,20 +160,19 @@ function fileGap(written: ServerVersion, target: ServerVersion): string | undefi
  * Undefined when it can; else one line naming the versions, the pods and the fix.
  */
 export function imageChangeRefusal(running: readonly { readonly pod: string; readonly server: ServerVersion }[], target: ServerVersion, persistent = false): string | undefined {
+  /** `cannot move from valkey 9.1.2 (running on a, b) to redis 7.0.15`: every pod that runs what `from` runs. */
+  const move = (from: ServerVersion) =>
+    `cannot move from ${serverName(from)} (running on ${running.filter((x) => serverName(x.server) === serverName(from)).map((x) => x.pod).join(', ')}) to ${serverName(target)}`;
   for (const r of running) {
     const file = persistent ? fileGap(r.server, target) : undefined;
-    if (file) {
-      const pods = running.filter((x) => serverName(x.server) === serverName(r.server)).map((x) => x.pod);
-      return `image: cannot move from ${serverName(r.server)} (running on ${pods.join(', ')}) to ${serverName(target)} with persistence enabled: ${file}; keep ${serverName(r.server)}`;
-    }
+    if (file) return `image: ${move(r.server)} with persistence enabled: ${file}; keep ${serverName(r.server)}`;
   }
   for (const r of running) {
     const gap = replicationGap(r.server, target);
     if (!gap) continue;
-    const pods = running.filter((x) => serverName(x.server) === serverName(r.server)).map((x) => x.pod);
     const line = oldestReplicaLine(r.server, target.flavor);
     const fix = line ? `keep ${serverName(r.server)}, or use ${target.flavor} ${line} or newer` : `keep ${serverName(r.server)} (no ${target.flavor} release loads what it sends)`;
-    return `image: cannot move from ${serverName(r.server)} (running on ${pods.join(', ')}) to ${serverName(target)}: ${gap}, and each new pod starts as a replica of the running master; ${fix}`;
+    return `image: ${move(r.server)}: ${gap}, and each new pod starts as a replica of the running master; ${fix}`;
   }
   return undefined;
 }
