@@ -98,17 +98,30 @@ async function settled(rt: Runtime, what: string, timeoutMs = 120_000): Promise<
   }
 }
 
-/** Sends `signal` to a member's process; returns a function that sends SIGCONT (for SIGSTOP). */
-async function signal(rt: Runtime, m: Member, sig: NodeJS.Signals): Promise<() => void> {
-  const pid = await rt.pid(m);
-  process.kill(pid, sig);
-  return () => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // it exited meanwhile
+/** Sends `sig` to a member's process. */
+async function signal(rt: Runtime, m: Member, sig: NodeJS.Signals): Promise<void> {
+  process.kill(await rt.pid(m), sig);
+}
+
+/** Runs `fn` with the processes of `members` frozen (SIGSTOP), and lets them go (SIGCONT) however it ends. */
+async function whileFrozen<T>(rt: Runtime, members: readonly Member[], fn: () => Promise<T>): Promise<T> {
+  const pids: number[] = [];
+  try {
+    for (const m of members) {
+      const pid = await rt.pid(m);
+      process.kill(pid, 'SIGSTOP');
+      pids.push(pid);
     }
-  };
+    return await fn();
+  } finally {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // it exited meanwhile
+      }
+    }
+  }
 }
 
 /** The decisions a scenario is held to, the same for every runtime. */
@@ -161,12 +174,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'the master frozen (SIGSTOP) until Sentinel replaced it, then let go',
     async fault(rt, before) {
-      const resume = await signal(rt, await nodeById(rt, before.master), 'SIGSTOP');
-      try {
-        await switchedAway(rt, before.master);
-      } finally {
-        resume();
-      }
+      await whileFrozen(rt, [await nodeById(rt, before.master)], () => switchedAway(rt, before.master));
       return {};
     },
     // The write in flight when it froze: the old master reads it on SIGCONT before it notices that its
@@ -177,13 +185,10 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'a minority of the Sentinels frozen, then the master killed',
     async fault(rt, before) {
-      const resume = await signal(rt, (await rt.sentinels())[0], 'SIGSTOP');
-      try {
+      await whileFrozen(rt, (await rt.sentinels()).slice(0, 1), async () => {
         await signal(rt, await nodeById(rt, before.master), 'SIGKILL');
         await switchedAway(rt, before.master);
-      } finally {
-        resume();
-      }
+      });
       return {};
     },
     expected: { failoverAsked: true, promoted: false, master: 'a former replica', lost: 0 },
@@ -192,12 +197,9 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'a majority of the Sentinels frozen, then the master killed; the Sentinels let go once it is back',
     async fault(rt, before) {
-      const sentinels = await rt.sentinels();
-      const resumes = [await signal(rt, sentinels[0], 'SIGSTOP'), await signal(rt, sentinels[1], 'SIGSTOP')];
       let seen = 0;
-      try {
-        const victim = await nodeById(rt, before.master);
-        const old = await rt.pid(victim);
+      await whileFrozen(rt, (await rt.sentinels()).slice(0, 2), async () => {
+        const old = await rt.pid(await nodeById(rt, before.master));
         process.kill(old, 'SIGKILL');
         // Until the killed node runs again and answers, then while the controller has had a few passes
         // (1 s each) to act on it: which nodes report master.
@@ -208,9 +210,7 @@ const SCENARIOS: Scenario[] = [
           return pid !== old && l.roles.get(before.master) !== 'unreachable' ? Date.now() : undefined;
         });
         while (Date.now() - back < 3000) seen = Math.max(seen, masters(await look(rt)).length);
-      } finally {
-        for (const r of resumes) r();
-      }
+      });
       return { mastersWithoutQuorum: seen };
     },
     expected: { promoted: false, mastersWithoutQuorum: 0, lost: 0 },
