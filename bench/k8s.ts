@@ -151,7 +151,9 @@ export class ClusterDeployment {
       if (await this.ready().catch(() => false)) return;
       if (Date.now() > deadline) {
         const cr = await this.resource().catch(() => undefined);
-        throw new Error(`RedisHA ${this.namespace}/${this.name} not Ready within ${timeoutMs} ms: ${cr?.status?.problems?.join('; ') || 'no status'}`);
+        const c = cr?.status?.conditions?.find((x) => x.type === 'Ready');
+        const condition = c ? `Ready ${c.status} (${c.reason}: ${c.message}), observed generation ${cr?.status?.observedGeneration} of ${cr?.metadata.generation}` : 'no Ready condition';
+        throw new Error(`RedisHA ${this.namespace}/${this.name} not Ready within ${timeoutMs} ms: ${condition}; ${cr?.status?.problems?.join('; ') || 'no problems listed'}`);
       }
       await sleep(500);
     }

@@ -17,6 +17,7 @@ import { OPERATOR_CLASS_LABEL } from '../src/kubernetes/operator.ts';
 import { redisHACRD } from '../src/kubernetes/crd.ts';
 import { formatObjects } from '../src/cli/commands/render.ts';
 import { eventually } from './helpers.ts';
+import { ClusterDeployment } from '../bench/k8s.ts';
 import { README_K8S, commandArgs } from './readme-kubernetes.ts';
 import { OPERATOR_IMAGE, REPO, SMALL_RESOURCES, testbedRedisHA, dropNamespace, kubeconfig, kubectl, redisHa } from './testbed-kube.ts';
 
@@ -128,6 +129,7 @@ const RESOURCE = testbedRedisHA(NS, NAME, {
 
 describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath ? 'no Helm' : kubeconfig ? false : 'no test bed: run testbed/up and set REDIS_HA_TESTBED_KUBECONFIG' }, () => {
   const env = { KUBECONFIG: kubeconfig! };
+  const deployment = new ClusterDeployment(kubeconfig!, NS, NAME);
   const [repository, tag] = OPERATOR_IMAGE.split(':') as [string, string];
   // The test bed has the CRD already (the other e2e tests' `operator manifests`); this release watches
   // its own namespace only and takes only RedisHA resources of its class, so the cluster-wide operator
@@ -148,10 +150,7 @@ describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath
     // test bed's values added.
     await helm([...commandArgs(README_K8S.helmInstall, 'helm', { 'charts/redis-ha-operator': CHART }), '-n', NS, '--create-namespace', ...values, '--timeout', '180s'], env);
     await kubectl(['apply', '-f', '-'], RESOURCE);
-    await eventually('RedisHA Ready', 300_000, async () => {
-      const ready = await kubectl(['-n', NS, 'get', 'redisha', NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-      return ready === 'True' ? true : undefined;
-    });
+    await deployment.waitReady(300_000);
     // The Lease follows the release, in the release's namespace.
     const holder = await kubectl(['-n', NS, 'get', 'lease', 'redis-ha-operator', '-o', 'jsonpath={.spec.holderIdentity}']);
     assert.match(holder, /^redis-ha-operator-/);
@@ -223,9 +222,10 @@ describe('helm install / upgrade / uninstall on the test bed', { skip: !helmPath
     const pods = await kubectl(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=redis-ha-operator,team=e2e-helm', '-o', 'name']);
     assert.ok(pods.trim().length > 0, 'the upgraded operator pod carries the new label');
     assert.match(await helm(['history', 'redis-ha-operator', '-n', NS], env), /upgrade complete|deployed/i);
-    await eventually('RedisHA still Ready', 120_000, async () => {
-      const ready = await kubectl(['-n', NS, 'get', 'redisha', NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-      return ready === 'True' ? true : undefined;
+    await deployment.waitReady(120_000).catch(async (err: Error) => {
+      // Which operator pod leads and what it last did: the upgrade replaced it.
+      const logs = await kubectl(['-n', NS, 'logs', '-l', 'app.kubernetes.io/name=redis-ha-operator', '--tail=40', '--prefix']).catch((e: Error) => e.message);
+      throw new Error(`${err.message}\noperator log:\n${logs}`);
     });
   });
 
