@@ -509,6 +509,11 @@ test('a failover asked by an earlier pass is waited for, not asked again, until 
   // While the Sentinels agree on no master (mid-failover), the record is kept.
   const between = plan(observation([replica(0, 1), node(1), replica(2, 1)], [sentinel(0, 0), sentinel(1, 1), { ...sentinel(2, 1), reachable: false }]), timed, asked);
   assert.deepEqual(between.memory.failoverAsked, asked.failoverAsked);
+  // Nor while one Sentinel is ahead of a majority that names another master: not at rest (the model's
+  // property iii found this one).
+  const ahead = plan(observation([node(0), replica(1, 0), replica(2, 0)], [sentinel(0, 0, { configEpoch: 2 }), sentinel(1, 2), sentinel(2, 2)]), timed, asked);
+  assert.match(ahead.reason, /^waiting: sentinel-0 names node-0 under config epoch 2/);
+  assert.deepEqual(ahead.memory.failoverAsked, asked.failoverAsked);
 });
 
 // The release side of hold-writes and of a switchover's pause (act.ts releaseWrites): a pause on a
