@@ -178,8 +178,8 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
   });
   const advisor: RoleAdvisor = {
     // The brain's rules on the brain's own observation.
-    replicaOfFor: async (node) => replicaOfForRestart(await observe(t), node, memory.load()),
-    currentMaster: async () => masterForReseededSentinel(await observe(t), memory.load()),
+    replicaOfFor: async (node) => replicaOfForRestart(await observe(t), node),
+    currentMaster: async () => masterForReseededSentinel(await observe(t)),
     restarted: (member) => {
       // The dashboard's timeline shows the supervisor's own repairs beside the controller's.
       http?.timeline.add('process', `${member.id} stopped and was restarted by the supervisor`, true);

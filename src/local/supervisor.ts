@@ -32,10 +32,10 @@ export function liveMembers(d: LocalDeployment, runtime: RuntimeRecord | undefin
 
 /** What the supervisor asks the topology brain before it restarts a process. */
 export interface RoleAdvisor {
-  /** Where a (re)starting Redis node replicates from; undefined starts it as master. */
+  /** Where a (re)starting Redis node replicates from (itself: fenced); undefined starts it as master. */
   replicaOfFor(node: Member): Promise<Address | undefined>;
   /** The master a Sentinel that lost its config file is told to monitor. */
-  currentMaster(): Promise<Address | undefined>;
+  currentMaster(): Promise<Address>;
   /** Called once a restarted process runs, so the controller can look at once. */
   restarted(member: Member): void;
   /** Called when a process exits, before its restart: the controller looks at once. */
@@ -182,7 +182,7 @@ export class Supervisor {
       writePrivateFile(files.configOf(m.id), renderRedisConf(this.#d, m, replicaOf));
       this.#log(`starting ${m.id} as ${replicaOf ? `replica of ${addressKey(replicaOf)}` : 'master'}`);
     } else if (!existsSync(files.configOf(m.id))) {
-      const master = (await this.#advisor.currentMaster()) ?? this.#d.nodes[0];
+      const master = await this.#advisor.currentMaster();
       writePrivateFile(files.configOf(m.id), renderSentinelConf(this.#d, m, master));
     }
     if (this.#stopping) return;

@@ -3,39 +3,50 @@ import { describe, it } from 'node:test';
 import { masterForBootstrap, masterForReseededSentinel, replicaOfForRestart } from './restart.ts';
 import { clusterWithMasterAndTwoReplicas, node, nodeAddress, observation, replica, sentinel } from './plan-fixtures.ts';
 
-describe('replicaOfForRestart: the role of a node the supervisor restarts', () => {
+// The rule itself is src/topology/start.ts (start.test.ts and the pods' sh in start-rule.test.ts); these
+// hold the local runtime's reading of the controller's observation to it.
+describe('replicaOfForRestart: the role of a node the supervisor restarts (the start rule)', () => {
   it('follows the master a Sentinel majority names', () => {
-    assert.deepEqual(replicaOfForRestart(clusterWithMasterAndTwoReplicas(), nodeAddress(1), { epoch: 1 }), nodeAddress(0));
+    assert.deepEqual(replicaOfForRestart(clusterWithMasterAndTwoReplicas(), nodeAddress(1)), nodeAddress(0));
   });
 
-  it('the Sentinels still name the restarted node: it follows the other node with the most data, by the planner\'s ranking', () => {
-    // node-1 has the higher offset but no keys: a node with data comes first (the old rule ranked by offset only).
+  it('the Sentinels still name the restarted node: it comes back fenced, a replica of itself', () => {
     const obs = observation(
       [node(0, { role: 'replica', keys: 0, offset: 0 }), replica(1, 0, { keys: 0, offset: 5000 }), replica(2, 0, { keys: 100, offset: 900 })],
       [0, 1, 2].map((i) => sentinel(i, 0)),
     );
-    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 1 }), nodeAddress(2));
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(0));
+  });
+
+  it('no Sentinel answers: the other node with the most data, a node with keys before a master that has none', () => {
+    const obs = observation(
+      [node(0, { role: 'replica', keys: 0 }), node(1, { keys: 0, offset: 5000 }), replica(2, 1, { keys: 100, offset: 900 })],
+      [sentinel(0, 0, { reachable: false })],
+    );
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(2));
   });
 
   it('no Sentinel agreement: a node reporting master before a replica with more offset', () => {
     const obs = observation([node(0, { reachable: false }), node(1, { offset: 100 }), replica(2, 1, { offset: 200 })], [sentinel(0, 0, { reachable: false })]);
-    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 1 }), nodeAddress(1));
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(1));
   });
 
-  it('the others answer but cannot be ranked yet (loading): it follows one of them, never starts as master', () => {
+  it('another node still loading (its role unknown): it follows that one, never starts as master', () => {
     const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { role: 'unknown' })], []);
-    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0), { epoch: 0 }), nodeAddress(1));
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(1));
   });
 
-  it('no other node answers: it starts as master', () => {
+  it('no other node answers: the first node starts as master, any other follows it', () => {
     const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { reachable: false })], []);
-    assert.equal(replicaOfForRestart(obs, nodeAddress(0), { epoch: 0 }), undefined);
+    assert.equal(replicaOfForRestart(obs, nodeAddress(0)), undefined);
+    const second = observation([node(0, { reachable: false }), node(1, { role: 'replica', keys: 0 })], []);
+    assert.deepEqual(replicaOfForRestart(second, nodeAddress(1)), nodeAddress(0));
   });
 });
 
 describe('masterForReseededSentinel: what a Sentinel that lost its config monitors', () => {
   it('the master a Sentinel majority names', () => {
-    assert.deepEqual(masterForReseededSentinel(clusterWithMasterAndTwoReplicas(), { epoch: 1 }), nodeAddress(0));
+    assert.deepEqual(masterForReseededSentinel(clusterWithMasterAndTwoReplicas()), nodeAddress(0));
   });
 
   it('no agreement: the node with the data, never the first node by default', () => {
@@ -44,11 +55,11 @@ describe('masterForReseededSentinel: what a Sentinel that lost its config monito
       [node(0, { keys: 0, offset: 0 }), replica(1, 2, { keys: 0, offset: 0, linkUp: false }), node(2, { keys: 100 })],
       [sentinel(0, 0), sentinel(1, 0, { reachable: false }), sentinel(2, 0, { reachable: false })],
     );
-    assert.deepEqual(masterForReseededSentinel(obs, { epoch: 1 }), nodeAddress(2));
+    assert.deepEqual(masterForReseededSentinel(obs), nodeAddress(2));
   });
 
-  it('no node answers: nothing to choose', () => {
-    assert.equal(masterForReseededSentinel(observation([node(0, { reachable: false })], []), { epoch: 0 }), undefined);
+  it('no node answers: the first node', () => {
+    assert.deepEqual(masterForReseededSentinel(observation([node(0, { reachable: false })], [])), nodeAddress(0));
   });
 });
 

@@ -1,38 +1,43 @@
-import { agreedMaster, type Memory, type Observation } from './observation.ts';
-import { rankByData } from './plan-rank.ts';
-import { addressOf, sameAddress, type Address } from '../redis/address.ts';
+import type { Memory, Observation } from './observation.ts';
+import { addressKey, addressOf, parseAddress, sameAddress, type Address } from '../redis/address.ts';
+import { startMaster, startRole, type StartView } from './start.ts';
 
 /**
- * Where a Redis node that is (re)starting should replicate from; undefined means "start as master".
- *
- * A restarted node may have lost its data (persistence off), so it never comes back as master while
- * another node may hold data:
- * 1. if a Sentinel majority names another node as master, follow it (`agreedMaster`, the planner's rule);
- * 2. otherwise (the Sentinels still name this node, or agree on none) follow the best of the other
- *    nodes by the planner's ranking by data (`rankByData`: data before none, a master before a replica,
- *    Sentinel's newest epoch, the remembered master, offset, keys), or, when none of them can be
- *    ranked (still loading), the first other node that answers;
- * 3. only when no other node answers does it start as master (nobody has data to lose).
+ * The start rule's view (src/topology/start.ts) of the controller's observation, from `me` (undefined for
+ * a Sentinel): addresses as `host:port`, the first node the first configured one.
  */
-export function replicaOfForRestart(obs: Observation, node: Address, memory: Memory): Address | undefined {
-  const agreed = agreedMaster(obs);
-  if (agreed && !sameAddress(agreed, node)) return agreed;
-  const others = obs.nodes.filter((n) => n.reachable && !sameAddress(n, node));
-  const best = rankByData({ ...obs, nodes: others }, memory)[0] ?? others[0];
-  return best ? addressOf(best) : undefined;
+function startViewOf(obs: Observation, me: Address | undefined): StartView {
+  return {
+    me: me ? addressKey(me) : '',
+    first: obs.nodes[0] ? addressKey(obs.nodes[0]) : '',
+    replicas: obs.nodes.length - 1,
+    sentinels: obs.sentinels.length,
+    sentinelAnswers: obs.sentinels.map((s) => (s.reachable && s.monitoring && s.master ? addressKey(s.master) : undefined)),
+    peers: obs.nodes
+      .filter((n) => n.reachable && !sameAddress(n, me))
+      .map((n) => ({ address: addressKey(n), role: n.role === 'unknown' ? 'loading' : n.role, keys: n.keys, offset: n.offset })),
+  };
+}
+
+/** Back from the view's text: every address in it came from `addressKey`. */
+const asAddress = (key: string): Address => parseAddress(key)!;
+
+/**
+ * Where a Redis node the supervisor (re)starts replicates from; undefined means "start as master". The
+ * start rule of both runtimes (`startRole`): a node the Sentinels still name comes back fenced, a
+ * replica of itself, and the controller asks Sentinel to fail it over.
+ */
+export function replicaOfForRestart(obs: Observation, node: Address): Address | undefined {
+  const role = startRole(startViewOf(obs, node));
+  return role.kind === 'master' ? undefined : role.kind === 'fence' ? addressOf(node) : asAddress(role.master);
 }
 
 /**
  * The master a Sentinel that lost its config starts out monitoring (the supervisor rewrites its file):
- * the one a Sentinel majority names, else the node the planner would converge on without agreement
- * (`rankByData`, rule 3c), so a re-seeded Sentinel never votes for an empty node while one has data.
- * Undefined when no node can be ranked; the caller then has nothing better than its first node.
+ * the start rule's (`startMaster`), the same a starting Sentinel pod monitors.
  */
-export function masterForReseededSentinel(obs: Observation, memory: Memory): Address | undefined {
-  const agreed = agreedMaster(obs);
-  if (agreed) return agreed;
-  const best = rankByData(obs, memory)[0];
-  return best ? addressOf(best) : undefined;
+export function masterForReseededSentinel(obs: Observation): Address {
+  return asAddress(startMaster(startViewOf(obs, undefined)));
 }
 
 /**

@@ -1,21 +1,29 @@
 /**
- * The role a Redis pod takes when its container starts on Kubernetes, and the master a Sentinel starts
- * monitoring. The pods' start scripts implement this rule in sh (src/kubernetes/render/scripts.ts,
- * `start_role` and `start_master`); src/kubernetes/render/start-rule.test.ts runs both on the same cases.
+ * The role a Redis node takes when it (re)starts, and the master a starting Sentinel monitors: one rule
+ * for both runtimes. The local supervisor applies it to the controller's observation
+ * (src/topology/restart.ts); the pods' start scripts implement it in sh (src/kubernetes/render/scripts.ts,
+ * `start_role` and `start_master`), and src/kubernetes/render/start-rule.test.ts runs both on the same
+ * cases.
  *
+ * A restarted node may have lost its data (persistence off), so it never comes back as master while
+ * another node may hold data:
  * 1. A majority of the configured Sentinels names a master (the same count as `namedByMajority`): follow
- *    it. If it names this pod and there are replicas, the pod has just restarted and may be empty: it
- *    comes back as a replica of itself (serving nobody) so that Sentinel promotes the replica with the data.
- *    While the Sentinels still name it, the fenced pod asks them to fail it over (the preStop hook's
- *    request and check, `failoverObjection`): answering as a replica it is never seen down, and with a
- *    short down-after Sentinel's own role check comes after it stops trusting the replicas (scripts.ts
- *    `fenced_failover`; test/e2e-plain-crash.test.ts).
- * 2. Else a peer that reports itself master: follow the first, by ordinal.
- * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this pod fences
- *    it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and the
- *    controller correct a stale answer).
- * 4. Else the first pod is master and every other pod follows it.
- * A Sentinel starts monitoring 1, else 2, else 3, else the first pod.
+ *    it. If it names this node and there are replicas, the node has just restarted and may be empty: it
+ *    comes back fenced, a replica of itself serving nobody, so that Sentinel promotes the replica with
+ *    the data. The controller asks Sentinel for that failover (plan.ts: "master reports role replica");
+ *    on plain manifests the fenced pod asks itself, with the preStop hook's request and check
+ *    (`failoverObjection`): answering as a replica it is never seen down, and with a short down-after
+ *    Sentinel's own role check comes after it stops trusting the replicas (scripts.ts `fenced_failover`;
+ *    test/e2e-plain-crash.test.ts).
+ * 2. Else the best other node by data (`bestPeer`): a master, or a replica that holds keys.
+ * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this node
+ *    fences it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and
+ *    the controller correct a stale answer).
+ * 4. Else another node still loading its dataset: it may hold data, so follow it (the first).
+ * 5. Else the first node is master and every other node follows it (nobody holds data to lose).
+ * A Sentinel starts monitoring 1, else 2, else 3, else the first node.
+ *
+ * Addresses are opaque strings, compared as they are: a pod's host name, or `host:port` locally.
  */
 import { majorityOf } from './agreement.ts';
 
@@ -24,18 +32,29 @@ export type StartRole =
   | { readonly kind: 'fence' }
   | { readonly kind: 'replicaof'; readonly master: string };
 
+/** Another Redis node that answered, as its `INFO` describes it. */
+export interface PeerView {
+  readonly address: string;
+  /** 'loading': it answers but is still loading its dataset, so what it holds is not known yet. */
+  readonly role: 'master' | 'replica' | 'loading';
+  /** Keys in its keyspace. */
+  readonly keys: number;
+  /** Its replication offset (`master_repl_offset`). */
+  readonly offset: number;
+}
+
 export interface StartView {
-  /** The address this pod announces (its hostname, or its external load balancer's). */
+  /** The address this node announces. */
   readonly me: string;
-  /** The address of the first Redis pod (ordinal 0). */
+  /** The address of the first Redis node (ordinal 0). */
   readonly first: string;
   readonly replicas: number;
   /** The configured Sentinels: a majority is counted against all of them. */
   readonly sentinels: number;
   /** What each Sentinel asked named as master (undefined: no answer). */
   readonly sentinelAnswers: readonly (string | undefined)[];
-  /** The other Redis pods that report themselves master, by ordinal. */
-  readonly peerMasters: readonly string[];
+  /** The other Redis nodes that answered, by ordinal. */
+  readonly peers: readonly PeerView[];
 }
 
 /** The master a majority of the configured Sentinels name, or undefined. */
@@ -44,9 +63,27 @@ export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswe
   return named.find((a) => named.filter((b) => b === a).length >= majorityOf(v.sentinels));
 }
 
-/** The master a starting Sentinel monitors: rule 1, else 2, else 3. */
+/**
+ * The node to follow by data, the planner's order (`rankByData`) on what a starting node can see: a
+ * node with keys before an empty one, a master before a replica, the higher offset, more keys, the
+ * lower ordinal. Only masters and replicas holding keys are candidates: an empty replica follows a
+ * master of its own, which it would only chain to.
+ */
+export function bestPeer(peers: readonly PeerView[]): string | undefined {
+  const score = (p: PeerView) => [p.keys > 0 ? 1 : 0, p.role === 'master' ? 1 : 0, p.offset, p.keys];
+  const candidates = peers.filter((p) => p.role === 'master' || (p.role === 'replica' && p.keys > 0));
+  // A stable sort: equal scores keep the ordinal order.
+  return [...candidates].sort((a, b) => {
+    const sa = score(a);
+    const sb = score(b);
+    for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return (sb[i] ?? 0) - (sa[i] ?? 0);
+    return 0;
+  })[0]?.address;
+}
+
+/** The master a starting Sentinel monitors: rule 1, else 2, else 3, else the first node. */
 export function startMaster(v: Omit<StartView, 'me' | 'replicas'>): string {
-  return sentinelMajority(v) ?? v.peerMasters[0] ?? firstAnswer(v) ?? v.first;
+  return sentinelMajority(v) ?? bestPeer(v.peers) ?? firstAnswer(v) ?? v.first;
 }
 
 /** What the first Sentinel that answered names. */
@@ -54,19 +91,21 @@ function firstAnswer(v: Pick<StartView, 'sentinelAnswers'>): string | undefined 
   return v.sentinelAnswers.find((a): a is string => a !== undefined && a !== '');
 }
 
-/** Rule 1 and 3: follow what the Sentinels name, or fence this pod when they name it. */
+/** Rule 1 and 3: follow what the Sentinels name, or fence this node when they name it. */
 function following(v: StartView, named: string): StartRole {
   if (named !== v.me) return { kind: 'replicaof', master: named };
   return v.replicas > 0 ? { kind: 'fence' } : { kind: 'master' };
 }
 
-/** The role a starting Redis pod takes. */
+/** The role a starting Redis node takes. */
 export function startRole(v: StartView): StartRole {
   const named = sentinelMajority(v);
   if (named !== undefined) return following(v, named);
-  const peer = v.peerMasters[0];
-  if (peer !== undefined) return { kind: 'replicaof', master: peer };
+  const best = bestPeer(v.peers);
+  if (best !== undefined) return { kind: 'replicaof', master: best };
   const lone = firstAnswer(v);
   if (lone !== undefined) return following(v, lone);
+  const loading = v.peers.find((p) => p.role === 'loading');
+  if (loading) return { kind: 'replicaof', master: loading.address };
   return v.me === v.first ? { kind: 'master' } : { kind: 'replicaof', master: v.first };
 }

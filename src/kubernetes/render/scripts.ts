@@ -116,14 +116,43 @@ sentinel_master() {
   done
   return 0
 }
-# A Redis pod that reports itself master (the first by ordinal), or nothing.
-peer_master() {
+# The other Redis pods that answer, one line each by ordinal: "ADDR ROLE KEYS OFFSET", ROLE master, slave
+# or loading (its INFO says loading:1).
+peer_facts() {
   for pod in $REDIS_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
-    role=$(ask_redis "$pod.$DOMAIN" --raw ROLE 2>/dev/null | head -n 1) || true
-    if [ "$role" = master ]; then addr_of "$pod"; return 0; fi
+    info=$(ask_redis "$pod.$DOMAIN" INFO 2>/dev/null | tr -d '\\r') || true
+    role=$(echo "$info" | sed -n 's/^role://p')
+    [ -n "$role" ] || continue
+    [ "$(echo "$info" | sed -n 's/^loading://p')" = 1 ] && role=loading
+    keys=0
+    for k in $(echo "$info" | sed -n 's/^db[0-9]*:keys=\\([0-9]*\\),.*/\\1/p'); do keys=$((keys + k)); done
+    offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+    echo "$(addr_of "$pod") $role $keys \${offset:-0}"
   done
   return 0
+}
+# The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master or a replica with keys;
+# keys before none, a master before a replica, the higher offset, more keys, the lower ordinal.
+best_peer() {
+  # This candidate comes before the best so far.
+  better() {
+    if [ "$data" -ne "$bd" ]; then [ "$data" -gt "$bd" ]; return; fi
+    if [ "$master" -ne "$bm" ]; then [ "$master" -gt "$bm" ]; return; fi
+    if [ "$offset" -ne "$bo" ]; then [ "$offset" -gt "$bo" ]; return; fi
+    [ "$keys" -gt "$bk" ]
+  }
+  echo "\${PEERS:-}" | { best=; while read -r addr role keys offset; do
+    [ -n "$addr" ] && [ "$role" != loading ] || continue
+    data=0; [ "$keys" -gt 0 ] && data=1
+    master=0; [ "$role" = master ] && master=1
+    [ $data = 1 ] || [ $master = 1 ] || continue
+    if [ -z "$best" ] || better; then best=$addr bd=$data bm=$master bo=$offset bk=$keys; fi
+  done; echo "$best"; }
+}
+# The first pod in PEERS still loading its dataset, or nothing.
+loading_peer() {
+  echo "\${PEERS:-}" | sed -n 's/^\\([^ ]*\\) loading .*/\\1/p' | head -n 1
 }
 # The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
 # pod over now (a Sentinel names another master under an epoch as new as this pod's, or is failing it
@@ -174,17 +203,21 @@ start_role() {
   ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
-  m=$(peer_master)
+  PEERS=$(peer_facts)
+  m=$(best_peer)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
   m=$(echo "$ANSWERS" | head -n 1)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
+  m=$(loading_peer)
+  if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
   first=$(addr_of ${names.redis}-0)
   if [ "$ME_ADDR" = "$first" ]; then echo master; else echo "replicaof $first"; fi
 }
 start_master() {
   ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
-  [ -n "$m" ] || m=$(peer_master)
+  [ -n "$m" ] || PEERS=$(peer_facts)
+  [ -n "$m" ] || m=$(best_peer)
   [ -n "$m" ] || m=$(echo "$ANSWERS" | head -n 1)
   [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
   echo "$m"

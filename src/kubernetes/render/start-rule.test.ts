@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
-import { startMaster, startRole, type StartRole } from '../../topology/start.ts';
+import { startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
 import { failoverObjection } from '../../topology/agreement.ts';
 import { scriptPrelude } from './scripts.ts';
 
@@ -13,41 +13,60 @@ const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSec
 const host = (pod: string) => `${pod}.t-headless.ns.svc`;
 const [R0, R1, R2] = ['t-redis-0', 't-redis-1', 't-redis-2'].map(host) as [string, string, string];
 
+/** A Redis pod that answers, as its INFO describes it: role master, slave or loading, keys, offset. */
+type Peer = readonly ['master' | 'slave' | 'loading', number, number];
+const M: Peer = ['master', 0, 0];
+const EMPTY: Peer = ['slave', 0, 0];
+
 interface Case {
   readonly what: string;
   /** The pod that starts. */
   readonly pod: string;
   /** What t-sentinel-0..2 answer (undefined: no answer). */
   readonly sentinels: readonly (string | undefined)[];
-  /** The Redis pods that report role master. */
-  readonly masters: readonly string[];
+  /** The Redis pods that answer INFO, and what (the starting pod's own entry is not asked). */
+  readonly peers: Readonly<Record<string, Peer>>;
   readonly role: StartRole;
 }
 
 const CASES: Case[] = [
-  { what: 'all Sentinels name a peer', pod: 't-redis-1', sentinels: [R2, R2, R2], masters: [R2], role: { kind: 'replicaof', master: R2 } },
-  { what: 'two of three name a peer, one another', pod: 't-redis-0', sentinels: [R2, R1, R2], masters: [], role: { kind: 'replicaof', master: R2 } },
-  { what: 'one Sentinel answers: no majority, the peer that reports master', pod: 't-redis-0', sentinels: [R2, undefined, undefined], masters: [R1], role: { kind: 'replicaof', master: R1 } },
-  { what: 'a split vote: no majority, the first peer that reports master', pod: 't-redis-2', sentinels: [R0, R1, R2], masters: [R0, R1], role: { kind: 'replicaof', master: R0 } },
-  { what: 'a majority names the pod itself: fenced', pod: 't-redis-1', sentinels: [R1, R1, undefined], masters: [], role: { kind: 'fence' } },
-  { what: 'nothing answers, the first pod: master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], masters: [], role: { kind: 'master' } },
-  { what: 'nothing answers, another pod: the first', pod: 't-redis-2', sentinels: [undefined, undefined, undefined], masters: [], role: { kind: 'replicaof', master: R0 } },
-  { what: 'one Sentinel still names the pod itself, no majority, no peer master: fenced', pod: 't-redis-1', sentinels: [R1, undefined, undefined], masters: [], role: { kind: 'fence' } },
-  { what: 'one Sentinel names a peer, no majority, no peer master: that peer', pod: 't-redis-0', sentinels: [undefined, R2, undefined], masters: [], role: { kind: 'replicaof', master: R2 } },
+  { what: 'all Sentinels name a peer', pod: 't-redis-1', sentinels: [R2, R2, R2], peers: { [R2]: M, [R0]: EMPTY }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'two of three name a peer, one another', pod: 't-redis-0', sentinels: [R2, R1, R2], peers: {}, role: { kind: 'replicaof', master: R2 } },
+  { what: 'one Sentinel answers: no majority, the peer that reports master', pod: 't-redis-0', sentinels: [R2, undefined, undefined], peers: { [R1]: M, [R2]: EMPTY }, role: { kind: 'replicaof', master: R1 } },
+  { what: 'a split vote: no majority, of two empty masters the first', pod: 't-redis-2', sentinels: [R0, R1, R2], peers: { [R0]: M, [R1]: M }, role: { kind: 'replicaof', master: R0 } },
+  { what: 'two masters: the one with keys before the first', pod: 't-redis-2', sentinels: [], peers: { [R0]: M, [R1]: ['master', 10, 5] }, role: { kind: 'replicaof', master: R1 } },
+  { what: 'two masters with keys: the higher offset', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 900, 100], [R2]: ['master', 10, 7000] }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'same offset: more keys', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 5, 100], [R2]: ['master', 9, 100] }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'a replica with keys before an empty master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: { [R1]: M, [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'a master before a replica with keys and more offset', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 40, 100], [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R1 } },
+  { what: 'an empty replica is no candidate: the lone Sentinel\'s answer', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'a majority names the pod itself: fenced, whoever holds data', pod: 't-redis-1', sentinels: [R1, R1, undefined], peers: { [R2]: ['slave', 40, 300] }, role: { kind: 'fence' } },
+  { what: 'nothing answers, the first pod: master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: {}, role: { kind: 'master' } },
+  { what: 'nothing answers, another pod: the first', pod: 't-redis-2', sentinels: [undefined, undefined, undefined], peers: {}, role: { kind: 'replicaof', master: R0 } },
+  { what: 'only empty replicas answer, the first pod: master', pod: 't-redis-0', sentinels: [], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'master' } },
+  { what: 'a peer still loading: follow it, not the first pod', pod: 't-redis-0', sentinels: [], peers: { [R1]: EMPTY, [R2]: ['loading', 3, 0] }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'one Sentinel still names the pod itself, no majority, no peer master: fenced', pod: 't-redis-1', sentinels: [R1, undefined, undefined], peers: {}, role: { kind: 'fence' } },
+  { what: 'one Sentinel names a peer, no majority, no peer master: that peer', pod: 't-redis-0', sentinels: [undefined, R2, undefined], peers: { [R1]: EMPTY }, role: { kind: 'replicaof', master: R2 } },
 ];
+
+/** The INFO text a peer answers (the fields the start rule reads, among others), keys over two databases. */
+function infoOf([role, keys, offset]: Peer): string {
+  const keyspace = keys > 0 ? `db0:keys=${keys - 1},expires=0,avg_ttl=0\ndb3:keys=1,expires=0,avg_ttl=0\n` : '';
+  return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\nconnected_slaves:0\nmaster_repl_offset:${offset}\n# Keyspace\n${keyspace}`;
+}
 
 /** Runs `fn` of the rendered prelude as pod `pod`, with redis-cli replaced by the case's answers. */
 function shell(c: Case, pod: string, fn: string): string {
   const sentinelAnswers = c.sentinels.map((a, i) => `  ${host(`t-sentinel-${i}`)}) ${a === undefined ? 'return 1' : `echo ${a}`} ;;`).join('\n');
-  const roles = c.masters.map((m) => `  ${m}) echo master ;;`).join('\n');
+  const infos = Object.entries(c.peers).map(([m, p]) => `  ${m}) printf '${infoOf(p).replaceAll('\n', '\\r\\n')}' ;;`).join('\n');
   const script = `${scriptPrelude(spec)}
 ask_sentinel() { case "$1" in
 ${sentinelAnswers}
   *) return 1 ;;
 esac; }
 ask_redis() { case "$1" in
-${roles}
-  *) echo slave ;;
+${infos}
+  *) return 1 ;;
 esac; }
 ${fn}
 `;
@@ -56,14 +75,23 @@ ${fn}
 
 const asShell = (r: StartRole) => (r.kind === 'replicaof' ? `replicaof ${r.master}` : r.kind);
 
+/** The start rule's view of the case's peers, by ordinal, without `me`. */
+function peersOf(c: Case, me?: string): PeerView[] {
+  return [R0, R1, R2].filter((a) => a !== me && c.peers[a]).map((address) => {
+    const [role, keys, offset] = c.peers[address]!;
+    return { address, role: role === 'slave' ? 'replica' : role, keys, offset };
+  });
+}
+
 describe('the start rule: the pods\' sh and src/topology/start.ts agree on every case', () => {
   for (const c of CASES) {
     it(`${c.what}: ${asShell(c.role)}`, () => {
-      const view = { me: host(c.pod), first: R0, replicas: spec.replicas, sentinels: spec.sentinels, sentinelAnswers: c.sentinels, peerMasters: c.masters.filter((m) => m !== host(c.pod)) };
+      const me = host(c.pod);
+      const view = { me, first: R0, replicas: spec.replicas, sentinels: spec.sentinels, sentinelAnswers: c.sentinels, peers: peersOf(c, me) };
       assert.deepEqual(startRole(view), c.role);
       assert.equal(shell(c, c.pod, 'start_role'), asShell(c.role));
       // A Sentinel starting (t-sentinel-0 does not ask itself) monitors the same rule's master.
-      const sentinelView = { first: R0, sentinels: spec.sentinels, sentinelAnswers: [undefined, ...c.sentinels.slice(1)], peerMasters: c.masters };
+      const sentinelView = { first: R0, sentinels: spec.sentinels, sentinelAnswers: [undefined, ...c.sentinels.slice(1)], peers: peersOf(c) };
       assert.equal(shell(c, 't-sentinel-0', 'start_master'), startMaster(sentinelView));
     });
   }
