@@ -47,12 +47,15 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
   async function scaledTo(replicas: number, sentinels: number, timeoutMs: number) {
     const quorum = Math.floor(sentinels / 2) + 1;
     return eventually(`${replicas + 1} Redis pods and ${sentinels} Sentinels, Ready, every Sentinel listing exactly them with quorum ${quorum}`, timeoutMs, async () => {
+      // Each miss throws what it saw, so that a timeout says which condition never held.
       const [redis, sentinel] = await Promise.all([d.pods('redis'), d.pods('sentinel')]);
-      if (redis.length !== replicas + 1 || sentinel.length !== sentinels || !(await d.ready())) return undefined;
+      if (redis.length !== replicas + 1 || sentinel.length !== sentinels) throw new Error(`pods: redis ${redis.map((p) => p.name).join(',')}; sentinel ${sentinel.map((p) => p.name).join(',')}`);
       const cr = await d.resource();
-      if (cr.status?.readyReplicas !== replicas || cr.status?.sentinelsAgreeing !== sentinels) return undefined;
-      const views = await sentinelViews().catch(() => undefined);
-      if (!views || views.some((v) => v.replicas !== replicas || v.sentinels !== sentinels - 1 || v.quorum !== quorum || !/^OK/.test(v.ckquorum))) return undefined;
+      const ready = cr.status?.conditions?.find((c) => c.type === 'Ready');
+      if (!(await d.ready())) throw new Error(`Ready ${ready?.status} (${ready?.reason}: ${ready?.message}); problems: ${cr.status?.problems?.join('; ') || 'none'}`);
+      if (cr.status?.readyReplicas !== replicas || cr.status?.sentinelsAgreeing !== sentinels) throw new Error(`status: readyReplicas ${cr.status?.readyReplicas}, sentinelsAgreeing ${cr.status?.sentinelsAgreeing}`);
+      const views = await sentinelViews();
+      if (views.some((v) => v.replicas !== replicas || v.sentinels !== sentinels - 1 || v.quorum !== quorum || !/^OK/.test(v.ckquorum))) throw new Error(`Sentinels: ${JSON.stringify(views)}`);
       return { views, master: cr.status?.masterPod as string };
     });
   }
