@@ -4,6 +4,7 @@ import { causeOf, redisOptions, rememberErrors, withConnection, type Endpoint, t
 import { parseFlags, parseFlatRecord, parseReplication } from '../redis/parse.ts';
 import { errorText } from '../redis/probe.ts';
 import { keepAdmitted, masterAgreedAtNewestEpoch, type SentinelAnswer } from '../topology/agreement.ts';
+import { Coalesced } from '../coalesce.ts';
 
 /** Where the endpoints send clients now. `master` null means the master port refuses, with `reason`. */
 export interface Route {
@@ -59,10 +60,8 @@ export class MasterRouter {
   readonly #listeners: ((next: Route, previous: Route) => void)[] = [];
   #route: Route = NO_ROUTE;
   #timer?: NodeJS.Timeout;
-  #busy = false;
-  #again = false;
-  /** The look in flight (resolved when none is). */
-  #looking: Promise<void> = Promise.resolve();
+  /** The looks, one at a time (`refresh`). */
+  readonly #looking = new Coalesced(() => this.#look());
   #stopped = false;
   /**
    * Counts what makes a look stale: `+switch-master`/`+promoted-slave` events and a newly published
@@ -150,6 +149,7 @@ export class MasterRouter {
 
   stop(): void {
     this.#stopped = true;
+    void this.#looking.stop();
     clearInterval(this.#timer);
     for (const c of [...this.#commands, ...this.#subscribers]) c.disconnect();
   }
@@ -157,27 +157,17 @@ export class MasterRouter {
   /** Looks again now (or right after the look in flight). Resolves when the routes are current. */
   refresh(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    if (this.#busy) {
-      // The look in flight began before this call: it looks once more before it resolves.
-      this.#again = true;
-      return this.#looking;
-    }
-    this.#busy = true;
-    this.#looking = (async () => {
-      try {
-        do {
-          this.#again = false;
-          const generation = this.#generation;
-          const look = ++this.#looks;
-          const route = await this.#decide();
-          if (generation === this.#generation) this.#setNewest(look, route);
-          else this.#again = true;
-        } while (this.#again && !this.#stopped);
-      } finally {
-        this.#busy = false;
-      }
-    })();
-    return this.#looking;
+    return this.#looking.run();
+  }
+
+  /** One look: true (look again) when an event or a publish made it stale meanwhile. */
+  async #look(): Promise<boolean> {
+    const generation = this.#generation;
+    const look = ++this.#looks;
+    const route = await this.#decide();
+    if (generation !== this.#generation) return true;
+    this.#setNewest(look, route);
+    return false;
   }
 
   /**

@@ -23,6 +23,7 @@ import { addressKey, type Address } from '../redis/address.ts';
 import { withConnection } from '../redis/connect.ts';
 import { nodeEndpointIn } from '../topology/observe.ts';
 import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
+import { Coalesced } from '../coalesce.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 
@@ -63,9 +64,7 @@ export class LabelPublisher implements MasterPublisher {
   readonly #hosts: Map<string, string>;
   /** undefined: nothing published yet, so labels are left as they are. */
   #masterPod: string | null | undefined;
-  #running = false;
-  #dirty = false;
-  #idle: Promise<void> = Promise.resolve();
+  readonly #passes = new Coalesced(() => this.#label());
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
@@ -85,36 +84,30 @@ export class LabelPublisher implements MasterPublisher {
 
   /** Brings the labels in line with the last published master (also after a pod is recreated). */
   sync(): void {
-    if (this.#masterPod === undefined) return;
-    if (this.#running) {
-      this.#dirty = true;
-      return;
+    if (this.#masterPod !== undefined) void this.#passes.run();
+  }
+
+  /** One pass of `sync`: true (another pass) when a patch failed, after a short pause. */
+  async #label(): Promise<boolean> {
+    let failed = false;
+    for (const change of roleLabelChanges(this.#o.pods(), this.#masterPod ?? null)) {
+      try {
+        await this.#o.client.request('PATCH', objectPath(typeOfKind('Pod'), change.pod, this.#o.namespace), {
+          contentType: PATCH.merge,
+          body: { metadata: { labels: { [MASTER_POD_LABEL]: change.role } } },
+        });
+        this.#o.log(`Patched Pod label pod=${this.#o.namespace}/${change.pod} ${MASTER_POD_LABEL}=${change.role ?? '(removed)'}`);
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 404)) this.#o.log(`could not label pod ${change.pod}: ${(err as Error).message}`);
+        failed = true;
+      }
     }
-    this.#running = true;
-    this.#idle = (async () => {
-      do {
-        this.#dirty = false;
-        const want = this.#masterPod ?? null;
-        for (const change of roleLabelChanges(this.#o.pods(), want)) {
-          try {
-            await this.#o.client.request('PATCH', objectPath(typeOfKind('Pod'), change.pod, this.#o.namespace), {
-              contentType: PATCH.merge,
-              body: { metadata: { labels: { [MASTER_POD_LABEL]: change.role } } },
-            });
-            this.#o.log(`Patched Pod label pod=${this.#o.namespace}/${change.pod} ${MASTER_POD_LABEL}=${change.role ?? '(removed)'}`);
-          } catch (err) {
-            if (!(err instanceof KubeApiError && err.status === 404)) this.#o.log(`could not label pod ${change.pod}: ${(err as Error).message}`);
-            this.#dirty = true;
-          }
-        }
-        if (this.#dirty) await new Promise((r) => setTimeout(r, 200));
-      } while (this.#dirty && this.#masterPod !== undefined);
-      this.#running = false;
-    })();
+    if (failed) await new Promise((r) => setTimeout(r, 200));
+    return failed && this.#masterPod !== undefined;
   }
 
   idle(): Promise<void> {
-    return this.#idle;
+    return this.#passes.idle();
   }
 }
 

@@ -6,6 +6,7 @@ import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { describeAction, plan, type Action } from './plan.ts';
 import { FailoverClock, type ControllerObserver } from './events.ts';
 import { type Address, addressKey, sameAddress } from '../redis/address.ts';
+import { Coalesced } from '../coalesce.ts';
 
 /** Where the controller keeps its memory (local: a 0600 file written atomically; Kubernetes: CR status). */
 export interface MemoryStore {
@@ -53,8 +54,6 @@ export class Controller {
   readonly #subscribers: Redis[] = [];
   #timer?: NodeJS.Timeout;
   #recheck?: NodeJS.Timeout;
-  #running = false;
-  #again = false;
   #stopped = false;
   #lastReason = '';
   /** Why the last overtaken action was skipped; repeats are not retried at once. */
@@ -70,8 +69,13 @@ export class Controller {
    * `releaseWrites` agrees; forgotten once the hold's own deadline (failover-timeout) has passed.
    */
   readonly #held = new Map<string, { node: Address; at: number; kept?: string }>();
-  /** Resolves when the pass in flight (if any) ends. */
-  #idle: Promise<void> = Promise.resolve();
+  readonly #passes = new Coalesced(async () => {
+    try {
+      await this.#pass();
+    } catch (err) {
+      this.#o.log(`controller pass failed: ${(err as Error).message}`);
+    }
+  });
 
   constructor(t: Topology, o: ControllerOptions) {
     this.#t = t;
@@ -104,23 +108,7 @@ export class Controller {
 
   /** Runs a pass now, or right after the one in flight. */
   trigger(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = true;
-    this.#idle = (async () => {
-      do {
-        this.#again = false;
-        try {
-          await this.#pass();
-        } catch (err) {
-          this.#o.log(`controller pass failed: ${(err as Error).message}`);
-        }
-      } while (this.#again && !this.#stopped);
-      this.#running = false;
-    })();
+    if (!this.#stopped) void this.#passes.run();
   }
 
   async stop(): Promise<void> {
@@ -128,7 +116,7 @@ export class Controller {
     clearInterval(this.#timer);
     clearTimeout(this.#recheck);
     for (const s of this.#subscribers) s.disconnect();
-    await this.#idle;
+    await this.#passes.stop();
   }
 
   #subscribe(s: { id: string; host: string; port: number }): void {
