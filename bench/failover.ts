@@ -121,7 +121,11 @@ interface Trial {
   readonly endpointAfterSwitchMs?: number;
 }
 
-async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<Trial> {
+/**
+ * Waits until the deployment is healthy with both writers acknowledging and every node holding their
+ * data, and returns the master: a trial kills it only then.
+ */
+async function readyForTrial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }) {
   const before = await collectStatus(statusTargetOf(d));
   const master = before.nodes.find((n) => n.role === 'master');
   if (!master || !before.healthy) throw new Error(`not healthy before the trial: ${before.problems.join('; ')}`);
@@ -140,6 +144,11 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
     if (Date.now() > deadline0) throw new Error(`not every node holds the writers' data before the trial: ${s.nodes.map((n) => `${n.id} ${n.role} ${n.figures?.keys ?? '?'} keys`).join(', ')}; ${s.problems.join('; ')}`);
     await sleep(50);
   }
+  return master;
+}
+
+async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<Trial> {
+  const master = await readyForTrial(d, writers);
   const runtime = readRuntime(d.stateDir);
   if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
   const killedAt = performance.now();
@@ -178,6 +187,48 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
   };
 }
 
+/** One SIGKILL of the master with the supervisor frozen: plain Sentinel, the baseline. */
+interface PlainTrial {
+  /** A Sentinel majority switched and the Sentinel client had a write acknowledged within the deadline. */
+  readonly converged: boolean;
+  readonly sentinelClientUnavailableMs?: number;
+}
+
+/**
+ * The baseline, in the same deployment: the supervisor (its controller, its restarts and the endpoint)
+ * is frozen with SIGSTOP, so what is left is plain Sentinel with the master's process dead, as with no
+ * redis-ha at all. The master is SIGKILLed; the trial ends when a Sentinel majority has announced
+ * `+switch-master` and the Sentinel client has a write acknowledged after it. The supervisor is then
+ * thawed; it restarts the dead node, which rejoins as a replica, before the next trial.
+ */
+async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<PlainTrial> {
+  const master = await readyForTrial(d, writers);
+  const runtime = readRuntime(d.stateDir);
+  if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
+  process.kill(supervisor, 'SIGSTOP');
+  try {
+    const killedAt = performance.now();
+    process.kill(runtime.members[master.id].pid, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const switched = clock.majoritySwitchedAfter(killedAt);
+      if (switched !== undefined && writers.sentinel.firstAckAfter(switched) !== undefined) {
+        await sleep(500);
+        return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)) };
+      }
+      await sleep(50);
+    }
+    return { converged: false };
+  } finally {
+    process.kill(supervisor, 'SIGCONT');
+  }
+}
+
+/** a / b to two decimals, or null when either is missing. */
+function ratio(a: number, b: number): number | null {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? Math.round((a / b) * 100) / 100 : null;
+}
+
 function summary(values: (number | undefined)[]) {
   const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? null, samples: sorted.length };
@@ -195,11 +246,17 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
       writers.endpoint.start();
       watch.start();
       const trials: Trial[] = [];
+      const baseline: PlainTrial[] = [];
       try {
         for (let i = 0; i < o.trials; i++) {
           const t = await trial(d, writers, clock);
           trials.push(t);
           o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.masters.length > 1 ? `, then failed over again (${t.masters.join(' -> ')})` : ''}${t.converged ? '' : `, DID NOT CONVERGE in 30 s: ${t.notConverged}`}`);
+          await waitHealthy(d, pid, 30_000, () => {});
+          // Interleaved with the trials above, so that both see the same machine.
+          const b = await plainTrial(d, pid, writers, clock);
+          baseline.push(b);
+          o.log(`${profile} plain Sentinel ${i + 1}/${o.trials}: ${b.converged ? `writes unavailable ${b.sentinelClientUnavailableMs} ms (Sentinel client)` : 'NO SWITCH in 30 s'}`);
           await waitHealthy(d, pid, 30_000, () => {});
         }
       } finally {
@@ -225,6 +282,14 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
           acknowledgedWrites: writers.endpoint.acked.length,
           acknowledgedWritesLost: await countLost(d, writers.endpoint),
         },
+        /** The same fault with the supervisor frozen (no controller, no restart): plain Sentinel, interleaved. */
+        plainSentinel: {
+          trials: baseline.length,
+          failedFailovers: baseline.filter((b) => !b.converged).length,
+          sentinelClient: { unavailableMs: summary(baseline.map((b) => b.sentinelClientUnavailableMs)) },
+        },
+        /** p50 of the Sentinel client's unavailability, redis-ha over plain Sentinel (below 1: faster). */
+        sentinelClientP50OverPlainSentinel: ratio(summary(trials.map((t) => t.sentinelClientUnavailableMs)).p50, summary(baseline.map((b) => b.sentinelClientUnavailableMs)).p50),
         splitBrain: {
           roundsChecked: watch.rounds,
           roundsWithTwoMasters: watch.roundsWithTwoMasters,
@@ -236,7 +301,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
   return {
     benchmark: 'failover',
     clients: ['ioredis via Sentinel', 'ioredis via the master endpoint'],
-    fault: 'SIGKILL of the master (restarted by the supervisor)',
+    fault: 'SIGKILL of the master (restarted by the supervisor); baseline: the same with the supervisor frozen (plain Sentinel)',
     results,
   };
 }

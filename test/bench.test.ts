@@ -24,6 +24,11 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(typeof fast.sentinelClient.unavailableMs.p50, 'number');
     assert.equal(typeof fast.masterEndpoint.afterSentinelSwitchMs.p50, 'number');
     assert.equal(fast.splitBrain.roundsWithTwoWritableMasters, 0);
+    // The baseline, interleaved: plain Sentinel (the supervisor frozen) fails over too, and the ratio is its own.
+    assert.equal(fast.plainSentinel.trials, 2);
+    assert.equal(fast.plainSentinel.failedFailovers, 0);
+    assert.equal(typeof fast.plainSentinel.sentinelClient.unavailableMs.p50, 'number');
+    assert.equal(fast.sentinelClientP50OverPlainSentinel, Math.round((fast.sentinelClient.unavailableMs.p50 / fast.plainSentinel.sentinelClient.unavailableMs.p50) * 100) / 100);
   });
 
   test('bench switchover --trials 2', async () => {

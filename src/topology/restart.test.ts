@@ -26,6 +26,16 @@ describe('replicaOfForRestart: the role of a node the supervisor restarts (the s
     assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(2));
   });
 
+  it('a lone Sentinel names the restarted node and its replicas with data follow it: fenced, no replication loop', () => {
+    const obs = observation(
+      [node(0, { role: 'replica', keys: 0 }), replica(1, 0), replica(2, 0)],
+      [sentinel(0, 0), sentinel(1, 0, { reachable: false }), sentinel(2, 0, { reachable: false })],
+    );
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(0));
+    // And with no Sentinel at all: never master while they hold data.
+    assert.deepEqual(replicaOfForRestart({ ...obs, sentinels: [] }, nodeAddress(0)), nodeAddress(0));
+  });
+
   it('no Sentinel agreement: a node reporting master before a replica with more offset', () => {
     const obs = observation([node(0, { reachable: false }), node(1, { offset: 100 }), replica(2, 1, { offset: 200 })], [sentinel(0, 0, { reachable: false })]);
     assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(1));

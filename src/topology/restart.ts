@@ -15,7 +15,7 @@ function startViewOf(obs: Observation, me: Address | undefined): StartView {
     sentinelAnswers: obs.sentinels.map((s) => (s.reachable && s.monitoring && s.master ? addressKey(s.master) : undefined)),
     peers: obs.nodes
       .filter((n) => n.reachable && !sameAddress(n, me))
-      .map((n) => ({ address: addressKey(n), role: n.role === 'unknown' ? 'loading' : n.role, keys: n.keys, offset: n.offset })),
+      .map((n) => ({ address: addressKey(n), role: n.role === 'unknown' ? 'loading' : n.role, keys: n.keys, offset: n.offset, ...(n.replicaOf ? { master: addressKey(n.replicaOf) } : {}) })),
   };
 }
 

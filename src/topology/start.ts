@@ -15,12 +15,17 @@
  *    (`failoverObjection`): answering as a replica it is never seen down, and with a short down-after
  *    Sentinel's own role check comes after it stops trusting the replicas (scripts.ts `fenced_failover`;
  *    test/e2e-plain-crash.test.ts).
- * 2. Else the best other node by data (`bestPeer`): a master, or a replica that holds keys.
+ * 2. Else the best other node by data (`bestPeer`): a master, or a replica that holds keys and does not
+ *    follow this node (following it back would make a loop that serves nobody and that Sentinel cannot
+ *    fail over from).
  * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this node
  *    fences it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and
  *    the controller correct a stale answer).
  * 4. Else another node still loading its dataset: it may hold data, so follow it (the first).
- * 5. Else the first node is master and every other node follows it (nobody holds data to lose).
+ * 5. Else, when a replica of this node holds keys, fenced: an empty node never becomes master while
+ *    another holds data (its replicas would copy the empty dataset); Sentinel or the controller promotes
+ *    that replica.
+ * 6. Else the first node is master and every other node follows it (nobody holds data to lose).
  * A Sentinel starts monitoring 1, else 2, else 3, else the first node.
  *
  * Addresses are opaque strings, compared as they are: a pod's host name, or `host:port` locally.
@@ -41,6 +46,8 @@ export interface PeerView {
   readonly keys: number;
   /** Its replication offset (`master_repl_offset`). */
   readonly offset: number;
+  /** For a replica: the address it replicates from (`master_host`). */
+  readonly master?: string;
 }
 
 export interface StartView {
@@ -66,12 +73,12 @@ export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswe
 /**
  * The node to follow by data, the planner's order (`rankByData`) on what a starting node can see: a
  * node with keys before an empty one, a master before a replica, the higher offset, more keys, the
- * lower ordinal. Only masters and replicas holding keys are candidates: an empty replica follows a
- * master of its own, which it would only chain to.
+ * lower ordinal. Only masters, and replicas holding keys that do not follow `me`, are candidates: an
+ * empty replica follows a master of its own, which it would only chain to.
  */
-export function bestPeer(peers: readonly PeerView[]): string | undefined {
+export function bestPeer(peers: readonly PeerView[], me?: string): string | undefined {
   const score = (p: PeerView) => [p.keys > 0 ? 1 : 0, p.role === 'master' ? 1 : 0, p.offset, p.keys];
-  const candidates = peers.filter((p) => p.role === 'master' || (p.role === 'replica' && p.keys > 0));
+  const candidates = peers.filter((p) => p.role === 'master' || (p.role === 'replica' && p.keys > 0 && (me === undefined || p.master !== me)));
   // A stable sort: equal scores keep the ordinal order.
   return [...candidates].sort((a, b) => {
     const sa = score(a);
@@ -101,11 +108,12 @@ function following(v: StartView, named: string): StartRole {
 export function startRole(v: StartView): StartRole {
   const named = sentinelMajority(v);
   if (named !== undefined) return following(v, named);
-  const best = bestPeer(v.peers);
+  const best = bestPeer(v.peers, v.me);
   if (best !== undefined) return { kind: 'replicaof', master: best };
   const lone = firstAnswer(v);
   if (lone !== undefined) return following(v, lone);
   const loading = v.peers.find((p) => p.role === 'loading');
   if (loading) return { kind: 'replicaof', master: loading.address };
+  if (v.peers.some((p) => p.keys > 0)) return { kind: 'fence' };
   return v.me === v.first ? { kind: 'master' } : { kind: 'replicaof', master: v.first };
 }

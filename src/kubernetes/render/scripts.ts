@@ -116,8 +116,8 @@ sentinel_master() {
   done
   return 0
 }
-# The other Redis pods that answer, one line each by ordinal: "ADDR ROLE KEYS OFFSET", ROLE master, slave
-# or loading (its INFO says loading:1).
+# The other Redis pods that answer, one line each by ordinal: "ADDR ROLE KEYS OFFSET MASTER", ROLE master,
+# slave or loading (its INFO says loading:1), MASTER the address a replica follows (- for none).
 peer_facts() {
   for pod in $REDIS_PODS; do
     [ "$pod.$DOMAIN" = "$ME" ] && continue
@@ -128,12 +128,14 @@ peer_facts() {
     keys=0
     for k in $(echo "$info" | sed -n 's/^db[0-9]*:keys=\\([0-9]*\\),.*/\\1/p'); do keys=$((keys + k)); done
     offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
-    echo "$(addr_of "$pod") $role $keys \${offset:-0}"
+    follows=$(echo "$info" | sed -n 's/^master_host://p')
+    echo "$(addr_of "$pod") $role $keys \${offset:-0} \${follows:--}"
   done
   return 0
 }
-# The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master or a replica with keys;
-# keys before none, a master before a replica, the higher offset, more keys, the lower ordinal.
+# The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master, or a replica with keys
+# that does not follow this pod; keys before none, a master before a replica, the higher offset, more
+# keys, the lower ordinal.
 best_peer() {
   # This candidate comes before the best so far.
   better() {
@@ -142,11 +144,12 @@ best_peer() {
     if [ "$offset" -ne "$bo" ]; then [ "$offset" -gt "$bo" ]; return; fi
     [ "$keys" -gt "$bk" ]
   }
-  echo "\${PEERS:-}" | { best=; while read -r addr role keys offset; do
+  echo "\${PEERS:-}" | { best=; while read -r addr role keys offset follows; do
     [ -n "$addr" ] && [ "$role" != loading ] || continue
     data=0; [ "$keys" -gt 0 ] && data=1
     master=0; [ "$role" = master ] && master=1
     [ $data = 1 ] || [ $master = 1 ] || continue
+    [ $master = 1 ] || [ "$follows" != "$ME_ADDR" ] || continue
     if [ -z "$best" ] || better; then best=$addr bd=$data bm=$master bo=$offset bk=$keys; fi
   done; echo "$best"; }
 }
@@ -210,6 +213,8 @@ start_role() {
   if [ -n "$m" ]; then follow "$m"; return 0; fi
   m=$(loading_peer)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
+  # A replica of this pod holds keys: never master while another holds data.
+  if echo "\${PEERS:-}" | { while read -r addr role keys rest; do [ -n "$addr" ] && [ "$keys" -gt 0 ] && exit 0; done; exit 1; }; then echo fence; return 0; fi
   first=$(addr_of ${names.redis}-0)
   if [ "$ME_ADDR" = "$first" ]; then echo master; else echo "replicaof $first"; fi
 }

@@ -13,8 +13,8 @@ const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSec
 const host = (pod: string) => `${pod}.t-headless.ns.svc`;
 const [R0, R1, R2] = ['t-redis-0', 't-redis-1', 't-redis-2'].map(host) as [string, string, string];
 
-/** A Redis pod that answers, as its INFO describes it: role master, slave or loading, keys, offset. */
-type Peer = readonly ['master' | 'slave' | 'loading', number, number];
+/** A Redis pod that answers, as its INFO describes it: role master, slave or loading, keys, offset, and the master a slave follows. */
+type Peer = readonly ['master' | 'slave' | 'loading', number, number, string?];
 const M: Peer = ['master', 0, 0];
 const EMPTY: Peer = ['slave', 0, 0];
 
@@ -40,6 +40,9 @@ const CASES: Case[] = [
   { what: 'a replica with keys before an empty master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: { [R1]: M, [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R2 } },
   { what: 'a master before a replica with keys and more offset', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 40, 100], [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R1 } },
   { what: 'an empty replica is no candidate: the lone Sentinel\'s answer', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'a lone Sentinel names the pod (the others frozen), its replicas with keys follow it: fenced, not following them back in a loop', pod: 't-redis-0', sentinels: [R0, undefined, undefined], peers: { [R1]: ['slave', 40, 300, R0], [R2]: ['slave', 40, 310, R0] }, role: { kind: 'fence' } },
+  { what: 'nothing but its own replicas answer, and they hold keys: fenced, never an empty master', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R0], [R2]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'a replica with keys that follows another pod: that replica', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R2] }, role: { kind: 'replicaof', master: R1 } },
   { what: 'a majority names the pod itself: fenced, whoever holds data', pod: 't-redis-1', sentinels: [R1, R1, undefined], peers: { [R2]: ['slave', 40, 300] }, role: { kind: 'fence' } },
   { what: 'nothing answers, the first pod: master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: {}, role: { kind: 'master' } },
   { what: 'nothing answers, another pod: the first', pod: 't-redis-2', sentinels: [undefined, undefined, undefined], peers: {}, role: { kind: 'replicaof', master: R0 } },
@@ -50,9 +53,10 @@ const CASES: Case[] = [
 ];
 
 /** The INFO text a peer answers (the fields the start rule reads, among others), keys over two databases. */
-function infoOf([role, keys, offset]: Peer): string {
+function infoOf([role, keys, offset, master]: Peer): string {
   const keyspace = keys > 0 ? `db0:keys=${keys - 1},expires=0,avg_ttl=0\ndb3:keys=1,expires=0,avg_ttl=0\n` : '';
-  return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\nconnected_slaves:0\nmaster_repl_offset:${offset}\n# Keyspace\n${keyspace}`;
+  const follows = master ? `master_host:${master}\nmaster_port:6379\nmaster_link_status:down\n` : '';
+  return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\n${follows}connected_slaves:0\nmaster_repl_offset:${offset}\n# Keyspace\n${keyspace}`;
 }
 
 /** Runs `fn` of the rendered prelude as pod `pod`, with redis-cli replaced by the case's answers. */
@@ -78,8 +82,8 @@ const asShell = (r: StartRole) => (r.kind === 'replicaof' ? `replicaof ${r.maste
 /** The start rule's view of the case's peers, by ordinal, without `me`. */
 function peersOf(c: Case, me?: string): PeerView[] {
   return [R0, R1, R2].filter((a) => a !== me && c.peers[a]).map((address) => {
-    const [role, keys, offset] = c.peers[address]!;
-    return { address, role: role === 'slave' ? 'replica' : role, keys, offset };
+    const [role, keys, offset, master] = c.peers[address]!;
+    return { address, role: role === 'slave' ? 'replica' : role, keys, offset, ...(master ? { master } : {}) };
   });
 }
 
