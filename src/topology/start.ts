@@ -16,8 +16,8 @@
  *    Sentinel's own role check comes after it stops trusting the replicas (scripts.ts `fenced_failover`;
  *    test/e2e-plain-crash.test.ts).
  * 2. Else the best other node by data (`bestPeer`): a master, or a replica that holds keys and does not
- *    follow this node (following it back would make a loop that serves nobody and that Sentinel cannot
- *    fail over from).
+ *    follow this node, directly or through other replicas (following it back would make a loop that
+ *    serves nobody and that Sentinel cannot fail over from).
  * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this node
  *    fences it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and
  *    the controller correct a stale answer).
@@ -78,7 +78,7 @@ export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswe
  */
 export function bestPeer(peers: readonly PeerView[], me?: string): string | undefined {
   const score = (p: PeerView) => [p.keys > 0 ? 1 : 0, p.role === 'master' ? 1 : 0, p.offset, p.keys];
-  const candidates = peers.filter((p) => p.role === 'master' || (p.role === 'replica' && p.keys > 0 && (me === undefined || p.master !== me)));
+  const candidates = peers.filter((p) => p.role === 'master' || (p.role === 'replica' && p.keys > 0 && !followsMe(peers, p, me)));
   // A stable sort: equal scores keep the ordinal order.
   return [...candidates].sort((a, b) => {
     const sa = score(a);
@@ -86,6 +86,19 @@ export function bestPeer(peers: readonly PeerView[], me?: string): string | unde
     for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return (sb[i] ?? 0) - (sa[i] ?? 0);
     return 0;
   })[0]?.address;
+}
+
+/**
+ * The replica `p`'s chain of masters, as the peers report them, reaches `me`: `p` follows `me`, or a
+ * replica that does, and so on (at most one step per peer, so a loop among the others ends too).
+ */
+function followsMe(peers: readonly PeerView[], p: PeerView, me: string | undefined): boolean {
+  let next = p.master;
+  for (let steps = 0; me !== undefined && next !== undefined && steps <= peers.length; steps++) {
+    if (next === me) return true;
+    next = peers.find((q) => q.address === next && q.role === 'replica')?.master;
+  }
+  return false;
 }
 
 /** The master a starting Sentinel monitors: rule 1, else 2, else 3, else the first node. */

@@ -127,15 +127,35 @@ peer_facts() {
     [ "$(echo "$info" | sed -n 's/^loading://p')" = 1 ] && role=loading
     keys=0
     for k in $(echo "$info" | sed -n 's/^db[0-9]*:keys=\\([0-9]*\\),.*/\\1/p'); do keys=$((keys + k)); done
-    offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+    # A replica's own offset is slave_repl_offset (as src/redis/parse.ts reads it).
+    offset=$(echo "$info" | sed -n 's/^slave_repl_offset://p')
+    [ -n "$offset" ] || offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
     follows=$(echo "$info" | sed -n 's/^master_host://p')
     echo "$(addr_of "$pod") $role $keys \${offset:-0} \${follows:--}"
   done
   return 0
 }
+# The master the replica ADDR in PEERS follows, or nothing.
+master_of() {
+  echo "\${PEERS:-}" | while read -r addr role keys offset follows; do
+    if [ "$addr" = "$1" ] && [ "$role" != master ]; then echo "$follows"; break; fi
+  done
+}
+# The replica chain from FOLLOWS (the master a replica follows, then the master that one follows, ...)
+# reaches this pod: at most one step per pod, so a loop among the others ends too.
+follows_me() {
+  next=$1; n=0
+  while [ $n -le ${spec.replicas} ]; do
+    [ "$next" = "$ME_ADDR" ] && return 0
+    next=$(master_of "$next")
+    if [ -z "$next" ] || [ "$next" = - ]; then return 1; fi
+    n=$((n + 1))
+  done
+  return 1
+}
 # The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master, or a replica with keys
-# that does not follow this pod; keys before none, a master before a replica, the higher offset, more
-# keys, the lower ordinal.
+# that does not follow this pod, directly or through other replicas; keys before none, a master before
+# a replica, the higher offset, more keys, the lower ordinal.
 best_peer() {
   # This candidate comes before the best so far.
   better() {
@@ -149,7 +169,7 @@ best_peer() {
     data=0; [ "$keys" -gt 0 ] && data=1
     master=0; [ "$role" = master ] && master=1
     [ $data = 1 ] || [ $master = 1 ] || continue
-    [ $master = 1 ] || [ "$follows" != "$ME_ADDR" ] || continue
+    [ $master = 1 ] || ! follows_me "$follows" || continue
     if [ -z "$best" ] || better; then best=$addr bd=$data bm=$master bo=$offset bk=$keys; fi
   done; echo "$best"; }
 }

@@ -42,6 +42,8 @@ const CASES: Case[] = [
   { what: 'an empty replica is no candidate: the lone Sentinel\'s answer', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'fence' } },
   { what: 'a lone Sentinel names the pod (the others frozen), its replicas with keys follow it: fenced, not following them back in a loop', pod: 't-redis-0', sentinels: [R0, undefined, undefined], peers: { [R1]: ['slave', 40, 300, R0], [R2]: ['slave', 40, 310, R0] }, role: { kind: 'fence' } },
   { what: 'nothing but its own replicas answer, and they hold keys: fenced, never an empty master', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R0], [R2]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'its replicas with keys follow it through a chain (R1 follows R2, which follows the pod): fenced, no longer loop', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R2], [R2]: ['slave', 40, 310, R0] }, role: { kind: 'fence' } },
+  { what: 'two replicas with keys following each other, not the pod: the higher replica offset (slave_repl_offset)', pod: 't-redis-2', sentinels: [], peers: { [R0]: ['slave', 40, 300, R1], [R1]: ['slave', 40, 310, R0] }, role: { kind: 'replicaof', master: R1 } },
   { what: 'a replica with keys that follows another pod: that replica', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R2] }, role: { kind: 'replicaof', master: R1 } },
   { what: 'a majority names the pod itself: fenced, whoever holds data', pod: 't-redis-1', sentinels: [R1, R1, undefined], peers: { [R2]: ['slave', 40, 300] }, role: { kind: 'fence' } },
   { what: 'nothing answers, the first pod: master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: {}, role: { kind: 'master' } },
@@ -55,8 +57,10 @@ const CASES: Case[] = [
 /** The INFO text a peer answers (the fields the start rule reads, among others), keys over two databases. */
 function infoOf([role, keys, offset, master]: Peer): string {
   const keyspace = keys > 0 ? `db0:keys=${keys - 1},expires=0,avg_ttl=0\ndb3:keys=1,expires=0,avg_ttl=0\n` : '';
-  const follows = master ? `master_host:${master}\nmaster_port:6379\nmaster_link_status:down\n` : '';
-  return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\n${follows}connected_slaves:0\nmaster_repl_offset:${offset}\n# Keyspace\n${keyspace}`;
+  // A replica's own offset is slave_repl_offset; its master_repl_offset is made to rank the other way,
+  // so that reading the wrong one shows.
+  const follows = master ? `master_host:${master}\nmaster_port:6379\nmaster_link_status:down\nslave_repl_offset:${offset}\n` : '';
+  return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\n${follows}connected_slaves:0\nmaster_repl_offset:${master ? 999_999 - offset : offset}\n# Keyspace\n${keyspace}`;
 }
 
 /** Runs `fn` of the rendered prelude as pod `pod`, with redis-cli replaced by the case's answers. */
