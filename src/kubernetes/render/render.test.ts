@@ -540,7 +540,7 @@ describe('persistence off: nothing on disk', () => {
 
   it('the start script removes leftovers right before exec, and only with persistence off', () => {
     const off = configOf({ name: 'demo' })['start-redis.sh']!.split('\n');
-    assert.equal(off.indexOf(RM) + 1, off.findIndex((l) => l.startsWith('exec redis-server ')), 'the rm line comes right before exec');
+    assert.equal(off.indexOf(RM) + 1, off.findIndex((l) => l.startsWith('exec "$(binary redis-server valkey-server)" ')), 'the rm line comes right before exec');
     assert.equal(configOf({ name: 'demo', persistence: { enabled: true } })['start-redis.sh']!.includes('rm -rf'), false);
   });
 
@@ -644,7 +644,7 @@ describe('tls on Kubernetes', () => {
       assert.ok(!/^port 6379$/m.test(data['redis.conf']!) && !/^port 26379$/m.test(data['sentinel.conf']!), 'no plaintext port');
       // Start, probe and preStop scripts: every redis-cli call speaks TLS with the CA and the certificate.
       for (const [key, text] of Object.entries(data)) {
-        if (key.endsWith('.sh')) assert.match(text, /^CLI="redis-cli --tls --cacert \/etc\/redis-ha\/tls\/ca\.crt --cert \/etc\/redis-ha\/tls\/tls\.crt --key \/etc\/redis-ha\/tls\/tls\.key"$/m, key);
+        if (key.endsWith('.sh')) assert.match(text, /^CLI="\$\(binary redis-cli valkey-cli\) --tls --cacert \/etc\/redis-ha\/tls\/ca\.crt --cert \/etc\/redis-ha\/tls\/tls\.crt --key \/etc\/redis-ha\/tls\/tls\.key"$/m, key);
       }
       const ports = (name: string) => ((find(objects, 'Service', name)[0]!.spec as any).ports as { port: number }[]).map((p) => p.port);
       assert.deepEqual(ports(`${spec.name}-master`), [6379]);

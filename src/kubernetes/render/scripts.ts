@@ -4,7 +4,7 @@
  * final configs (0600) into an in-memory emptyDir. ACL passwords are stored there as SHA-256 hashes.
  */
 import type { RedisHASpec } from '../../spec/index.ts';
-import { IMAGE_FLAVORS } from '../../spec/images.ts';
+import { IMAGE_FLAVORS, type FlavorInfo, type ImageFlavor } from '../../spec/images.ts';
 import { ACL_RULES, DEFAULT_USER_OFF, applicationRules, applicationUser } from '../../spec/acl.ts';
 import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf, passwordKeyOf } from './names.ts';
 import { maxmemoryFor } from './quantity.ts';
@@ -77,16 +77,26 @@ function announceFunction(spec: RedisHASpec): string {
   return ['addr_of() {', '  case "$1" in', ...cases, '    *) echo "$1.$DOMAIN" ;;', '  esac', '}'].join('\n');
 }
 
+/** The spec's image flavour, then the other one (whose binaries a pod on the previous image may have). */
+function flavorsOf(spec: RedisHASpec): [FlavorInfo, FlavorInfo] {
+  const [other] = (Object.keys(IMAGE_FLAVORS) as ImageFlavor[]).filter((f) => f !== spec.image.flavor);
+  return [IMAGE_FLAVORS[spec.image.flavor], IMAGE_FLAVORS[other!]];
+}
+
 /** Shell variables and functions every script starts with. Values are validated names and numbers: no quoting issues. */
 export function scriptPrelude(spec: RedisHASpec): string {
   const names = namesOf(spec);
-  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  const [flavor, other] = flavorsOf(spec);
   // With TLS every redis-cli call speaks TLS, verified against the mounted CA (plaintext is closed).
-  const cli = tlsEnabled(spec) ? `"${flavor.cli} ${CLI_TLS_FLAGS}"` : flavor.cli;
+  const cli = `$(binary ${flavor.cli} ${other.cli})`;
   return `#!/bin/sh
 # Rendered by redis-ha. POD_NAME and POD_NAMESPACE come from the downward API.
 set -eu
-CLI=${cli}
+# This image's binary: the spec's flavour's, else the other flavour's. A change of flavour updates these
+# scripts before it replaces the pods, and a pod still on the old image (its probes, a restart) must
+# keep running what that image has.
+binary() { if command -v "$1" >/dev/null 2>&1; then echo "$1"; else echo "$2"; fi; }
+CLI=${tlsEnabled(spec) ? `"${cli} ${CLI_TLS_FLAGS}"` : `"${cli}"`}
 GROUP=${names.group}
 DOMAIN="${names.headless}.\${POD_NAMESPACE}.svc"
 ME="\${POD_NAME}.\${DOMAIN}"
@@ -253,7 +263,7 @@ hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 
 /** Starts redis-server: users and masterauth from the Secret, then master or replica of the right node. */
 export function startRedisScript(spec: RedisHASpec): string {
-  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  const [flavor, other] = flavorsOf(spec);
   const rules = applicationRules(spec);
   const user = applicationUser(spec);
   const passwordKey = passwordKeyOf(spec);
@@ -302,13 +312,13 @@ case "$role" in
 esac
 ${spec.persistence.enabled ? '' : `# Persistence is off: nothing an earlier run of this container left in the emptyDir may be loaded.
 rm -rf ${PATHS.data}/dump.rdb ${PATHS.data}/temp-*.rdb ${PATHS.data}/temp-*.aof ${PATHS.data}/appendonly.aof ${PATHS.data}/appendonlydir
-`}exec ${flavor.server} "$conf"
+`}exec "$(binary ${flavor.server} ${other.server})" "$conf"
 `;
 }
 
 /** Starts Sentinel monitoring the master the other Sentinels (or the Redis pods) name. */
 export function startSentinelScript(spec: RedisHASpec): string {
-  const flavor = IMAGE_FLAVORS[spec.image.flavor];
+  const [flavor, other] = flavorsOf(spec);
   return `${scriptPrelude(spec)}
 umask 077
 conf=${PATHS.data}/sentinel.conf
@@ -326,7 +336,7 @@ esc() { sed 's/[\\\\"]/\\\\&/g'; }
   echo "sentinel failover-timeout $GROUP ${spec.sentinel.failoverTimeout}"
   echo "sentinel parallel-syncs $GROUP ${spec.sentinel.parallelSyncs}"
 } >> "$conf"
-exec ${flavor.sentinel} "$conf"
+exec "$(binary ${flavor.sentinel} ${other.sentinel})" "$conf"
 `;
 }
 

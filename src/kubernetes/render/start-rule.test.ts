@@ -3,6 +3,9 @@
 // starting Sentinel monitors, from what the Sentinels and the peers answer.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
 import { startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
@@ -160,4 +163,26 @@ describe('the check before a failover request: the preStop hook\'s sh and failov
       assert.equal(objectionInShell(c), c.objection ?? '');
     });
   }
+});
+
+// A change of flavour updates the scripts before the pods roll: a pod still on the previous image runs
+// them (its probes, a container restart) and must find that image's binaries.
+describe('the scripts run the binaries the image has', () => {
+  const valkey = resolveSpec({ name: 't', replicas: 2, sentinels: 3, image: { flavor: 'valkey', tag: '8.1.4' } }, { generateSecret: () => 'p'.repeat(32) });
+  const binaryIn = (names: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-ha-bin-'));
+    try {
+      for (const n of names) writeFileSync(join(dir, n), '#!/bin/sh\n', { mode: 0o755 });
+      // sh itself is found by its full path; the PATH holds only the image's binaries.
+      return execFileSync('/bin/sh', ['-c', `${scriptPrelude(valkey)}\necho "$CLI"; binary valkey-server redis-server`], { env: { PATH: dir, POD_NAME: 't-redis-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8' }).trim().split('\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  it('the spec\'s flavour where the image has it', () => {
+    assert.deepEqual(binaryIn(['valkey-cli', 'valkey-server', 'redis-cli']), ['valkey-cli', 'valkey-server']);
+  });
+  it('the other flavour\'s on an image that has only those (a pod not yet rolled)', () => {
+    assert.deepEqual(binaryIn(['redis-cli', 'redis-server']), ['redis-cli', 'redis-server']);
+  });
 });
