@@ -21,7 +21,8 @@
  * 3. Else the first Sentinel that answered at all, as in 1 (a lone Sentinel still naming this node
  *    fences it: an empty node never becomes master while a Sentinel may know better; Sentinel gossip and
  *    the controller correct a stale answer).
- * 4. Else another node still loading its dataset: it may hold data, so follow it (the first).
+ * 4. Else another node still loading its dataset (and not following this node): it may hold data, so
+ *    follow it (the first).
  * 5. Else, when a replica of this node holds keys, fenced: an empty node never becomes master while
  *    another holds data (its replicas would copy the empty dataset); Sentinel or the controller promotes
  *    that replica.
@@ -73,8 +74,9 @@ export function sentinelMajority(v: Pick<StartView, 'sentinels' | 'sentinelAnswe
 /**
  * The node to follow by data, the planner's order (`rankByData`) on what a starting node can see: a
  * node with keys before an empty one, a master before a replica, the higher offset, more keys, the
- * lower ordinal. Only masters, and replicas holding keys that do not follow `me`, are candidates: an
- * empty replica follows a master of its own, which it would only chain to.
+ * lower ordinal. Only masters, and replicas holding keys that do not follow `me` (directly or through
+ * other replicas, `followsMe`), are candidates: an empty replica follows a master of its own, which it
+ * would only chain to.
  */
 export function bestPeer(peers: readonly PeerView[], me?: string): string | undefined {
   const score = (p: PeerView) => [p.keys > 0 ? 1 : 0, p.role === 'master' ? 1 : 0, p.offset, p.keys];
@@ -96,7 +98,7 @@ function followsMe(peers: readonly PeerView[], p: PeerView, me: string | undefin
   let next = p.master;
   for (let steps = 0; me !== undefined && next !== undefined && steps <= peers.length; steps++) {
     if (next === me) return true;
-    next = peers.find((q) => q.address === next && q.role === 'replica')?.master;
+    next = peers.find((q) => q.address === next && q.role !== 'master')?.master;
   }
   return false;
 }
@@ -125,7 +127,7 @@ export function startRole(v: StartView): StartRole {
   if (best !== undefined) return { kind: 'replicaof', master: best };
   const lone = firstAnswer(v);
   if (lone !== undefined) return following(v, lone);
-  const loading = v.peers.find((p) => p.role === 'loading');
+  const loading = v.peers.find((p) => p.role === 'loading' && !followsMe(v.peers, p, v.me));
   if (loading) return { kind: 'replicaof', master: loading.address };
   if (v.peers.some((p) => p.keys > 0)) return { kind: 'fence' };
   return v.me === v.first ? { kind: 'master' } : { kind: 'replicaof', master: v.first };

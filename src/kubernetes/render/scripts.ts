@@ -183,9 +183,11 @@ best_peer() {
     if [ -z "$best" ] || better; then best=$addr bd=$data bm=$master bo=$offset bk=$keys; fi
   done; echo "$best"; }
 }
-# The first pod in PEERS still loading its dataset, or nothing.
+# The first pod in PEERS still loading its dataset that does not follow this pod, or nothing.
 loading_peer() {
-  echo "\${PEERS:-}" | sed -n 's/^\\([^ ]*\\) loading .*/\\1/p' | head -n 1
+  echo "\${PEERS:-}" | while read -r addr role keys offset follows; do
+    if [ "$role" = loading ] && ! follows_me "$follows"; then echo "$addr"; break; fi
+  done
 }
 # The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
 # pod over now (a Sentinel names another master under an epoch as new as this pod's, or is failing it
