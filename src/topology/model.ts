@@ -48,8 +48,9 @@ export function applyActions(obs: Observation, actions: readonly Action[]): Obse
         updateSentinel(a.sentinel, (s) => ({ ...s, settingsMatch: true }));
         break;
       case 'sentinel-reset':
-        // It forgets the removed members and (no clock here) finds the others again at once.
-        updateSentinel(a.sentinel, (s) => ({ ...s, replicasKnown: obs.nodes.length - 1, otherSentinelsKnown: obs.sentinels.length - 1 }));
+        // It forgets the removed members and (no clock here) finds the others again at once, at their
+        // current addresses.
+        updateSentinel(a.sentinel, (s) => ({ ...s, replicasKnown: obs.nodes.length - 1, otherSentinelsKnown: obs.sentinels.length - 1, replicasSeen: obs.nodes.length - 1, replicasDown: 0 }));
         break;
       case 'sentinel-failover':
         sentinelFailover(nodes, sentinels, current());

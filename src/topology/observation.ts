@@ -75,6 +75,8 @@ export interface SentinelObservation {
    * Sentinel that counts removed Sentinels needs more votes than are left to fail over.
    */
   readonly replicasKnown?: number;
+  /** Replicas it lists as down for longer than down-after (`s_down`). */
+  readonly replicasDown?: number;
   readonly otherSentinelsKnown?: number;
   /** Its `SENTINEL CKQUORUM` answer. */
   readonly ckquorum?: { readonly ok: boolean; readonly message: string };

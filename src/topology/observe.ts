@@ -70,6 +70,7 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
     replicasSeen: seen(v.replicas),
     otherSentinelsSeen: seen(v.sentinels),
     replicasKnown: v.replicas.length,
+    replicasDown: v.replicas.filter((m) => m.flags.has('s_down')).length,
     otherSentinelsKnown: v.sentinels.length,
     ckquorum: v.ckquorum,
   };

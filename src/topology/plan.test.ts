@@ -226,6 +226,23 @@ test('after a scale-down, Sentinels that still list removed members are reset on
   assert.equal(plan(done, spec, remembering(0)).reason, 'no action: node-0 is master, 2 replicas in sync');
 });
 
+test('a Sentinel that holds a linked replica down (its address gone stale: a pod recreated with a new IP) is reset, one at a time', () => {
+  const sees = { replicasSeen: 2, otherSentinelsSeen: 2, replicasKnown: 2, otherSentinelsKnown: 2, replicasDown: 0 };
+  const blind = { ...sees, replicasSeen: 1, replicasDown: 1 };
+  const o = observation([node(0), replica(1, 0), replica(2, 0)], [sentinel(0, 0, sees), sentinel(1, 0, blind), sentinel(2, 0, blind)]);
+  const p = plan(o, spec, remembering(0));
+  assert.deepEqual(changes(p), [{ kind: 'sentinel-reset', sentinel: sentinelAddress(1) }]);
+  assert.equal(p.reason, "converging on node-0, Sentinel's master: resetting sentinel-1, which lists 2 replicas, 1 of them down to it while linked to the master and 2 other Sentinels (there are 2 and 2)");
+  // sentinel-1 relearns (it lists no replica yet): sentinel-2 waits.
+  const relearning = observation([...o.nodes], [sentinel(0, 0, sees), sentinel(1, 0, { ...sees, replicasSeen: 0, replicasKnown: 0 }), sentinel(2, 0, blind)]);
+  assert.deepEqual(changes(plan(relearning, spec, remembering(0))), []);
+  // A replica only disconnected for a moment (not s_down), or one not linked to the master: no reset.
+  const moment = observation([...o.nodes], [sentinel(0, 0, sees), sentinel(1, 0, { ...sees, replicasSeen: 1 }), sentinel(2, 0, sees)]);
+  assert.equal(plan(moment, spec, remembering(0)).reason, 'no action: node-0 is master, 2 replicas in sync');
+  const unlinked = observation([node(0), replica(1, 0), replica(2, 0, { linkUp: false })], [sentinel(0, 0, sees), sentinel(1, 0, blind), sentinel(2, 0, sees)]);
+  assert.deepEqual(changes(plan(unlinked, spec, remembering(0))), []);
+});
+
 test('no Sentinel is reset unless the deployment is at rest: a replica not linked, a Sentinel silent', () => {
   const remembers = { replicasSeen: 2, otherSentinelsSeen: 2, replicasKnown: 3, otherSentinelsKnown: 2 };
   const syncing = observation([node(0), replica(1, 0), replica(2, 0, { linkUp: false })], [0, 1, 2].map((i) => sentinel(i, 0, remembers)));

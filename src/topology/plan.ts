@@ -448,7 +448,8 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
   const forgetful = sentinelSteps && done.length === 0 ? rememberingRemoved(obs, target) : undefined;
   if (forgetful) {
     actions.push({ kind: 'sentinel-reset', sentinel: addressOf(forgetful) });
-    done.push(`resetting ${forgetful.id}, which lists ${forgetful.replicasKnown} replicas and ${forgetful.otherSentinelsKnown} other Sentinels (there are ${obs.nodes.length - 1} and ${obs.sentinels.length - 1})`);
+    const down = forgetful.replicasDown ? `, ${forgetful.replicasDown} of them down to it while linked to the master` : '';
+    done.push(`resetting ${forgetful.id}, which lists ${forgetful.replicasKnown} replicas${down} and ${forgetful.otherSentinelsKnown} other Sentinels (there are ${obs.nodes.length - 1} and ${obs.sentinels.length - 1})`);
   }
   if (done.length) return { actions, reason: `${headline}: ${done.join('; ')}`, memory };
   return { actions, reason: `no action: ${target.id} is master, ${replicaSummary(obs, target)}`, memory };
@@ -457,7 +458,8 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
 /**
  * The Sentinel to reset (`sentinel-reset`), or undefined: one that lists more replicas or other
  * Sentinels than the deployment has, some of them down (members removed by a scale-down, which
- * Sentinel never forgets by itself). Only at rest, one at a time, each verified before the next: every node answers and follows
+ * Sentinel never forgets by itself), or one that holds a replica down while it is linked to the master
+ * (a stale address: `blind` below). Only at rest, one at a time, each verified before the next: every node answers and follows
  * `target` with its link up, every Sentinel answers, names `target` with the spec's settings, and every
  * Sentinel but the one reset sees all the others and all the replicas (so one reset earlier has found
  * them again). A reset Sentinel knows no replica until the master's next INFO, and no other Sentinel
@@ -475,9 +477,16 @@ function rememberingRemoved(obs: Observation, target: NodeObservation): Sentinel
   // One that sees more (a live replica that is not ours, attached by hand; the outside deployment's
   // nodes and Sentinels during and after a migration) would relearn them at once: never reset then.
   const remembers = (known: number | undefined, seen: number | undefined, actual: number) => (known ?? 0) > actual && (seen ?? 0) <= actual;
-  const candidate = byId(obs.sentinels).find((s) => remembers(s.replicasKnown, s.replicasSeen, replicas) || remembers(s.otherSentinelsKnown, s.otherSentinelsSeen, others));
+  // It lists every replica but holds one down while every replica is linked to the master: Sentinel
+  // resolves a replica's hostname once, when it first learns it, so a replica pod recreated with a new
+  // IP stays down for it for good (CI: "sees 0 of 1 replicas" for 10 minutes after a roll). A reset
+  // makes it learn the replicas again from the master, resolving them anew.
+  const blind = (s: SentinelObservation) => (s.replicasKnown ?? 0) >= replicas && (s.replicasDown ?? 0) > 0 && (s.replicasSeen ?? 0) < replicas;
+  const candidate = byId(obs.sentinels).find((s) => remembers(s.replicasKnown, s.replicasSeen, replicas) || remembers(s.otherSentinelsKnown, s.otherSentinelsSeen, others) || blind(s));
   if (!candidate) return undefined;
-  const relearning = obs.sentinels.find((s) => s !== candidate && ((s.replicasSeen ?? 0) < replicas || (s.otherSentinelsSeen ?? 0) < others));
+  // One relearning at a time: another Sentinel that does not list everyone yet (one reset earlier). A
+  // blind one lists everyone; it is a candidate of its own, next.
+  const relearning = obs.sentinels.find((s) => s !== candidate && !blind(s) && ((s.replicasSeen ?? 0) < replicas || (s.otherSentinelsSeen ?? 0) < others));
   return relearning ? undefined : candidate;
 }
 
