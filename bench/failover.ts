@@ -123,7 +123,7 @@ interface Trial {
 
 /**
  * Waits until the deployment is healthy with both writers acknowledging and every node holding their
- * data, and returns the master: a trial kills it only then.
+ * data, and returns the master and its process: a trial kills it only then.
  */
 async function readyForTrial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }) {
   const before = await collectStatus(statusTargetOf(d));
@@ -144,15 +144,15 @@ async function readyForTrial(d: LocalDeployment, writers: { sentinel: AckedWrite
     if (Date.now() > deadline0) throw new Error(`not every node holds the writers' data before the trial: ${s.nodes.map((n) => `${n.id} ${n.role} ${n.figures?.keys ?? '?'} keys`).join(', ')}; ${s.problems.join('; ')}`);
     await sleep(50);
   }
-  return master;
+  const runtime = readRuntime(d.stateDir);
+  if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
+  return { master, pid: runtime.members[master.id].pid };
 }
 
 async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<Trial> {
-  const master = await readyForTrial(d, writers);
-  const runtime = readRuntime(d.stateDir);
-  if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
+  const { master, pid } = await readyForTrial(d, writers);
   const killedAt = performance.now();
-  process.kill(runtime.members[master.id].pid, 'SIGKILL');
+  process.kill(pid, 'SIGKILL');
   const killed = addressKey(master);
   const masters: string[] = [];
   let converged = false;
@@ -202,13 +202,11 @@ interface PlainTrial {
  * thawed; it restarts the dead node, which rejoins as a replica, before the next trial.
  */
 async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<PlainTrial> {
-  const master = await readyForTrial(d, writers);
-  const runtime = readRuntime(d.stateDir);
-  if (!runtime) throw new Error(`no runtime.json in ${d.stateDir}`);
+  const { pid } = await readyForTrial(d, writers);
   process.kill(supervisor, 'SIGSTOP');
   try {
     const killedAt = performance.now();
-    process.kill(runtime.members[master.id].pid, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const switched = clock.majoritySwitchedAfter(killedAt);

@@ -156,7 +156,7 @@ export class MasterRouter {
 
   /** Looks again now (or right after the look in flight). Resolves when the routes are current. */
   refresh(): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
+    // Once stopped, `Coalesced` starts no look.
     return this.#looking.run();
   }
 

@@ -108,15 +108,17 @@ export class Controller {
 
   /** Runs a pass now, or right after the one in flight. */
   trigger(): void {
-    if (!this.#stopped) void this.#passes.run();
+    // Once stopped (`stop`), `Coalesced` starts no pass.
+    void this.#passes.run();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    const passes = this.#passes.stop();
     clearInterval(this.#timer);
     clearTimeout(this.#recheck);
     for (const s of this.#subscribers) s.disconnect();
-    await this.#passes.stop();
+    await passes;
   }
 
   #subscribe(s: { id: string; host: string; port: number }): void {

@@ -158,8 +158,8 @@ function askedOnce(obs: Observation, spec: PlanSpec, memory: Memory, p: Plan): P
   const { failoverAsked: _, ...rest } = p.memory;
   const ask = p.actions.find((a) => a.kind === 'sentinel-failover');
   // Kept as it was while Sentinel acts (no majority yet, it still names that master, or a Sentinel is
-  // busy or ahead of the majority: rule 1 changes no memory), and forgotten once, at rest, the majority names another master:
-  // that failover is over. Kept, it came back to life when the same node was master again and died
+  // busy or ahead of the majority: rule 1 changes no memory), and forgotten once, at rest, the majority
+  // names another master: that failover is over. Kept, it came back to life when the same node was master again and died
   // within failover-timeout, and the plan waited for a failover nobody was running (the runtime
   // contract test's third scenario: 30 s, until Sentinel's own failover).
   const over = asked && agreed && !sameAddress(asked.from, agreed) && !busySentinel(obs) && !sentinelAhead(obs, agreed);
