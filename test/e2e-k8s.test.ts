@@ -484,9 +484,15 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
     const issuedMs = Date.now() - started;
     const fingerprint = new X509Certificate(Buffer.from(renewed, 'base64')).fingerprint256;
     await eventually('every Redis and Sentinel pod serving the new certificate', 360_000, async () => {
-      const pods = [...(await d.pods('redis')).map((p) => ({ ip: p.ip, port: REDIS_PORT })), ...(await d.pods('sentinel')).map((p) => ({ ip: p.ip, port: SENTINEL_PORT }))];
-      if (pods.length !== 5) return undefined;
-      for (const p of pods) if (!p.ip || (await servedFingerprint(p.ip, p.port)) !== fingerprint) return undefined;
+      // Each miss throws what it saw, so that a timeout names the pods still on the old certificate.
+      const pods = [...(await d.pods('redis')).map((p) => ({ name: p.name, ip: p.ip, port: REDIS_PORT })), ...(await d.pods('sentinel')).map((p) => ({ name: p.name, ip: p.ip, port: SENTINEL_PORT }))];
+      if (pods.length !== 5) throw new Error(`${pods.length} pods: ${pods.map((p) => p.name).join(', ')}`);
+      const stale: string[] = [];
+      for (const p of pods) {
+        const served = p.ip ? await servedFingerprint(p.ip, p.port) : '';
+        if (served !== fingerprint) stale.push(`${p.name} (${served ? 'the old certificate' : 'no answer'})`);
+      }
+      if (stale.length) throw new Error(`not yet serving the new certificate: ${stale.join(', ')}`);
       return true;
     });
     await waitReadyAndAgreed(d, 1, 3);
