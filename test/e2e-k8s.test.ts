@@ -490,7 +490,7 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
       const stale: string[] = [];
       for (const p of pods) {
         const served = p.ip ? await servedFingerprint(p.ip, p.port) : '';
-        if (served !== fingerprint) stale.push(`${p.name} (${served ? 'the old certificate' : 'no answer'})`);
+        if (served !== fingerprint) stale.push(`${p.name} (${served ? 'another certificate' : 'no answer'})`);
       }
       if (stale.length) throw new Error(`not yet serving the new certificate: ${stale.join(', ')}`);
       return true;
