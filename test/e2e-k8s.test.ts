@@ -108,6 +108,21 @@ describe('RedisHA end to end on the test bed', ON_TESTBED, () => {
     }
   });
 
+  test('a Sentinel the operator repoints logs in as the sentinel user: its hello link comes up, it lists no node disconnected', async () => {
+    // The operator's own user may not SUBSCRIBE or PUBLISH: a Sentinel repointed with it kept its
+    // hello link down for good, every node flagged `disconnected` (CI: "sees 0 of 1 replicas").
+    const s = (await d.pods('sentinel'))[1]!;
+    const sentinel = { host: s.ip!, port: SENTINEL_PORT, password: sentinelPassword };
+    await ask(sentinel, 'SENTINEL', 'REMOVE', d.names.group);
+    let last = '';
+    await eventually(`${s.name} repointed, linked to every node and seeing the other Sentinels`, 60_000, async () => {
+      const master = parseFlatRecord(await ask(sentinel, 'SENTINEL', 'MASTER', d.names.group).catch((e: Error) => [e.message, '']));
+      const replicas = ((await ask(sentinel, 'SENTINEL', 'REPLICAS', d.names.group).catch(() => [])) as unknown[]).map(parseFlatRecord);
+      last = `master ${master.get('name') ? `flags ${master.get('flags')}` : 'not monitored'}, replicas ${replicas.map((r) => r.get('flags')).join(' / ') || 'none'}, other Sentinels ${master.get('num-other-sentinels')}`;
+      return master.get('flags') === 'master' && replicas.length === 2 && replicas.every((r) => r.get('flags') === 'slave') && master.get('num-other-sentinels') === '2' ? true : undefined;
+    }).catch((err: Error) => assert.fail(`${err.message}; last: ${last}`));
+  });
+
   test('the optional endpoint (redis-ha proxy as a Deployment): port 6379 reaches the master, 6380 a replica', async () => {
     const ip = await d.clusterIP(`${NAME}-endpoint`);
     const master = await d.waitSettled(60_000);

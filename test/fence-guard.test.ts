@@ -28,6 +28,7 @@ const topology: Topology = {
   sentinels: S.map((s, i) => ({ id: `sentinel-${i}`, ...s })),
   nodeAuth: {},
   sentinelAuth: {},
+  monitorAuth: {},
 };
 
 function start(command: string, args: string[]): void {

@@ -169,15 +169,18 @@ describe('TLS: the certificate Secret', () => {
 });
 
 describe('topologyOf', () => {
-  it('names every pod by its stable hostname, with the operator ACL user and the Sentinel password', () => {
+  it('names every pod by its stable hostname, with the operator ACL user, the Sentinel password, and the Sentinel ACL user for repoints', () => {
     const d = desiredObjects(cr({ replicas: 1, sentinels: 3 }), undefined, fixed);
     assert.ok(d.ok);
-    const t = topologyOf(d.spec, 'apps', d.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> });
+    const secret = d.objects.find((o) => o.kind === 'Secret') as unknown as { data: Record<string, string> };
+    const t = topologyOf(d.spec, 'apps', secret);
     assert.deepEqual(t.nodes.map(addressKey), ['shop-redis-0.shop-headless.apps.svc:6379', 'shop-redis-1.shop-headless.apps.svc:6379']);
     assert.deepEqual(t.sentinels.map((n) => n.id), ['shop-sentinel-0', 'shop-sentinel-1', 'shop-sentinel-2']);
     assert.equal(t.nodeAuth.username, 'operator');
     assert.equal(t.sentinelAuth.password, 'p'.repeat(32));
-    assert.throws(() => topologyOf(d.spec, 'apps', { data: {} }), /lacks the key\(s\) operator-password, sentinel-password/);
+    // What the pods' sentinel.conf logs in with: the operator's user may not SUBSCRIBE to the hellos.
+    assert.deepEqual(t.monitorAuth, { username: 'sentinel', password: Buffer.from(secret.data['sentinel-user-password']!, 'base64').toString() });
+    assert.throws(() => topologyOf(d.spec, 'apps', { data: {} }), /lacks the key\(s\) operator-password, sentinel-password, sentinel-user-password/);
   });
 });
 

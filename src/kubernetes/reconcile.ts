@@ -287,14 +287,16 @@ export function withTlsHash(objects: K8sObject[], material: TlsMaterial): K8sObj
 
 /**
  * What the topology controller watches for this resource: every pod by its stable hostname (a pod
- * that does not exist yet is simply unreachable), the operator's ACL user, the Sentinel password, and
+ * that does not exist yet is simply unreachable), the operator's ACL user, the Sentinel password, the
+ * Sentinels' own ACL user for the nodes (what the pods' sentinel.conf says, kept by a repoint), and
  * with TLS the CA (plus the certificate and key when the pods require client certificates).
  * Throws when the Secret lacks a key, naming it.
  */
 export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?: Record<string, string> } | undefined, tls?: TlsMaterial): Topology {
   const operatorPassword = secretValue(secret, SECRET_KEYS.operator);
   const sentinelPassword = secretValue(secret, SECRET_KEYS.sentinelPassword);
-  const missing = [!operatorPassword && SECRET_KEYS.operator, !sentinelPassword && SECRET_KEYS.sentinelPassword].filter(Boolean);
+  const sentinelUserPassword = secretValue(secret, SECRET_KEYS.sentinelUser);
+  const missing = [!operatorPassword && SECRET_KEYS.operator, !sentinelPassword && SECRET_KEYS.sentinelPassword, !sentinelUserPassword && SECRET_KEYS.sentinelUser].filter(Boolean);
   if (missing.length) throw new Error(`Secret ${namespace}/${secretNameOf(spec)} lacks the key(s) ${missing.join(', ')}`);
   const pods = podsOf(spec);
   return {
@@ -305,6 +307,7 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
     sentinels: pods.sentinels.map((p) => ({ id: p, host: podHost(spec, namespace, p), port: SENTINEL_PORT })),
     nodeAuth: { username: ACL_USERS.operator, password: operatorPassword },
     sentinelAuth: { password: sentinelPassword },
+    monitorAuth: { username: ACL_USERS.sentinel, password: sentinelUserPassword },
     // The key stays out of memory unless the pods demand a client certificate.
     ...(tls ? { tls: spec.tls?.authClients === 'yes' ? { caPem: tls.caPem, certPem: tls.certPem, keyPem: tls.keyPem } : { caPem: tls.caPem } } : {}),
   };

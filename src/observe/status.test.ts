@@ -43,14 +43,14 @@ describe('statusOf: the status is a pure derivation of one observation', () => {
   it('every problem is said in its own sentence', () => {
     const obs = observation(
       [node(0), node(1, { reachable: false, role: 'unknown', error: 'connect ECONNREFUSED node-1:6379' }), replica(2, 0, { linkUp: false })],
-      [seeing(0, 0, { tilt: true, replicasSeen: 1 }), seeing(1, 0, { ckquorum: { ok: false, message: 'NOQUORUM 1 usable Sentinels' } }),
+      [seeing(0, 0, { tilt: true, replicasSeen: 1, replicasUnseen: ['node-2:6379 (slave,s_down,disconnected)'] }), seeing(1, 0, { ckquorum: { ok: false, message: 'NOQUORUM 1 usable Sentinels' } }),
         sentinel(2, 0, { reachable: false, monitoring: false, master: undefined, configEpoch: 0, error: 'connect ECONNREFUSED sentinel-2:26379' })],
     );
     const s = statusOf(scope, obs);
     assert.deepEqual(s.problems, [
       'node-1 (node-1:6379) is unreachable: connect ECONNREFUSED node-1:6379',
       'node-2 replication link to node-0:6379 is down',
-      'sentinel-0 (sentinel-0:26379) sees 1 of 2 replicas',
+      'sentinel-0 (sentinel-0:26379) sees 1 of 2 replicas; it lists node-2:6379 (slave,s_down,disconnected)',
       'sentinel-0 (sentinel-0:26379) is in TILT mode',
       'sentinel-1 (sentinel-1:26379) CKQUORUM: NOQUORUM 1 usable Sentinels',
       'sentinel-2 (sentinel-2:26379) is unreachable: connect ECONNREFUSED sentinel-2:26379',

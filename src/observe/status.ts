@@ -45,6 +45,8 @@ export interface SentinelStatus {
   readonly master: { host: string; port: number } | null;
   readonly masterFlags: string[];
   readonly replicasSeen: number;
+  /** The replicas it lists but does not see, as `host:port (flags)`; omitted when it sees every one it lists. */
+  readonly replicasUnseen?: string[];
   readonly otherSentinelsSeen: number;
   readonly quorumOk: boolean;
   readonly quorumMessage: string;
@@ -85,6 +87,7 @@ function sentinelStatus(s: SentinelObservation): SentinelStatus {
     master: s.master ? { host: s.master.host, port: s.master.port } : null,
     masterFlags: s.masterFlags ? [...s.masterFlags] : [],
     replicasSeen: s.replicasSeen ?? 0,
+    ...(s.replicasUnseen?.length ? { replicasUnseen: [...s.replicasUnseen] } : {}),
     otherSentinelsSeen: s.otherSentinelsSeen ?? 0,
     quorumOk: s.ckquorum?.ok ?? false,
     quorumMessage: s.ckquorum ? s.ckquorum.message : s.reachable ? 'not monitoring this master' : 'unreachable',
@@ -123,7 +126,7 @@ export function assessHealth(t: StatusScope, nodes: NodeStatus[], sentinels: Sen
       if (s.failoverInProgress) problems.push(`${label} reports a failover in progress`);
       // More than ours is not a problem: after `redis-ha migrate` the outside deployment's nodes and
       // Sentinels stay in the group until they are removed.
-      if (s.replicasSeen < t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas`);
+      if (s.replicasSeen < t.nodes.length - 1) problems.push(`${label} sees ${s.replicasSeen} of ${t.nodes.length - 1} replicas${s.replicasUnseen?.length ? `; it lists ${s.replicasUnseen.join(', ')}` : ''}`);
       if (s.otherSentinelsSeen < t.sentinels.length - 1) problems.push(`${label} sees ${s.otherSentinelsSeen} of ${t.sentinels.length - 1} other Sentinels`);
       if (!s.quorumOk) problems.push(`${label} CKQUORUM: ${s.quorumMessage}`);
       if (s.tilt) problems.push(`${label} is in TILT mode`);

@@ -81,7 +81,7 @@ function settingsArgs(t: Topology): string[] {
     'parallel-syncs', String(t.timings.parallelSyncs),
     'quorum', String(t.quorum),
   ];
-  const auth = t.monitorAuth ?? t.nodeAuth;
+  const auth = t.monitorAuth;
   if (auth.password) args.push('auth-pass', auth.password);
   if (auth.username) args.push('auth-user', auth.username);
   return args;

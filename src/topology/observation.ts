@@ -77,6 +77,8 @@ export interface SentinelObservation {
   readonly replicasKnown?: number;
   /** Replicas it lists as down for longer than down-after (`s_down`). */
   readonly replicasDown?: number;
+  /** The replicas it lists but does not see, each as `host:port (flags)`: why a status says it sees fewer. */
+  readonly replicasUnseen?: readonly string[];
   readonly otherSentinelsKnown?: number;
   /** Its `SENTINEL CKQUORUM` answer. */
   readonly ckquorum?: { readonly ok: boolean; readonly message: string };

@@ -1,6 +1,7 @@
 import type { Endpoint, TlsSource } from '../redis/connect.ts';
 import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
 import { keyCount, nodeFigures } from '../redis/parse.ts';
+import { addressKey } from '../redis/address.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
 
 /** What the controller watches and how it authenticates: the same shape for every runtime. */
@@ -12,8 +13,12 @@ export interface Topology {
   readonly sentinels: readonly { id: string; host: string; port: number }[];
   readonly nodeAuth: { readonly username?: string; readonly password?: string };
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
-  /** How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass`); `nodeAuth` when absent. */
-  readonly monitorAuth?: { readonly username?: string; readonly password?: string };
+  /**
+   * How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass` after a repoint): the
+   * Sentinel's own user, never `nodeAuth`. The controller's user may not SUBSCRIBE or PUBLISH, so a
+   * Sentinel logged in as it keeps its hello link down and lists every node `disconnected`.
+   */
+  readonly monitorAuth: { readonly username?: string; readonly password?: string };
   /** Set when the deployment serves TLS only: the controller then speaks TLS with these files. */
   readonly tls?: TlsSource;
 }
@@ -47,8 +52,9 @@ export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
   };
 }
 
-/** Members a Sentinel lists that it can talk to: neither subjectively down nor disconnected. */
-const seen = (members: readonly { flags: ReadonlySet<string> }[]) => members.filter((m) => !m.flags.has('s_down') && !m.flags.has('disconnected')).length;
+/** A member a Sentinel lists that it can talk to: neither subjectively down nor disconnected. */
+const talksTo = (m: { flags: ReadonlySet<string> }) => !m.flags.has('s_down') && !m.flags.has('disconnected');
+const seen = (members: readonly { flags: ReadonlySet<string> }[]) => members.filter(talksTo).length;
 
 export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>): SentinelObservation {
   const v = p.view;
@@ -71,6 +77,7 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
     otherSentinelsSeen: seen(v.sentinels),
     replicasKnown: v.replicas.length,
     replicasDown: v.replicas.filter((m) => m.flags.has('s_down')).length,
+    replicasUnseen: v.replicas.filter((m) => !talksTo(m)).map((m) => `${addressKey(m)} (${[...m.flags].join(',')})`),
     otherSentinelsKnown: v.sentinels.length,
     ckquorum: v.ckquorum,
   };
