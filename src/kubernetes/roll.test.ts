@@ -148,6 +148,27 @@ describe('planRoll', () => {
     assert.equal(planRoll(input({ updateRevision: undefined })).kind, 'wait');
   });
 
+  test('after the switchover onto an updated master, the old master goes next even if it cannot follow (not ready, link down); before it, an unready replica still holds the roll', () => {
+    // Redis 7.0 under a Valkey 9 master: it cannot load the RDB, so it never links again (CI, 2026-12-03).
+    const nodes = [node('shop-redis-0', 'replica', 'shop-redis-2', { linkUp: false, offset: 0 }), node('shop-redis-1', 'replica', 'shop-redis-2'), node('shop-redis-2', 'master', 'shop-redis-2')];
+    const after = input({
+      pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }, { 'shop-redis-0': { ready: false } }),
+      observed: observedWithMaster('shop-redis-2', nodes),
+      memory: { master: at('shop-redis-2'), epoch: 2 },
+    });
+    assert.deepEqual(planRoll(after), { kind: 'delete', pod: 'shop-redis-0', reason: 'shop-redis-0 is a replica on an old revision (1 such replica(s) left)' });
+    // An updated replica that is not ready or not linked still holds it.
+    const updatedUnready = input({ ...after, pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'new', 'shop-redis-2': 'new' }, { 'shop-redis-0': { ready: false }, 'shop-redis-1': { ready: false } }) });
+    assert.deepEqual(planRoll(updatedUnready), { kind: 'wait', reason: 'shop-redis-1 is not ready' });
+    const updatedLagging = input({ ...after, observed: observedWithMaster('shop-redis-2', [nodes[0]!, node('shop-redis-1', 'replica', 'shop-redis-2', { linkUp: false }), nodes[2]!]) });
+    assert.deepEqual(planRoll(updatedLagging), { kind: 'wait', reason: 'shop-redis-1 is not an in-sync replica of shop-redis-2' });
+    // While the master is still on the old revision, an unready outdated replica holds the roll.
+    const before = input({
+      pods: pods({ 'shop-redis-0': 'old', 'shop-redis-1': 'old', 'shop-redis-2': 'new' }, { 'shop-redis-1': { ready: false } }),
+    });
+    assert.deepEqual(planRoll(before), { kind: 'wait', reason: 'shop-redis-1 is not ready' });
+  });
+
   test('a single pod (no replicas) is simply replaced', () => {
     const observed: Observation = { ...observedWithMaster(), nodes: [node('shop-redis-0', 'master', 'shop-redis-0')] };
     const step = planRoll(input({ replicas: 1, pods: pods({ 'shop-redis-0': 'old' }), observed }));

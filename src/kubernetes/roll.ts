@@ -85,6 +85,20 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
 }
 
 /**
+ * Outdated replicas once the master a Sentinel majority names runs the update revision: step 4 replaces
+ * them next, so their readiness and their link do not hold the roll up. After the switchover of a change
+ * of server, the old master may be unable to follow the new one at all (Redis 7.0 cannot load the RDB a
+ * Valkey 9 master sends: CI, 2026-12-03, the roll waited 10 minutes on it); the master holds everything it
+ * had (the switchover waited for that), so nothing is lost with it.
+ */
+function leavingReplicas(i: RollInput, outdated: readonly RollPod[]): ReadonlySet<string> {
+  const agreed = agreedMaster(i.observed);
+  const master = agreed && nodeAt(i.observed, agreed);
+  if (!master || !master.reachable || master.role !== 'master' || outdated.some((p) => p.name === master.id)) return new Set();
+  return new Set(outdated.filter((p) => p.name !== master.id && i.pods.some((q) => q.name === p.name)).map((p) => p.name));
+}
+
+/**
  * The next step of a roll:
  * 1. nothing on an old revision: done;
  * 2. pods on an old revision that never became Ready and do not answer as Redis now: replace them all at
@@ -94,7 +108,8 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
  *    ready, the Sentinels are still rolling, a Sentinel is failing over (any state, even past the
  *    promotion, which the planner's `busySentinel` lets through) or in TILT, or the Redis topology is not whole (no master a majority of Sentinels names and
  *    that reports master, a replica not following it with its link up): a roll never adds a disruption
- *    to one in progress;
+ *    to one in progress. Once the master is updated, outdated replicas are exempt (`leavingReplicas`):
+ *    they go next;
  * 4. an outdated replica: delete it (the highest ordinal first), one at a time;
  * 4a. a scale-down held back (`desiredPods` < `replicas`), before any pod is replaced: when the master is
  *    a pod that stays, `shrink` (the operator then applies the smaller count, and the roll goes on with
@@ -120,7 +135,8 @@ export function planRoll(i: RollInput): RollStep {
   const terminating = i.pods.find((p) => p.terminating);
   if (terminating) return { kind: 'wait', reason: `${terminating.name} is terminating` };
   if (i.pods.length < i.replicas) return { kind: 'wait', reason: `${i.replicas - i.pods.length} Redis pod(s) missing; waiting for the StatefulSet to recreate them` };
-  const unready = i.pods.find((p) => !p.ready);
+  const leaving = leavingReplicas(i, outdated);
+  const unready = i.pods.find((p) => !p.ready && !leaving.has(p.name));
   if (unready) return { kind: 'wait', reason: `${unready.name} is not ready` };
   if (outdated.length === 0 && !shrinking) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
@@ -133,7 +149,7 @@ export function planRoll(i: RollInput): RollStep {
   if (!agreed) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
   const master = nodeAt(o, agreed);
   if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(agreed)}) does not answer as master` };
-  const lagging = o.nodes.find((n) => n !== master && !linkedReplicaOf(n, master));
+  const lagging = o.nodes.find((n) => n !== master && !linkedReplicaOf(n, master) && !leaving.has(n.id));
   if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
 
   if (shrinking) {
