@@ -18,7 +18,7 @@
  * returns one step with its reason; the runtime carries the step out and asks again on its next pass.
  */
 import { addressKey } from '../redis/address.ts';
-import { agreedMaster, busySentinel, linkedReplicaOf, nodeAt, sentinelFailingOver, type Memory, type Observation } from '../topology/observation.ts';
+import { agreedMaster, busySentinel, linkedReplicaOf, nodeAt, sentinelFailingOver, type Memory, type NodeObservation, type Observation } from '../topology/observation.ts';
 import { rankByData } from '../topology/plan-rank.ts';
 import type { PodTrouble } from './pods.ts';
 
@@ -91,11 +91,9 @@ export function stuckPods(i: Pick<RollInput, 'observed'>, outdated: readonly Rol
  * Valkey 9 master sends: CI, 2026-12-03, the roll waited 10 minutes on it); the master holds everything it
  * had (the switchover waited for that), so nothing is lost with it.
  */
-function leavingReplicas(i: RollInput, outdated: readonly RollPod[]): ReadonlySet<string> {
-  const agreed = agreedMaster(i.observed);
-  const master = agreed && nodeAt(i.observed, agreed);
+function leavingReplicas(master: NodeObservation | undefined, outdated: readonly RollPod[]): ReadonlySet<string> {
   if (!master || !master.reachable || master.role !== 'master' || outdated.some((p) => p.name === master.id)) return new Set();
-  return new Set(outdated.filter((p) => p.name !== master.id && i.pods.some((q) => q.name === p.name)).map((p) => p.name));
+  return new Set(outdated.map((p) => p.name));
 }
 
 /**
@@ -135,19 +133,19 @@ export function planRoll(i: RollInput): RollStep {
   const terminating = i.pods.find((p) => p.terminating);
   if (terminating) return { kind: 'wait', reason: `${terminating.name} is terminating` };
   if (i.pods.length < i.replicas) return { kind: 'wait', reason: `${i.replicas - i.pods.length} Redis pod(s) missing; waiting for the StatefulSet to recreate them` };
-  const leaving = leavingReplicas(i, outdated);
+  const o = i.observed;
+  const agreed = agreedMaster(o);
+  const master = agreed && nodeAt(o, agreed);
+  const leaving = leavingReplicas(master, outdated);
   const unready = i.pods.find((p) => !p.ready && !leaving.has(p.name));
   if (unready) return { kind: 'wait', reason: `${unready.name} is not ready` };
   if (outdated.length === 0 && !shrinking) return { kind: 'done', reason: `all ${i.pods.length} Redis pods run revision ${i.updateRevision}` };
   if (!i.sentinelsRolledOut) return { kind: 'wait', reason: 'the Sentinels are still rolling' };
-  const o = i.observed;
   // Stricter than the planner's busy rule (busySentinel lets a failover past its promotion through, for
   // repointing replicas): a roll deletes pods and switches over, so it waits for any failover to end.
   const busy = sentinelFailingOver(o) ?? busySentinel(o);
   if (busy) return { kind: 'wait', reason: `${busy.id} ${busy.failoverInProgress ? 'reports a failover in progress' : 'is in TILT mode'}` };
-  const agreed = agreedMaster(o);
   if (!agreed) return { kind: 'wait', reason: 'no master is named by a majority of the Sentinels' };
-  const master = nodeAt(o, agreed);
   if (!master || !master.reachable || master.role !== 'master') return { kind: 'wait', reason: `the master the Sentinels name (${addressKey(agreed)}) does not answer as master` };
   const lagging = o.nodes.find((n) => n !== master && !linkedReplicaOf(n, master) && !leaving.has(n.id));
   if (lagging) return { kind: 'wait', reason: `${lagging.id} is not an in-sync replica of ${master.id}` };
