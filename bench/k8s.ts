@@ -14,6 +14,8 @@ import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
 import { AckedWriter } from './writer.ts';
 import { CRASH_FAILOVER_ANNOTATION } from '../src/kubernetes/pods.ts';
+import { parseFlags, parseFlatRecords, parseInfo } from '../src/redis/parse.ts';
+import { talksTo } from '../src/topology/observe.ts';
 
 export interface PodInfo {
   readonly name: string;
@@ -68,8 +70,13 @@ export class ClusterDeployment {
     return d;
   }
 
+  /** The RedisHA resource's API path. */
+  get resourcePath(): string {
+    return `/apis/redis-ha.io/v1alpha1/namespaces/${this.namespace}/redishas/${this.name}`;
+  }
+
   resource(): Promise<RedisHAResource> {
-    return this.client.get<RedisHAResource>(`/apis/redis-ha.io/v1alpha1/namespaces/${this.namespace}/redishas/${this.name}`);
+    return this.client.get<RedisHAResource>(this.resourcePath);
   }
 
   async pods(component: 'redis' | 'sentinel'): Promise<PodInfo[]> {
@@ -101,11 +108,13 @@ export class ClusterDeployment {
 
   /**
    * The deployment's certificate Secret (CA, certificate and key), read through the API as the
-   * operator does, when its spec turns TLS on; undefined otherwise. Read once.
+   * operator does, when its spec turns TLS on; undefined otherwise, and for plain manifests (no RedisHA
+   * resource: this reads no rendered spec). Read once.
    */
   certificate(): Promise<{ ca: string; cert: string; key: string } | undefined> {
     this.#tls ??= (async () => {
-      const tls = (await this.resource()).spec?.tls as { enabled?: boolean; secretName?: string } | undefined;
+      const resource = await this.client.find<RedisHAResource>(this.resourcePath);
+      const tls = resource?.spec?.tls as { enabled?: boolean; secretName?: string } | undefined;
       if (!tls?.enabled) return undefined;
       const s = await this.client.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${this.namespace}/secrets/${tls.secretName ?? `${this.name}-tls`}`);
       const value = (key: string) => Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
@@ -179,6 +188,66 @@ export class ClusterDeployment {
       if (Date.now() > deadline) throw new Error(`RedisHA ${this.namespace}/${this.name} did not settle within ${timeoutMs} ms: ${last}`);
       await sleep(500);
     }
+  }
+
+  /** What each Sentinel pod names as master, as a pod name (undefined: no answer), in pod order. */
+  async sentinelsName(): Promise<(string | undefined)[]> {
+    const password = await this.sentinelPassword();
+    return Promise.all((await this.pods('sentinel')).map(async (p) => {
+      const reply = p.ip ? await ask(await this.target(p.name, p.ip, SENTINEL_PORT, password), 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.names.group).catch(() => undefined) : undefined;
+      return Array.isArray(reply) ? String(reply[0]).split('.')[0] : undefined;
+    }));
+  }
+
+  /**
+   * Waits until every Sentinel names one master, that master has `replicas` replicas online, and every
+   * Sentinel sees them (for plain manifests, which have no status to wait on); returns the master pod, or
+   * throws with what was seen last. A Sentinel learns the replicas from the master's INFO, every 10 s:
+   * a master killed before that is never failed over (fenced, it lists no replica; seen in
+   * e2e-plain-crash: every Sentinel aborted with no good replica for 90 s).
+   */
+  async waitSentinelsAgree(replicas: number, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const named = await this.sentinelsName();
+        const master = named[0] !== undefined && named.every((n) => n === named[0]) ? (await this.pods('redis')).find((p) => p.name === named[0]) : undefined;
+        const info = master?.ip ? String(await ask(await this.target(master.name, master.ip, REDIS_PORT, await this.password()), 'INFO', 'replication').catch(() => '')) : '';
+        const online = (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
+        const seen = master ? await this.replicasSeenBySentinels() : [];
+        last = `the Sentinels name ${named.map((n) => n ?? '-').join(', ')}; ${master ? `${online} of ${replicas} replicas online; the Sentinels see ${seen.join(', ')} of them` : 'no one master'}`;
+        if (master && online === replicas && seen.every((n) => n >= replicas)) return master.name;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`RedisHA ${this.namespace}/${this.name}: the Sentinels did not agree within ${timeoutMs} ms: ${last}; ${await this.replicationOfPods()}`);
+      await sleep(500);
+    }
+  }
+
+  /** How many replicas each Sentinel pod sees (lists, neither down nor disconnected), in pod order; -1 for no answer. */
+  async replicasSeenBySentinels(): Promise<number[]> {
+    const password = await this.sentinelPassword();
+    return Promise.all((await this.pods('sentinel')).map(async (p) => {
+      const reply = p.ip ? await ask(await this.target(p.name, p.ip, SENTINEL_PORT, password), 'SENTINEL', 'REPLICAS', this.names.group).catch(() => undefined) : undefined;
+      return Array.isArray(reply) ? parseFlatRecords(reply).filter((r) => talksTo({ flags: parseFlags(r.get('flags')) })).length : -1;
+    }));
+  }
+
+  /** Each Redis pod's replication as its INFO reports it, in one line: what a failed wait shows. */
+  async replicationOfPods(): Promise<string> {
+    const password = await this.password();
+    const fields = ['role', 'master_host', 'master_link_status', 'master_sync_in_progress', 'master_link_down_since_seconds', 'connected_slaves', 'master_repl_offset'];
+    const each = await Promise.all((await this.pods('redis')).map(async (p) => {
+      if (!p.ip) return `${p.name}: no IP`;
+      const info = await ask(await this.target(p.name, p.ip, REDIS_PORT, password), 'INFO', 'replication').catch((err: Error) => err);
+      if (info instanceof Error) return `${p.name}: ${info.message}`;
+      const kv = parseInfo(String(info));
+      const slaves = [...kv].filter(([k]) => /^slave\d+$/.test(k)).map(([, v]) => v);
+      return `${p.name}: ${fields.filter((f) => kv.has(f)).map((f) => `${f}=${kv.get(f)}`).join(' ')}${slaves.length ? ` [${slaves.join(' | ')}]` : ''}`;
+    }));
+    return `pods: ${each.join('; ')}`;
   }
 
   /** The master pod the Sentinels name, by asking one Sentinel pod that answers. */
@@ -383,7 +452,7 @@ export interface K8sFailoverResult {
 
 /** Sets (`off`) or removes (`on`) the annotation that turns the operator's crash rule off for this resource. */
 async function setCrashRule(d: ClusterDeployment, rule: 'on' | 'off'): Promise<void> {
-  await d.client.request('PATCH', `/apis/redis-ha.io/v1alpha1/namespaces/${d.namespace}/redishas/${d.name}`, {
+  await d.client.request('PATCH', d.resourcePath, {
     contentType: 'application/merge-patch+json',
     body: { metadata: { annotations: { [CRASH_FAILOVER_ANNOTATION]: rule === 'off' ? 'off' : null } } },
   });

@@ -20,7 +20,7 @@ import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
-import { EXPORTER_IMAGE, OPERATOR_IMAGE, SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, requireTestbedInCI } from './testbed-kube.ts';
+import { EXPORTER_IMAGE, OPERATOR_IMAGE, SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, podsReport, requireTestbedInCI } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-k8s';
@@ -268,6 +268,10 @@ describe('persistence off on the test bed: a Redis container restarted in place 
     const pods = await eventually('both Redis pods Ready', 300_000, async () => {
       const p = await d.pods('redis');
       return p.length === 2 && p.every((x) => x.ready && x.ip) ? p : undefined;
+    }).catch(async (err: Error) => {
+      const logs = await Promise.all(['redis-0', 'redis-1', 'sentinel-0'].map(async (pod) =>
+        `--- ${NODISK_NAME}-${pod}\n${(await kubectl(['-n', NODISK_NS, 'logs', `${NODISK_NAME}-${pod}`, '--all-containers', '--tail=25']).catch((e: Error) => e.message)).trim()}`));
+      throw new Error(`${err.message}: ${await podsReport(NODISK_NS)}\n${logs.join('\n')}`);
     });
     const password = await d.password();
     const role = async (ip: string) => parseReplication(String(await ask({ host: ip, port: REDIS_PORT, password }, 'INFO', 'replication')));

@@ -150,20 +150,6 @@ describe('a real Prometheus scrapes the rendered ServiceMonitor and evaluates th
     if (kubeconfig) await ctr(['images', 'rm', IMAGE]).catch(() => {});
   });
 
-  /**
-   * The master pod the Sentinels name, asking each Sentinel pod until one answers. (ClusterDeployment's reads
-   * the RedisHA resource for its TLS settings; plain manifests have none.)
-   */
-  async function sentinelMasterPod(): Promise<string | undefined> {
-    const password = await d.sentinelPassword();
-    for (const p of await d.pods('sentinel')) {
-      if (!p.ip) continue;
-      const reply = await ask({ host: p.ip, port: SENTINEL_PORT, password }, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', d.names.group).catch(() => undefined);
-      if (Array.isArray(reply) && reply.length >= 1) return String(reply[0]).split('.')[0];
-    }
-    return undefined;
-  }
-
   /** What each Sentinel knows of the replicas: `SENTINEL REPLICAS`, name and flags of each. */
   async function replicasSeen(): Promise<{ sentinel: string; replicas: { name: string; flags: string }[] }[]> {
     const password = await d.sentinelPassword();
@@ -187,7 +173,7 @@ describe('a real Prometheus scrapes the rendered ServiceMonitor and evaluates th
       if (![...redis, ...sentinels].every((p) => p.ip && p.ready && !p.terminating)) return undefined;
       redisPods = redis.map((p) => p.name);
       sentinelPods = sentinels.map((p) => p.name);
-      const master = await sentinelMasterPod();
+      const master = await d.sentinelMasterPod();
       const seen = await replicasSeen();
       return seen.every((s) => s.replicas.length === RESOLVED.replicas && s.replicas.every((r) => r.flags === 'slave')) ? master : undefined;
     });
@@ -275,7 +261,7 @@ describe('a real Prometheus scrapes the rendered ServiceMonitor and evaluates th
       assert.ok(Date.parse(firing.activeAt) >= Date.parse(pending.activeAt), 'the alert that went pending after the kill');
       assert.equal(firing.labels.severity, 'critical');
       // The outage is the real one: the Sentinels still name the dead master, and its container could not start.
-      assert.equal(await sentinelMasterPod(), from, 'no failover happened while the alert became firing');
+      assert.equal(await d.sentinelMasterPod(), from, 'no failover happened while the alert became firing');
       const pod = JSON.parse(await kubectl(['-n', NS, 'get', 'pod', from, '-o', 'json'])) as { status: { containerStatuses: { name: string; ready: boolean }[] } };
       assert.equal(pod.status.containerStatuses.find((c) => c.name === 'redis')?.ready, false, `${from}'s redis container is not running`);
       assert.deepEqual(await query(`redis_instance_info{${SELECT},redis_mode!="sentinel",role="master"}`), [], 'no node reports role master');
@@ -286,7 +272,7 @@ describe('a real Prometheus scrapes the rendered ServiceMonitor and evaluates th
       assert.equal(asked, 'OK', `SENTINEL FAILOVER on ${sentinel.name}; the replicas each Sentinel knows: ${JSON.stringify(await replicasSeen().catch(() => []))}`);
       const failedOverAt = Date.now();
       to = await eventually('the Sentinels to name another master', 60_000, async () => {
-        const m = await sentinelMasterPod();
+        const m = await d.sentinelMasterPod();
         return m && m !== from ? m : undefined;
       });
       await eventually('RedisHANoMaster resolved', 60_000, async () => ((await noMasterAlerts()).length === 0 ? true : undefined));

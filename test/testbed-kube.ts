@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -123,6 +123,54 @@ export async function freshNamespace(namespace: string, ...manifests: string[]):
   for (const m of manifests) await kubectl(['apply', '-f', '-'], m);
 }
 
+interface PodJson {
+  metadata: { name: string; deletionTimestamp?: string };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: { name: string; ready: boolean; restartCount: number; state?: Record<string, { reason?: string; message?: string }>; lastState?: Record<string, { reason?: string; exitCode?: number }> }[];
+  };
+}
+
+const podReady = (p: PodJson) => p.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+const podsOf = async (namespace: string) => (JSON.parse(await kubectl(['-n', namespace, 'get', 'pods', '-o', 'json'])) as { items: PodJson[] }).items;
+
+/**
+ * What each pod of `namespace` is doing (phase, readiness, each container's state or waiting reason,
+ * restarts and last termination) and the namespace's last Warning Events, in one line: for a failure
+ * that a later look cannot explain.
+ */
+export async function podsReport(namespace: string): Promise<string> {
+  const describe = (p: PodJson) => {
+    const scheduled = p.status.conditions?.find((c) => c.type === 'PodScheduled');
+    const containers = (p.status.containerStatuses ?? []).map((c) => {
+      const [state, detail] = Object.entries(c.state ?? {})[0] ?? ['unknown', {}];
+      const last = Object.entries(c.lastState ?? {})[0];
+      return `${c.name} ${state}${detail.reason ? ` ${detail.reason}` : ''}${c.ready ? ' ready' : ''} restarts ${c.restartCount}${last ? ` (last ${last[0]} ${last[1].reason ?? ''} ${last[1].exitCode ?? ''})` : ''}`;
+    });
+    return `${p.metadata.name}: ${p.status.phase ?? '?'}${p.metadata.deletionTimestamp ? ' terminating' : ''}, ${podReady(p) ? 'Ready' : 'not Ready'}${scheduled?.status === 'False' ? ` (unscheduled: ${scheduled.message})` : ''}; ${containers.join(', ') || 'no containers'}`;
+  };
+  const pods = await podsOf(namespace).catch(() => []);
+  const events = (JSON.parse(await kubectl(['-n', namespace, 'get', 'events', '--field-selector', 'type=Warning', '-o', 'json']).catch(() => '{"items":[]}')) as { items: { involvedObject: { name: string }; reason: string; message: string }[] }).items
+    .slice(-8).map((e) => `${e.involvedObject.name} ${e.reason}: ${e.message}`);
+  return `${pods.map(describe).join(' | ') || 'no pods'}; Warning Events: ${events.join(' | ') || 'none'}`;
+}
+
+/**
+ * Waits until `namespace` has pods and every one is Ready, at most `timeoutMs`. On a timeout it throws
+ * with `podsReport`: a bare `kubectl wait` says nothing of why.
+ */
+export async function waitPodsReady(namespace: string, timeoutMs: number): Promise<void> {
+  try {
+    await eventually(`every pod of ${namespace} Ready`, timeoutMs, async () => {
+      const pods = await podsOf(namespace);
+      return pods.length > 0 && pods.every(podReady) ? true : undefined;
+    });
+  } catch {
+    throw new Error(`the pods of ${namespace} were not all Ready within ${timeoutMs} ms: ${await podsReport(namespace)}`);
+  }
+}
+
 /** Deletes a test's namespace without waiting for it (the next run's freshNamespace does). */
 export async function dropNamespace(namespace: string): Promise<void> {
   if (kubeconfig) await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => {});
@@ -187,6 +235,25 @@ export async function deploymentUnderWriter(namespace: string, name: string, man
   await freshNamespace(namespace, manifest);
   const d = new ClusterDeployment(kubeconfig!, namespace, name);
   await d.waitReady(300_000);
+  return underWriter(d, namespace, prefix);
+}
+
+/**
+ * `deploymentUnderWriter` for plain `render` output of `spec` (JSON, with `replicas` replicas), no
+ * operator: it waits until every pod is Ready and every Sentinel names the master and sees the replicas.
+ */
+export async function plainDeploymentUnderWriter(namespace: string, name: string, spec: string, replicas: number, prefix: string): Promise<DeploymentUnderWriter> {
+  const dir = mkdtempSync(join(tmpdir(), `redis-ha-${namespace}-`));
+  writeFileSync(join(dir, 'spec.json'), spec);
+  await freshNamespace(namespace, await redisHa(['render', '-f', join(dir, 'spec.json'), '--namespace', namespace]));
+  const d = new ClusterDeployment(kubeconfig!, namespace, name);
+  await waitPodsReady(namespace, 300_000);
+  await d.waitSentinelsAgree(replicas, 120_000);
+  return underWriter(d, namespace, prefix);
+}
+
+/** A Sentinel writer on `d` with 50 writes acknowledged; closing it drops `namespace`. */
+async function underWriter(d: ClusterDeployment, namespace: string, prefix: string): Promise<DeploymentUnderWriter> {
   const [password, sentinelPassword] = await Promise.all([d.password(), d.sentinelPassword()]);
   const { writer, ips, stop } = await sentinelWriterFromHost(d, prefix);
   writer.start();

@@ -46,11 +46,16 @@ describe('replicaOfForRestart: the role of a node the supervisor restarts (the s
     assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(1));
   });
 
-  it('no other node answers: the first node starts as master, any other follows it', () => {
+  it('no other node answers: the first node comes back fenced (the other may hold data), any other follows the first', () => {
     const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { reachable: false })], []);
-    assert.equal(replicaOfForRestart(obs, nodeAddress(0)), undefined);
+    assert.deepEqual(replicaOfForRestart(obs, nodeAddress(0)), nodeAddress(0));
     const second = observation([node(0, { reachable: false }), node(1, { role: 'replica', keys: 0 })], []);
     assert.deepEqual(replicaOfForRestart(second, nodeAddress(1)), nodeAddress(0));
+  });
+
+  it('every other node answers and none holds data: the first node starts as master', () => {
+    const obs = observation([node(0, { role: 'replica', keys: 0 }), node(1, { role: 'replica', keys: 0 })], []);
+    assert.equal(replicaOfForRestart(obs, nodeAddress(0)), undefined);
   });
 });
 

@@ -8,6 +8,8 @@ import { startMaster, startRole, type StartView } from './start.ts';
  */
 function startViewOf(obs: Observation, me: Address | undefined): StartView {
   return {
+    // Every start the supervisor asks the rule for is a restart: a first start bootstraps (masterForBootstrap).
+    restarted: true,
     me: me ? addressKey(me) : '',
     first: obs.nodes[0] ? addressKey(obs.nodes[0]) : '',
     replicas: obs.nodes.length - 1,

@@ -11,6 +11,7 @@ import { maxmemoryFor } from './quantity.ts';
 import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
 import { tlsEnabled } from '../../spec/index.ts';
 import { majorityOf } from '../../topology/agreement.ts';
+import { ELECTION_WAIT_SECONDS, SENTINEL_WAIT_SECONDS } from '../../topology/start.ts';
 
 /** Where things are mounted in the pods. */
 export const PATHS = {
@@ -126,22 +127,26 @@ sentinel_master() {
   done
   return 0
 }
-# The other Redis pods that answer, one line each by ordinal: "ADDR ROLE KEYS OFFSET MASTER", ROLE master,
-# slave or loading (its INFO says loading:1), MASTER the address a replica follows (- for none).
+# "ADDR ROLE KEYS OFFSET MASTER" of the Redis at HOST, announced as ADDR, or nothing when it does not
+# answer: ROLE master, slave or loading (its INFO says loading:1), MASTER the address a replica follows
+# (- for none).
+facts_of() {
+  info=$(ask_redis "$1" INFO 2>/dev/null | tr -d '\\r') || true
+  role=$(echo "$info" | sed -n 's/^role://p')
+  [ -n "$role" ] || return 0
+  [ "$(echo "$info" | sed -n 's/^loading://p')" = 1 ] && role=loading
+  keys=0
+  for k in $(echo "$info" | sed -n 's/^db[0-9]*:keys=\\([0-9]*\\),.*/\\1/p'); do keys=$((keys + k)); done
+  # A replica's own offset is slave_repl_offset (as src/redis/parse.ts reads it).
+  offset=$(echo "$info" | sed -n 's/^slave_repl_offset://p')
+  [ -n "$offset" ] || offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+  follows=$(echo "$info" | sed -n 's/^master_host://p')
+  echo "$2 $role $keys \${offset:-0} \${follows:--}"
+}
+# The other Redis pods that answer, one line each by ordinal (facts_of).
 peer_facts() {
   for pod in $REDIS_PODS; do
-    [ "$pod.$DOMAIN" = "$ME" ] && continue
-    info=$(ask_redis "$pod.$DOMAIN" INFO 2>/dev/null | tr -d '\\r') || true
-    role=$(echo "$info" | sed -n 's/^role://p')
-    [ -n "$role" ] || continue
-    [ "$(echo "$info" | sed -n 's/^loading://p')" = 1 ] && role=loading
-    keys=0
-    for k in $(echo "$info" | sed -n 's/^db[0-9]*:keys=\\([0-9]*\\),.*/\\1/p'); do keys=$((keys + k)); done
-    # A replica's own offset is slave_repl_offset (as src/redis/parse.ts reads it).
-    offset=$(echo "$info" | sed -n 's/^slave_repl_offset://p')
-    [ -n "$offset" ] || offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
-    follows=$(echo "$info" | sed -n 's/^master_host://p')
-    echo "$(addr_of "$pod") $role $keys \${offset:-0} \${follows:--}"
+    [ "$pod.$DOMAIN" = "$ME" ] || facts_of "$pod.$DOMAIN" "$(addr_of "$pod")"
   done
   return 0
 }
@@ -163,25 +168,37 @@ follows_me() {
   done
   return 1
 }
-# The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master, or a replica with keys
-# that does not follow this pod, directly or through other replicas; keys before none, a master before
-# a replica, the higher offset, more keys, the lower ordinal.
-best_peer() {
-  # This candidate comes before the best so far.
+# Of the facts_of lines on stdin, the first by data (src/topology/start.ts byData): keys before none, a
+# master before a replica, the higher offset, more keys; ties to the earlier line.
+best_by_data() {
+  # This line comes before the best so far.
   better() {
     if [ "$data" -ne "$bd" ]; then [ "$data" -gt "$bd" ]; return; fi
     if [ "$master" -ne "$bm" ]; then [ "$master" -gt "$bm" ]; return; fi
     if [ "$offset" -ne "$bo" ]; then [ "$offset" -gt "$bo" ]; return; fi
     [ "$keys" -gt "$bk" ]
   }
-  echo "\${PEERS:-}" | { best=; while read -r addr role keys offset follows; do
-    [ -n "$addr" ] && [ "$role" != loading ] || continue
+  best=
+  while read -r addr role keys offset follows; do
+    [ -n "$addr" ] || continue
     data=0; [ "$keys" -gt 0 ] && data=1
     master=0; [ "$role" = master ] && master=1
-    [ $data = 1 ] || [ $master = 1 ] || continue
-    [ $master = 1 ] || ! follows_me "$follows" || continue
     if [ -z "$best" ] || better; then best=$addr bd=$data bm=$master bo=$offset bk=$keys; fi
-  done; echo "$best"; }
+  done
+  echo "$best"
+}
+# The pod in PEERS to follow by data (src/topology/start.ts bestPeer): a master, or a replica with keys
+# that does not follow this pod, directly or through other replicas.
+best_peer() {
+  echo "\${PEERS:-}" | while read -r addr role keys offset follows; do
+    [ -n "$addr" ] && [ "$role" != loading ] || continue
+    [ "$role" = master ] || { [ "$keys" -gt 0 ] && ! follows_me "$follows"; } || continue
+    echo "$addr $role $keys $offset $follows"
+  done | best_by_data
+}
+# The best master in PEERS by data, or nothing.
+master_peer() {
+  echo "\${PEERS:-}" | while read -r addr role rest; do if [ "$role" = master ]; then echo "$addr $role $rest"; fi; done | best_by_data
 }
 # The first pod in PEERS still loading its dataset that does not follow this pod, or nothing.
 loading_peer() {
@@ -232,14 +249,21 @@ ask_failover() {
 # itself: Sentinel still names it, and it may have restarted empty) or "replicaof ADDR";
 # start_master: the master a starting Sentinel monitors.
 follow() {
-  if [ "$1" != "$ME_ADDR" ]; then echo "replicaof $1"; elif [ ${spec.replicas} -gt 0 ]; then echo fence; else echo master; fi
+  if [ "$1" != "$ME_ADDR" ]; then echo "replicaof $1"; elif [ ${spec.replicas} -gt 0 ] && ! nobody_holds_data; then echo fence; else echo master; fi
+}
+# Every other Redis pod in PEERS answered, and none holds a key or is still loading.
+nobody_holds_data() {
+  [ "$(echo "\${PEERS:-}" | grep -c .)" -ge ${spec.replicas} ] || return 1
+  echo "\${PEERS:-}" | { while read -r addr role keys rest; do [ -n "$addr" ] && { [ "$role" = loading ] || [ "$keys" -gt 0 ]; } && exit 1; done; exit 0; }
 }
 start_role() {
   ANSWERS=$(sentinel_answers)
+  PEERS=$(peer_facts)
   m=$(sentinel_master)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
-  PEERS=$(peer_facts)
-  m=$(best_peer)
+${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no peer is master: every pod restarted at once; elect by data.
+  if [ -z "$ANSWERS" ] && [ -z "$(master_peer)" ]; then echo elect; return 0; fi
+` : ''}  m=$(best_peer)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
   m=$(echo "$ANSWERS" | head -n 1)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
@@ -248,7 +272,11 @@ start_role() {
   # A replica of this pod holds keys: never master while another holds data.
   if echo "\${PEERS:-}" | { while read -r addr role keys rest; do [ -n "$addr" ] && [ "$keys" -gt 0 ] && exit 0; done; exit 1; }; then echo fence; return 0; fi
   first=$(addr_of ${names.redis}-0)
-  if [ "$ME_ADDR" = "$first" ]; then echo master; else echo "replicaof $first"; fi
+  if [ "$ME_ADDR" != "$first" ]; then echo "replicaof $first"; return 0; fi
+  # Restarted in this pod while another Redis pod did not answer: fenced, never an empty master over a
+  # pod that DNS or the network hides and that may hold every write.
+  if [ "\${RESTARTED:-0}" = 1 ] && [ "$(echo "\${PEERS:-}" | grep -c .)" -lt ${spec.replicas} ]; then echo fence; return 0; fi
+  echo master
 }
 start_master() {
   ANSWERS=$(sentinel_answers)
@@ -258,6 +286,30 @@ start_master() {
   [ -n "$m" ] || m=$(echo "$ANSWERS" | head -n 1)
   [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
   echo "$m"
+}
+# One round of the election by data (src/topology/start.ts electionStep) for this fenced pod, its own
+# facts in MINE (facts_of), WAITED 1 once the wait is over: "master", "replicaof ADDR" or "wait".
+election_step() {
+  m=$(sentinel_master)
+  if [ -n "$m" ]; then if [ "$m" = "$ME_ADDR" ]; then echo master; else echo "replicaof $m"; fi; return 0; fi
+  m=$(master_peer)
+  if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
+  loaded=$(echo "\${PEERS:-}" | while read -r addr role rest; do if [ -n "$addr" ] && [ "$role" != loading ]; then echo "$addr $role $rest"; fi; done)
+  if [ "\${WAITED:-0}" != 1 ] && [ "$(echo "$loaded" | grep -c .)" -lt ${spec.replicas} ]; then echo wait; return 0; fi
+  # This pod and every loaded peer (one outside the election holding more never acts: wait), by ordinal:
+  # ties go to the lower one.
+  best=$(for pod in $REDIS_PODS; do
+    a=$(addr_of "$pod")
+    if [ "$a" = "$ME_ADDR" ]; then echo "$MINE"; continue; fi
+    echo "$loaded" | while read -r addr rest; do if [ "$addr" = "$a" ]; then echo "$addr $rest"; fi; done
+  done | best_by_data)
+  if [ "$best" = "$ME_ADDR" ]; then echo master; else echo wait; fi
+}
+# The election's wait for a starting Sentinel (src/topology/start.ts sentinelWaits): "wait" while no
+# majority of the Sentinels in ANSWERS names a master and no Redis pod in PEERS answers as master.
+sentinel_waits() {
+  if [ -z "$(sentinel_master)" ] && [ -z "$(master_peer)" ]; then echo wait; fi
+  return 0
 }
 hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 `;
@@ -289,23 +341,70 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
 # have (a crash or a kill skips the hook). Answering as a replica, it is never seen down by PING, and
 # Sentinel's own check of a master that reports itself a replica comes after down-after + 20 s: with a
 # short down-after that is later than Sentinel still trusts replicas whose link went down with this pod
-# (10 x down-after), and every failover it starts then aborts with no good replica, for good. At most
-# failover-timeout; the failover's own Sentinel checks (failover_objection) come first.
+# (10 x down-after), and every failover it starts then aborts with no good replica, for good. Every
+# second for as long as they name it and it is a replica: the failover's own Sentinel checks
+# (failover_objection) come first, and a failover that Sentinel started itself before the pod came
+# back (it was down longer than down-after) may end without a master (a split vote waits out the
+# election, up to 10 s, then aborts, and Sentinel's next try comes 2 x failover-timeout later): the pod
+# asks once it has. Fenced for another reason (start rules 3, 5 and 6), or once the Sentinels name
+# another master: the start rule again, every second, acted on once it names a master or a role.
 fenced_failover() {
-  i=0
-  while [ $i -lt ${Math.ceil(spec.sentinel.failoverTimeout / 1000)} ]; do
-    sleep 1
-    i=$((i + 1))
-    [ "$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1)" = slave ] || continue
+  while sleep 1; do
+    case "$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1)" in
+      slave) ;;
+      master) return 0 ;;
+      *) continue ;;
+    esac
     ANSWERS=$(sentinel_answers)
-    [ "$(sentinel_master)" = "$ME_ADDR" ] || return 0
-    if ask_failover 2>/dev/null; then echo "redis-ha: restarted while the Sentinels name this pod: asked Sentinel to fail it over" >&2; fi
+    role=$(start_role)
+    case "$role" in
+      fence)
+        if [ "$(sentinel_master)" = "$ME_ADDR" ] && ask_failover 2>/dev/null; then echo "redis-ha: restarted while the Sentinels name this pod: asked Sentinel to fail it over" >&2; fi
+        continue ;;
+      master) ask_redis localhost REPLICAOF NO ONE >/dev/null || continue ;;
+      replicaof*) ask_redis localhost REPLICAOF "\${role#replicaof }" ${REDIS_PORT} >/dev/null || continue ;;
+      *) continue ;;
+    esac
+    echo "redis-ha: fenced until now; the start rule names: $role" >&2
+    return 0
   done
 }
+# Every pod restarted at once with persistence on: fenced, this pod loads its data, then takes part in
+# the election by data (election_step) every second until it is master or follows the one that is.
+elect() {
+  i=0
+  while :; do
+    sleep 1
+    i=$((i + 1))
+    WAITED=0; [ $i -lt ${ELECTION_WAIT_SECONDS} ] || WAITED=1
+    MINE=$(facts_of localhost "$ME_ADDR")
+    case "$MINE" in ''|*" loading "*) continue ;; esac
+    PEERS=$(peer_facts)
+    ANSWERS=$(sentinel_answers)
+    step=$(election_step)
+    case "$step" in
+      master) ask_redis localhost REPLICAOF NO ONE >/dev/null || continue ;;
+      replicaof*) ask_redis localhost REPLICAOF "\${step#replicaof }" ${REDIS_PORT} >/dev/null || continue ;;
+      *) continue ;;
+    esac
+    echo "redis-ha: every pod restarted at once: elected by data after $i s: $step ($MINE)" >&2
+    return 0
+  done
+}
+# Whether Redis ran in this pod before (a container restart, not a new pod): start rule 6.
+RESTARTED=0
+[ ! -e ${PATHS.run}/started ] || RESTARTED=1
+: > ${PATHS.run}/started
 role=$(start_role)
 case "$role" in
-  # Sentinel still names this pod, which has just restarted and may be empty. Come back as a replica
-  # (of itself, so it serves nobody) and let Sentinel promote the replica that has the data.
+  # Every pod restarted at once with persistence on: the pod with the best data becomes master.
+  elect)
+    echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
+    elect &
+    ;;
+  # Sentinel still names this pod, which has just restarted and may be empty, or another pod may hold
+  # data (start rules 1, 3, 5, 6). Come back as a replica (of itself, so it serves nobody) and let
+  # Sentinel promote the replica that has the data, or wait until the start rule names a role.
   fence)
     echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
     fenced_failover &
@@ -324,7 +423,18 @@ export function startSentinelScript(spec: RedisHASpec): string {
   return `${scriptPrelude(spec)}
 umask 077
 conf=${PATHS.data}/sentinel.conf
-master=$(start_master)
+${spec.persistence.enabled ? `# Persistence on: while nothing names a master, the Redis pods may be electing one by data (every pod
+# restarted at once); wait for it rather than monitor the first pod.
+i=0
+while [ $i -lt ${SENTINEL_WAIT_SECONDS} ]; do
+  ANSWERS=$(sentinel_answers)
+  PEERS=$(peer_facts)
+  [ "$(sentinel_waits)" = wait ] || break
+  [ $i -gt 0 ] || echo "redis-ha: no Sentinel and no Redis pod names a master yet: waiting for the Redis pods (at most ${SENTINEL_WAIT_SECONDS} s)" >&2
+  sleep 1
+  i=$((i + 1))
+done
+` : ''}master=$(start_master)
 cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {

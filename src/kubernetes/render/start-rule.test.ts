@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
-import { startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
+import { electionStep, entersElection, sentinelWaits, startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
 import { failoverObjection } from '../../topology/agreement.ts';
-import { scriptPrelude } from './scripts.ts';
+import { scriptPrelude, startRedisScript } from './scripts.ts';
 
 const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSecret: () => 'p'.repeat(32) });
 const host = (pod: string) => `${pod}.t-headless.ns.svc`;
@@ -29,6 +29,8 @@ interface Case {
   readonly sentinels: readonly (string | undefined)[];
   /** The Redis pods that answer INFO, and what (the starting pod's own entry is not asked). */
   readonly peers: Readonly<Record<string, Peer>>;
+  /** Redis ran in this pod before (start rule 6); false unless set. */
+  readonly restarted?: boolean;
   readonly role: StartRole;
 }
 
@@ -42,7 +44,10 @@ const CASES: Case[] = [
   { what: 'same offset: more keys', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 5, 100], [R2]: ['master', 9, 100] }, role: { kind: 'replicaof', master: R2 } },
   { what: 'a replica with keys before an empty master', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: { [R1]: M, [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R2 } },
   { what: 'a master before a replica with keys and more offset', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 40, 100], [R2]: ['slave', 40, 300] }, role: { kind: 'replicaof', master: R1 } },
-  { what: 'an empty replica is no candidate: the lone Sentinel\'s answer', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'an empty replica is no candidate: the lone Sentinel\'s answer, this pod, and nobody holds data: master', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY, [R2]: EMPTY }, role: { kind: 'master' } },
+  { what: 'the lone Sentinel names this pod, one empty peer answers, the other not: fenced', pod: 't-redis-0', sentinels: [undefined, R0, undefined], peers: { [R1]: EMPTY }, role: { kind: 'fence' } },
+  { what: 'a majority names the pod itself, every other pod answers empty: master (nothing to save, and Sentinel may know no replica)', pod: 't-redis-0', sentinels: [R0, R0, R0], peers: { [R1]: EMPTY, [R2]: EMPTY }, restarted: true, role: { kind: 'master' } },
+  { what: 'a majority names the pod itself, every other pod answers, one still loading: fenced', pod: 't-redis-0', sentinels: [R0, R0, R0], peers: { [R1]: EMPTY, [R2]: ['loading', 0, 0, R0] }, role: { kind: 'fence' } },
   { what: 'a lone Sentinel names the pod (the others frozen), its replicas with keys follow it: fenced, not following them back in a loop', pod: 't-redis-0', sentinels: [R0, undefined, undefined], peers: { [R1]: ['slave', 40, 300, R0], [R2]: ['slave', 40, 310, R0] }, role: { kind: 'fence' } },
   { what: 'nothing but its own replicas answer, and they hold keys: fenced, never an empty master', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R0], [R2]: EMPTY }, role: { kind: 'fence' } },
   { what: 'its replicas with keys follow it through a chain (R1 follows R2, which follows the pod): fenced, no longer loop', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['slave', 40, 300, R2], [R2]: ['slave', 40, 310, R0] }, role: { kind: 'fence' } },
@@ -57,6 +62,10 @@ const CASES: Case[] = [
   { what: 'a peer still loading: follow it, not the first pod', pod: 't-redis-0', sentinels: [], peers: { [R1]: EMPTY, [R2]: ['loading', 3, 0] }, role: { kind: 'replicaof', master: R2 } },
   { what: 'one Sentinel still names the pod itself, no majority, no peer master: fenced', pod: 't-redis-1', sentinels: [R1, undefined, undefined], peers: {}, role: { kind: 'fence' } },
   { what: 'one Sentinel names a peer, no majority, no peer master: that peer', pod: 't-redis-0', sentinels: [undefined, R2, undefined], peers: { [R1]: EMPTY }, role: { kind: 'replicaof', master: R2 } },
+  { what: 'restarted, nothing answers, the first pod: fenced (a pod it cannot reach may hold data)', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: {}, restarted: true, role: { kind: 'fence' } },
+  { what: 'restarted, one other pod answers empty, the other not: fenced', pod: 't-redis-0', sentinels: [], peers: { [R1]: EMPTY }, restarted: true, role: { kind: 'fence' } },
+  { what: 'restarted, every other pod answers empty, the first pod: master (nobody holds data)', pod: 't-redis-0', sentinels: [], peers: { [R1]: EMPTY, [R2]: EMPTY }, restarted: true, role: { kind: 'master' } },
+  { what: 'restarted, nothing answers, another pod: the first', pod: 't-redis-1', sentinels: [undefined, undefined, undefined], peers: {}, restarted: true, role: { kind: 'replicaof', master: R0 } },
 ];
 
 /** The INFO text a peer answers (the fields the start rule reads, among others), keys over two databases. */
@@ -68,11 +77,14 @@ function infoOf([role, keys, offset, master]: Peer): string {
   return `# Server\nredis_version:7.0.15\n# Persistence\nloading:${role === 'loading' ? 1 : 0}\n# Replication\nrole:${role === 'loading' ? 'slave' : role}\n${follows}connected_slaves:0\nmaster_repl_offset:${master ? 999_999 - offset : offset}\n# Keyspace\n${keyspace}`;
 }
 
-/** Runs `fn` of the rendered prelude as pod `pod`, with redis-cli replaced by the case's answers. */
-function shell(c: Case, pod: string, fn: string): string {
+/**
+ * Runs `fn` of the rendered prelude (of `rendered`, else the shared spec's) as pod `pod`, with redis-cli
+ * replaced by the case's answers (`localhost`: the pod's own Redis).
+ */
+function shell(c: Pick<Case, 'sentinels' | 'peers'>, pod: string, fn: string, rendered = spec): string {
   const sentinelAnswers = c.sentinels.map((a, i) => `  ${host(`t-sentinel-${i}`)}) ${a === undefined ? 'return 1' : `echo ${a}`} ;;`).join('\n');
   const infos = Object.entries(c.peers).map(([m, p]) => `  ${m}) printf '${infoOf(p).replaceAll('\n', '\\r\\n')}' ;;`).join('\n');
-  const script = `${scriptPrelude(spec)}
+  const script = `${scriptPrelude(rendered)}
 ask_sentinel() { case "$1" in
 ${sentinelAnswers}
   *) return 1 ;;
@@ -100,12 +112,105 @@ describe('the start rule: the pods\' sh and src/topology/start.ts agree on every
   for (const c of CASES) {
     it(`${c.what}: ${asShell(c.role)}`, () => {
       const me = host(c.pod);
-      const view = { me, first: R0, replicas: spec.replicas, sentinels: spec.sentinels, sentinelAnswers: c.sentinels, peers: peersOf(c, me) };
+      const restarted = c.restarted ?? false;
+      const view = { me, first: R0, replicas: spec.replicas, sentinels: spec.sentinels, sentinelAnswers: c.sentinels, peers: peersOf(c, me), restarted };
       assert.deepEqual(startRole(view), c.role);
-      assert.equal(shell(c, c.pod, 'start_role'), asShell(c.role));
+      assert.equal(shell(c, c.pod, `RESTARTED=${restarted ? 1 : 0}; start_role`), asShell(c.role));
       // A Sentinel starting (t-sentinel-0 does not ask itself) monitors the same rule's master.
       const sentinelView = { first: R0, sentinels: spec.sentinels, sentinelAnswers: [undefined, ...c.sentinels.slice(1)], peers: peersOf(c) };
       assert.equal(shell(c, 't-sentinel-0', 'start_master'), startMaster(sentinelView));
+    });
+  }
+});
+
+// With persistence on, every pod restarted at once elects by data rather than make pod 0 master:
+// scripts.ts start_role's "elect", election_step and sentinel_waits against entersElection,
+// electionStep and sentinelWaits (src/topology/start.ts).
+const persistent = resolveSpec({ name: 't', replicas: 2, sentinels: 3, persistence: { enabled: true } }, { generateSecret: () => 'p'.repeat(32) });
+/** A pod in the election: fenced, a replica of itself, with its loaded data. */
+const fenced = (address: string, keys: number, offset = 0): Peer => ['slave', keys, offset, address];
+
+interface EntryCase { readonly what: string; readonly pod: string; readonly sentinels: readonly (string | undefined)[]; readonly peers: Readonly<Record<string, Peer>>; readonly elect: boolean }
+const ENTRY_CASES: EntryCase[] = [
+  { what: 'nothing answers (every pod restarting)', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], peers: {}, elect: true },
+  { what: 'only peers in the election answer, with keys', pod: 't-redis-2', sentinels: [], peers: { [R0]: fenced(R0, 10), [R1]: fenced(R1, 40) }, elect: true },
+  { what: 'a peer still loading', pod: 't-redis-1', sentinels: [], peers: { [R0]: ['loading', 0, 0, R0] }, elect: true },
+  { what: 'a peer answers as master: follow it (rule 2)', pod: 't-redis-0', sentinels: [], peers: { [R1]: ['master', 5, 100] }, elect: false },
+  { what: 'one Sentinel answers: it knows better than the disks', pod: 't-redis-1', sentinels: [undefined, R0, undefined], peers: { [R0]: fenced(R0, 10) }, elect: false },
+  { what: 'a majority names a master', pod: 't-redis-1', sentinels: [R2, R2, undefined], peers: {}, elect: false },
+];
+
+describe('persistence on: whether a starting pod enters the election, in sh and in start.ts', () => {
+  for (const c of ENTRY_CASES) {
+    it(`${c.what}: ${c.elect ? 'elect' : 'the start rule'}`, () => {
+      const me = host(c.pod);
+      const view = { me, first: R0, replicas: 2, sentinels: 3, sentinelAnswers: c.sentinels, peers: peersOf({ ...c, role: { kind: 'master' } }, me), restarted: false };
+      assert.equal(entersElection(view), c.elect);
+      assert.equal(shell(c, c.pod, 'start_role', persistent), c.elect ? 'elect' : asShell(startRole(view)));
+      // Without persistence nobody elects: the start rule as it was.
+      assert.equal(shell(c, c.pod, 'start_role'), asShell(startRole(view)));
+    });
+  }
+});
+
+interface ElectionCase {
+  readonly what: string;
+  readonly pod: string;
+  /** The pod's own Redis (fenced, loaded). */
+  readonly mine: Peer;
+  readonly sentinels: readonly (string | undefined)[];
+  readonly peers: Readonly<Record<string, Peer>>;
+  readonly waitedOut: boolean;
+  readonly step: string;
+}
+const ELECTION_CASES: ElectionCase[] = [
+  { what: 'the pod with the most keys', pod: 't-redis-1', mine: fenced(R1, 200), sentinels: [], peers: { [R0]: fenced(R0, 100), [R2]: fenced(R2, 150) }, waitedOut: false, step: 'master' },
+  { what: 'pod 0 with less data than another: waits for it', pod: 't-redis-0', mine: fenced(R0, 100), sentinels: [], peers: { [R1]: fenced(R1, 200), [R2]: fenced(R2, 200) }, waitedOut: false, step: 'wait' },
+  { what: 'two with the same data: the lower ordinal', pod: 't-redis-1', mine: fenced(R1, 200), sentinels: [], peers: { [R0]: fenced(R0, 100), [R2]: fenced(R2, 200) }, waitedOut: false, step: 'master' },
+  { what: 'the same data, the higher ordinal waits', pod: 't-redis-2', mine: fenced(R2, 200), sentinels: [], peers: { [R0]: fenced(R0, 100), [R1]: fenced(R1, 200) }, waitedOut: false, step: 'wait' },
+  { what: 'all empty (a first start): pod 0', pod: 't-redis-0', mine: fenced(R0, 0), sentinels: [], peers: { [R1]: fenced(R1, 0), [R2]: fenced(R2, 0) }, waitedOut: false, step: 'master' },
+  { what: 'the higher restored offset before more keys', pod: 't-redis-2', mine: fenced(R2, 10, 900), sentinels: [], peers: { [R0]: fenced(R0, 50, 800), [R1]: fenced(R1, 50, 800) }, waitedOut: false, step: 'master' },
+  { what: 'a pod has not answered yet: wait', pod: 't-redis-1', mine: fenced(R1, 200), sentinels: [], peers: { [R0]: fenced(R0, 100) }, waitedOut: false, step: 'wait' },
+  { what: 'a pod still loading: wait', pod: 't-redis-1', mine: fenced(R1, 200), sentinels: [], peers: { [R0]: fenced(R0, 100), [R2]: ['loading', 0, 0, R2] }, waitedOut: false, step: 'wait' },
+  { what: 'the wait is over: the best of those that answered', pod: 't-redis-1', mine: fenced(R1, 200), sentinels: [], peers: { [R0]: fenced(R0, 100) }, waitedOut: true, step: 'master' },
+  { what: 'the wait is over, a better peer answered: wait for it', pod: 't-redis-2', mine: fenced(R2, 10), sentinels: [], peers: { [R0]: fenced(R0, 100), [R1]: ['loading', 0, 0, R1] }, waitedOut: true, step: 'wait' },
+  { what: 'a peer already won (answers as master): follow it', pod: 't-redis-0', mine: fenced(R0, 300), sentinels: [], peers: { [R1]: ['master', 200, 0], [R2]: fenced(R2, 200) }, waitedOut: false, step: `replicaof ${R1}` },
+  { what: 'a Sentinel majority names a peer', pod: 't-redis-0', mine: fenced(R0, 300), sentinels: [R2, R2, undefined], peers: {}, waitedOut: false, step: `replicaof ${R2}` },
+  { what: 'a Sentinel majority names this pod', pod: 't-redis-0', mine: fenced(R0, 1), sentinels: [R0, undefined, R0], peers: { [R1]: fenced(R1, 9), [R2]: fenced(R2, 9) }, waitedOut: false, step: 'master' },
+  { what: 'a lone Sentinel answer changes nothing', pod: 't-redis-0', mine: fenced(R0, 1), sentinels: [R2, undefined, undefined], peers: { [R1]: fenced(R1, 9), [R2]: fenced(R2, 0) }, waitedOut: false, step: 'wait' },
+  { what: 'a replica outside the election (still following a master that is gone) holds more: never master over it', pod: 't-redis-0', mine: fenced(R0, 10), sentinels: [], peers: { [R1]: ['slave', 900, 900, 'gone'], [R2]: fenced(R2, 5) }, waitedOut: true, step: 'wait' },
+  { what: 'a replica outside the election holds less: the best by data', pod: 't-redis-0', mine: fenced(R0, 10), sentinels: [], peers: { [R1]: ['slave', 3, 0, 'gone'], [R2]: fenced(R2, 5) }, waitedOut: false, step: 'master' },
+];
+
+describe('persistence on, every pod restarted at once: the election by data in sh and electionStep agree', () => {
+  for (const c of ELECTION_CASES) {
+    it(`${c.what}: ${c.step}`, () => {
+      const me = host(c.pod);
+      const [, keys, offset] = c.mine;
+      const view = { me: { address: me, role: 'replica' as const, keys, offset, master: me }, pods: [R0, R1, R2], sentinels: 3, sentinelAnswers: c.sentinels, peers: peersOf({ ...c, role: { kind: 'master' } }, me), waitedOut: c.waitedOut };
+      const step = electionStep(view);
+      assert.equal(step.kind === 'wait' ? 'wait' : asShell(step), c.step);
+      const run = `ANSWERS=$(sentinel_answers); PEERS=$(peer_facts); MINE=$(facts_of localhost "$ME_ADDR"); WAITED=${c.waitedOut ? 1 : 0}; election_step`;
+      assert.equal(shell({ sentinels: c.sentinels, peers: { ...c.peers, localhost: c.mine } }, c.pod, run, persistent), c.step);
+    });
+  }
+});
+
+const WAIT_CASES: { what: string; sentinels: (string | undefined)[]; peers: Record<string, Peer>; waits: boolean }[] = [
+  { what: 'nothing answers', sentinels: [undefined, undefined], peers: {}, waits: true },
+  { what: 'only pods in the election answer', sentinels: [undefined, undefined], peers: { [R0]: fenced(R0, 10), [R1]: fenced(R1, 20) }, waits: true },
+  { what: 'one other Sentinel names a pod: no majority yet', sentinels: [R1, undefined], peers: { [R1]: fenced(R1, 20) }, waits: true },
+  { what: 'a pod answers as master (the election is over)', sentinels: [undefined, undefined], peers: { [R1]: ['master', 20, 0], [R0]: fenced(R0, 10) }, waits: false },
+  { what: 'the other two Sentinels name a master', sentinels: [R2, R2], peers: {}, waits: false },
+];
+
+describe('persistence on: a starting Sentinel waits for the election, in sh and in sentinelWaits', () => {
+  for (const c of WAIT_CASES) {
+    it(`${c.what}: ${c.waits ? 'waits' : 'starts'}`, () => {
+      // t-sentinel-0 starts; t-sentinel-1 and -2 answer as given.
+      const sentinels = [undefined, ...c.sentinels];
+      assert.equal(sentinelWaits({ sentinels: 3, sentinelAnswers: sentinels, peers: peersOf({ sentinels, peers: c.peers, what: '', pod: '', role: { kind: 'master' } }) }), c.waits);
+      assert.equal(shell({ sentinels, peers: c.peers }, 't-sentinel-0', 'ANSWERS=$(sentinel_answers); PEERS=$(peer_facts); sentinel_waits', persistent), c.waits ? 'wait' : '');
     });
   }
 });
@@ -165,6 +270,64 @@ describe('the check before a failover request: the preStop hook\'s sh and failov
       assert.equal(objectionInShell(c), c.objection ?? '');
     });
   }
+});
+
+// A pod restarted fenced while the Sentinels still name it (scripts.ts fenced_failover) asks for the
+// failover itself. When it came back after down-after, a failover Sentinel started by itself may be in
+// progress (the objection holds the request back) and end without a master: a split vote waits out the
+// election (up to 10 s, the fast profile's failover-timeout) and aborts. The pod must still ask then,
+// inside the 10 x down-after that Sentinel trusts the replicas' links for.
+describe('a fenced pod asks for its failover as long as the Sentinels name it', () => {
+  const fast = resolveSpec({ name: 't', replicas: 2, sentinels: 3, sentinel: { profile: 'fast', downAfterMilliseconds: 2000 } }, { generateSecret: () => 'p'.repeat(32) });
+  const fencedFailover = /^fenced_failover\(\) \{\n[\s\S]*?^\}\n/m.exec(startRedisScript(fast))?.[0];
+  /** Runs fenced_failover with one second per round and Sentinel refusing (an objection) until round `refusedUntil`; what it did, round by round. */
+  const run = (refusedUntil: number, role = 'slave') => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
+${fencedFailover}
+n=0; asked=0
+sleep() { n=$((n + 1)); [ $n -le 60 ]; }
+ask_redis() { echo ${role}; }
+sentinel_answers() { :; }
+sentinel_master() { if [ $asked = 1 ]; then echo other; else echo "$ME_ADDR"; fi; }
+ask_failover() { [ $n -gt ${refusedUntil} ] || return 1; asked=1; echo "asked in round $n"; }
+fenced_failover 2>/dev/null
+echo "returned after round $n"
+`], { env: { PATH: process.env.PATH, POD_NAME: 't-redis-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8' }).trim().split('\n');
+  it('is rendered', () => assert.ok(fencedFailover, 'no fenced_failover function in start-redis.sh'));
+  it('asks in the first round that Sentinel accepts, then stops once the Sentinels name another master', () => {
+    assert.deepEqual(run(0), ['asked in round 1', 'returned after round 2']);
+  });
+  it('still asks when a failover of Sentinel\'s own held the request back for longer than failover-timeout', () => {
+    assert.deepEqual(run(15), ['asked in round 16', 'returned after round 17']);
+  });
+  it('never asks once the pod reports master (someone promoted it)', () => {
+    assert.deepEqual(run(0, 'master'), ['returned after round 1']);
+  });
+  // Fenced by start rule 6 (restarted, another pod did not answer): no Sentinel names it, so it applies
+  // the start rule every round, and acts once that names a role.
+  const blind = (answerFrom: number, peer: Peer, named = false) => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
+${fencedFailover}
+n=0; RESTARTED=1; actions=$(mktemp)
+sleep() { n=$((n + 1)); [ $n -le 60 ]; }
+ask_sentinel() { return 1; }
+${named ? 'sentinel_master() { echo "$ME_ADDR"; }; ask_failover() { echo "failover refused in round $n" >> "$actions"; return 1; }' : ''}
+ask_redis() { case "$1 $2" in
+  "localhost --raw") echo slave ;;
+  "localhost REPLICAOF") echo "REPLICAOF $3 $4 in round $n" >> "$actions" ;;
+  *) [ $n -ge ${answerFrom} ] || return 1; printf '${infoOf(peer).replaceAll('\n', '\\r\\n')}' ;;
+esac; }
+fenced_failover 2>/dev/null
+cat "$actions"; rm -f "$actions"
+echo "returned after round $n"
+`], { env: { PATH: process.env.PATH, POD_NAME: 't-redis-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8' }).trim().split('\n');
+  it('fenced while the other pods do not answer: stays fenced, and becomes master once they answer empty', () => {
+    assert.deepEqual(blind(4, EMPTY), ['REPLICAOF NO ONE in round 4', 'returned after round 4']);
+  });
+  it('named by the Sentinels, which refuse its failover (they know no replica): master once every other pod answers empty', () => {
+    assert.deepEqual(blind(3, EMPTY, true), ['failover refused in round 1', 'failover refused in round 2', 'REPLICAOF NO ONE in round 3', 'returned after round 3']);
+  });
+  it('fenced while the other pods do not answer: follows one that answers as master with data', () => {
+    assert.deepEqual(blind(3, ['master', 40, 300]), [`REPLICAOF ${R1} 6379 in round 3`, 'returned after round 3']);
+  });
 });
 
 // A change of flavour updates the scripts before the pods roll: a pod still on the previous image runs
