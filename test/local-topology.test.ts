@@ -4,6 +4,7 @@ import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { withConnection } from '../src/redis/connect.ts';
+import { parseFlatRecord } from '../src/redis/parse.ts';
 import { eventually, listeningPorts, passwordOf, pidOf, processesUnder, runCli, statusOf, testHome } from './helpers.ts';
 
 const PORT_BASE = 7100;
@@ -114,6 +115,15 @@ describe('local HA topology on real processes', () => {
       const addr = await withConnection({ host: sen.host, port: sen.port, password: sentinelPw }, (c) => c.call('SENTINEL', 'get-master-addr-by-name', s.masterName));
       assert.deepEqual(addr, [s.master?.host, String(s.master?.port)]);
     }
+  });
+
+  test('each Sentinel\'s ping period is its default again once its links are up', async () => {
+    // up lowers it (SENTINEL DEBUG PING-PERIOD) only until every Sentinel sees the others and the replicas.
+    const s = await status();
+    await eventually('every Sentinel\'s ping period back to 1000 ms', 5000, async () => {
+      const periods = await Promise.all(s.sentinels.map((x) => withConnection({ host: x.host, port: x.port, password: sentinelPw }, async (c) => parseFlatRecord(await c.call('SENTINEL', 'DEBUG')).get('PING-PERIOD'))));
+      return periods.every((p) => p === '1000') ? true : undefined;
+    });
   });
 
   test('the cli command runs a command on the master and on a replica', async () => {

@@ -11,7 +11,7 @@ import { endpointsOf, loadDeployment, members, planDeployment, saveDeployment, t
 import { MasterRouter } from '../endpoint/router.ts';
 import { EndpointProxy } from '../endpoint/proxy.ts';
 import { withConnection } from '../redis/connect.ts';
-import { errorText } from '../redis/probe.ts';
+import { errorText, replicasAcknowledging } from '../redis/probe.ts';
 import { Controller } from '../topology/controller.ts';
 import type { Memory } from '../topology/observation.ts';
 import { observe, type Topology } from '../topology/observe.ts';
@@ -20,10 +20,11 @@ import { filesOf, stateDirFor } from './layout.ts';
 import { assertPortsFree, waitPortsFree } from './ports.ts';
 import { childEnv, isAlive, terminate } from './processes.ts';
 import { liveMembers, readRuntime, Supervisor, type RoleAdvisor } from './supervisor.ts';
+import { hurrySentinelLinks } from './sentinel-links.ts';
 import { startHttpServer } from './http.ts';
 import { clientTlsOf, issueCertificates } from './tls.ts';
-import { tlsEnabled } from '../spec/index.ts';
-import { addressKey } from '../redis/address.ts';
+import { REPLICATION_PROBE_CHANNEL, tlsEnabled } from '../spec/index.ts';
+import { addressKey, type Address } from '../redis/address.ts';
 import { CLI_BIN } from '../root.ts';
 
 /** What the status (`status`, the dashboard, `/metrics`, `waitHealthy`) reads: the controller's topology under read-only users. */
@@ -128,6 +129,10 @@ export interface Running {
 
 /** Reads of the replicas endpoint go to replicas at most this many seconds behind. */
 const MAX_REPLICA_LAG_SECONDS = 5;
+/** How long a fresh deployment's Sentinels get a short ping period to link up (see hurrySentinelLinks). */
+const SENTINEL_LINK_HURRY_MS = 2000;
+/** How long one check waits for the replicas to acknowledge the replication stream. */
+const STREAM_WAIT_MS = 200;
 
 /**
  * Starts (or adopts) the processes of a prepared deployment in this process, with the topology
@@ -194,6 +199,8 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
     // With persistence on, what each node has on disk: the remembered master may have lost its files.
     const onDisk = d.spec.persistence.enabled ? new Map(d.nodes.map((n) => [addressKey(n), persistedBytes(files.dataOf(n.id))])) : undefined;
     supervisor.bootstrap(d.bootstrapFrom ?? masterForBootstrap(memory.load(), d.nodes, onDisk && ((n) => onDisk.get(addressKey(n)) ?? 0)));
+    // Once the fresh Sentinels see each other, a pass at once rather than at the next resync.
+    void hurrySentinelLinks(t, SENTINEL_LINK_HURRY_MS).then(() => controller.trigger());
   }
   http = await startHttpServer(d, { controller, log, endpointConnections: () => endpoints.stats() });
   controller.start();
@@ -241,6 +248,23 @@ async function masterEndpointProblem(d: LocalDeployment): Promise<string | undef
 }
 
 /**
+ * Why a write acknowledged now might exist on the master alone: some replica, although linked, does not
+ * acknowledge the replication stream yet (see `replicasAcknowledging`). A master killed in that window
+ * loses every write it took; `up` is not healthy until it is over.
+ */
+async function streamProblem(d: LocalDeployment, master: Address): Promise<string | undefined> {
+  const replicas = d.nodes.length - 1;
+  if (replicas === 0) return undefined;
+  const at = { ...master, ...d.users.operator, tls: clientTlsOf(d) };
+  try {
+    const acked = await replicasAcknowledging(at, REPLICATION_PROBE_CHANNEL, replicas, STREAM_WAIT_MS);
+    return acked >= replicas ? undefined : `${acked} of ${replicas} replicas acknowledge the replication stream of ${addressKey(master)} (a replica gets it up to 1 s after its full sync)`;
+  } catch (err) {
+    return `the replication stream of ${addressKey(master)}: ${errorText(err)}`;
+  }
+}
+
+/**
  * Polls until the deployment is healthy and its master endpoint reaches the master. Reports each new reason for waiting through `progress`.
  * Fails with the last problems when `timeoutMs` passes or the supervisor dies.
  */
@@ -249,7 +273,7 @@ export async function waitHealthy(d: LocalDeployment, supervisorPid: number, tim
   let lastProblem = '';
   for (;;) {
     const status = await collectStatus(statusTargetOf(d), 500);
-    const endpointProblem = status.healthy ? await masterEndpointProblem(d) : undefined;
+    const endpointProblem = status.healthy ? (await masterEndpointProblem(d)) ?? (await streamProblem(d, status.master!)) : undefined;
     if (status.healthy && !endpointProblem) return status;
     const problem = endpointProblem ?? status.problems[0] ?? '';
     if (problem !== lastProblem) progress(`waiting: ${problem}`, status);

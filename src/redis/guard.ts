@@ -52,6 +52,20 @@ export class GuardedConnector extends AbstractConnector {
       });
     });
   }
+
+  /**
+   * ioredis ends the stream and arms a timer (disconnectTimeout, 2 s) that its `close` event clears. A
+   * stream that is already destroyed (its connection was refused or dropped) never emits `close`
+   * again, so that timer held the process open for 2 s: a command finished 2 s late after probing
+   * anything that was not listening yet, as `up` does while the processes start.
+   */
+  override disconnect(): void {
+    if (this.stream?.destroyed) {
+      this.connecting = false;
+      return;
+    }
+    super.disconnect();
+  }
 }
 
 /** Makes an exception thrown by a `data` listener close the stream with that reason instead of escaping. */

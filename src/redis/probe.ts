@@ -133,3 +133,18 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
     return { host: e.host, port: e.port, reachable: false, error: errorText(err), tilt: false };
   }
 }
+
+/**
+ * How many replicas of the master at `e` acknowledge a message published now, within `waitMs`: a
+ * PUBLISH on redis-ha's own channel (`channel`, which holds no data and nobody reads) goes down the
+ * replication stream, and WAIT counts the replicas that confirm it. A replica that is linked but not
+ * yet streaming does not count: after a diskless full sync a Redis master holds a replica's stream
+ * until that replica's next REPLCONF ACK (up to 1 s later, when its first ACK beat the master's notice
+ * that the transfer ended), while it already acknowledges writes, min-replicas-to-write included.
+ */
+export async function replicasAcknowledging(e: Endpoint, channel: string, replicas: number, waitMs: number): Promise<number> {
+  return withConnection(e, async (c) => {
+    await c.call('PUBLISH', channel, 'probe');
+    return Number(await c.call('WAIT', String(replicas), String(waitMs)));
+  }, waitMs + 1000);
+}

@@ -26,10 +26,17 @@ export const ACL_RULES = {
   // https://github.com/oliver006/redis_exporter#authenticating-with-redis (the documented ACL)
   exporter:
     '-@all +@connection +memory -readonly +strlen +config|get +xinfo +pfcount -quit +zcard +type +xlen -readwrite -command +client -wait +scard +llen +hlen +get +eval +slowlog +cluster|info -hello -echo +info +latency +scan -reset -auth -asking',
-  // The controller / operator: observe, re-point replicas, fence, switch over. No data access.
+  // The controller / operator: observe, re-point replicas, fence, switch over. No data access; it may
+  // PUBLISH on redis-ha's own channel only, to prove the replicas receive the stream (REPLICATION_PROBE_CHANNEL).
   operator:
-    '-@all +@connection +ping +info +role +replicaof +slaveof +client|kill +client|list +client|pause +client|unpause +config|get +config|set +wait +failover',
+    '-@all +@connection +ping +info +role +replicaof +slaveof +client|kill +client|list +client|pause +client|unpause +config|get +config|set +wait +failover +publish &__redis-ha__:*',
 } as const;
+
+/**
+ * The channel the controller's user publishes on to prove that the replicas receive the replication
+ * stream (`replicasAcknowledging`): nobody subscribes to it, and a PUBLISH reaches every replica.
+ */
+export const REPLICATION_PROBE_CHANNEL = '__redis-ha__:replication';
 
 /**
  * The application user's rules unless `auth.aclRules` says otherwise: every key and channel and every

@@ -39,6 +39,7 @@ export {
   DEFAULT_APPLICATION_USER,
   DEFAULT_USER_OFF,
   INTERNAL_USERS,
+  REPLICATION_PROBE_CHANNEL,
   aclPasswordHash,
   aclUserLine,
   applicationRules,

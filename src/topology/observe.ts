@@ -15,8 +15,9 @@ export interface Topology {
   readonly sentinelAuth: { readonly username?: string; readonly password?: string };
   /**
    * How the Sentinels log in to the nodes (`SENTINEL SET auth-user/auth-pass` after a repoint): the
-   * Sentinel's own user, never `nodeAuth`. The controller's user may not SUBSCRIBE or PUBLISH, so a
-   * Sentinel logged in as it keeps its hello link down and lists every node `disconnected`.
+   * Sentinel's own user, never `nodeAuth`. The controller's user may not SUBSCRIBE, nor PUBLISH on
+   * Sentinel's channel, so a Sentinel logged in as it keeps its hello link down and lists every node
+   * `disconnected`.
    */
   readonly monitorAuth: { readonly username?: string; readonly password?: string };
   /** Set when the deployment serves TLS only: the controller then speaks TLS with these files. */
@@ -53,7 +54,7 @@ export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
 }
 
 /** A member a Sentinel lists that it can talk to: neither subjectively down nor disconnected. */
-const talksTo = (m: { flags: ReadonlySet<string> }) => !m.flags.has('s_down') && !m.flags.has('disconnected');
+export const talksTo = (m: { flags: ReadonlySet<string> }) => !m.flags.has('s_down') && !m.flags.has('disconnected');
 const seen = (members: readonly { flags: ReadonlySet<string> }[]) => members.filter(talksTo).length;
 
 export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>): SentinelObservation {
