@@ -42,7 +42,8 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
 /**
  * Asks one Sentinel to fail over now (`SENTINEL FAILOVER`): Sentinel itself picks the replica with the
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
- * counts as accepted; only an unreachable one makes us ask the next.
+ * counts as accepted; one that refuses or does not answer makes us ask the next, and the first that
+ * accepts ends it (so no two start a failover).
  */
 export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address, afterAbort = false): Promise<Endpoint> {
   if (from) await assertNoSentinelMoved(sentinels, masterName, from, afterAbort);
@@ -65,10 +66,10 @@ export async function requestFailover(sentinels: readonly Endpoint[], masterName
       if (err instanceof ActionOvertaken) throw err;
       const text = errorText(err);
       if (/INPROG/i.test(text)) return s;
+      // Each Sentinel judges the replicas by its own view: one reset a moment ago has not read their INFO
+      // yet and answers NOGOODSLAVE while the others would promote one (a local run, 2026-12-04: the
+      // master stayed fenced for 27 s until Sentinel's own backstop failed over).
       refusals.push(`${addressKey(s)}: ${text}`);
-      // A Sentinel that answered (NOGOODSLAVE, ...) speaks for all; one that did not (stopped,
-      // unreachable, timed out) says nothing, so ask the next.
-      if ((err as Error).name === 'ReplyError') break;
     }
   }
   throw new Error(`no Sentinel accepted a failover of ${masterName}: ${refusals.join('; ')}`);
