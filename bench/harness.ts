@@ -4,19 +4,46 @@ import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
 import { AckedWriter } from './writer.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 
+/** The benchmarks' deployments that run now, with their supervisors' pids: what an interrupt removes. */
+const running = new Map<LocalDeployment, number>();
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while a benchmark runs: every deployment it brought up is removed before
+ * the process exits (1, with one line), each supervisor thawed first (the failover baseline freezes it
+ * with SIGSTOP, and a frozen supervisor would never stop).
+ */
+function interrupted(signal: NodeJS.Signals): void {
+  const names = [...running.keys()].map((d) => `'${d.spec.name}'`).join(', ');
+  void Promise.all([...running].map(async ([d, pid]) => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+    await downLocal(d).catch(() => {});
+  })).finally(() => {
+    process.stderr.write(`redis-ha: bench interrupted (${signal}): removed its deployment${running.size > 1 ? 's' : ''} ${names}\n`);
+    process.exit(1);
+  });
+}
+
 /**
  * Brings up a throwaway deployment from `input` (a spec) at `portBase`, runs `fn` on it once it is
- * healthy, and removes it afterwards whatever happens. `pid` is its supervisor's.
+ * healthy, and removes it afterwards whatever happens, an interrupt included. `pid` is its supervisor's.
  */
 export async function withBenchDeployment<T>(input: Record<string, unknown>, portBase: number, fn: (d: LocalDeployment, pid: number) => Promise<T>): Promise<T> {
   const spec = resolveSpec(input);
   const prepared = await prepareUp({ spec, portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
   const d = prepared.deployment;
+  if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, interrupted);
   try {
     const pid = spawnDetachedSupervisor(d);
+    running.set(d, pid);
     await waitHealthy(d, pid, 30_000, () => {});
     return await fn(d, pid);
   } finally {
+    running.delete(d);
+    if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
     await downLocal(d);
   }
 }

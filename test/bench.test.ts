@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli, testHome } from './helpers.ts';
+import { readFileSync } from 'node:fs';
+import { eventually, processesUnder, runCli, testHome } from './helpers.ts';
+import { stateDirFor } from '../src/local/layout.ts';
+import { readRuntime } from '../src/local/supervisor.ts';
 
 // The benchmarks are not timed tests: this only runs each once, briefly, on real processes and checks
 // that it prints one JSON object with its figures (numbers, no failed failover, no write lost).
@@ -29,6 +32,32 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(fast.plainSentinel.failedFailovers, 0);
     assert.equal(typeof fast.plainSentinel.sentinelClient.unavailableMs.p50, 'number');
     assert.equal(fast.sentinelClientP50OverPlainSentinel, Math.round((fast.sentinelClient.unavailableMs.p50 / fast.plainSentinel.sentinelClient.unavailableMs.p50) * 100) / 100);
+  });
+
+  test('bench failover interrupted while its baseline has the supervisor frozen: the deployment is removed, one line, exit 1', async () => {
+    const stateDir = stateDirFor('bench-failover-fast', { REDIS_HA_HOME: home });
+    /** The process's state letter in /proc (T: stopped), or undefined when it is gone. */
+    const stateOf = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      } catch {
+        return undefined;
+      }
+    };
+    let supervisor = 0;
+    const r = await runCli(home, ['bench', 'failover', '--trials', '1', '--profile', 'fast', '--json'], {}, 180_000, async (child) => {
+      supervisor = await eventually('the supervisor frozen for the plain-Sentinel baseline', 150_000, async () => {
+        const pid = readRuntime(stateDir)?.supervisorPid;
+        return pid !== undefined && stateOf(pid) === 'T' ? pid : undefined;
+      });
+      child.kill('SIGINT');
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '', 'no JSON from an interrupted run');
+    assert.equal(r.stderr.trim().split('\n').at(-1), "redis-ha: bench interrupted (SIGINT): removed its deployment 'bench-failover-fast'");
+    // Gone, or exited and not yet reaped by whoever inherited it (Z: a CI run caught it between the two).
+    assert.ok(stateOf(supervisor) === undefined || stateOf(supervisor) === 'Z', `the supervisor ${supervisor} is gone (state ${stateOf(supervisor)})`);
+    assert.deepEqual(processesUnder(stateDir), [], 'no Redis or Sentinel process left');
   });
 
   test('bench switchover --trials 2', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +24,14 @@ export function testHome(): string {
 }
 
 /** Runs the real CLI (`node bin/redis-ha.js ...`) as a user would, with REDIS_HA_HOME set. */
-export function runCli(home: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(home: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, whileRunning?: (child: ChildProcess) => Promise<void>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, REDIS_HA_HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A failure of what runs beside it (a signal it sends, say) fails the call; the command is killed.
+    whileRunning?.(child).catch((err: unknown) => {
+      child.kill('SIGKILL');
+      reject(err);
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
