@@ -337,6 +337,15 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
   echo "user ${ACL_USERS.operator} on #$(hash "$(secret ${SECRET_KEYS.operator})") ${ACL_RULES.operator}"
 } >> "$conf"
 
+# Makes the fenced node what a rule named: master, or a replica (\`replicaof HOST\`); fails on anything
+# else (fence, wait) or when Redis does not take it.
+take_role() {
+  case "$1" in
+    master) ask_redis localhost REPLICAOF NO ONE >/dev/null ;;
+    replicaof*) ask_redis localhost REPLICAOF "\${1#replicaof }" ${REDIS_PORT} >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
 # While the Sentinels still name this fenced pod: ask them to fail it over, as its preStop hook would
 # have (a crash or a kill skips the hook). Answering as a replica, it is never seen down by PING, and
 # Sentinel's own check of a master that reports itself a replica comes after down-after + 20 s: with a
@@ -361,9 +370,7 @@ fenced_failover() {
       fence)
         if [ "$(sentinel_master)" = "$ME_ADDR" ] && ask_failover 2>/dev/null; then echo "redis-ha: restarted while the Sentinels name this pod: asked Sentinel to fail it over" >&2; fi
         continue ;;
-      master) ask_redis localhost REPLICAOF NO ONE >/dev/null || continue ;;
-      replicaof*) ask_redis localhost REPLICAOF "\${role#replicaof }" ${REDIS_PORT} >/dev/null || continue ;;
-      *) continue ;;
+      *) take_role "$role" || continue ;;
     esac
     echo "redis-ha: fenced until now; the start rule names: $role" >&2
     return 0
@@ -382,11 +389,7 @@ elect() {
     PEERS=$(peer_facts)
     ANSWERS=$(sentinel_answers)
     step=$(election_step)
-    case "$step" in
-      master) ask_redis localhost REPLICAOF NO ONE >/dev/null || continue ;;
-      replicaof*) ask_redis localhost REPLICAOF "\${step#replicaof }" ${REDIS_PORT} >/dev/null || continue ;;
-      *) continue ;;
-    esac
+    take_role "$step" || continue
     echo "redis-ha: every pod restarted at once: elected by data after $i s: $step ($MINE)" >&2
     return 0
   done

@@ -279,7 +279,9 @@ describe('the check before a failover request: the preStop hook\'s sh and failov
 // inside the 10 x down-after that Sentinel trusts the replicas' links for.
 describe('a fenced pod asks for its failover as long as the Sentinels name it', () => {
   const fast = resolveSpec({ name: 't', replicas: 2, sentinels: 3, sentinel: { profile: 'fast', downAfterMilliseconds: 2000 } }, { generateSecret: () => 'p'.repeat(32) });
-  const fencedFailover = /^fenced_failover\(\) \{\n[\s\S]*?^\}\n/m.exec(startRedisScript(fast))?.[0];
+  /** A shell function of the rendered start script, whole. */
+  const fn = (name: string) => new RegExp(`^${name}\\(\\) \\{\\n[\\s\\S]*?^\\}\\n`, 'm').exec(startRedisScript(fast))?.[0];
+  const fencedFailover = fn('fenced_failover') && fn('take_role') && `${fn('take_role')}${fn('fenced_failover')}`;
   /** Runs fenced_failover with one second per round and Sentinel refusing (an objection) until round `refusedUntil`; what it did, round by round. */
   const run = (refusedUntil: number, role = 'slave') => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
 ${fencedFailover}
