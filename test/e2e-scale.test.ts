@@ -54,6 +54,13 @@ describe('scaling live on the test bed', ON_TESTBED, () => {
       const ready = cr.status?.conditions?.find((c) => c.type === 'Ready');
       if (!(await d.ready())) throw new Error(`Ready ${ready?.status} (${ready?.reason}: ${ready?.message}); problems: ${cr.status?.problems?.join('; ') || 'none'}`);
       if (cr.status?.readyReplicas !== replicas || cr.status?.sentinelsAgreeing !== sentinels) throw new Error(`status: readyReplicas ${cr.status?.readyReplicas}, sentinelsAgreeing ${cr.status?.sentinelsAgreeing}`);
+      // A scale changes the pods' start scripts (they list the pods), so the operator rolls every Redis pod;
+      // the roll ends with a switchover of its own. Until each pod runs the update revision it may still move
+      // the master (a CI run under NetworkPolicy enforcement: the next test's switchover to redis-4 found the
+      // roll had just made it master).
+      const sts = JSON.parse(await kubectl(['-n', NS, 'get', 'statefulset', d.names.redis, '-o', 'json'])) as { status?: { updateRevision?: string } };
+      const outdated = redis.filter((p) => p.labels['controller-revision-hash'] !== sts.status?.updateRevision).map((p) => p.name);
+      if (!sts.status?.updateRevision || outdated.length) throw new Error(`the roll is not over: ${outdated.join(', ') || 'no update revision'} not on ${sts.status?.updateRevision}`);
       const views = await sentinelViews();
       if (views.some((v) => v.replicas !== replicas || v.sentinels !== sentinels - 1 || v.quorum !== quorum || !/^OK/.test(v.ckquorum))) throw new Error(`Sentinels: ${JSON.stringify(views)}`);
       return { views, master: cr.status?.masterPod as string };
