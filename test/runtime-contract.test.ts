@@ -49,6 +49,13 @@ interface Runtime {
   writer(prefix: string): Promise<{ writer: AckedWriter; stop: () => Promise<void> }>;
   /** Every decision the controller recorded so far, in order: `did <action>` or `could not <action>`. */
   decisions(): Promise<string[]>;
+  /**
+   * Whether node `id`, restarted since `since`, asked Sentinel itself for its failover. On Kubernetes a
+   * restarted pod the Sentinels still name comes back fenced and asks, by the same objection rule as the
+   * operator (scripts.ts fenced_failover); whichever asks first, Sentinel fails over once. Locally only
+   * the controller asks (no such method).
+   */
+  askedItself?(id: string, since: Date): Promise<boolean>;
   /** The controller's last log lines, for a failure's message. */
   trail(): Promise<string>;
 }
@@ -126,7 +133,7 @@ async function whileFrozen<T>(rt: Runtime, members: readonly Member[], fn: () =>
 
 /** The decisions a scenario is held to, the same for every runtime. */
 interface Decisions {
-  /** The controller asked Sentinel to fail over the old master. */
+  /** The controller asked Sentinel to fail over the old master (or, on Kubernetes, the restarted master's pod did). */
   readonly failoverAsked?: boolean;
   /**
    * The controller promoted a node itself where Sentinel could have (it must leave that to Sentinel
@@ -251,9 +258,11 @@ async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Deci
   let after: { master: string; replicas: string[] };
   let recovered: number;
   let faultAt: number;
+  let faultTime: Date;
   try {
     await writer.ackedMore(50);
     faultAt = writer.acked.length;
+    faultTime = new Date();
     seen = await s.fault(rt, before);
     after = await settled(rt, `${rt.name}: settled after "${s.name}"`);
     recovered = writer.acked.length;
@@ -271,7 +280,7 @@ async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Deci
   if (s.kept === 'after recovery') lost = missing.filter((k) => position(k) >= recovered).length;
   if (s.kept === 'all but the write in flight' && missing.length <= 1 && missing.every((k) => position(k) >= faultAt)) lost = 0;
   const got: Decisions = {
-    failoverAsked: decisions.includes(`did sentinel-failover of ${before.master}`),
+    failoverAsked: decisions.includes(`did sentinel-failover of ${before.master}`) || ((await rt.askedItself?.(before.master, faultTime)) ?? false),
     // CI, 2026-12-03: a majority of the Sentinels frozen, then let go; back from TILT they aborted their
     // failover for want of a replica with a recent link, and the controller took rule 2.c.2.
     promoted: decisions.some((d) => d.startsWith('did promote ')) && !decisions.some((d) => d.includes(' (after an abort)')),
@@ -337,6 +346,10 @@ function kubernetesRuntime(d: ClusterDeployment): Runtime {
     sentinelPassword: () => d.sentinelPassword(),
     writer: (prefix) => sentinelWriterFromHost(d, prefix),
     trail: () => kubectl(['-n', 'redis-ha-system', 'logs', 'deployment/redis-ha-operator', '--tail', '40']),
+    async askedItself(id, since) {
+      const log = await kubectl(['-n', d.namespace, 'logs', id, '-c', 'redis', `--since-time=${since.toISOString()}`]).catch(() => '');
+      return log.includes('redis-ha: restarted while the Sentinels name this pod: asked Sentinel to fail it over');
+    },
     async decisions() {
       // Events are aggregated: a decision repeated with the same message raises the Event's count.
       const list = JSON.parse(await kubectl(['-n', d.namespace, 'get', 'events', '--field-selector', `involvedObject.kind=RedisHA,involvedObject.name=${d.name}`, '-o', 'json'])) as {
