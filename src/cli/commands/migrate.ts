@@ -12,13 +12,11 @@ import { observe, sentinelEndpointIn } from '../../topology/observe.ts';
 import { agreedMaster } from '../../topology/observation.ts';
 import { withConnection } from '../../redis/connect.ts';
 import { errorText } from '../../redis/probe.ts';
-import { parseReplication } from '../../redis/parse.ts';
 import { type Address, addressKey, parseAddress, sameAddress } from '../../redis/address.ts';
+import { failedCheck, forgetGone, observeSource, sourceSentinelEndpoint, type Check, type Source, type SourceObservation } from '../../topology/migrate.ts';
 import {
-  checkSource, failedCheck, forgetGone, jointTopology, settle, observeSource, repointSentinel, sourceNodeEndpoint, sourceSentinelEndpoint, syncStates,
-  type Check, type Source, type SourceObservation,
-} from '../../topology/migrate.ts';
-import { switchover, SwitchoverError, type SwitchoverResult } from '../../topology/switchover.ts';
+  lookAtSource, migrate, MigrationFailed, progressLine, type MigrationRecord, type MigrationResult, type MigrationRuntime,
+} from '../../topology/migration.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, NAME_OPTIONS, nameOf, parse, portBaseOf } from '../options.ts';
 
@@ -78,35 +76,6 @@ const OPTIONS = {
 
 /** The application user keeps every right the source's default user had: the old Sentinels and replicas log in as it. */
 const MIGRATED_ACL_RULES = '~* &* +@all';
-/** The deadline of the switchover's CLIENT PAUSE (as `redis-ha failover`): what a killed run leaves at most. */
-const SWITCHOVER_PAUSE_MS = 5000;
-const SWITCHOVER_TIMEOUT_MS = 60_000;
-/** A new node this many bytes behind the source master counts as in sync (the switchover's pause covers the rest). */
-const MAX_SYNC_LAG_BYTES = 1024 * 1024;
-
-/** What `migration.json` holds: the source, as first seen (no secrets). */
-interface MigrationRecord {
-  readonly source: { readonly sentinels: readonly string[]; readonly masterName: string };
-  readonly oldNodes: readonly string[];
-  readonly oldSentinels: readonly string[];
-  /** Each old node's `replica-priority` before the migration, restored with --leave-old-nodes. */
-  readonly oldPriorities: Readonly<Record<string, string>>;
-  readonly startedAt: string;
-  /** When a run last started the switchover (ms since the epoch); a run killed inside it left a pause. */
-  switchingAt?: number;
-  switchedTo?: string;
-  finishedAt?: string;
-}
-
-type StepName = 'check' | 'deploy' | 'sync' | 'switchover' | 'sentinels' | 'old-nodes' | 'healthy';
-const STEPS: readonly StepName[] = ['check', 'deploy', 'sync', 'switchover', 'sentinels', 'old-nodes', 'healthy'];
-
-interface StepRecord {
-  step: StepName;
-  status: 'done' | 'skipped' | 'failed';
-  detail: string;
-  ms: number;
-}
 
 function sentinelList(raw: string | undefined): Address[] {
   if (!raw) throw new UsageError("migrate: --from-sentinels is required (the source's Sentinels, host:port,...); see 'redis-ha migrate --help'");
@@ -139,8 +108,44 @@ function asMigration(d: LocalDeployment, from: Address | undefined): LocalDeploy
   return { ...rest, ...(from ? { bootstrapFrom: from } : {}), users: { ...d.users, replication: app, sentinel: app } };
 }
 
-function progressLine(step: StepName, text: string): string {
-  return `[${STEPS.indexOf(step) + 1}/${STEPS.length} ${step}] ${text}`;
+/** The local runtime of the migration's steps (src/topology/migration.ts): a local deployment under its supervisor. */
+function localRuntime(name: string, portBase: number, bin: { redisServer: string; redisSentinel: string }, source: Source): MigrationRuntime {
+  const stateDir = stateDirFor(name);
+  const files = filesOf(stateDir);
+  const current = () => loadDeployment(stateDir);
+  return {
+    source,
+    own() {
+      const d = current();
+      if (!d) return undefined;
+      const s = d.spec.sentinel;
+      return {
+        nodes: d.nodes,
+        sentinels: d.sentinels,
+        auth: d.users.application,
+        quorum: d.spec.quorum,
+        timings: { downAfterMilliseconds: s.downAfterMilliseconds, failoverTimeout: s.failoverTimeout, parallelSyncs: s.parallelSyncs },
+        replicaPriority: d.spec.redisConfig['replica-priority'] ?? '100',
+      };
+    },
+    running() {
+      const d = current();
+      return d !== undefined && runState(d).live.size > 0;
+    },
+    localVersion: () => redisServerVersion(bin.redisServer),
+    loadRecord: () => readJson<MigrationRecord>(files.migration),
+    saveRecord: (r) => writeJson(files.migration, r),
+    deploy: (obs, first, log) => deploy(name, portBase, bin, source, obs, current(), first, log),
+    async standAlone(master, log) {
+      const d = current() as LocalDeployment;
+      saveDeployment(asMigration(d, undefined));
+      const pid = runState(d).supervisorPid;
+      if (!pid) throw new Error(`the supervisor of '${name}' is not running; run again`);
+      await waitHealthy(d, pid, 60_000, (line) => log(line));
+      return `'${name}' is healthy, master ${master.id} (${addressKey(master)})`;
+    },
+    say: (step, text) => process.stderr.write(`${progressLine(step, text)}\n`),
+  };
 }
 
 export async function migrateCommand(argv: string[]): Promise<number> {
@@ -161,217 +166,49 @@ export async function migrateCommand(argv: string[]): Promise<number> {
   if (!sentinelPassword) throw new UsageError("migrate: REDIS_HA_SOURCE_SENTINEL_PASSWORD is not set; put the source Sentinels' password there (with the Bitnami chart it is the Redis password)");
   const source: Source = { sentinels, masterName, password, sentinelPassword };
   const json = values.json === true;
-  const steps: StepRecord[] = [];
-  const started = performance.now();
-  let stepStarted = started;
-  const say = (step: StepName, text: string) => process.stderr.write(`${progressLine(step, text)}\n`);
-  const finish = (step: StepName, status: StepRecord['status'], detail: string) => {
-    const now = performance.now();
-    steps.push({ step, status, detail, ms: Math.round(now - stepStarted) });
-    stepStarted = now;
-    say(step, `${status === 'done' ? 'done' : status}: ${detail}`);
-  };
-  const fail = (step: StepName, detail: string): never => {
-    finish(step, 'failed', detail);
-    if (json) console.log(JSON.stringify({ ok: false, error: detail, steps }));
-    throw new UserError(`migrate: ${detail}`);
-  };
 
   const stateDir = stateDirFor(name);
   const files = filesOf(stateDir);
-  let d = loadDeployment(stateDir);
+  const d = loadDeployment(stateDir);
   const record = readJson<MigrationRecord>(files.migration);
   if (d && !record) throw new UserError(`migrate: a deployment named '${name}' already exists and was not made by 'redis-ha migrate'; choose another --name`);
   if (record && record.source.masterName !== masterName) {
     throw new UserError(`migrate: '${name}' is a migration of master set '${record.source.masterName}', not '${masterName}'; choose another --name`);
   }
-  const own = d ? [...d.nodes, ...d.sentinels] : [];
   if (values.abort) return abort(name, source, d, record, json, (line) => process.stderr.write(`[abort] ${line}\n`));
   if (values.finish) return finishMigration(name, source, d, record, json, (line) => process.stderr.write(`[finish] ${line}\n`));
 
-  // 1. Checks.
-  say('check', `asking ${sentinels.map(addressKey).join(', ')} about '${masterName}'`);
-  let obs = await observeSource(source, own);
-  if (d && record && runState(d).live.size > 0) {
-    // A previous run may have been killed inside the switchover: let the group come to rest first.
-    // Its CLIENT PAUSE ends by itself after SWITCHOVER_PAUSE_MS; a pause longer than down-after makes
-    // Sentinel see the old master down (its PINGs queue behind a paused PUBLISH) and fail it over
-    // itself. Watch until either has had time to happen, so we never race Sentinel's own failover.
-    // (The pause may have started up to the switchover's own timeout after `switchingAt`.)
-    const quiet = SWITCHOVER_PAUSE_MS + d.spec.sentinel.downAfterMilliseconds + 2000;
-    const quietAt = Math.min((record.switchingAt ?? 0) + SWITCHOVER_TIMEOUT_MS + quiet, Date.now() + quiet);
-    const failoverMs = d.spec.sentinel.failoverTimeout;
-    const dd = d;
-    const rest = () => settle(jointOf(source, dd, record, obs), Math.max(30_000, 2 * failoverMs), (line) => say('check', line))
-      .catch((err: unknown) => fail('check', `${errorText(err)}; nothing was changed; run again`));
-    let settled = await rest();
-    if (!record.switchedTo && Date.now() < quietAt) {
-      // Meanwhile keep fencing: an old master whose pause has ended while the Sentinels name our node
-      // would otherwise acknowledge writes that are lost when Sentinel demotes it.
-      say('check', `a previous run was killed inside the switchover; watching ${Math.ceil((quietAt - Date.now()) / 1000)} s for its write pause to end and Sentinel to act on it`);
-      while (Date.now() < quietAt) {
-        await sleep(100);
-        settled = await rest();
-      }
-    }
-    say('check', `resuming '${name}': the Sentinels are at rest and name ${addressKey(settled)}`);
-    if (!d.nodes.some((n) => sameAddress(n, settled))) await resetPriorities(d, record);
-    obs = await observeSource(source, own);
-  }
-  const switchedTo = d && obs.master ? d.nodes.find((n) => sameAddress(n, obs.master)) : undefined;
   const bin = findBinaries({ redisServer: values['redis-server'], redisSentinel: values['redis-sentinel'] });
-  const checks: Check[] = switchedTo ? [] : checkSource(source, obs, redisServerVersion(bin.redisServer));
-  if (values['dry-run']) return dryRun(source, name, portBase, obs, checks, switchedTo?.id, json);
-  if (switchedTo) {
-    finish('check', 'skipped', `the source Sentinels already name ${switchedTo.id} (${addressKey(switchedTo)}) of '${name}': the switchover is done; resuming after it`);
-  } else {
-    for (const c of checks) if (c.ok) say('check', `${c.name}: ${c.detail}`);
-    const failed = failedCheck(checks);
-    if (failed) fail('check', `check '${failed.name}' failed: ${failed.detail}; nothing was changed`);
-    finish('check', 'done', `all ${checks.length} checks passed`);
+  const rt = localRuntime(name, portBase, bin, source);
+  if (values['dry-run']) {
+    const { obs, checks, switchedTo } = await lookAtSource(rt);
+    return dryRun(source, name, portBase, obs, checks, switchedTo?.id, json);
   }
-  const sourceMaster = obs.master as Address;
-
-  // 2. The new deployment, following the source master.
-  if (switchedTo) {
-    finish('deploy', 'skipped', `'${name}' exists`);
-  } else {
-    d = await deploy(name, portBase, bin, source, obs, d, record, (line) => say('deploy', line));
-    finish('deploy', 'done', `'${name}' runs ${d.nodes.length} nodes replicating from ${addressKey(sourceMaster)} and ${d.sentinels.length} Sentinels in the '${masterName}' group (ports from ${d.portBase})`);
+  let result: MigrationResult;
+  try {
+    result = await migrate(rt, {
+      syncTimeoutMs,
+      leaveOldNodes: values['leave-old-nodes'] === true,
+      onLag: 'run again to keep waiting, or with --abort to roll back',
+    });
+  } catch (err) {
+    if (!(err instanceof MigrationFailed)) throw err;
+    if (json) console.log(JSON.stringify({ ok: false, error: err.detail, steps: err.steps }));
+    throw new UserError(`migrate: ${err.detail}`);
   }
-  const dep = d as LocalDeployment;
-  const rec = readJson<MigrationRecord>(files.migration) as MigrationRecord;
-  const appAuth = dep.users.application;
-
-  // 3. Sync.
-  let target = switchedTo;
-  if (!switchedTo) {
-    const deadline = Date.now() + syncTimeoutMs;
-    let last = '';
-    for (;;) {
-      obs = await observeSource(source, [...dep.nodes, ...dep.sentinels]);
-      if (obs.master && dep.nodes.some((n) => sameAddress(n, obs.master))) break; // Sentinel switched meanwhile (a source failover to one of ours)
-      const master = obs.master ?? sourceMaster;
-      const states = await syncStates(sourceNodeEndpoint(source, master), dep.nodes.map((n) => ({ id: n.id, endpoint: { ...appAuth, host: n.host, port: n.port } }))).catch(() => []);
-      const synced = states.filter((s) => s.linkUp && s.lagBytes <= MAX_SYNC_LAG_BYTES);
-      const line = `${synced.length} of ${dep.nodes.length} nodes in sync with ${addressKey(master)}${states.filter((s) => !s.linkUp || s.lagBytes > MAX_SYNC_LAG_BYTES).map((s) => `; ${s.id} ${s.following ? (s.linkUp ? `${s.lagBytes} bytes behind` : 'link down (syncing)') : 'not following yet'}`).join('')}`;
-      if (line !== last) say('sync', line);
-      last = line;
-      if (states.length > 0 && synced.length === dep.nodes.length) {
-        target = dep.nodes.find((n) => sameAddress(n, [...states].sort((a, b) => a.lagBytes - b.lagBytes)[0].address));
-        break;
-      }
-      if (Date.now() > deadline) fail('sync', `lag: ${line} after ${syncTimeoutMs / 1000} s; nothing was switched over (run again to keep waiting, or with --abort to roll back)`);
-      await sleep(200);
-    }
-    finish('sync', 'done', `every node of '${name}' is in sync with the source master`);
-  } else {
-    finish('sync', 'skipped', 'after the switchover');
-  }
-
-  // 4. Switchover.
-  const joint = (o: SourceObservation) => jointOf(source, dep, rec, o);
-  let result: SwitchoverResult | undefined;
-  if (!switchedTo && target && !(obs.master && sameAddress(obs.master, target))) {
-    const t = joint(obs);
-    rec.switchingAt = Date.now();
-    writeJson(files.migration, rec);
-    try {
-      result = await switchover(t, { to: target, timeoutMs: SWITCHOVER_TIMEOUT_MS, pauseMs: SWITCHOVER_PAUSE_MS, log: (line) => say('switchover', line) });
-    } catch (err) {
-      // It ended cleanly (writes unpaused): nothing for the next run to wait out.
-      rec.switchingAt = undefined;
-      writeJson(files.migration, rec);
-      if (err instanceof SwitchoverError) fail('switchover', `switchover: ${err.message}; run again to retry`);
-      throw err;
-    }
-    finish('switchover', 'done', `${result.from.id} (${addressKey(result.from)}) -> ${result.to.id} (${addressKey(result.to)}); writes paused ${result.writePauseMs} ms, Sentinels agreed after ${result.sentinelsAgreedMs} ms`);
-  } else {
-    finish('switchover', 'skipped', `${target?.id ?? 'a node of ours'} is already the master`);
-  }
-  obs = await observeSource(source, [...dep.nodes, ...dep.sentinels]);
-  const newMaster = dep.nodes.find((n) => sameAddress(n, obs.master)) ?? target;
-  if (!newMaster) fail('switchover', `the source Sentinels name ${obs.master ? addressKey(obs.master) : 'no master'}, not a node of '${name}'; run again`);
-  const nm = newMaster as NonNullable<typeof newMaster>;
-  rec.switchedTo = addressKey(nm);
-  writeJson(files.migration, rec);
-
-  // 5. The source's Sentinels, one at a time, verified.
-  const t = joint(obs);
-  const oldSentinels = t.sentinels.filter((s) => s.id.startsWith('old-'));
-  const repointed: string[] = [];
-  for (const s of oldSentinels) {
-    try {
-      const how = await repointSentinel(t, s, nm, 5000, 2 * dep.spec.sentinel.failoverTimeout + 5000);
-      repointed.push(`${addressKey(s)} ${how}`);
-      say('sentinels', `${addressKey(s)} names ${nm.id} (${addressKey(nm)}) under '${masterName}' (${how === 'named' ? 'already' : how === 'followed' ? 'followed by itself' : 're-pointed'})`);
-    } catch (err) {
-      const detail = errorText(err);
-      // An old Sentinel that is down cannot be re-pointed now; it follows by itself (newer config epoch) once back.
-      if (/ECONNREFUSED|timeout|ETIMEDOUT|EHOSTUNREACH/i.test(detail)) say('sentinels', `${addressKey(s)} does not answer (${detail}); once back it follows the group's newer configuration`);
-      else fail('sentinels', `could not make source Sentinel ${addressKey(s)} name ${addressKey(nm)}: ${detail}; run again`);
-    }
-  }
-  finish('sentinels', 'done', `${repointed.length} of ${oldSentinels.length} source Sentinels name ${nm.id} under '${masterName}'`);
-
-  // 6. The old nodes.
-  const oldNodes = t.nodes.filter((n) => n.id.startsWith('old-'));
-  if (values['leave-old-nodes']) {
-    for (const n of oldNodes) {
-      const was = rec.oldPriorities[addressKey(n)];
-      if (was !== undefined) await withConnection({ ...appAuth, ...n }, (c) => c.call('CONFIG', 'SET', 'replica-priority', was)).catch(() => undefined);
-    }
-    finish('old-nodes', 'done', `left as they are (replica-priority as before): ${oldNodes.map(addressKey).join(', ') || 'none'}`);
-  } else {
-    const deadline = Date.now() + 60_000;
-    for (const n of oldNodes) {
-      const e = { ...appAuth, host: n.host, port: n.port };
-      for (;;) {
-        try {
-          const r = await withConnection(e, async (c) => {
-            // Never promoted back by Sentinel: they are to be removed.
-            await c.call('CONFIG', 'SET', 'replica-priority', '0');
-            const now = parseReplication(String(await c.call('INFO', 'replication')));
-            if (now.role !== 'replica' || now.masterHost !== nm.host || now.masterPort !== nm.port) await c.call('REPLICAOF', nm.host, String(nm.port));
-            return now;
-          });
-          if (r.role === 'replica' && r.masterHost === nm.host && r.masterPort === nm.port && r.linkUp) break;
-        } catch (err) {
-          if (Date.now() > deadline) {
-            say('old-nodes', `${addressKey(n)} does not answer (${errorText(err)}); Sentinel makes it a replica of ${nm.id} once it is back`);
-            break;
-          }
-        }
-        if (Date.now() > deadline) fail('old-nodes', `old node ${addressKey(n)} is not in sync with ${addressKey(nm)} after 60 s; run again`);
-        await sleep(200);
-      }
-      say('old-nodes', `${addressKey(n)} is a replica of ${nm.id} (replica-priority 0)`);
-    }
-    finish('old-nodes', 'done', `${oldNodes.length} old nodes replicate from ${nm.id}`);
-  }
-
-  // 7. The new deployment on its own feet.
-  const priority = dep.spec.redisConfig['replica-priority'] ?? '100';
-  for (const n of dep.nodes) await withConnection({ ...appAuth, host: n.host, port: n.port }, (c) => c.call('CONFIG', 'SET', 'replica-priority', priority)).catch(() => undefined);
-  saveDeployment(asMigration(dep, undefined));
-  const pid = runState(dep).supervisorPid;
-  if (!pid) fail('healthy', `the supervisor of '${name}' is not running; run again`);
-  const status = await waitHealthy(dep, pid as number, 60_000, (line) => say('healthy', line)).catch((err: unknown) => fail('healthy', errorText(err)));
-  rec.finishedAt ??= new Date().toISOString();
-  writeJson(files.migration, rec);
-  finish('healthy', 'done', `'${name}' is healthy, master ${nm.id} (${addressKey(nm)})`);
-
+  const dep = loadDeployment(stateDir) as LocalDeployment;
+  const nm = result.master;
   const leftovers = {
-    oldNodes: oldNodes.map(addressKey),
-    oldSentinels: oldSentinels.map(addressKey),
+    oldNodes: result.oldNodes.map(addressKey),
+    oldSentinels: result.oldSentinels.map(addressKey),
     oldNodesSafeToRemove: values['leave-old-nodes'] ? 'once no client reads from them: they may hold writes made before the switchover only' : 'now: they are replicas of the new master and hold nothing it lacks',
     oldSentinelsSafeToRemove: `once no application asks them any more (they name ${addressKey(nm)} under '${masterName}', as the new Sentinels do); after stopping them, run this command again with --finish (SENTINEL RESET on each Sentinel of '${name}', one at a time), so the group stops counting them`,
   };
   if (json) {
-    console.log(JSON.stringify({ ok: true, name, masterName, master: { id: nm.id, host: nm.host, port: nm.port }, switchover: result ?? null, steps, leftovers, healthy: status.healthy, stateDir }));
+    console.log(JSON.stringify({ ok: true, name, masterName, master: { id: nm.id, host: nm.host, port: nm.port }, switchover: result.switchover ?? null, steps: result.steps, leftovers, healthy: true, stateDir }));
   } else {
     console.log([
-      `migrated '${masterName}' into '${name}': master ${nm.id} (${addressKey(nm)})${result ? `, writes paused ${result.writePauseMs} ms` : ''}`,
+      `migrated '${masterName}' into '${name}': master ${nm.id} (${addressKey(nm)})${result.switchover ? `, writes paused ${result.switchover.writePauseMs} ms` : ''}`,
       `  new Sentinels  ${dep.sentinels.map(addressKey).join(', ')}  (master set '${masterName}'; the old ones name the same master)`,
       `  left to remove:`,
       `    old nodes      ${leftovers.oldNodes.join(', ') || 'none'}: safe to remove ${leftovers.oldNodesSafeToRemove}`,
@@ -379,36 +216,6 @@ export async function migrateCommand(argv: string[]): Promise<number> {
     ].join('\n'));
   }
   return 0;
-}
-
-/** The joint topology of the source (as recorded and as seen now) and the new deployment. */
-function jointOf(source: Source, d: LocalDeployment, rec: MigrationRecord, o: SourceObservation) {
-  const timings = d.spec.sentinel;
-  const unique = (as: Address[]) => [...new Map(as.map((a) => [addressKey(a), a])).values()];
-  return jointTopology({
-    source,
-    sourceNodes: unique([...rec.oldNodes.map((k) => parseAddress(k) as Address), ...(o.master ? [o.master] : []), ...o.replicas]),
-    sourceSentinels: unique([...rec.oldSentinels.map((k) => parseAddress(k) as Address), ...o.knownSentinels]),
-    ownNodes: d.nodes,
-    ownSentinels: d.sentinels,
-    quorum: d.spec.quorum,
-    timings: { downAfterMilliseconds: timings.downAfterMilliseconds, failoverTimeout: timings.failoverTimeout, parallelSyncs: timings.parallelSyncs },
-  });
-}
-
-/**
- * Every node's `replica-priority` as it should be outside a switchover: ours as configured, the old
- * nodes as recorded before the migration. A run killed inside the switchover leaves the target at 1 and
- * the others at 0; the next switchover would keep those as the "original" values.
- */
-async function resetPriorities(d: LocalDeployment, rec: MigrationRecord): Promise<void> {
-  const app = d.users.application;
-  const configured = d.spec.redisConfig['replica-priority'] ?? '100';
-  const wanted: [Address, string][] = [
-    ...d.nodes.map((n): [Address, string] => [n, configured]),
-    ...Object.entries(rec.oldPriorities).map(([k, v]): [Address, string] => [parseAddress(k) as Address, v]),
-  ];
-  for (const [a, priority] of wanted) await withConnection({ ...app, host: a.host, port: a.port }, (c) => c.call('CONFIG', 'SET', 'replica-priority', priority)).catch(() => undefined);
 }
 
 /** Starts, adopts or reuses the new deployment, following the source master. */
@@ -419,17 +226,18 @@ async function deploy(
   source: Source,
   obs: SourceObservation,
   existing: LocalDeployment | undefined,
-  record: MigrationRecord | undefined,
+  first: MigrationRecord | undefined,
   log: (line: string) => void,
-): Promise<LocalDeployment> {
+): Promise<string> {
   const stateDir = stateDirFor(name);
   const files = filesOf(stateDir);
   const from = obs.master as Address;
+  const summary = (d: LocalDeployment) => `'${name}' runs ${d.nodes.length} nodes replicating from ${addressKey(from)} and ${d.sentinels.length} Sentinels in the '${source.masterName}' group (ports from ${d.portBase})`;
   if (existing) {
     const { supervisorPid } = runState(existing);
     if (supervisorPid) {
       log(`reusing '${name}' started by a previous run (supervisor pid ${supervisorPid})`);
-      return existing;
+      return summary(existing);
     }
   }
   const spec = migratedSpec(name, source, obs);
@@ -437,22 +245,7 @@ async function deploy(
   const d = asMigration(prepared.deployment, prepared.kind === 'adopt' ? existing?.bootstrapFrom ?? from : from);
   if (prepared.kind === 'fresh') rmSync(files.memory, { force: true });
   saveDeployment(d);
-  if (!record) {
-    const oldNodes = [from, ...obs.replicas];
-    const oldPriorities: Record<string, string> = {};
-    for (const n of oldNodes) {
-      const p = await withConnection(sourceNodeEndpoint(source, n), (c) => c.call('CONFIG', 'GET', 'replica-priority'), 1000).catch(() => undefined);
-      if (Array.isArray(p) && p.length === 2) oldPriorities[addressKey(n)] = String(p[1]);
-    }
-    const rec: MigrationRecord = {
-      source: { sentinels: source.sentinels.map(addressKey), masterName: source.masterName },
-      oldNodes: oldNodes.map(addressKey),
-      oldSentinels: obs.knownSentinels.map(addressKey),
-      oldPriorities,
-      startedAt: new Date().toISOString(),
-    };
-    writeJson(files.migration, rec);
-  }
+  if (first) writeJson(files.migration, first);
   log(prepared.kind === 'adopt' ? `adopting the running processes of '${name}'` : `starting '${name}': ${d.nodes.length} nodes following ${addressKey(from)}, ${d.sentinels.length} Sentinels joining '${source.masterName}'`);
   const pid = spawnDetachedSupervisor(d);
   // Until it has recorded itself, 'down' and '--abort' could not find it.
@@ -461,7 +254,7 @@ async function deploy(
     if (Date.now() > deadline) throw new UserError(`migrate: the supervisor of '${name}' did not start within 30 s; see 'redis-ha logs --name ${name}'`);
     await sleep(50);
   }
-  return d;
+  return summary(d);
 }
 
 /**
