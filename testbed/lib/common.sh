@@ -20,7 +20,7 @@ ETCD_PORT=2379             # etcd's own ports, loopback only (the project's test
 ETCD_PEER_PORT=2380
 API_PORT=6443              # on NODE_IP
 # Every port a component listens on; up checks them free before it starts anything.
-PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259 17472 17473 17474)
+PORTS=($ETCD_PORT $ETCD_PEER_PORT $API_PORT 10248 10249 10250 10256 10257 10259 17472 17473 17474 9080)
 GUARD_CHAIN=RHA-TESTBED-GUARD
 K8S_VERSION=v1.34.4
 REDIS_IMAGE=localhost/redis-ha/redis:test
@@ -54,6 +54,7 @@ LB_IN_CHAIN=RHA-TESTBED-LB-IN         # INPUT: nothing on the host answers the b
 CLIENT_NETNS=rhatb-client             # the outside client's network namespace
 CLIENT_VETH=rhatb-cl0                 # its veth's host end, a port of $LB_IF (the other end is eth0 in the netns)
 CLIENT_IP=10.245.1.2
+CLIENT_IP2=10.245.1.3                 # a second address of the client, for tests that need a source a rule does not list
 MLB_CONTROLLER_METRICS_PORT=17472     # metallb-controller's metrics server (it binds all addresses: INPUT keeps it to loopback)
 MLB_SPEAKER_METRICS_PORT=17473        # metallb-speaker's (127.0.0.1)
 # Monitoring (lib/prometheus.sh): prometheus-operator as a host process, and the Prometheus it manages in a pod.
@@ -67,6 +68,13 @@ PROM_NS=monitoring                    # the Prometheus testbed/up runs: monitori
 PROM_NAME=testbed
 PROM_IP=10.96.0.90                    # its Service's fixed ClusterIP (in the range's static band); port 9090
 PROM_OPERATOR_PORT=17474              # prometheus-operator's metrics and health server (127.0.0.1)
+# NetworkPolicy enforcement (lib/kube-network-policies.sh): kube-network-policies, a hostNetwork DaemonSet.
+NP_CACHE="$TB_CACHE/kube-network-policies"   # its binary, version and image
+NP_IMAGE_REPO=localhost/redis-ha/kube-network-policies   # tagged with its version
+NP_TABLE=kube-network-policies        # its nftables table (inet family) in the host's network namespace
+NP_QUEUE=100                          # the nfqueue it reads the first packet of each connection from
+NP_METRICS_PORT=9080                  # its metrics server, on 127.0.0.1 (in PORTS)
+POD_IPS_DIR="$TB_RUN/pod-ips"         # which pod holds each IP, from its sandbox's creation (lib/cni-pod-ips), read by the enforcer
 # Host settings the kubelet changes (its kernel defaults) and up changes; down puts them back.
 SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys
   kernel/keys/root_maxbytes net/bridge/bridge-nf-call-iptables net/ipv4/ip_forward)
