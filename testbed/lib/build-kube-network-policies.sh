@@ -39,6 +39,13 @@ grep -q '^func (p \*nriPlugin) GetPodFromIP(ip string) string {$' "$knp_dir/pkg/
 cp -r "$knp_dir" "$work/kube-network-policies" && chmod -R u+w "$work/kube-network-policies"
 sed -i 's/^func (p \*nriPlugin) GetPodFromIP(ip string) string {$/func (p *nriPlugin) getPodFromNRI(ip string) string {/' "$work/kube-network-policies/pkg/networkpolicy/nri.go"
 cp _overlay/networkpolicy/pod_ips.go "$work/kube-network-policies/pkg/networkpolicy/pod_ips.go"
+# Rules replaced in place, never by deleting the table (_overlay/networkpolicy/keep_hooks.go says why):
+# syncNFTablesRules' delete and re-add of the table becomes keepHooks, our file beside it.
+controller="$work/kube-network-policies/pkg/networkpolicy/controller.go"
+[[ "$(perl -0ne 'print scalar(() = /\tnft\.AddTable\(table\)\n\tnft\.DelTable\(table\)\n\tnft\.AddTable\(table\)\n/g)' "$controller")" == 1 ]] ||
+  { echo "build-kube-network-policies: $mod $version's controller.go does not re-create its table as _overlay/networkpolicy/keep_hooks.go expects; rewrite it for that version" >&2; exit 1; }
+perl -0pi -e 's/\tnft\.AddTable\(table\)\n\tnft\.DelTable\(table\)\n\tnft\.AddTable\(table\)\n/\tnft.AddTable(table)\n\tkeepHooks(nft, table)\n/' "$controller"
+cp _overlay/networkpolicy/keep_hooks.go "$work/kube-network-policies/pkg/networkpolicy/keep_hooks.go"
 go mod edit -modfile "$work/go.mod" -replace "$mod=$work/kube-network-policies"
 CGO_ENABLED=0 nice -n 19 ionice -c3 go build -trimpath -modfile "$work/go.mod" -ldflags "-s -w" \
   -o "$out/bin/kube-network-policies" "$mod/cmd"
