@@ -46,6 +46,12 @@ export const REPLICATION_PROBE_CHANNEL = '__redis-ha__:replication';
 export const DEFAULT_APPLICATION_ACL_RULES = '~* &* +@all -@dangerous +info +role';
 
 /**
+ * The application user's rules in a migrated deployment (`redis-ha migrate`, `migrateFrom`): every right
+ * the source's default user had, since the source's Sentinels and replicas log in as it.
+ */
+export const MIGRATED_ACL_RULES = '~* &* +@all';
+
+/**
  * The application user unless `auth.username` names another: `default`, so clients that send only a
  * password (`AUTH <password>`) work. Any other name switches the `default` user off.
  */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { checkFields } from './check.ts';
 import { MIN_PASSWORD_LENGTH, SPEC_SCHEMA } from './schema.ts';
 import { IMAGE_FLAVORS, belowFloor } from './images.ts';
-import { ACL_RULES_OWNED, ACL_USERS } from './acl.ts';
+import { ACL_RULES_OWNED, ACL_USERS, DEFAULT_APPLICATION_ACL_RULES, MIGRATED_ACL_RULES } from './acl.ts';
 import { majorityOf } from '../topology/agreement.ts';
 import type { KubernetesFields, LoadBalancerPreset, RedisHASpec, ServiceSpec, TimingProfile, TlsAuthClients, TlsSpec } from './types.ts';
 
@@ -75,6 +75,7 @@ interface CheckedInput {
   naming: KubernetesFields['naming'];
   routing?: KubernetesFields['routing'];
   externalAccess: { enabled: boolean; addresses?: string[]; service: CheckedService };
+  migrateFrom: { sentinels?: string[]; masterName?: string; secretName?: string; passwordKey: string; sentinelPasswordKey?: string; oldNodes: 'replicas' | 'leave' };
 }
 
 type ServiceName = 'master' | 'replicas' | 'sentinel';
@@ -129,7 +130,8 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
   const { storageClass } = spec.persistence;
   // With an existing Secret the pods read that Secret; the passwords stay empty and are never rendered.
   const password = spec.auth.existingSecret !== undefined ? '' : (spec.auth.password ?? generate());
-  const { masterName } = spec.sentinel;
+  // Migrating in, the set name is the source's: its clients keep asking for it.
+  const masterName = spec.sentinel.masterName ?? (migrating(spec.migrateFrom) ? spec.migrateFrom.masterName : undefined);
   return deepFreeze({
     name: spec.name,
     replicas: spec.replicas,
@@ -143,7 +145,9 @@ export function resolveSpec(input: unknown, opts: ResolveOptions = {}): RedisHAS
       ...(spec.auth.existingSecret !== undefined ? { existingSecret: spec.auth.existingSecret } : {}),
       existingSecretPasswordKey: spec.auth.existingSecretPasswordKey,
       allowShortPasswords: spec.auth.allowShortPasswords,
-      aclRules: spec.auth.aclRules,
+      // Migrating in, the source's Sentinels and nodes log in as the application (default): every right,
+      // as the source's own default user had (CONFIG, REPLICAOF, CLIENT KILL in a failover).
+      aclRules: migrating(spec.migrateFrom) && spec.auth.aclRules === DEFAULT_APPLICATION_ACL_RULES ? MIGRATED_ACL_RULES : spec.auth.aclRules,
     },
     sentinel: {
       profile: spec.sentinel.profile,
@@ -209,7 +213,7 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
           problems.push(`auth.${key}: must not be set together with auth.existingSecret (the Secret ${auth.existingSecret} holds it); remove one`);
       } else if (value === '') {
         problems.push(`auth.${key}: must not be empty; remove it to have one generated`);
-      } else if (!auth.allowShortPasswords && [...value].length < MIN_PASSWORD_LENGTH) {
+      } else if (!auth.allowShortPasswords && !migrating(given.migrateFrom) && [...value].length < MIN_PASSWORD_LENGTH) {
         problems.push(`auth.${key}: must be at least ${MIN_PASSWORD_LENGTH} characters (got ${[...value].length})`);
       }
     }
@@ -249,6 +253,8 @@ function kubernetesProblems(given: Partial<CheckedInput>, usable: (...paths: str
     const repeated = addresses.find((a, i) => addresses.indexOf(a) !== i);
     if (repeated !== undefined) problems.push(`externalAccess.addresses: each pod needs an address of its own (got ${repeated} twice)`);
   }
+
+  problems.push(...migrateFromProblems(given, usable));
 
   const metrics = given.metrics;
   if (metrics !== undefined && !metrics.enabled && usable('metrics.enabled')) {
@@ -352,6 +358,18 @@ function resolveKubernetes(spec: CheckedInput): KubernetesFields {
     endpoint: spec.endpoint,
     scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector } },
     naming: spec.naming,
+    ...(migrating(spec.migrateFrom)
+      ? {
+          migrateFrom: {
+            sentinels: [...(spec.migrateFrom.sentinels ?? [])],
+            masterName: spec.migrateFrom.masterName as string,
+            secretName: spec.migrateFrom.secretName as string,
+            passwordKey: spec.migrateFrom.passwordKey,
+            sentinelPasswordKey: spec.migrateFrom.sentinelPasswordKey ?? spec.migrateFrom.passwordKey,
+            oldNodes: spec.migrateFrom.oldNodes,
+          },
+        }
+      : {}),
     ...(spec.routing !== undefined ? { routing: spec.routing } : {}),
     externalAccess: {
       enabled: spec.externalAccess.enabled,
@@ -359,6 +377,34 @@ function resolveKubernetes(spec: CheckedInput): KubernetesFields {
       service: resolveService(spec.externalAccess.service, spec.services.preset),
     },
   };
+}
+
+/** Whether the spec asks to take over an outside deployment: `migrateFrom` with anything in it. */
+function migrating(m: CheckedInput['migrateFrom'] | undefined): boolean {
+  return m !== undefined && (m.sentinels !== undefined || m.masterName !== undefined || m.secretName !== undefined || m.sentinelPasswordKey !== undefined);
+}
+
+/**
+ * `migrateFrom`: all three of sentinels, masterName and secretName; the master set name is the source's
+ * (clients keep asking for it); the passwords are the source's, so the operator makes the Secret itself.
+ */
+function migrateFromProblems(given: Partial<CheckedInput>, usable: (...paths: string[]) => boolean): string[] {
+  const m = given.migrateFrom;
+  if (!migrating(m) || !usable('migrateFrom')) return [];
+  const problems: string[] = [];
+  const from = m as CheckedInput['migrateFrom'];
+  if (!from.sentinels?.length) problems.push("migrateFrom.sentinels: must list the source's Sentinels (host:port) to migrate from");
+  if (from.masterName === undefined) problems.push("migrateFrom.masterName: must be set: the source's master set name (the Bitnami chart: mymaster)");
+  if (from.secretName === undefined) problems.push("migrateFrom.secretName: must name the Secret holding the source's passwords (the Bitnami chart: its release's Secret, key redis-password)");
+  const setName = given.sentinel?.masterName;
+  if (from.masterName !== undefined && setName !== undefined && setName !== from.masterName && usable('sentinel.masterName'))
+    problems.push(`sentinel.masterName: must be the source's, migrateFrom.masterName "${from.masterName}" (got "${setName}"), or left out: clients keep asking for it`);
+  if (given.tls?.enabled === true && usable('tls.enabled')) problems.push('tls.enabled: not with migrateFrom yet: the migration speaks plaintext to the source; migrate first, then enable TLS');
+  if (given.auth?.username !== undefined && given.auth.username !== 'default' && usable('auth.username'))
+    problems.push(`auth.username: not with migrateFrom (got "${given.auth.username}"): the source's nodes and Sentinels know only the default user; remove it`);
+  if (given.auth?.existingSecret !== undefined && usable('auth.existingSecret'))
+    problems.push("auth.existingSecret: not with migrateFrom: the operator makes the deployment's Secret with the source's passwords; remove it");
+  return problems;
 }
 
 /** A new random password: 30 bytes from the CSPRNG as base64url, i.e. 40 characters of [A-Za-z0-9_-]. */

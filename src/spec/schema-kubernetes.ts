@@ -242,6 +242,24 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
       },
     },
   },
+  migrateFrom: {
+    kind: 'object',
+    description:
+      'Take over a running master-replica + Sentinel deployment redis-ha did not create (the Bitnami chart\'s, or any), with its data and no acknowledged write lost (operator only; README: "Coming from the Bitnami chart"). Set with sentinels, masterName and secretName; leave it in place once done.',
+    fields: {
+      sentinels: {
+        kind: 'list',
+        description: "The source's Sentinels as host:port (e.g. redis-node-0.redis-headless.NAMESPACE.svc.cluster.local:26379), reachable from the operator and the pods.",
+        maxItems: 16,
+        items: str('host:port', `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|(${OCTET}\\.){3}${OCTET}):[0-9]{1,5}$`, 'must be host:port, e.g. redis-node-0.redis-headless.cache.svc.cluster.local:26379', { maxLength: 260 }),
+      },
+      masterName: str("The source's master set name (the Bitnami chart: mymaster); the new deployment keeps it.", '^[A-Za-z0-9][-A-Za-z0-9_.]*$', "must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit", { maxLength: 64 }),
+      secretName: str("A Secret in the RedisHA's namespace holding the source's passwords (the Bitnami chart's: <release>-redis or redis).", DNS_SUBDOMAIN, 'must be a Secret name (DNS subdomain)'),
+      passwordKey: str("The key of the source nodes' password in secretName; clients keep that password.", '^[-._a-zA-Z0-9]+$', "must be a Secret key: letters, digits, '-', '_' or '.'", { default: 'redis-password' }),
+      sentinelPasswordKey: str("The key of the source Sentinels' password in secretName; default: passwordKey (as the Bitnami chart).", '^[-._a-zA-Z0-9]+$', "must be a Secret key: letters, digits, '-', '_' or '.'"),
+      oldNodes: enumOf('After the switchover: the old nodes become replicas of the new master (never promoted back), or are left as Sentinel left them.', ['replicas', 'leave'], 'replicas'),
+    },
+  },
   podDisruptionBudget: {
     kind: 'object',
     description: 'PodDisruptionBudgets: Redis at most one down, Sentinels at least quorum up (Kubernetes).',

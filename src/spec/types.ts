@@ -144,6 +144,16 @@ export interface MetricsSpec {
   readonly dashboard: NamespacedExtra;
 }
 
+/** A running Sentinel deployment the operator moves into this one (`migrateFrom`). */
+export interface MigrateFromSpec {
+  readonly sentinels: readonly string[];
+  readonly masterName: string;
+  readonly secretName: string;
+  readonly passwordKey: string;
+  readonly sentinelPasswordKey: string;
+  readonly oldNodes: 'replicas' | 'leave';
+}
+
 export interface NetworkPolicySpec {
   readonly enabled: boolean;
   readonly operatorNamespace?: string;
@@ -174,6 +184,8 @@ export interface KubernetesFields {
   /** What -master and -replicas select; absent: the runtime decides (label under the operator, endpoint in plain render output). */
   readonly routing?: Routing;
   readonly externalAccess: ExternalAccessSpec;
+  /** Set while (and after) the operator takes over an outside deployment. */
+  readonly migrateFrom?: MigrateFromSpec;
 }
 
 export type Naming = 'redis-ha' | 'bitnami';

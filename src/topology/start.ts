@@ -48,6 +48,13 @@
  * waits for that master too (`sentinelWaits`, at most `SENTINEL_WAIT_SECONDS`) instead of monitoring
  * the first pod.
  *
+ * Migrating in (`migrateFrom` on Kubernetes; `sourceAnswers`): the master is outside, in the source's
+ * group, and our Sentinels join that group only once they run. So after rule 1 (our Sentinels' majority,
+ * which names the source's master once they have joined), a majority of the SOURCE's Sentinels names the
+ * master to follow (as `host port`: the source's port may differ); with no such majority the node is
+ * fenced, never a master of its own, since an empty master here would be a second master with nothing.
+ * A starting Sentinel monitors rule 1, else the source's majority, else nothing yet (it waits).
+ *
  * Addresses are opaque strings, compared as they are: a pod's host name, or `host:port` locally.
  */
 import { majorityOf } from './agreement.ts';
@@ -84,6 +91,13 @@ export interface StartView {
   readonly peers: readonly PeerView[];
   /** This node has run before: a restart, not a first start (rule 6). */
   readonly restarted: boolean;
+  /** Migrating in: what each of the source's Sentinels named as master, as `host port` (undefined: no answer). */
+  readonly sourceAnswers?: readonly (string | undefined)[];
+}
+
+/** Migrating in: the master (`host port`) a majority of the source's Sentinels name, or undefined. */
+export function sourceMajority(answers: readonly (string | undefined)[]): string | undefined {
+  return sentinelMajority({ sentinels: answers.length, sentinelAnswers: answers });
 }
 
 /** The master a majority of the configured Sentinels name, or undefined. */
@@ -135,6 +149,7 @@ function followsMe(peers: readonly PeerView[], p: PeerView, me: string | undefin
 
 /** The master a starting Sentinel monitors: rule 1, else 2, else 3, else the first node. */
 export function startMaster(v: Omit<StartView, 'me' | 'replicas' | 'restarted'>): string {
+  if (v.sourceAnswers) return sentinelMajority(v) ?? sourceMajority(v.sourceAnswers) ?? '';
   return sentinelMajority(v) ?? bestPeer(v.peers) ?? firstAnswer(v) ?? v.first;
 }
 
@@ -163,6 +178,11 @@ function nobodyHoldsData(v: Pick<StartView, 'replicas' | 'peers'>): boolean {
 export function startRole(v: StartView): StartRole {
   const named = sentinelMajority(v);
   if (named !== undefined) return following(v, named);
+  if (v.sourceAnswers) {
+    const outside = sourceMajority(v.sourceAnswers);
+    if (outside === undefined) return { kind: 'fence' };
+    return outside.split(' ')[0] === v.me ? following(v, v.me) : { kind: 'replicaof', master: outside };
+  }
   const best = bestPeer(v.peers, v.me);
   if (best !== undefined) return { kind: 'replicaof', master: best };
   const lone = firstAnswer(v);

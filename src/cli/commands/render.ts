@@ -1,3 +1,4 @@
+import { UserError } from '../../errors.ts';
 import { stringify } from 'yaml';
 import { loadSpecFile, resolveSpec } from '../../spec/index.ts';
 import { fromBitnami } from '../../kubernetes/bitnami.ts';
@@ -102,6 +103,7 @@ export async function renderCommand(argv: string[]): Promise<number> {
   if (values['as-resource']) {
     objects = renderResource(input, spec, { namespace });
   } else {
+    if (spec.migrateFrom) throw new UserError('render: migrateFrom needs the operator, which runs the migration\'s switchover and re-points the source\'s Sentinels: apply it as a RedisHA (render --as-resource), or migrate locally with \'redis-ha migrate\'');
     const rendered = renderManifests(spec, { namespace });
     objects = rendered.objects;
     warnings.push(...rendered.warnings);

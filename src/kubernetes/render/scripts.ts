@@ -127,7 +127,7 @@ sentinel_master() {
   done
   return 0
 }
-# "ADDR ROLE KEYS OFFSET MASTER" of the Redis at HOST, announced as ADDR, or nothing when it does not
+${migrationFunctions(spec)}# "ADDR ROLE KEYS OFFSET MASTER" of the Redis at HOST, announced as ADDR, or nothing when it does not
 # answer: ROLE master, slave or loading (its INFO says loading:1), MASTER the address a replica follows
 # (- for none).
 facts_of() {
@@ -261,7 +261,11 @@ start_role() {
   PEERS=$(peer_facts)
   m=$(sentinel_master)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
-${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no peer is master: every pod restarted at once; elect by data.
+${spec.migrateFrom ? `  # Migrating in: the source's Sentinels name the master; never a master of our own meanwhile.
+  m=$(source_master)
+  if [ -n "$m" ]; then if [ "\${m% *}" = "$ME_ADDR" ]; then follow "$ME_ADDR"; else echo "replicaof $m"; fi; return 0; fi
+  echo fence; return 0
+` : ''}${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no peer is master: every pod restarted at once; elect by data.
   if [ -z "$ANSWERS" ] && [ -z "$(master_peer)" ]; then echo elect; return 0; fi
 ` : ''}  m=$(best_peer)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
@@ -281,7 +285,11 @@ ${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no pee
 start_master() {
   ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
-  [ -n "$m" ] || PEERS=$(peer_facts)
+${spec.migrateFrom ? `  # Migrating in: the master the source's Sentinels name, or nothing (never one of our pods on its own).
+  [ -n "$m" ] || m=$(source_master)
+  echo "$m"
+  return 0
+` : ''}  [ -n "$m" ] || PEERS=$(peer_facts)
   [ -n "$m" ] || m=$(best_peer)
   [ -n "$m" ] || m=$(echo "$ANSWERS" | head -n 1)
   [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
@@ -312,6 +320,31 @@ sentinel_waits() {
   return 0
 }
 hash() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
+# "HOST PORT" of a role "replicaof HOST [PORT]" (our pods' port when the rule names none).
+target_of() { set -- \${1#replicaof }; echo "$1 \${2:-${REDIS_PORT}}"; }
+`;
+}
+
+/**
+ * With migrateFrom: the source's Sentinels (SOURCE_SENTINELS) and the master a majority of them name
+ * (source_master), asked with the Sentinel password (the source's, which the operator kept).
+ */
+function migrationFunctions(spec: RedisHASpec): string {
+  const from = spec.migrateFrom;
+  if (!from) return '';
+  return `SOURCE_SENTINELS="${from.sentinels.join(' ')}"
+ask_source_sentinel() { host=$1; port=$2; shift 2; REDISCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" timeout 3 $CLI --no-auth-warning -h "$host" -p "$port" "$@"; }
+# The master a majority of the ${from.sentinels.length} source Sentinels (${majorityOf(from.sentinels.length)}) name under $GROUP, as "HOST PORT", or nothing.
+source_master() {
+  answers=$(for s in $SOURCE_SENTINELS; do
+    a=$(ask_source_sentinel "\${s%:*}" "\${s##*:}" --raw SENTINEL get-master-addr-by-name "$GROUP" 2>/dev/null | head -n 2 | tr '\\n' ' ') || true
+    echo "\${a% }"
+  done)
+  echo "$answers" | while read -r h p; do
+    if [ -n "$p" ] && [ "$(echo "$answers" | grep -Fcx "$h $p")" -ge ${majorityOf(from.sentinels.length)} ]; then echo "$h $p"; break; fi
+  done
+  return 0
+}
 `;
 }
 
@@ -327,8 +360,9 @@ conf=${PATHS.run}/redis.conf
 cat ${PATHS.config}/redis.conf > "$conf"
 {
   echo "replica-announce-ip $ME_ADDR"
-  echo "masteruser ${ACL_USERS.replication}"
-  printf 'masterauth "%s"\\n' "$(secret ${SECRET_KEYS.replication} | sed 's/[\\\\"]/\\\\&/g')"
+${spec.migrateFrom ? `  # Migrating in: the source's master knows the application's user only (default, the source's password).
+  printf 'masterauth "%s"\\n' "$(secret ${passwordKey} | sed 's/[\\\\"]/\\\\&/g')"` : `  echo "masteruser ${ACL_USERS.replication}"
+  printf 'masterauth "%s"\\n' "$(secret ${SECRET_KEYS.replication} | sed 's/[\\\\"]/\\\\&/g')"`}
 ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
 `}  echo "user ${user} on #$(hash "$(secret ${passwordKey})") ${rules}"
   echo "user ${ACL_USERS.replication} on #$(hash "$(secret ${SECRET_KEYS.replication})") ${ACL_RULES.replication}"
@@ -342,7 +376,7 @@ ${user === 'default' ? '' : `  echo "${DEFAULT_USER_OFF}"
 take_role() {
   case "$1" in
     master) ask_redis localhost REPLICAOF NO ONE >/dev/null ;;
-    replicaof*) ask_redis localhost REPLICAOF "\${1#replicaof }" ${REDIS_PORT} >/dev/null ;;
+    replicaof*) ask_redis localhost REPLICAOF $(target_of "$1") >/dev/null ;;
     *) return 1 ;;
   esac
 }
@@ -412,7 +446,7 @@ case "$role" in
     echo "replicaof $ME_ADDR ${REDIS_PORT}" >> "$conf"
     fenced_failover &
     ;;
-  replicaof*) echo "replicaof \${role#replicaof } ${REDIS_PORT}" >> "$conf" ;;
+  replicaof*) echo "replicaof $(target_of "$role")" >> "$conf" ;;
 esac
 ${spec.persistence.enabled ? '' : `# Persistence is off: nothing an earlier run of this container left in the emptyDir may be loaded.
 rm -rf ${PATHS.data}/dump.rdb ${PATHS.data}/temp-*.rdb ${PATHS.data}/temp-*.aof ${PATHS.data}/appendonly.aof ${PATHS.data}/appendonlydir
@@ -438,15 +472,21 @@ while [ $i -lt ${SENTINEL_WAIT_SECONDS} ]; do
   i=$((i + 1))
 done
 ` : ''}master=$(start_master)
-cat ${PATHS.config}/sentinel.conf > "$conf"
+${spec.migrateFrom ? `while [ -z "$master" ]; do
+  echo "redis-ha: migrating in: neither our Sentinels nor the source's (\$SOURCE_SENTINELS) name a master of \$GROUP yet; asking again in 2 s" >&2
+  sleep 2
+  master=$(start_master)
+done
+` : ''}cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {
   echo "sentinel announce-ip $ME"
   printf 'requirepass "%s"\\n' "$(secret ${SECRET_KEYS.sentinelPassword} | esc)"
   printf 'sentinel sentinel-pass "%s"\\n' "$(secret ${SECRET_KEYS.sentinelPassword} | esc)"
-  echo "sentinel monitor $GROUP $master ${REDIS_PORT} ${spec.quorum}"
-  echo "sentinel auth-user $GROUP ${ACL_USERS.sentinel}"
-  printf 'sentinel auth-pass %s "%s"\\n' "$GROUP" "$(secret ${SECRET_KEYS.sentinelUser} | esc)"
+  echo "sentinel monitor $GROUP $(target_of "replicaof $master") ${spec.quorum}"
+${spec.migrateFrom ? `  # Migrating in: the source's nodes know the application's user only (default, the source's password).
+  printf 'sentinel auth-pass %s "%s"\\n' "$GROUP" "$(secret ${passwordKeyOf(spec)} | esc)"` : `  echo "sentinel auth-user $GROUP ${ACL_USERS.sentinel}"
+  printf 'sentinel auth-pass %s "%s"\\n' "$GROUP" "$(secret ${SECRET_KEYS.sentinelUser} | esc)"`}
   echo "sentinel down-after-milliseconds $GROUP ${spec.sentinel.downAfterMilliseconds}"
   echo "sentinel failover-timeout $GROUP ${spec.sentinel.failoverTimeout}"
   echo "sentinel parallel-syncs $GROUP ${spec.sentinel.parallelSyncs}"
