@@ -12,7 +12,7 @@ export const SINGULAR = 'redisha';
 export const CRD_NAME = `${PLURAL}.${API_GROUP}`;
 
 /** The condition types the operator keeps in `status.conditions`. */
-export const CONDITION_TYPES = ['Ready', 'MasterAvailable', 'SentinelsAgree', 'Degraded'] as const;
+export const CONDITION_TYPES = ['Ready', 'MasterAvailable', 'SentinelsAgree', 'Degraded', 'Migrated'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 type Schema = Record<string, unknown>;
@@ -90,6 +90,24 @@ export function statusSchema(): Schema {
         type: 'object',
         description: "The topology controller's memory (invariant 3): the master and the highest Sentinel epoch seen, so a restart does not re-guess.",
         properties: { master: address, epoch: int('Highest Sentinel config epoch seen; never decreases.') },
+      },
+      migration: {
+        type: 'object',
+        description: 'The migration from spec.migrateFrom: where it is, and what it keeps between passes (the source as first seen; no secrets).',
+        properties: {
+          phase: { type: 'string', enum: ['Running', 'Failed', 'Done'], description: 'Running, Failed (retried), or Done.' },
+          step: str('The step it is at: check, deploy, sync, switchover, sentinels, old-nodes or healthy.'),
+          message: str('Its last progress line, or why it failed.'),
+          oldNodes: { type: 'array', items: { type: 'string' }, description: "The source's nodes (host:port) as first seen." },
+          oldSentinels: { type: 'array', items: { type: 'string' }, description: "The source's Sentinels (host:port) as first seen." },
+          oldPriorities: { type: 'object', additionalProperties: { type: 'string' }, description: "Each old node's replica-priority before the migration." },
+          startedAt: { type: 'string', format: 'date-time', description: 'When the migration started.' },
+          switchingAt: int('When a switchover was last started (ms since the epoch); a killed one left writes paused.'),
+          switchedTo: str('The node of this deployment the source Sentinels name since the switchover (host:port).'),
+          finishedAt: { type: 'string', format: 'date-time', description: 'When the migration completed.' },
+          writePauseMs: int("The switchover's write pause, in ms."),
+          oldSentinelsForgotten: bool('The old Sentinels were gone and each of this deployment\'s forgot them (SENTINEL RESET): a failover needs a majority of its own Sentinels alone.'),
+        },
       },
       healthy: bool('No problems: the same verdict as redis-ha status.'),
       masterName: str('The Sentinel master-group name.'),

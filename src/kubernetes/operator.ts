@@ -17,13 +17,13 @@
  */
 import { KubeApiError, transient, type KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
-import { API_GROUP, BITNAMI_PASSWORD_KEY, COMPONENT_LABEL, namesOf, tlsSecretName } from './render/index.ts';
+import { API_GROUP, BITNAMI_PASSWORD_KEY, COMPONENT_LABEL, SECRET_KEYS, namesOf, passwordKeyOf, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import { PLURAL, VERSION } from './crd.ts';
 import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
-import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
+import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, secretValue, type Passwords, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import type { PodObject } from './pods.ts';
 import type { RedisHASpec } from '../spec/index.ts';
@@ -330,7 +330,8 @@ export class Operator {
     const naming = cr.spec?.naming === 'bitnami' ? 'bitnami' : 'redis-ha';
     const secretName = existing ?? namesOf({ name, naming }).secret;
     const secret = await this.#secret(secretName, namespace);
-    const desired = desiredObjects(cr, existing === undefined ? keptPasswords(secret, naming === 'bitnami' ? BITNAMI_PASSWORD_KEY : undefined) : undefined);
+    const kept = existing === undefined ? keptPasswords(secret, naming === 'bitnami' ? BITNAMI_PASSWORD_KEY : undefined) : undefined;
+    const desired = desiredObjects(cr, kept ?? (await this.#sourcePasswords(cr)));
     if (!desired.ok) return this.#rejectSpec(cr, desired.problem);
     this.#rejected.delete(key);
     if (existing !== undefined && !secret) {
@@ -422,10 +423,34 @@ export class Operator {
       desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
       shrinkReady: () => this.enqueue(key),
       rejected: () => this.#rejected.get(key)?.problem,
+      ...(spec.migrateFrom
+        ? { migrationPasswords: { password: secretValue(appliedSecret, passwordKeyOf(spec)) ?? '', sentinelPassword: secretValue(appliedSecret, SECRET_KEYS.sentinelPassword) ?? '' } }
+        : {}),
     });
     this.#runtimes.set(key, { key: runtimeKey, runtime, metrics });
     runtime.start(this.#o.controllers !== false);
     return current ? 'restarted its topology controller' : 'started its topology controller';
+  }
+
+  /**
+   * With spec.migrateFrom, before the deployment's own Secret exists: the source's passwords, from the
+   * Secret it names (the Secret the operator then makes keeps them: clients and the source's Sentinels
+   * go on using them). Throws, with an Event, when that Secret or key is missing.
+   */
+  async #sourcePasswords(cr: RedisHAResource): Promise<Passwords | undefined> {
+    const from = cr.spec?.migrateFrom as { secretName?: string; passwordKey?: string; sentinelPasswordKey?: string } | undefined;
+    if (!from?.secretName) return undefined;
+    const namespace = cr.metadata.namespace as string;
+    const secret = await this.#secret(from.secretName, namespace);
+    const key = from.passwordKey ?? 'redis-password';
+    const password = secretValue(secret, key);
+    const sentinelPassword = secretValue(secret, from.sentinelPasswordKey ?? key);
+    if (!password || !sentinelPassword) {
+      const what = !secret ? 'does not exist' : `has no key ${!password ? key : from.sentinelPasswordKey}`;
+      this.#events.record(cr, 'Warning', 'MissingSecret', `Secret ${namespace}/${from.secretName} (migrateFrom.secretName) ${what}; it must hold the source's passwords`);
+      throw new KubeApiError(409, 'MissingSecret', `Secret ${namespace}/${from.secretName} named by migrateFrom.secretName ${what}`);
+    }
+    return { password, sentinelPassword };
   }
 
   /** A Secret read by name (the operator may not list Secrets); undefined when there is none. */

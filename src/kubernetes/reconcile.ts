@@ -13,7 +13,7 @@ import type { Topology } from '../topology/observe.ts';
 import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
-import { addressKey, parseAddress } from '../redis/address.ts';
+import { type Address, addressKey, parseAddress } from '../redis/address.ts';
 
 export interface ObjectMeta {
   name: string;
@@ -57,6 +57,8 @@ export interface RedisHAStatus {
   /** The answer to the last switchover request (switchover-request.ts). */
   switchover?: SwitchoverAnswer;
   memory?: { master?: string; epoch: number };
+  /** The migration from spec.migrateFrom (kubernetes/migration.ts): its step, and its record. */
+  migration?: MigrationStatus;
   healthy?: boolean;
   masterName?: string;
   quorum?: number;
@@ -64,6 +66,23 @@ export interface RedisHAStatus {
   sentinels?: ObservedSentinel[];
   problems?: string[];
   conditions?: Condition[];
+}
+
+/** Where the migration from spec.migrateFrom is, and its record (topology/migration.ts `MigrationRecord`, flattened). */
+export interface MigrationStatus {
+  phase: 'Running' | 'Failed' | 'Done';
+  step: string;
+  message: string;
+  oldNodes?: string[];
+  oldSentinels?: string[];
+  oldPriorities?: Record<string, string>;
+  startedAt?: string;
+  switchingAt?: number;
+  switchedTo?: string;
+  finishedAt?: string;
+  writePauseMs?: number;
+  /** The old Sentinels were gone and ours forgot them (a failover needs a majority of ours alone). */
+  oldSentinelsForgotten?: boolean;
 }
 
 /** A Redis node in status: what `status` shows, less the figures and offsets that change with every write. */
@@ -314,11 +333,18 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
 }
 
 /** Memory read back from `status.memory`; epoch 0 and no master when there is none. */
-export function memoryFromStatus(status: RedisHAStatus | undefined): Memory {
+/**
+ * The controller's memory as the status keeps it. `migratingFrom` (the first source Sentinel, while
+ * spec.migrateFrom is set and the source's Sentinels have not switched to a node of ours): the planner's
+ * rule 2.5 then leaves our nodes to the source's group (its first pass replaces the address with the
+ * master that group names).
+ */
+export function memoryFromStatus(status: RedisHAStatus | undefined, migratingFrom?: Address): Memory {
   const m = status?.memory;
-  if (!m) return { epoch: 0 };
+  const migrating = migratingFrom && !status?.migration?.switchedTo ? { migrateFrom: migratingFrom } : {};
+  if (!m) return { epoch: 0, ...migrating };
   const master = parseAddress(m.master);
-  return master ? { master, epoch: m.epoch ?? 0 } : { epoch: m.epoch ?? 0 };
+  return master ? { master, epoch: m.epoch ?? 0, ...migrating } : { epoch: m.epoch ?? 0, ...migrating };
 }
 
 function condition(type: ConditionType, ok: boolean | 'unknown', reason: string, message: string, generation: number | undefined, previous: Condition[] | undefined, now: string): Condition {
@@ -342,6 +368,8 @@ export interface StatusInput {
   readonly podProblems?: readonly { readonly reason: string; readonly message: string }[];
   /** The answer to the last switchover request, when this runtime gave one (else the previous status's stays). */
   readonly switchover?: RedisHAStatus['switchover'];
+  /** The migration's state, when spec.migrateFrom is set (else the previous status's stays). */
+  readonly migration?: MigrationStatus;
   /** ISO time, used only for conditions that change now. */
   readonly now: string;
   /**
@@ -380,6 +408,12 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
       ? condition('Degraded', true, 'InvalidSpec', i.rejected, g, prev, i.now)
       : condition('Degraded', !s.healthy, s.healthy ? 'Healthy' : masterOk ? 'ServingWithProblems' : 'Unavailable', s.healthy ? 'no problems' : first, g, prev, i.now),
   ];
+  const migration = i.migration ?? i.previous?.migration;
+  if (migration) {
+    const done = migration.phase === 'Done';
+    const reason = done ? 'Migrated' : migration.phase === 'Failed' ? 'StepFailed' : `Step${migration.step.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}`;
+    conditions.push(condition('Migrated', done, reason, migration.message, g, prev, i.now));
+  }
   return {
     observedGeneration: g,
     ...(s.master ? { master: addressKey(s.master) } : {}),
@@ -390,6 +424,7 @@ export function buildStatus(i: StatusInput): RedisHAStatus {
     ...(i.lastFailover ?? i.previous?.lastFailover ? { lastFailover: i.lastFailover ?? i.previous!.lastFailover } : {}),
     ...(i.switchover ?? i.previous?.switchover ? { switchover: i.switchover ?? i.previous!.switchover } : {}),
     memory: { ...(i.memory.master ? { master: addressKey(i.memory.master) } : {}), epoch: i.memory.epoch },
+    ...(migration ? { migration } : {}),
     healthy: s.healthy,
     masterName: s.masterName,
     quorum: s.quorum,

@@ -24,6 +24,7 @@ import { withConnection } from '../redis/connect.ts';
 import { nodeEndpointIn } from '../topology/observe.ts';
 import { pendingSwitchover, type SwitchoverAnswer, type SwitchoverRequest } from './switchover-request.ts';
 import { Coalesced } from '../coalesce.ts';
+import { KubeMigration, migratingFrom } from './migration.ts';
 
 export const STATUS_FIELD_MANAGER = 'redis-ha-operator-status';
 
@@ -56,6 +57,8 @@ export interface RuntimeOptions {
   readonly shrinkReady?: () => void;
   /** Why the operator rejects the resource's current spec, when it does (status: Ready False, InvalidSpec). */
   readonly rejected?: () => string | undefined;
+  /** With spec.migrateFrom: the application's and the Sentinels' passwords (the source's, kept in our Secret). */
+  readonly migrationPasswords?: { readonly password: string; readonly sentinelPassword: string };
 }
 
 /** The master-pod label publisher: the `-master` Service selects the pod Sentinel names, and only it. */
@@ -144,11 +147,27 @@ export class DeploymentRuntime {
   #stoppingRecheck?: NodeJS.Timeout;
   /** The controller's last reason: why a `sentinel-failover` was asked, for its Event. */
   #reason = '';
+  /** With spec.migrateFrom: the migration's steps (migration.ts), run by the leader. */
+  readonly #migration?: KubeMigration;
 
   constructor(o: RuntimeOptions) {
     this.#o = o;
     this.publisher = new LabelPublisher(o);
-    this.#memory = memoryFromStatus(o.resource()?.status);
+    this.#memory = memoryFromStatus(o.resource()?.status, migratingFrom(o.spec));
+    if (o.spec.migrateFrom && o.migrationPasswords) {
+      this.#migration = new KubeMigration({
+        spec: o.spec,
+        topology: o.topology,
+        ...o.migrationPasswords,
+        resource: o.resource,
+        events: o.events,
+        log: o.log,
+        persist: () => {
+          this.writeStatusSoon();
+          return this.#writing;
+        },
+      });
+    }
     this.#target = { name: o.spec.name, ...o.topology };
     const name = `${o.namespace}/${o.spec.name}`;
     this.#controller = new Controller(o.topology, {
@@ -265,6 +284,7 @@ export class DeploymentRuntime {
   start(runController: boolean): void {
     this.#rollEnabled = runController;
     if (runController) this.#controller.start();
+    if (runController) this.#migration?.start();
     const tick = () => {
       this.writeStatusSoon();
       if (!this.#stopped) this.#timer = setTimeout(tick, this.#o.statusIntervalMs ?? 5000);
@@ -276,6 +296,8 @@ export class DeploymentRuntime {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#stoppingRecheck);
+    // The migration's loop ends at its next check (a step under way finishes first; not awaited).
+    void this.#migration?.stop();
     await this.#controller.stop();
     await this.#writing;
     await this.publisher.idle();
@@ -424,7 +446,7 @@ export class DeploymentRuntime {
     const podProblems = this.#podProblems(cr, world?.troubles ?? [], observed.healthy);
     const lastFailover = this.#lastFailover ? { ...this.#lastFailover, epoch: this.#lastFailover.epoch || this.#memory.epoch } : undefined;
     const previous = this.#lastWritten ?? cr.status;
-    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, switchover: this.#switchover, now: new Date().toISOString(), rejected: this.#o.rejected?.() });
+    const status = buildStatus({ generation: cr.metadata.generation, observed, memory: this.#memory, previous, lastFailover, podProblems, switchover: this.#switchover, migration: this.#migration?.status(), now: new Date().toISOString(), rejected: this.#o.rejected?.() });
     if (sameStatus(status, cr.status) || (this.#lastWritten && sameStatus(status, this.#lastWritten) && sameStatus(this.#lastWritten, cr.status))) return;
     await writeStatus(this.#o.client, cr, status);
     const changed = Object.keys(status).filter((k) => JSON.stringify((status as Record<string, unknown>)[k]) !== JSON.stringify((cr.status as Record<string, unknown> | undefined)?.[k]));

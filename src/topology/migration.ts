@@ -14,10 +14,11 @@ import { errorText } from '../redis/probe.ts';
 import { parseReplication } from '../redis/parse.ts';
 import { type Address, addressKey, parseAddress, sameAddress } from '../redis/address.ts';
 import {
-  checkSource, failedCheck, jointTopology, observeSource, repointSentinel, settle, sourceNodeEndpoint, syncStates,
+  checkSource, failedCheck, forgetGone, jointTopology, observeSource, repointSentinel, settle, sourceNodeEndpoint, sourceSentinelEndpoint, syncStates,
   type Check, type Source, type SourceObservation,
 } from './migrate.ts';
-import type { Topology } from './observe.ts';
+import { observe, sentinelEndpointIn, type Topology } from './observe.ts';
+import { agreedMaster } from './observation.ts';
 import { switchover, SwitchoverError, type SwitchoverResult } from './switchover.ts';
 
 export type MigrationStep = 'check' | 'deploy' | 'sync' | 'switchover' | 'sentinels' | 'old-nodes' | 'healthy';
@@ -79,7 +80,8 @@ export interface MigrationRuntime {
   /** The Redis version the new deployment runs (a replica cannot load a newer master's data). */
   localVersion(): string;
   loadRecord(): MigrationRecord | undefined;
-  saveRecord(r: MigrationRecord): void;
+  /** Keeps the record; a runtime that returns a promise has kept it once it resolves. */
+  saveRecord(r: MigrationRecord): void | Promise<void>;
   /**
    * Starts (or reuses) the new deployment, its nodes following `obs.master` and its Sentinels joining
    * the source's group. `first`, when given, is the record of a migration that starts now: saved
@@ -255,13 +257,13 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   if (!switchedTo && target && !(obs.master && sameAddress(obs.master, target))) {
     const t = joint(rt, own, rec, obs);
     rec.switchingAt = Date.now();
-    rt.saveRecord(rec);
+    await rt.saveRecord(rec);
     try {
       result = await switchover(t, { to: target, timeoutMs: SWITCHOVER_TIMEOUT_MS, pauseMs: SWITCHOVER_PAUSE_MS, log: (line) => rt.say('switchover', line) });
     } catch (err) {
       // It ended cleanly (writes unpaused): nothing for the next run to wait out.
       rec.switchingAt = undefined;
-      rt.saveRecord(rec);
+      await rt.saveRecord(rec);
       if (err instanceof SwitchoverError) fail('switchover', `switchover: ${err.message}; run again to retry`);
       throw err;
     }
@@ -273,7 +275,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   const nm = own.nodes.find((n) => sameAddress(n, obs.master)) ?? target;
   if (!nm) return fail('switchover', `the source Sentinels name ${obs.master ? addressKey(obs.master) : 'no master'}, not a node of the new deployment; run again`);
   rec.switchedTo = addressKey(nm);
-  rt.saveRecord(rec);
+  await rt.saveRecord(rec);
 
   // 5. The source's Sentinels, one at a time, verified.
   const t = joint(rt, own, rec, obs);
@@ -310,7 +312,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   for (const n of own.nodes) await withConnection({ ...own.auth, host: n.host, port: n.port }, (c) => c.call('CONFIG', 'SET', 'replica-priority', own.replicaPriority)).catch(() => undefined);
   const healthy = await rt.standAlone(nm, (line) => rt.say('healthy', line)).catch((err: unknown) => fail('healthy', errorText(err)));
   rec.finishedAt ??= new Date().toISOString();
-  rt.saveRecord(rec);
+  await rt.saveRecord(rec);
   finish('healthy', 'done', healthy);
   return { master: nm, ...(result ? { switchover: result } : {}), steps, oldNodes, oldSentinels };
 }
@@ -366,4 +368,29 @@ async function oldNodesFollow(own: OwnDeployment, oldNodes: readonly Member[], m
     }
     log(`${addressKey(n)} is a replica of ${master.id} (replica-priority 0)`);
   }
+}
+
+/**
+ * After a migration, once the old Sentinels are gone: makes each of ours forget them (`forgetGone`:
+ * `SENTINEL RESET`, one at a time, verified), so the group counts ours alone when it needs a majority
+ * to fail over. A Sentinel never forgets one it has seen: with 3 old ones of 6 gone, no failover could
+ * reach the majority of 6 it needs. Refuses (changing nothing) while any old Sentinel may still run: one
+ * that answers, or one that does not answer for another reason than being gone (refused, or its name
+ * no longer resolves), since a partitioned one is still a member. Returns why not, or the master and the
+ * Sentinels forgotten; throws when a reset Sentinel does not come back as expected.
+ */
+export async function forgetOldSentinels(t: Topology, source: Source, oldSentinels: readonly Address[], log: (line: string) => void): Promise<{ master: Address; forgotten: Address[] } | string> {
+  const own = (a: Address) => t.sentinels.some((m) => sameAddress(m, a));
+  const old = [...new Map([...oldSentinels, ...source.sentinels].filter((a) => !own(a)).map((a) => [addressKey(a), a])).values()];
+  for (const s of old) {
+    const gone = await withConnection(sourceSentinelEndpoint(source, s), (c) => c.call('PING'), 1000).then(() => false, (err: unknown) => /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(errorText(err)));
+    if (!gone) return `the old Sentinel ${addressKey(s)} still runs; stop it first (safe once no application asks it)`;
+  }
+  const master = agreedMaster(await observe(t));
+  if (!master || !t.nodes.some((n) => sameAddress(n, master))) return 'the Sentinels do not agree on one of our nodes as master';
+  for (const s of t.sentinels) {
+    await forgetGone(sentinelEndpointIn(t, s), t.masterName, { master, otherSentinels: t.sentinels.length - 1, replicas: t.nodes.length - 1 }, 30_000);
+    log(`${s.id} (${addressKey(s)}) forgot the old members: it names ${addressKey(master)} and sees ${t.sentinels.length - 1} other Sentinels`);
+  }
+  return { master, forgotten: old };
 }

@@ -2,20 +2,18 @@ import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../../errors.ts';
 import { resolveSpec } from '../../spec/index.ts';
+import { MIGRATED_ACL_RULES } from '../../spec/acl.ts';
 import type { RedisHASpec } from '../../spec/types.ts';
 import { findBinaries, redisServerVersion } from '../../local/binaries.ts';
 import { loadDeployment, saveDeployment, type LocalDeployment } from '../../local/deployment.ts';
 import { readJson, writeJson } from '../../local/fsutil.ts';
 import { filesOf, stateDirFor } from '../../local/layout.ts';
 import { downLocal, prepareUp, runState, spawnDetachedSupervisor, topologyOf, waitHealthy } from '../../local/lifecycle.ts';
-import { observe, sentinelEndpointIn } from '../../topology/observe.ts';
-import { agreedMaster } from '../../topology/observation.ts';
-import { withConnection } from '../../redis/connect.ts';
 import { errorText } from '../../redis/probe.ts';
 import { type Address, addressKey, parseAddress, sameAddress } from '../../redis/address.ts';
 import { failedCheck, forgetGone, observeSource, sourceSentinelEndpoint, type Check, type Source, type SourceObservation } from '../../topology/migrate.ts';
 import {
-  lookAtSource, migrate, MigrationFailed, progressLine, type MigrationRecord, type MigrationResult, type MigrationRuntime,
+  forgetOldSentinels, lookAtSource, migrate, MigrationFailed, progressLine, type MigrationRecord, type MigrationResult, type MigrationRuntime,
 } from '../../topology/migration.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, NAME_OPTIONS, nameOf, parse, portBaseOf } from '../options.ts';
@@ -74,8 +72,6 @@ const OPTIONS = {
   'redis-sentinel': { type: 'string' },
 } as const;
 
-/** The application user keeps every right the source's default user had: the old Sentinels and replicas log in as it. */
-const MIGRATED_ACL_RULES = '~* &* +@all';
 
 function sentinelList(raw: string | undefined): Address[] {
   if (!raw) throw new UsageError("migrate: --from-sentinels is required (the source's Sentinels, host:port,...); see 'redis-ha migrate --help'");
@@ -301,27 +297,12 @@ async function abort(name: string, source: Source, d: LocalDeployment | undefine
 async function finishMigration(name: string, source: Source, d: LocalDeployment | undefined, record: MigrationRecord | undefined, json: boolean, say: (line: string) => void): Promise<number> {
   if (!d || !record) throw new UserError(`migrate --finish: there is no migration named '${name}'`);
   if (!record.finishedAt) throw new UserError(`migrate --finish: the migration into '${name}' has not completed; run it first (without --finish)`);
-  const own = (a: Address) => d.sentinels.some((m) => sameAddress(m, a));
-  const old = [...new Map([...record.oldSentinels.map((k) => parseAddress(k) as Address), ...source.sentinels].filter((a) => !own(a)).map((a) => [addressKey(a), a])).values()];
-  for (const s of old) {
-    const running = await withConnection(sourceSentinelEndpoint(source, s), (c) => c.call('PING'), 1000).then(() => true, (err: unknown) => !/ECONNREFUSED/.test(errorText(err)));
-    if (running) throw new UserError(`migrate --finish: the old Sentinel ${addressKey(s)} still runs; stop it first (safe once no application asks it)`);
-  }
-  const t = topologyOf(d);
-  const master = agreedMaster(await observe(t));
-  if (!master || !d.nodes.some((n) => sameAddress(n, master))) {
-    throw new UserError(`migrate --finish: the Sentinels of '${name}' do not agree on one of its nodes as master; see 'redis-ha status --name ${name}'`);
-  }
-  for (const s of d.sentinels) {
-    try {
-      await forgetGone(sentinelEndpointIn(t, s), d.masterName, { master, otherSentinels: d.sentinels.length - 1, replicas: d.nodes.length - 1 }, 30_000);
-      say(`${s.id} (${addressKey(s)}) forgot the old members: it names ${addressKey(master)} and sees ${d.sentinels.length - 1} other Sentinels`);
-    } catch (err) {
-      throw new UserError(`migrate --finish: ${errorText(err)}; run --finish again`);
-    }
-  }
-  const line = `finished: the Sentinels of '${name}' count only each other (${d.sentinels.length}); the old ones (${old.map(addressKey).join(', ')}) are forgotten`;
-  console.log(json ? JSON.stringify({ ok: true, finished: true, master, forgotten: old.map(addressKey) }) : line);
+  const done = await forgetOldSentinels(topologyOf(d), source, record.oldSentinels.map((k) => parseAddress(k) as Address), say).catch((err: unknown) => {
+    throw new UserError(`migrate --finish: ${errorText(err)}; run --finish again`);
+  });
+  if (typeof done === 'string') throw new UserError(`migrate --finish: ${done}${done.startsWith('the Sentinels') ? `; see 'redis-ha status --name ${name}'` : ''}`);
+  const line = `finished: the Sentinels of '${name}' count only each other (${d.sentinels.length}); the old ones (${done.forgotten.map(addressKey).join(', ')}) are forgotten`;
+  console.log(json ? JSON.stringify({ ok: true, finished: true, master: done.master, forgotten: done.forgotten.map(addressKey) }) : line);
   return 0;
 }
 
