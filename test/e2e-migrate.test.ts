@@ -191,6 +191,30 @@ for (const { ns: NS, what, kills } of SCENARIOS) describe(`the operator takes ov
     await dropNamespace(NS);
   });
 
+  if (kills.length === 0) {
+    test('a check that fails changes nothing: no pod starts, the source\'s group is as it was, the step and its line in status', async () => {
+      const wrong = JSON.parse(resourceOf(NS)) as { spec: { migrateFrom: { masterName: string } } };
+      wrong.spec.migrateFrom.masterName = 'nosuch';
+      await kubectl(['apply', '-f', '-'], JSON.stringify(wrong));
+      const failed = await eventually('status.migration Failed at check', 120_000, async () => {
+        const m = await migration(NS).catch(() => undefined);
+        return m?.phase === 'Failed' ? m : undefined;
+      });
+      assert.equal(failed.step, 'check');
+      assert.equal(failed.message, "check 'sentinels' failed: no source Sentinel monitors a master named 'nosuch' (asked " +
+        [0, 1, 2].map((i) => `redis-node-${i}.${domainOf(NS)}:26379`).join(', ') + '); nothing was changed');
+      const ours = JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/instance=${NAME}`, '-o', 'json'])) as { items: unknown[] };
+      assert.equal(ours.items.length, 0, 'no pod of the RedisHA started');
+      for (const i of [0, 1, 2]) {
+        const e = { host: pods.of(`redis-node-${i}`), port: 26379, password: PASSWORD };
+        assert.equal(((await ask(e, 'SENTINEL', 'SENTINELS', 'mymaster')) as unknown[]).length, 2, `redis-node-${i}'s Sentinel knows only the other 2`);
+        assert.equal(((await ask(e, 'SENTINEL', 'REPLICAS', 'mymaster')) as unknown[]).length, 2, `redis-node-${i}'s Sentinel knows only the 2 source replicas`);
+      }
+      await kubectl(['-n', NS, 'delete', 'redisha', NAME, '--wait=true', '--timeout=120s']);
+      await kubectl(['-n', NS, 'delete', 'secret', `${NAME}-auth`, '--ignore-not-found', '--wait=true']);
+    });
+  }
+
   test('the RedisHA becomes the master, every Sentinel names it, nothing acknowledged is lost', async (t) => {
     const w = writer!;
     const appliedAt = performance.now();

@@ -35,6 +35,8 @@ export interface KubeMigrationOptions {
   readonly log: (line: string) => void;
   /** Writes the status now (the record must be kept before the step that needs it goes on). */
   readonly persist: () => Promise<void>;
+  /** The checks have passed and the record is kept: the pods may start (the reconcile held them at 0). */
+  readonly checked: () => void;
 }
 
 /** The first source Sentinel: what the controller's memory starts with while migrating (plan rule 2.5). */
@@ -189,9 +191,13 @@ export class KubeMigration implements MigrationRuntime {
     await this.#o.persist();
   }
 
-  /** The pods are the reconcile's: this waits until every node answers and follows the source master. */
+  /**
+   * The pods are the reconcile's, held at 0 until the checks have passed (`heldForMigration`): this keeps
+   * the record, lets the reconcile start them, and waits until every node and Sentinel answers.
+   */
   async deploy(obs: SourceObservation, first: MigrationRecord | undefined, log: (line: string) => void): Promise<string> {
     if (first) await this.saveRecord(first);
+    this.#o.checked();
     const t = this.#o.topology;
     const from = obs.master as Address;
     const deadline = Date.now() + 300_000;

@@ -23,7 +23,7 @@ import { PLURAL, VERSION } from './crd.ts';
 import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
-import { desiredObjects, invalidSpecStatus, keptPasswords, sameStatus, secretValue, type Passwords, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
+import { desiredObjects, heldForMigration, invalidSpecStatus, keptPasswords, sameStatus, secretValue, type Passwords, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import type { PodObject } from './pods.ts';
 import type { RedisHASpec } from '../spec/index.ts';
@@ -272,8 +272,9 @@ export class Operator {
     const { objects, tls } = await this.#certificate(cr, key, wanted.desired);
     // 3. A scale-down of the Redis pods waits until the master is one that stays.
     const scaled = await this.#holdScaleDown(cr, key, objects, wanted.desired.spec);
-    // 4. Apply and prune.
-    const changed = await this.#applyAll(cr, key, scaled.objects);
+    // 4. Apply and prune (with spec.migrateFrom, no pods until the migration's checks have passed).
+    const checked = cr.status?.migration?.startedAt !== undefined || this.#runtimes.get(key)?.runtime.migrationChecked() === true;
+    const changed = await this.#applyAll(cr, key, heldForMigration(scaled.objects, scaled.spec, checked));
     // 5. The runtime.
     const runtime = await this.#ensureRuntime(cr, key, scaled.spec, wanted.appliedSecret, tls);
     if (runtime) changed.push(runtime);
@@ -422,6 +423,7 @@ export class Operator {
       controllerResyncMs: this.#o.controllerResyncMs,
       desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
       shrinkReady: () => this.enqueue(key),
+      migrationChecked: () => this.enqueue(key),
       rejected: () => this.#rejected.get(key)?.problem,
       ...(spec.migrateFrom
         ? { migrationPasswords: { password: secretValue(appliedSecret, passwordKeyOf(spec)) ?? '', sentinelPassword: secretValue(appliedSecret, SECRET_KEYS.sentinelPassword) ?? '' } }

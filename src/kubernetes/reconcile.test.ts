@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { serverOf } from '../redis/parse.ts';
 import { describe, it } from 'node:test';
-import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, runningServers, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import { TLS_HASH_ANNOTATION, buildStatus, desiredObjects, heldForMigration, invalidSpecStatus, keptPasswords, memoryFromStatus, roleLabelChanges, runningServers, sameStatus, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { makeCertificate, secretData } from '../../test/certs.ts';
 import { redisHACRD, specSchema } from './crd.ts';
 import { CLUSTER_RULES, operatorManifests } from './manifests.ts';
@@ -316,5 +316,21 @@ describe('CRD and install manifests', () => {
     }
     const dep = operatorManifests().find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { securityContext: { readOnlyRootFilesystem: boolean; runAsNonRoot: boolean } }[] } } } };
     assert.equal(dep.spec.template.spec.containers[0]!.securityContext.readOnlyRootFilesystem, true);
+  });
+});
+
+describe('heldForMigration', () => {
+  const plain = resolveSpec({ name: 'cache' });
+  const migrating = resolveSpec({ name: 'cache', migrateFrom: { sentinels: ['redis-node-0.redis-headless.apps.svc.cluster.local:26379'], masterName: 'mymaster', secretName: 'redis' } });
+  const replicasOf = (objects: ReturnType<typeof renderManifests>['objects']) =>
+    Object.fromEntries(objects.filter((o) => o.kind === 'StatefulSet').map((o) => [o.metadata.name, (o.spec as { replicas: number }).replicas]));
+  it('holds both StatefulSets at 0 pods until the migration\'s checks have passed, then lets them be', () => {
+    const objects = renderManifests(migrating, { namespace: 'apps', routing: 'label' }).objects;
+    assert.deepEqual(replicasOf(heldForMigration(objects, migrating, false)), { 'cache-redis': 0, 'cache-sentinel': 0 });
+    assert.deepEqual(replicasOf(heldForMigration(objects, migrating, true)), { 'cache-redis': 3, 'cache-sentinel': 3 });
+  });
+  it('changes nothing without migrateFrom', () => {
+    const objects = renderManifests(plain, { namespace: 'apps', routing: 'label' }).objects;
+    assert.deepEqual(heldForMigration(objects, plain, false), objects);
   });
 });

@@ -334,6 +334,17 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
 
 /** Memory read back from `status.memory`; epoch 0 and no master when there is none. */
 /**
+ * With spec.migrateFrom, until the migration's checks have passed (`checked`: its record exists): both
+ * StatefulSets at 0 pods. A check that fails must change nothing, and our pods would: each Redis pod
+ * becomes a replica of the source's master and each Sentinel joins the source's group as it starts.
+ */
+export function heldForMigration(objects: K8sObject[], spec: RedisHASpec, checked: boolean): K8sObject[] {
+  if (!spec.migrateFrom || checked) return objects;
+  const names = namesOf(spec);
+  return objects.map((o) => (o.kind === 'StatefulSet' && (o.metadata.name === names.redis || o.metadata.name === names.sentinel) ? { ...o, spec: { ...(o.spec as object), replicas: 0 } } : o));
+}
+
+/**
  * The controller's memory as the status keeps it. `migratingFrom` (the first source Sentinel, while
  * spec.migrateFrom is set and the source's Sentinels have not switched to a node of ours): the planner's
  * rule 2.5 then leaves our nodes to the source's group (its first pass replaces the address with the

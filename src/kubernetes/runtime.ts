@@ -57,6 +57,8 @@ export interface RuntimeOptions {
   readonly shrinkReady?: () => void;
   /** Why the operator rejects the resource's current spec, when it does (status: Ready False, InvalidSpec). */
   readonly rejected?: () => string | undefined;
+  /** With spec.migrateFrom: told once the migration's checks have passed (its pods may start: `heldForMigration`). */
+  readonly migrationChecked?: () => void;
   /** With spec.migrateFrom: the application's and the Sentinels' passwords (the source's, kept in our Secret). */
   readonly migrationPasswords?: { readonly password: string; readonly sentinelPassword: string };
 }
@@ -162,6 +164,7 @@ export class DeploymentRuntime {
         resource: o.resource,
         events: o.events,
         log: o.log,
+        checked: () => o.migrationChecked?.(),
         persist: () => {
           this.writeStatusSoon();
           return this.#writing;
@@ -266,6 +269,11 @@ export class DeploymentRuntime {
       if (facts.size) this.#o.log(`${this.#o.namespace}/${this.#o.spec.name}: not running: ${[...facts.values()].join('; ')}`);
       this.#controller.trigger();
     });
+  }
+
+  /** With spec.migrateFrom: whether the migration's checks have passed (its record exists). */
+  migrationChecked(): boolean {
+    return this.#migration?.status()?.startedAt !== undefined;
   }
 
   /**
