@@ -59,7 +59,8 @@ describe('a change of flavour on the test bed: Redis 7.0.15 to Valkey 9.1.2, and
   after(() => close());
 
   test('Redis 7.0.15 → Valkey 9.1.2: every pod on Valkey, one switchover, nothing acknowledged lost', async (t) => {
-    const before = await servers();
+    // Every pod must answer (one restarting under the load of the other tests refuses a moment).
+    const before = await eventually('every pod to answer INFO server', 60_000, () => servers().catch(() => undefined));
     assert.ok(before.every((s) => s.endsWith(`: redis ${REDIS_IMAGE.tag}`)), before.join('; '));
     const epochBefore = await epoch();
     const started = Date.now();

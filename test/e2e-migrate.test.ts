@@ -279,6 +279,22 @@ for (const { ns: NS, what, kills } of SCENARIOS) describe(`the operator takes ov
       }
       const reasons = new Set((await operatorEvents(NS, NAME)).map((e) => e.reason));
       assert.ok(reasons.has('OldSentinelsForgotten'), `Events: ${[...reasons].join(', ')}`);
+      // After the switchover the pods start by the normal rules (the ConfigMap says done): every Sentinel
+      // deleted at once comes back monitoring the master, though the source it migrated from is gone.
+      const state = JSON.parse(await kubectl(['-n', NS, 'get', 'configmap', `${NAME}-migration`, '-o', 'json'])) as { data: { state: string } };
+      assert.equal(state.data.state, 'done');
+      const master = (await migration(NS))!.switchedTo!.split('.')[0]!;
+      await kubectl(['-n', NS, 'delete', 'pod', 'cache-sentinel-0', 'cache-sentinel-1', 'cache-sentinel-2', '--wait=false']);
+      await eventually('every Sentinel back, naming the master and seeing the other two', 180_000, async () => {
+        await pods.refresh();
+        const views = await Promise.all([0, 1, 2].map(async (i) => {
+          const e = { host: pods.of(`cache-sentinel-${i}`), port: 26379, password: PASSWORD };
+          const named = await ask(e, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'mymaster').catch(() => undefined) as string[] | undefined;
+          const others = await ask(e, 'SENTINEL', 'SENTINELS', 'mymaster').catch(() => undefined) as unknown[] | undefined;
+          return named && String(named[0]).split('.')[0] === master && others?.length === 2;
+        }));
+        return views.every(Boolean) ? true : undefined;
+      }).catch(async (err: Error) => assert.fail(`${err.message}: ${await podsReport(NS)}`));
     });
   }
 });

@@ -35,8 +35,8 @@ export interface KubeMigrationOptions {
   readonly log: (line: string) => void;
   /** Writes the status now (the record must be kept before the step that needs it goes on). */
   readonly persist: () => Promise<void>;
-  /** The checks have passed and the record is kept: the pods may start (the reconcile held them at 0). */
-  readonly checked: () => void;
+  /** The record was kept (the checks passed, or the switchover happened): the reconcile looks again (pods held at 0, the migration ConfigMap's state). */
+  readonly recorded: () => void;
 }
 
 /** The first source Sentinel: what the controller's memory starts with while migrating (plan rule 2.5). */
@@ -157,6 +157,10 @@ export class KubeMigration implements MigrationRuntime {
     return true;
   }
 
+  stopped(): boolean {
+    return this.#stopped;
+  }
+
   localVersion(): string {
     return this.#o.spec.image.tag;
   }
@@ -189,6 +193,7 @@ export class KubeMigration implements MigrationRuntime {
       ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
     };
     await this.#o.persist();
+    this.#o.recorded();
   }
 
   /**
@@ -197,7 +202,7 @@ export class KubeMigration implements MigrationRuntime {
    */
   async deploy(obs: SourceObservation, first: MigrationRecord | undefined, log: (line: string) => void): Promise<string> {
     if (first) await this.saveRecord(first);
-    this.#o.checked();
+    this.#o.recorded();
     const t = this.#o.topology;
     const from = obs.master as Address;
     const deadline = Date.now() + 300_000;

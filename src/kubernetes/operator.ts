@@ -273,7 +273,7 @@ export class Operator {
     // 3. A scale-down of the Redis pods waits until the master is one that stays.
     const scaled = await this.#holdScaleDown(cr, key, objects, wanted.desired.spec);
     // 4. Apply and prune (with spec.migrateFrom, no pods until the migration's checks have passed).
-    const checked = cr.status?.migration?.startedAt !== undefined || this.#runtimes.get(key)?.runtime.migrationChecked() === true;
+    const checked = this.#withMigration(cr, key).status?.migration?.startedAt !== undefined;
     const changed = await this.#applyAll(cr, key, heldForMigration(scaled.objects, scaled.spec, checked));
     // 5. The runtime.
     const runtime = await this.#ensureRuntime(cr, key, scaled.spec, wanted.appliedSecret, tls);
@@ -332,8 +332,11 @@ export class Operator {
     const secretName = existing ?? namesOf({ name, naming }).secret;
     const secret = await this.#secret(secretName, namespace);
     const kept = existing === undefined ? keptPasswords(secret, naming === 'bitnami' ? BITNAMI_PASSWORD_KEY : undefined) : undefined;
-    const desired = desiredObjects(cr, kept ?? (await this.#sourcePasswords(cr)));
+    const desired = desiredObjects(this.#withMigration(cr, key), kept ?? (await this.#sourcePasswords(cr)));
     if (!desired.ok) return this.#rejectSpec(cr, desired.problem);
+    if (desired.spec.migrateFrom && !cr.status?.migration && cr.status?.masterPod) {
+      return this.#rejectSpec(cr, `migrateFrom: ${namespace}/${name} already runs as a deployment of its own (master ${cr.status.masterPod}); a migration starts a new RedisHA: apply one under another name, and remove migrateFrom here`);
+    }
     this.#rejected.delete(key);
     if (existing !== undefined && !secret) {
       this.#events.record(cr, 'Warning', 'MissingSecret', `Secret ${namespace}/${existing} (auth.existingSecret) does not exist; create it with the keys the README lists`);
@@ -423,7 +426,7 @@ export class Operator {
       controllerResyncMs: this.#o.controllerResyncMs,
       desiredPods: () => this.#desiredPods.get(key) ?? spec.replicas + 1,
       shrinkReady: () => this.enqueue(key),
-      migrationChecked: () => this.enqueue(key),
+      migrationRecorded: () => this.enqueue(key),
       rejected: () => this.#rejected.get(key)?.problem,
       ...(spec.migrateFrom
         ? { migrationPasswords: { password: secretValue(appliedSecret, passwordKeyOf(spec)) ?? '', sentinelPassword: secretValue(appliedSecret, SECRET_KEYS.sentinelPassword) ?? '' } }
@@ -453,6 +456,12 @@ export class Operator {
       throw new KubeApiError(409, 'MissingSecret', `Secret ${namespace}/${from.secretName} named by migrateFrom.secretName ${what}`);
     }
     return { password, sentinelPassword };
+  }
+
+  /** The resource with its migration's state as the runtime has it now (the informer's copy of the status may lag behind the write). */
+  #withMigration(cr: RedisHAResource, key: string): RedisHAResource {
+    const migration = this.#runtimes.get(key)?.runtime.migrationStatus();
+    return migration ? { ...cr, status: { ...cr.status, migration } } : cr;
   }
 
   /** A Secret read by name (the operator may not list Secrets); undefined when there is none. */

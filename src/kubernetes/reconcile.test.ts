@@ -329,6 +329,20 @@ describe('heldForMigration', () => {
     assert.deepEqual(replicasOf(heldForMigration(objects, migrating, false)), { 'cache-redis': 0, 'cache-sentinel': 0 });
     assert.deepEqual(replicasOf(heldForMigration(objects, migrating, true)), { 'cache-redis': 3, 'cache-sentinel': 3 });
   });
+  it('the migration ConfigMap says migrating until the switchover is recorded in status, then done', () => {
+    const cr = (status?: RedisHAStatus): RedisHAResource => ({
+      apiVersion: 'redis-ha.io/v1alpha1', kind: 'RedisHA', metadata: { name: 'cache', namespace: 'apps', uid: 'u' },
+      spec: { migrateFrom: { sentinels: ['redis-node-0.redis-headless.apps.svc.cluster.local:26379'], masterName: 'mymaster', secretName: 'redis' } },
+      ...(status ? { status } : {}),
+    });
+    const state = (r: RedisHAResource) => {
+      const d = desiredObjects(r, { password: 'p'.repeat(20), sentinelPassword: 's'.repeat(20) });
+      assert.ok(d.ok);
+      return (d.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cache-migration')?.data as { state: string }).state;
+    };
+    assert.equal(state(cr()), 'migrating');
+    assert.equal(state(cr({ migration: { phase: 'Running', step: 'sentinels', message: '', switchedTo: 'cache-redis-0.cache-headless.apps.svc:6379' } })), 'done');
+  });
   it('changes nothing without migrateFrom', () => {
     const objects = renderManifests(plain, { namespace: 'apps', routing: 'label' }).objects;
     assert.deepEqual(heldForMigration(objects, plain, false), objects);

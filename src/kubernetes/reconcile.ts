@@ -10,7 +10,7 @@ import { UserError } from '../errors.ts';
 import type { TopologyStatus } from '../observe/status.ts';
 import type { Memory } from '../topology/observation.ts';
 import type { Topology } from '../topology/observe.ts';
-import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
+import { ACL_USERS, API_VERSION, KIND, MASTER_POD_LABEL, REDIS_PORT, ROLE_MASTER, ROLE_REPLICA, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, announcedHost, migrationConfigMap, namesOf, podHost, renderManifests, tlsDnsNames, tlsSecretName } from './render/index.ts';
 import type { K8sObject } from './render/index.ts';
 import type { ConditionType } from './crd.ts';
 import { type Address, addressKey, parseAddress } from '../redis/address.ts';
@@ -180,7 +180,10 @@ export function desiredObjects(cr: RedisHAResource, kept: Passwords | undefined,
     throw err;
   }
   const owner = ownerReferenceOf(cr);
+  // Once the source's Sentinels name one of ours, the pods start by the normal rules again.
+  const migrated = spec.migrateFrom !== undefined && cr.status?.migration?.switchedTo !== undefined;
   const objects = rendered.objects.map((o) => {
+    if (migrated && o.kind === 'ConfigMap' && o.metadata.name === namesOf(spec).migration) return { ...migrationConfigMap(spec, namespace, 'done'), metadata: { ...o.metadata, ownerReferences: [owner] } };
     const copy = structuredClone(o);
     if ((copy.metadata.namespace ?? namespace) === namespace) (copy.metadata as ObjectMeta).ownerReferences = [owner];
     // The operator rolls the Redis pods itself (replicas first, the master last through a switchover:

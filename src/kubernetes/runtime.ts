@@ -18,7 +18,7 @@ import { planRoll, type RollInput, type RollPod, type RollStep } from './roll.ts
 import { goneNodes, groupTroubles, neverReady, podTrouble, troubleSentence, type PodObject, type PodTrouble } from './pods.ts';
 import { switchover } from '../topology/switchover.ts';
 import { COMPONENT_LABEL } from './render/index.ts';
-import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
+import { buildStatus, memoryFromStatus, roleLabelChanges, sameStatus, type MigrationStatus, type PodLabels, type RedisHAResource, type RedisHAStatus } from './reconcile.ts';
 import { addressKey, type Address } from '../redis/address.ts';
 import { withConnection } from '../redis/connect.ts';
 import { nodeEndpointIn } from '../topology/observe.ts';
@@ -57,8 +57,8 @@ export interface RuntimeOptions {
   readonly shrinkReady?: () => void;
   /** Why the operator rejects the resource's current spec, when it does (status: Ready False, InvalidSpec). */
   readonly rejected?: () => string | undefined;
-  /** With spec.migrateFrom: told once the migration's checks have passed (its pods may start: `heldForMigration`). */
-  readonly migrationChecked?: () => void;
+  /** With spec.migrateFrom: told each time the migration's record is kept (its pods may start, the switchover happened). */
+  readonly migrationRecorded?: () => void;
   /** With spec.migrateFrom: the application's and the Sentinels' passwords (the source's, kept in our Secret). */
   readonly migrationPasswords?: { readonly password: string; readonly sentinelPassword: string };
 }
@@ -164,10 +164,15 @@ export class DeploymentRuntime {
         resource: o.resource,
         events: o.events,
         log: o.log,
-        checked: () => o.migrationChecked?.(),
-        persist: () => {
+        recorded: () => o.migrationRecorded?.(),
+        persist: async () => {
           this.writeStatusSoon();
-          return this.#writing;
+          await this.#writing;
+          // The write swallows its errors (and skips a resource being deleted): the record must be in status.
+          const want = JSON.stringify(this.#migration?.status());
+          if (![this.#lastWritten?.migration, o.resource()?.status?.migration].some((m) => JSON.stringify(m) === want)) {
+            throw new Error("could not keep the migration's record in status (see the operator's log)");
+          }
         },
       });
     }
@@ -271,9 +276,9 @@ export class DeploymentRuntime {
     });
   }
 
-  /** With spec.migrateFrom: whether the migration's checks have passed (its record exists). */
-  migrationChecked(): boolean {
-    return this.#migration?.status()?.startedAt !== undefined;
+  /** With spec.migrateFrom: the migration's state as this runtime has it (ahead of the informer's copy of the status). */
+  migrationStatus(): MigrationStatus | undefined {
+    return this.#migration?.status();
   }
 
   /**

@@ -399,6 +399,9 @@ function migrateFromProblems(given: Partial<CheckedInput>, usable: (...paths: st
   const setName = given.sentinel?.masterName;
   if (from.masterName !== undefined && setName !== undefined && setName !== from.masterName && usable('sentinel.masterName'))
     problems.push(`sentinel.masterName: must be the source's, migrateFrom.masterName "${from.masterName}" (got "${setName}"), or left out: clients keep asking for it`);
+  const rules = given.auth?.aclRules;
+  if (rules !== undefined && rules !== DEFAULT_APPLICATION_ACL_RULES && rules !== MIGRATED_ACL_RULES && usable('auth.aclRules'))
+    problems.push(`auth.aclRules: not with migrateFrom (got "${rules}"): the source's Sentinels and replicas log in as the application and need every right (${MIGRATED_ACL_RULES}); remove it`);
   if (given.tls?.enabled === true && usable('tls.enabled')) problems.push('tls.enabled: not with migrateFrom yet: the migration speaks plaintext to the source; migrate first, then enable TLS');
   if (given.auth?.username !== undefined && given.auth.username !== 'default' && usable('auth.username'))
     problems.push(`auth.username: not with migrateFrom (got "${given.auth.username}"): the source's nodes and Sentinels know only the default user; remove it`);

@@ -93,6 +93,8 @@ export interface MigrationRuntime {
   standAlone(master: Member, log: (line: string) => void): Promise<string>;
   /** One progress line of a step. */
   say(step: MigrationStep, text: string): void;
+  /** True once this runtime must stop (replaced, or shutting down): checked before each step and while waiting for the sync. */
+  stopped?(): boolean;
 }
 
 export interface MigrationOptions {
@@ -197,6 +199,10 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
     finish(step, 'failed', detail);
     throw new MigrationFailed(step, detail, steps);
   };
+  // A runtime that must stop never starts another step: the one that replaced it resumes.
+  const go = (step: MigrationStep) => {
+    if (rt.stopped?.()) fail(step, 'stopped before this step (the runtime was replaced or is shutting down); the next run resumes here');
+  };
 
   // 1. Checks.
   rt.say('check', `asking ${source.sentinels.map(addressKey).join(', ')} about '${source.masterName}'`);
@@ -215,6 +221,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   const sourceMaster = obs.master as Address;
 
   // 2. The new deployment, following the source master.
+  go('deploy');
   if (switchedTo) {
     finish('deploy', 'skipped', 'the new deployment exists');
   } else {
@@ -225,11 +232,13 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   const rec = rt.loadRecord() as MigrationRecord;
 
   // 3. Sync.
+  go('sync');
   let target = switchedTo;
   if (!switchedTo) {
     const deadline = Date.now() + opts.syncTimeoutMs;
     let last = '';
     for (;;) {
+      go('sync');
       obs = await observeSource(source, [...own.nodes, ...own.sentinels]);
       if (obs.master && own.nodes.some((n) => sameAddress(n, obs.master))) break; // Sentinel switched meanwhile (a source failover to one of ours)
       const master = obs.master ?? sourceMaster;
@@ -253,6 +262,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   }
 
   // 4. Switchover.
+  go('switchover');
   let result: SwitchoverResult | undefined;
   if (!switchedTo && target && !(obs.master && sameAddress(obs.master, target))) {
     const t = joint(rt, own, rec, obs);
@@ -278,6 +288,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   await rt.saveRecord(rec);
 
   // 5. The source's Sentinels, one at a time, verified.
+  go('sentinels');
   const t = joint(rt, own, rec, obs);
   const oldSentinels = t.sentinels.filter((s) => s.id.startsWith('old-'));
   let named = 0;
@@ -296,6 +307,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   finish('sentinels', 'done', `${named} of ${oldSentinels.length} source Sentinels name ${nm.id} under '${source.masterName}'`);
 
   // 6. The old nodes.
+  go('old-nodes');
   const oldNodes = t.nodes.filter((n) => n.id.startsWith('old-'));
   if (opts.leaveOldNodes) {
     for (const n of oldNodes) {
@@ -309,6 +321,7 @@ export async function migrate(rt: MigrationRuntime, opts: MigrationOptions): Pro
   }
 
   // 7. The new deployment on its own feet.
+  go('healthy');
   for (const n of own.nodes) await withConnection({ ...own.auth, host: n.host, port: n.port }, (c) => c.call('CONFIG', 'SET', 'replica-priority', own.replicaPriority)).catch(() => undefined);
   const healthy = await rt.standAlone(nm, (line) => rt.say('healthy', line)).catch((err: unknown) => fail('healthy', errorText(err)));
   rec.finishedAt ??= new Date().toISOString();
@@ -376,14 +389,15 @@ async function oldNodesFollow(own: OwnDeployment, oldNodes: readonly Member[], m
  * to fail over. A Sentinel never forgets one it has seen: with 3 old ones of 6 gone, no failover could
  * reach the majority of 6 it needs. Refuses (changing nothing) while any old Sentinel may still run: one
  * that answers, or one that does not answer for another reason than being gone (refused, or its name
- * no longer resolves), since a partitioned one is still a member. Returns why not, or the master and the
+ * does not exist), since a partitioned one is still a member. Returns why not, or the master and the
  * Sentinels forgotten; throws when a reset Sentinel does not come back as expected.
  */
 export async function forgetOldSentinels(t: Topology, source: Source, oldSentinels: readonly Address[], log: (line: string) => void): Promise<{ master: Address; forgotten: Address[] } | string> {
   const own = (a: Address) => t.sentinels.some((m) => sameAddress(m, a));
   const old = [...new Map([...oldSentinels, ...source.sentinels].filter((a) => !own(a)).map((a) => [addressKey(a), a])).values()];
   for (const s of old) {
-    const gone = await withConnection(sourceSentinelEndpoint(source, s), (c) => c.call('PING'), 1000).then(() => false, (err: unknown) => /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(errorText(err)));
+    // EAI_AGAIN is a lookup that may succeed later: not gone.
+    const gone = await withConnection(sourceSentinelEndpoint(source, s), (c) => c.call('PING'), 1000).then(() => false, (err: unknown) => /ECONNREFUSED|ENOTFOUND/.test(errorText(err)));
     if (!gone) return `the old Sentinel ${addressKey(s)} still runs; stop it first (safe once no application asks it)`;
   }
   const master = agreedMaster(await observe(t));

@@ -48,12 +48,13 @@
  * waits for that master too (`sentinelWaits`, at most `SENTINEL_WAIT_SECONDS`) instead of monitoring
  * the first pod.
  *
- * Migrating in (`migrateFrom` on Kubernetes; `sourceAnswers`): the master is outside, in the source's
- * group, and our Sentinels join that group only once they run. So after rule 1 (our Sentinels' majority,
- * which names the source's master once they have joined), a majority of the SOURCE's Sentinels names the
- * master to follow (as `host port`: the source's port may differ); with no such majority the node is
- * fenced, never a master of its own, since an empty master here would be a second master with nothing.
- * A starting Sentinel monitors rule 1, else the source's majority, else nothing yet (it waits).
+ * Migrating in (`migrateFrom` on Kubernetes, until the switchover; `sourceAnswers`): the master is
+ * outside, in the source's group, and our Sentinels join that group only once they run. A majority of
+ * the SOURCE's Sentinels names the master to follow first (as `host port`: the source's port may differ,
+ * and our Sentinels' answers carry no port), else rule 1 (our Sentinels, joined to that group); with
+ * neither the node is fenced, never a master of its own: an empty master here would be a second master
+ * with nothing. A starting Sentinel monitors the source's majority, else ours, else nothing yet (it
+ * waits). After the switchover the normal rules apply again (the operator says so to the pods).
  *
  * Addresses are opaque strings, compared as they are: a pod's host name, or `host:port` locally.
  */
@@ -149,7 +150,7 @@ function followsMe(peers: readonly PeerView[], p: PeerView, me: string | undefin
 
 /** The master a starting Sentinel monitors: rule 1, else 2, else 3, else the first node. */
 export function startMaster(v: Omit<StartView, 'me' | 'replicas' | 'restarted'>): string {
-  if (v.sourceAnswers) return sentinelMajority(v) ?? sourceMajority(v.sourceAnswers) ?? '';
+  if (v.sourceAnswers) return sourceMajority(v.sourceAnswers) ?? sentinelMajority(v) ?? '';
   return sentinelMajority(v) ?? bestPeer(v.peers) ?? firstAnswer(v) ?? v.first;
 }
 
@@ -177,12 +178,12 @@ function nobodyHoldsData(v: Pick<StartView, 'replicas' | 'peers'>): boolean {
 /** The role a starting Redis node takes. */
 export function startRole(v: StartView): StartRole {
   const named = sentinelMajority(v);
-  if (named !== undefined) return following(v, named);
   if (v.sourceAnswers) {
     const outside = sourceMajority(v.sourceAnswers);
-    if (outside === undefined) return { kind: 'fence' };
-    return outside.split(' ')[0] === v.me ? following(v, v.me) : { kind: 'replicaof', master: outside };
+    if (outside !== undefined) return outside.split(' ')[0] === v.me ? following(v, v.me) : { kind: 'replicaof', master: outside };
+    return named !== undefined ? following(v, named) : { kind: 'fence' };
   }
+  if (named !== undefined) return following(v, named);
   const best = bestPeer(v.peers, v.me);
   if (best !== undefined) return { kind: 'replicaof', master: best };
   const lone = firstAnswer(v);

@@ -69,6 +69,8 @@ export function renderManifests(spec: RedisHASpec, opts: RenderOptions = {}): Re
   if (cert !== undefined) objects.push(cert);
   const config = configMap(spec, namespace);
   objects.push(config, ...services(spec, namespace, routing));
+  // Not in the config hash: the operator turns it to done after the switchover, and no pod rolls for it.
+  if (spec.migrateFrom) objects.push(migrationConfigMap(spec, namespace, 'migrating'));
   const hash = createHash('sha256').update(JSON.stringify(config.data)).digest('hex').slice(0, 16);
   for (const sts of statefulSets(spec, namespace)) {
     ((sts.spec as any).template.metadata.annotations as Record<string, string>)['redis-ha.io/config-hash'] = hash;
@@ -112,6 +114,11 @@ export function authSecret(spec: RedisHASpec, namespace: string): K8sObject {
       [SECRET_KEYS.operator]: internalPassword(password, 'operator'),
     },
   };
+}
+
+/** With migrateFrom: the migration's state as the pods' scripts read it (`migrating`, then `done`). */
+export function migrationConfigMap(spec: RedisHASpec, namespace: string, state: 'migrating' | 'done'): K8sObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(namesOf(spec).migration, namespace, commonLabels(spec.name)), data: { state } };
 }
 
 function configMap(spec: RedisHASpec, namespace: string): K8sObject & { data: Record<string, string> } {

@@ -75,6 +75,8 @@ export function namesOf(spec: NamedSpec) {
     sentinelService: bitnami ? n : `${n}-sentinel`,
     metrics: `${n}-metrics`,
     config: `${n}-config`,
+    /** With migrateFrom: the ConfigMap whose `state` (migrating, then done) the pods' scripts read at each start. */
+    migration: `${n}-migration`,
     secret: bitnami ? n : `${n}-auth`,
     dashboard: `${n}-dashboard`,
     endpoint: `${n}-endpoint`,

@@ -16,6 +16,8 @@ import { ELECTION_WAIT_SECONDS, SENTINEL_WAIT_SECONDS } from '../../topology/sta
 /** Where things are mounted in the pods. */
 export const PATHS = {
   config: '/etc/redis-ha/config',
+  /** With migrateFrom: the migration ConfigMap (`state`), updated in place (not part of the config hash). */
+  migration: '/etc/redis-ha/migration',
   secrets: '/etc/redis-ha/secrets',
   run: '/run/redis-ha',
   data: '/data',
@@ -259,13 +261,18 @@ nobody_holds_data() {
 start_role() {
   ANSWERS=$(sentinel_answers)
   PEERS=$(peer_facts)
-  m=$(sentinel_master)
+${spec.migrateFrom ? `  # Migrating in (until the switchover): the source's Sentinels name the master (at its port), else ours
+  # (joined to the source's group); never a master of our own meanwhile.
+  if migrating; then
+    m=$(source_master)
+    if [ -n "$m" ]; then if [ "\${m% *}" = "$ME_ADDR" ]; then follow "$ME_ADDR"; else echo "replicaof $m"; fi; return 0; fi
+    m=$(sentinel_master)
+    if [ -n "$m" ]; then follow "$m"; return 0; fi
+    echo fence; return 0
+  fi
+` : ''}  m=$(sentinel_master)
   if [ -n "$m" ]; then follow "$m"; return 0; fi
-${spec.migrateFrom ? `  # Migrating in: the source's Sentinels name the master; never a master of our own meanwhile.
-  m=$(source_master)
-  if [ -n "$m" ]; then if [ "\${m% *}" = "$ME_ADDR" ]; then follow "$ME_ADDR"; else echo "replicaof $m"; fi; return 0; fi
-  echo fence; return 0
-` : ''}${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no peer is master: every pod restarted at once; elect by data.
+${spec.persistence.enabled ? `  # Persistence on, no Sentinel answers and no peer is master: every pod restarted at once; elect by data.
   if [ -z "$ANSWERS" ] && [ -z "$(master_peer)" ]; then echo elect; return 0; fi
 ` : ''}  m=$(best_peer)
   if [ -n "$m" ]; then echo "replicaof $m"; return 0; fi
@@ -284,12 +291,16 @@ ${spec.migrateFrom ? `  # Migrating in: the source's Sentinels name the master; 
 }
 start_master() {
   ANSWERS=$(sentinel_answers)
-  m=$(sentinel_master)
-${spec.migrateFrom ? `  # Migrating in: the master the source's Sentinels name, or nothing (never one of our pods on its own).
-  [ -n "$m" ] || m=$(source_master)
-  echo "$m"
-  return 0
-` : ''}  [ -n "$m" ] || PEERS=$(peer_facts)
+${spec.migrateFrom ? `  # Migrating in: the master the source's Sentinels name (at its port), else ours, else nothing (never
+  # one of our pods on its own).
+  if migrating; then
+    m=$(source_master)
+    [ -n "$m" ] || m=$(sentinel_master)
+    echo "$m"
+    return 0
+  fi
+` : ''}  m=$(sentinel_master)
+  [ -n "$m" ] || PEERS=$(peer_facts)
   [ -n "$m" ] || m=$(best_peer)
   [ -n "$m" ] || m=$(echo "$ANSWERS" | head -n 1)
   [ -n "$m" ] || m=$(addr_of ${names.redis}-0)
@@ -333,6 +344,8 @@ function migrationFunctions(spec: RedisHASpec): string {
   const from = spec.migrateFrom;
   if (!from) return '';
   return `SOURCE_SENTINELS="${from.sentinels.join(' ')}"
+# Migrating until the switchover (the operator then sets the ConfigMap's state to done).
+migrating() { [ "$(cat ${PATHS.migration}/state 2>/dev/null)" = migrating ]; }
 ask_source_sentinel() { host=$1; port=$2; shift 2; REDISCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" VALKEYCLI_AUTH="$(secret ${SECRET_KEYS.sentinelPassword})" timeout 3 $CLI --no-auth-warning -h "$host" -p "$port" "$@"; }
 # The master a majority of the ${from.sentinels.length} source Sentinels (${majorityOf(from.sentinels.length)}) name under $GROUP, as "HOST PORT", or nothing.
 source_master() {
@@ -472,7 +485,7 @@ while [ $i -lt ${SENTINEL_WAIT_SECONDS} ]; do
   i=$((i + 1))
 done
 ` : ''}master=$(start_master)
-${spec.migrateFrom ? `while [ -z "$master" ]; do
+${spec.migrateFrom ? `while [ -z "$master" ] && migrating; do
   echo "redis-ha: migrating in: neither our Sentinels nor the source's (\$SOURCE_SENTINELS) name a master of \$GROUP yet; asking again in 2 s" >&2
   sleep 2
   master=$(start_master)

@@ -359,12 +359,13 @@ describe('migrating in (migrateFrom): the pods follow the master the source\'s S
   const migrating = resolveSpec({ name: 't', replicas: 2, sentinels: 3, migrateFrom: { sentinels: SOURCE, masterName: 'mymaster', secretName: 'redis' } }, { generateSecret: () => 'p'.repeat(32) });
   /** The source Sentinels' answers to get-master-addr-by-name, by host, as `host port` (undefined: no answer). */
   const sources = (answers: (string | undefined)[]) =>
-    `ask_source_sentinel() { case "$1" in\n${answers.map((a, i) => `  src-${i}.src.ns.svc) ${a === undefined ? 'return 1' : `printf '%s\\n%s\\n' ${a}`} ;;`).join('\n')}\n  *) return 1 ;;\nesac; }`;
+    `migrating() { return 0; }\nask_source_sentinel() { case "$1" in\n${answers.map((a, i) => `  src-${i}.src.ns.svc) ${a === undefined ? 'return 1' : `printf '%s\\n%s\\n' ${a}`} ;;`).join('\n')}\n  *) return 1 ;;\nesac; }`;
   const cases: { what: string; pod: string; sentinels: (string | undefined)[]; source: (string | undefined)[]; role: StartRole; monitors: string }[] = [
     { what: 'a majority of the source Sentinels names its master: a replica of it, at its port', pod: 't-redis-1', sentinels: [undefined, undefined, undefined], source: ['src-0.src.ns.svc 6380', 'src-0.src.ns.svc 6380', undefined], role: { kind: 'replicaof', master: 'src-0.src.ns.svc 6380' }, monitors: 'src-0.src.ns.svc 6380' },
     { what: 'one source Sentinel of three and none of ours: fenced (pod 0 does not become an empty master)', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], source: ['src-0.src.ns.svc 6379', undefined, undefined], role: { kind: 'fence' }, monitors: '' },
     { what: 'nothing answers: fenced, and a starting Sentinel waits', pod: 't-redis-0', sentinels: [undefined, undefined, undefined], source: [undefined, undefined, undefined], role: { kind: 'fence' }, monitors: '' },
-    { what: 'a majority of our Sentinels (joined to the source group) comes first', pod: 't-redis-2', sentinels: [R1, R1, undefined], source: ['src-0.src.ns.svc 6379', 'src-0.src.ns.svc 6379', 'src-0.src.ns.svc 6379'], role: { kind: 'replicaof', master: R1 }, monitors: 'src-0.src.ns.svc 6379' },
+    { what: 'the source\'s majority comes first (its answer carries the port; ours do not)', pod: 't-redis-2', sentinels: ['src-0.src.ns.svc', 'src-0.src.ns.svc', undefined], source: ['src-0.src.ns.svc 6380', 'src-0.src.ns.svc 6380', 'src-0.src.ns.svc 6380'], role: { kind: 'replicaof', master: 'src-0.src.ns.svc 6380' }, monitors: 'src-0.src.ns.svc 6380' },
+    { what: 'no majority of the source\'s Sentinels: a majority of ours (joined to its group)', pod: 't-redis-2', sentinels: [R1, R1, R1], source: [undefined, undefined, 'src-0.src.ns.svc 6379'], role: { kind: 'replicaof', master: R1 }, monitors: R1 },
     { what: 'the source Sentinels name this pod (switched over, our Sentinels not asked yet): rule 1 for it', pod: 't-redis-1', sentinels: [undefined, undefined, undefined], source: [`${R1} 6379`, `${R1} 6379`, undefined], role: { kind: 'fence' }, monitors: `${R1} 6379` },
   ];
   for (const c of cases) {
@@ -379,6 +380,12 @@ describe('migrating in (migrateFrom): the pods follow the master the source\'s S
       assert.equal(shell(kase, 't-sentinel-0', `${sources(c.source)}\nstart_master`, migrating), startMaster(sentinelView));
     });
   }
+  it('after the switchover (the ConfigMap\'s state no longer migrating) the normal rules apply: no wait on the gone source', () => {
+    const none = { sentinels: [undefined, undefined, undefined], peers: {} };
+    const noSource = 'ask_source_sentinel() { return 1; }';
+    assert.equal(shell(none, 't-redis-0', `${noSource}\nstart_role`, migrating), 'master');
+    assert.equal(shell(none, 't-sentinel-0', `${noSource}\nstart_master`, migrating), R0);
+  });
   it('a role names its port: "HOST PORT" for the source, our port otherwise', () => {
     assert.equal(shell({ sentinels: [], peers: {} }, 't-redis-1', 'target_of "replicaof src-0.src.ns.svc 6380"; target_of "replicaof t-redis-0.t-headless.ns.svc"', migrating), 'src-0.src.ns.svc 6380\nt-redis-0.t-headless.ns.svc 6379');
   });

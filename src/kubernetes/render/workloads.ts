@@ -141,6 +141,7 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
       { name: 'run', mountPath: PATHS.run },
       { name: 'data', mountPath: PATHS.data },
       ...(tlsSecret !== undefined ? [TLS_VOLUME_MOUNT] : []),
+      ...(spec.migrateFrom ? [{ name: 'migration', mountPath: PATHS.migration, readOnly: true }] : []),
     ],
   };
   if (isRedis) main.lifecycle = { preStop: exec('prestop-redis.sh') };
@@ -152,6 +153,8 @@ function statefulSet(spec: RedisHASpec, namespace: string, component: Component)
     { name: 'secrets', secret: { secretName, defaultMode: 0o440 } },
     { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     ...(tlsSecret !== undefined ? [tlsVolume(tlsSecret)] : []),
+    // Updated in place by the kubelet: the scripts read it at each start, and no pod restarts for it.
+    ...(spec.migrateFrom ? [{ name: 'migration', configMap: { name: names.migration, optional: true, defaultMode: 0o444 } }] : []),
   ];
   // Persistence off writes nothing there (diskless replication; Sentinel keeps its small config). The
   // bound, Redis's memory limit (what a snapshot of its data could take at most), gets a runaway write
