@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
-import { parseFlags, parseFlatRecord } from '../redis/parse.ts';
+import { parseFlags, parseFlatRecord, parseInfo } from '../redis/parse.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey } from '../redis/address.ts';
@@ -33,8 +33,18 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
 
 /** Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered. */
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
-  const views = await Promise.all(sentinels.map((s) => withConnection(s, (c) => c.call('SENTINEL', 'MASTER', masterName), 300).then(parseFlatRecord, () => undefined)));
-  const answered = views.flatMap((seen, i) => (seen ? [{ sentinel: addressKey(sentinels[i]), master: `${seen.get('ip')}:${seen.get('port')}`, epoch: Number(seen.get('config-epoch') ?? 0) || 0, flags: parseFlags(seen.get('flags')) }] : []));
+  const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => ({
+    master: parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName)),
+    tilt: parseInfo((await c.info('sentinel')) as string).get('sentinel_tilt') === '1',
+  }), 300).catch(() => undefined)));
+  const answered = views.flatMap((seen, i) => (seen ? [{
+    sentinel: addressKey(sentinels[i]),
+    master: `${seen.master.get('ip')}:${seen.master.get('port')}`,
+    epoch: Number(seen.master.get('config-epoch') ?? 0) || 0,
+    flags: parseFlags(seen.master.get('flags')),
+    tilt: seen.tilt,
+    ...(seen.master.has('s-down-time') ? { sDownMs: Number(seen.master.get('s-down-time')) } : {}),
+  }] : []));
   const why = failoverObjection(answered, addressKey(from), afterAbort);
   if (why) throw new ActionOvertaken(why);
 }

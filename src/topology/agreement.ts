@@ -83,28 +83,53 @@ export interface SentinelMasterView {
   /** Its `config-epoch`. */
   readonly epoch: number;
   readonly flags: ReadonlySet<string>;
+  /** In TILT mode (`INFO sentinel`: `sentinel_tilt:1`). */
+  readonly tilt?: boolean;
+  /** With the flag `s_down`: how long it has seen the master down (`s-down-time`, ms). */
+  readonly sDownMs?: number;
 }
 
 /**
+ * How long after a Sentinel sees the master subjectively down a failover request waits for it: with a
+ * quorum agreeing it reaches objectively down and starts its own failover within a second or two (it
+ * asks the others every second). A forced failover (`SENTINEL FAILOVER` holds no election) started
+ * meanwhile would run beside that one, each promoting a replica: the lower epoch's master takes writes
+ * until the higher epoch demotes it.
+ */
+export const SDOWN_SETTLE_MS = 5000;
+
+/**
  * Why Sentinel must not be asked to fail over `from` (`host:port`) now, or undefined. The first
- * Sentinel, in the order given, that names another master under a config epoch at least that of every
- * Sentinel naming `from` (it has moved on: asking would fail over the new master; a Sentinel naming
- * another master under an older epoch is stale and left out), or that names `from` and reports a
- * failover in progress (a forced one would run as a second failover) or sees it objectively down (its
- * own failover follows; `afterAbort`: no objection, Sentinel's own attempt has just aborted for want of
- * a good replica). Sentinels that did not answer are not in `views`. The controller (act.ts
- * `requestFailover`) and the pods' preStop hook (scripts.ts `failover_objection`, held against this on
- * shared cases) apply it.
+ * Sentinel, in the order given:
+ * - in TILT mode. It accepts the request but acts on it only when TILT ends, and then its own checks
+ *   may start a failover elsewhere too: a forced failover holds no election, so nothing stops the two
+ *   (the runtime contract on the test bed, 2026-12-04: a fenced pod asked a Sentinel in TILT; another
+ *   left TILT first and promoted another replica, and the writes the first promoted node took were lost);
+ * - that names another master under a config epoch at least that of every Sentinel naming `from` (it
+ *   has moved on: asking would fail over the new master; a Sentinel naming another master under an older
+ *   epoch is stale and left out);
+ * - that names `from` and reports a failover in progress (a forced one would run as a second failover),
+ *   sees it objectively down (its own failover follows), or has seen it subjectively down for less than
+ *   `SDOWN_SETTLE_MS` (with a quorum agreeing, its own failover follows). `afterAbort`: neither of the
+ *   last two; Sentinel's own attempt has just aborted for want of a good replica.
+ * Sentinels that did not answer are not in `views`. The controller (act.ts `requestFailover`) and the
+ * pods' preStop hook and fenced loop (scripts.ts `failover_objection`, held against this on shared
+ * cases) apply it.
  */
 export function failoverObjection(views: readonly SentinelMasterView[], from: string, afterAbort = false): string | undefined {
   const fromEpoch = Math.max(-1, ...views.filter((v) => v.master === from).map((v) => v.epoch));
   for (const v of views) {
+    if (v.tilt) return `Sentinel ${v.sentinel} is in TILT mode`;
     if (v.master !== from) {
       if (v.epoch >= fromEpoch) return `Sentinel ${v.sentinel} already names ${v.master}, not ${from}`;
       continue;
     }
     if (v.flags.has('failover_in_progress')) return `Sentinel ${v.sentinel} is already failing over ${from}`;
-    if (v.flags.has('o_down') && !afterAbort) return `Sentinel ${v.sentinel} already sees ${from} objectively down; its own failover follows`;
+    if (afterAbort) continue;
+    if (v.flags.has('o_down')) return `Sentinel ${v.sentinel} already sees ${from} objectively down; its own failover follows`;
+    if (v.flags.has('s_down') && (v.sDownMs ?? Infinity) < SDOWN_SETTLE_MS) {
+      return `Sentinel ${v.sentinel} has seen ${from} subjectively down for ${v.sDownMs} ms; its own failover follows if a quorum agrees`;
+    }
   }
   return undefined;
 }

@@ -10,7 +10,7 @@ import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf, passwordKey
 import { maxmemoryFor } from './quantity.ts';
 import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
 import { tlsEnabled } from '../../spec/index.ts';
-import { majorityOf } from '../../topology/agreement.ts';
+import { SDOWN_SETTLE_MS, majorityOf } from '../../topology/agreement.ts';
 import { ELECTION_WAIT_SECONDS, SENTINEL_WAIT_SECONDS } from '../../topology/start.ts';
 
 /** Where things are mounted in the pods. */
@@ -209,8 +209,8 @@ loading_peer() {
   done
 }
 # The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
-# pod over now (a Sentinel names another master under an epoch as new as this pod's, or is failing it
-# over, or sees it down), or nothing.
+# pod over now (a Sentinel is in TILT, names another master under an epoch as new as this pod's, is
+# failing it over, or sees it down: objectively, or subjectively for less than ${SDOWN_SETTLE_MS} ms), or nothing.
 failover_objection() {
   # --raw: each field's name on one line, its value on the next.
   field() { echo "$view" | sed -n "/^$1\\$/{n;p;q;}"; }
@@ -221,19 +221,23 @@ failover_objection() {
     # An error reply (no such master, NOAUTH) is no answer: a view starts with the field "name".
     [ "$(echo "$view" | head -n 1)" = name ] || continue
     epoch=$(field config-epoch)
-    views="$views$pod.$DOMAIN:${SENTINEL_PORT} $(field ip):$(field port) \${epoch:-0} ,$(field flags),
+    sdown=$(field s-down-time)
+    tilt=$(ask_sentinel "$pod.$DOMAIN" INFO sentinel 2>/dev/null | grep -c '^sentinel_tilt:1' || true)
+    views="$views$pod.$DOMAIN:${SENTINEL_PORT} $(field ip):$(field port) \${epoch:-0} \${tilt:-0} \${sdown:--} ,$(field flags),
 "
   done
-  mine=$(echo "$views" | { m=-1; while read -r at named epoch flags; do if [ "$named" = "$me" ] && [ "$epoch" -gt "$m" ]; then m=$epoch; fi; done; echo "$m"; })
+  mine=$(echo "$views" | { m=-1; while read -r at named epoch rest; do if [ "$named" = "$me" ] && [ "$epoch" -gt "$m" ]; then m=$epoch; fi; done; echo "$m"; })
   # The first objection, in the order asked (the loop runs in the pipeline's subshell: exit ends it only).
-  echo "$views" | { while read -r at named epoch flags; do
+  echo "$views" | { while read -r at named epoch tilt sdown flags; do
     [ -n "$at" ] || continue
+    if [ "$tilt" = 1 ]; then echo "Sentinel $at is in TILT mode"; exit 0; fi
     if [ "$named" != "$me" ]; then
       if [ "$epoch" -ge "$mine" ]; then echo "Sentinel $at already names $named, not $me"; exit 0; fi
       continue
     fi
     case "$flags" in *,failover_in_progress,*) echo "Sentinel $at is already failing over $me"; exit 0 ;; esac
     case "$flags" in *,o_down,*) echo "Sentinel $at already sees $me objectively down; its own failover follows"; exit 0 ;; esac
+    case "$flags" in *,s_down,*) if [ "$sdown" != - ] && [ "$sdown" -lt ${SDOWN_SETTLE_MS} ]; then echo "Sentinel $at has seen $me subjectively down for $sdown ms; its own failover follows if a quorum agrees"; exit 0; fi ;; esac
   done; }
   return 0
 }
@@ -404,13 +408,21 @@ take_role() {
 # election, up to 10 s, then aborts, and Sentinel's next try comes 2 x failover-timeout later): the pod
 # asks once it has. Fenced for another reason (start rules 3, 5 and 6), or once the Sentinels name
 # another master: the start rule again, every second, acted on once it names a master or a role.
+# Promoted, or pointed at another node (Sentinel's failover, the operator), the pod is no longer fenced
+# and the loop ends: applied later, on what a minority of the Sentinels and the pods say during some
+# other fault, the start rule would re-point a replica that is in sync.
 fenced_failover() {
   while sleep 1; do
-    case "$(ask_redis localhost --raw ROLE 2>/dev/null | head -n 1)" in
+    now=$(ask_redis localhost --raw ROLE 2>/dev/null) || continue
+    case "$(echo "$now" | head -n 1)" in
       slave) ;;
       master) return 0 ;;
       *) continue ;;
     esac
+    if [ "$(echo "$now" | sed -n 2p)" != "$ME_ADDR" ]; then
+      echo "redis-ha: fenced until now; replicating from $(echo "$now" | sed -n 2p) as Sentinel or the operator set" >&2
+      return 0
+    fi
     ANSWERS=$(sentinel_answers)
     role=$(start_role)
     case "$role" in
@@ -490,6 +502,8 @@ ${spec.migrateFrom ? `while [ -z "$master" ] && migrating; do
   sleep 2
   master=$(start_master)
 done
+# The migration ended while this Sentinel waited: the normal rules name a master.
+[ -n "$master" ] || master=$(start_master)
 ` : ''}cat ${PATHS.config}/sentinel.conf > "$conf"
 esc() { sed 's/[\\\\"]/\\\\&/g'; }
 {

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
 import { electionStep, entersElection, sentinelWaits, startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
 import { failoverObjection } from '../../topology/agreement.ts';
-import { scriptPrelude, startRedisScript } from './scripts.ts';
+import { scriptPrelude, startRedisScript, startSentinelScript } from './scripts.ts';
 
 const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSecret: () => 'p'.repeat(32) });
 const host = (pod: string) => `${pod}.t-headless.ns.svc`;
@@ -217,10 +217,16 @@ describe('persistence on: a starting Sentinel waits for the election, in sh and 
 
 // The preStop hook's check before it asks Sentinel for a failover (scripts.ts failover_objection)
 // against failoverObjection (src/topology/agreement.ts), which the controller applies too.
+interface SentinelAnswer { master: string; flags: string; epoch: number; sDownMs?: number; tilt?: boolean }
+
 interface ObjectionCase {
   readonly what: string;
-  /** What t-sentinel-0..2 answer to SENTINEL MASTER: the master they name, their flags and epoch; an error reply as a string; undefined: no answer. */
-  readonly sentinels: readonly ({ master: string; flags: string; epoch: number } | string | undefined)[];
+  /**
+   * What t-sentinel-0..2 answer to SENTINEL MASTER: the master they name, their flags and epoch, and
+   * with s_down its s-down-time (ms); an error reply as a string; undefined: no answer. `tilt`: INFO
+   * sentinel says sentinel_tilt:1.
+   */
+  readonly sentinels: readonly (SentinelAnswer | string | undefined)[];
   readonly objection?: string;
 }
 
@@ -239,18 +245,24 @@ const OBJECTION_CASES: ObjectionCase[] = [
     objection: `Sentinel ${S(2)} is already failing over ${ME}` },
   { what: 'a Sentinel sees the pod objectively down', sentinels: [{ master: ME, flags: 'master,s_down,o_down', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }, undefined],
     objection: `Sentinel ${S(0)} already sees ${ME} objectively down; its own failover follows` },
-  { what: 'subjectively down only: no objection', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
+  { what: 'subjectively down for long, and never objectively: no objection (no quorum agrees)', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 12_000 }, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
+  { what: 'subjectively down a moment ago: its own failover may follow', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 800 }, { master: ME, flags: 'master', epoch: 3 }],
+    objection: `Sentinel ${S(1)} has seen ${ME} subjectively down for 800 ms; its own failover follows if a quorum agrees` },
+  { what: 'a Sentinel in TILT mode (it would act on the request when TILT ends, beside its own checks)', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3, tilt: true }, { master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 30_000 }],
+    objection: `Sentinel ${S(1)} is in TILT mode` },
 ];
 
 /** failover_objection of the rendered prelude as t-redis-0, with redis-cli replaced by the case's answers. */
 function objectionInShell(c: ObjectionCase): string {
-  const raw = (v: { master: string; flags: string; epoch: number } | string) => {
+  const raw = (v: SentinelAnswer | string) => {
     // redis-cli --raw prints an error reply as its text and exits 0.
     if (typeof v === 'string') return v;
     const [ip, port] = [v.master.slice(0, v.master.lastIndexOf(':')), v.master.slice(v.master.lastIndexOf(':') + 1)];
-    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, 'config-epoch', String(v.epoch)].join('\\n');
+    const sdown = v.sDownMs === undefined ? [] : ['s-down-time', String(v.sDownMs)];
+    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, ...sdown, 'config-epoch', String(v.epoch)].join('\\n');
   };
-  const answers = c.sentinels.map((v, i) => `  ${host(`t-sentinel-${i}`)}) ${v === undefined ? 'return 1' : `printf '${raw(v)}\\n'`} ;;`).join('\n');
+  const info = (v: SentinelAnswer | string) => `printf '# Sentinel\\r\\nsentinel_masters:1\\r\\nsentinel_tilt:${typeof v !== 'string' && v.tilt ? 1 : 0}\\r\\n'`;
+  const answers = c.sentinels.map((v, i) => `  ${host(`t-sentinel-${i}`)}) ${v === undefined ? 'return 1' : `if [ "$2" = INFO ]; then ${info(v)}; else printf '${raw(v)}\\n'; fi`} ;;`).join('\n');
   const script = `${scriptPrelude(spec)}
 ask_sentinel() { case "$1" in
 ${answers}
@@ -265,7 +277,7 @@ describe('the check before a failover request: the preStop hook\'s sh and failov
   for (const c of OBJECTION_CASES) {
     it(`${c.what}: ${c.objection ?? 'ask'}`, () => {
       // An error reply is no answer on both sides (act.ts drops a Sentinel whose SENTINEL MASTER fails).
-      const views = c.sentinels.flatMap((v, i) => (v && typeof v !== 'string' ? [{ sentinel: S(i), master: v.master, epoch: v.epoch, flags: new Set(v.flags.split(',')) }] : []));
+      const views = c.sentinels.flatMap((v, i) => (v && typeof v !== 'string' ? [{ sentinel: S(i), master: v.master, epoch: v.epoch, flags: new Set(v.flags.split(',')), tilt: v.tilt ?? false, ...(v.sDownMs === undefined ? {} : { sDownMs: v.sDownMs }) }] : []));
       assert.equal(failoverObjection(views, ME), c.objection);
       assert.equal(objectionInShell(c), c.objection ?? '');
     });
@@ -283,11 +295,12 @@ describe('a fenced pod asks for its failover as long as the Sentinels name it', 
   const fn = (name: string) => new RegExp(`^${name}\\(\\) \\{\\n[\\s\\S]*?^\\}\\n`, 'm').exec(startRedisScript(fast))?.[0];
   const fencedFailover = fn('fenced_failover') && fn('take_role') && `${fn('take_role')}${fn('fenced_failover')}`;
   /** Runs fenced_failover with one second per round and Sentinel refusing (an objection) until round `refusedUntil`; what it did, round by round. */
-  const run = (refusedUntil: number, role = 'slave') => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
+  const run = (refusedUntil: number, role = 'slave', pointedIn = 0) => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
 ${fencedFailover}
-n=0; asked=0
-sleep() { n=$((n + 1)); [ $n -le 60 ]; }
-ask_redis() { echo ${role}; }
+n=0; asked=0; master=
+# From round pointedIn on, the pod replicates from another pod (Sentinel or the operator pointed it there).
+sleep() { n=$((n + 1)); [ ${pointedIn} = 0 ] || [ $n -lt ${pointedIn} ] || master=t-redis-2.t-headless.ns.svc; [ $n -le 60 ]; }
+ask_redis() { if [ ${role} = slave ]; then printf 'slave\n%s\n6379\nconnect\n0\n' "\${master:-$ME_ADDR}"; else echo ${role}; fi; }
 sentinel_answers() { :; }
 sentinel_master() { if [ $asked = 1 ]; then echo other; else echo "$ME_ADDR"; fi; }
 ask_failover() { [ $n -gt ${refusedUntil} ] || return 1; asked=1; echo "asked in round $n"; }
@@ -304,6 +317,11 @@ echo "returned after round $n"
   it('never asks once the pod reports master (someone promoted it)', () => {
     assert.deepEqual(run(0, 'master'), ['returned after round 1']);
   });
+  // A loop that outlived its fence re-pointed an in-sync replica during the runtime contract's next
+  // fault (the start rule on a Sentinel minority's answers): it must end once the pod follows another.
+  it('ends, asking nothing more, once Sentinel or the operator points the pod at another node', () => {
+    assert.deepEqual(run(5, 'slave', 3), ['returned after round 3']);
+  });
   // Fenced by start rule 6 (restarted, another pod did not answer): no Sentinel names it, so it applies
   // the start rule every round, and acts once that names a role.
   const blind = (answerFrom: number, peer: Peer, named = false) => execFileSync('sh', ['-c', `${scriptPrelude(fast)}
@@ -313,7 +331,7 @@ sleep() { n=$((n + 1)); [ $n -le 60 ]; }
 ask_sentinel() { return 1; }
 ${named ? 'sentinel_master() { echo "$ME_ADDR"; }; ask_failover() { echo "failover refused in round $n" >> "$actions"; return 1; }' : ''}
 ask_redis() { case "$1 $2" in
-  "localhost --raw") echo slave ;;
+  "localhost --raw") printf 'slave\n%s\n' "$ME_ADDR" ;;
   "localhost REPLICAOF") echo "REPLICAOF $3 $4 in round $n" >> "$actions" ;;
   *) [ $n -ge ${answerFrom} ] || return 1; printf '${infoOf(peer).replaceAll('\n', '\\r\\n')}' ;;
 esac; }
@@ -385,6 +403,23 @@ describe('migrating in (migrateFrom): the pods follow the master the source\'s S
     const noSource = 'ask_source_sentinel() { return 1; }';
     assert.equal(shell(none, 't-redis-0', `${noSource}\nstart_role`, migrating), 'master');
     assert.equal(shell(none, 't-sentinel-0', `${noSource}\nstart_master`, migrating), R0);
+  });
+  // A Sentinel started while nothing named a master waits; the operator may end the migration meanwhile
+  // (the ConfigMap's state turns to done), and then the normal rules name one: it must not monitor nothing.
+  it('a Sentinel waiting for a master when the migration ends monitors the master the normal rules name', () => {
+    const wait = /^master=\$\(start_master\)\n[\s\S]*?(?=^cat )/m.exec(startSentinelScript(migrating))?.[0];
+    assert.ok(wait, 'no wait for a master in start-sentinel.sh');
+    const out = execFileSync('sh', ['-c', `${scriptPrelude(migrating)}
+n=0; calls=$(mktemp)
+sleep() { n=$((n + 1)); }
+# The ConfigMap turns to done right after the second look, which still saw the migration (and no master).
+migrating() { [ "$(wc -l < "$calls")" -lt 2 ]; }
+start_master() { if migrating; then echo >> "$calls"; echo ''; else echo "${R0}"; fi; }
+${wait}
+rm -f "$calls"
+echo "monitors $master after $n wait(s)"
+`], { env: { PATH: process.env.PATH, POD_NAME: 't-sentinel-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    assert.equal(out, `monitors ${R0} after 1 wait(s)`);
   });
   it('a role names its port: "HOST PORT" for the source, our port otherwise', () => {
     assert.equal(shell({ sentinels: [], peers: {} }, 't-redis-1', 'target_of "replicaof src-0.src.ns.svc 6380"; target_of "replicaof t-redis-0.t-headless.ns.svc"', migrating), 'src-0.src.ns.svc 6380\nt-redis-0.t-headless.ns.svc 6379');
