@@ -12,7 +12,7 @@ import { KubeClient, loadKubeConfig } from '../src/kubernetes/client.ts';
 import { COMPONENT_LABEL, MASTER_POD_LABEL, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, TLS_KEYS, namesOf, passwordKeyOf } from '../src/kubernetes/render/index.ts';
 import type { RedisHAResource } from '../src/kubernetes/reconcile.ts';
 import { percentile } from './failover.ts';
-import { AckedWriter } from './writer.ts';
+import { AckedWriter, type WriterTarget } from './writer.ts';
 import { CRASH_FAILOVER_ANNOTATION } from '../src/kubernetes/pods.ts';
 import { parseFlags, parseFlatRecords, parseInfo } from '../src/redis/parse.ts';
 import { talksTo } from '../src/topology/observe.ts';
@@ -263,42 +263,72 @@ export class ClusterDeployment {
 }
 
 /**
+ * Pod name to IP, refreshed every 300 ms between `start` and `stop` as pods come and go. Sentinel names
+ * pods by hostname, which this host cannot resolve: `natMap` gives ioredis the pod's IP instead.
+ */
+export class PodIps {
+  readonly ips = new Map<string, string>();
+  readonly #list: () => Promise<{ name: string; ip?: string }[]>;
+  #running = false;
+  #loop?: Promise<void>;
+
+  constructor(list: () => Promise<{ name: string; ip?: string }[]>) {
+    this.#list = list;
+  }
+
+  async refresh(): Promise<void> {
+    for (const p of await this.#list()) if (p.ip) this.ips.set(p.name, p.ip);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        await this.refresh().catch(() => {});
+        await sleep(300);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  of(pod: string): string {
+    const ip = this.ips.get(pod);
+    if (!ip) throw new Error(`no IP for pod ${pod}`);
+    return ip;
+  }
+
+  /** ioredis's natMap: `host:port` as a Sentinel names it (a pod's hostname) to the pod's IP at that port. */
+  readonly natMap = (key: string): { host: string; port: number } | null => {
+    const at = key.lastIndexOf(':');
+    const ip = this.ips.get(key.slice(0, at).split('.')[0]!);
+    return ip ? { host: ip, port: Number(key.slice(at + 1)) } : null;
+  };
+}
+
+/** An acknowledged-write writer from this host through Sentinels that name pods by hostname (`ips`). */
+export function writerByPodIps(o: { target: WriterTarget; password: string; prefix: string }, ips: PodIps): AckedWriter {
+  return new AckedWriter({ ...o, options: { natMap: ips.natMap, updateSentinels: false } });
+}
+
+/**
  * An acknowledged-write writer from this host that finds the master through the Sentinel Service, as
- * a Sentinel-aware application in the cluster would. Sentinel names pods by hostname; from the host
- * those are the pods' IPs, which `stop` stops refreshing (every 300 ms, as pods come and go).
+ * a Sentinel-aware application in the cluster would. `stop` stops it and the refresh of the pods' IPs.
  */
 export async function sentinelWriterFromHost(d: ClusterDeployment, prefix: string): Promise<{ writer: AckedWriter; ips: ReadonlyMap<string, string>; stop: () => Promise<void> }> {
-  const ips = new Map<string, string>();
-  const refresh = async () => {
-    for (const p of [...(await d.pods('redis')), ...(await d.pods('sentinel'))]) if (p.ip) ips.set(p.name, p.ip);
-  };
-  await refresh();
-  let refreshing = true;
-  const refresher = (async () => {
-    while (refreshing) {
-      await refresh().catch(() => {});
-      await sleep(300);
-    }
-  })();
-  const writer = new AckedWriter({
-    target: { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword: await d.sentinelPassword() },
-    password: await d.password(),
-    prefix,
-    options: {
-      natMap: (key: string) => {
-        const [host, port] = [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))];
-        const ip = ips.get(host.split('.')[0]!);
-        return ip ? { host: ip, port } : null;
-      },
-      updateSentinels: false,
-    },
-  });
+  const pods = new PodIps(async () => [...(await d.pods('redis')), ...(await d.pods('sentinel'))]);
+  await pods.refresh();
+  pods.start();
+  const target = { masterName: d.names.group, sentinels: [{ host: await d.clusterIP(d.names.sentinelService), port: SENTINEL_PORT }], sentinelPassword: await d.sentinelPassword() };
+  const writer = writerByPodIps({ target, password: await d.password(), prefix }, pods);
   return {
     writer,
-    ips,
+    ips: pods.ips,
     async stop() {
-      refreshing = false;
-      await refresher;
+      await pods.stop();
       await writer.stop().catch(() => {});
     },
   };

@@ -6,9 +6,8 @@
 // the RedisHA's, named by every Sentinel (old and new) and followed by every other node.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AckedWriter } from '../bench/writer.ts';
-import { ask } from '../bench/k8s.ts';
+import type { AckedWriter } from '../bench/writer.ts';
+import { PodIps, ask, writerByPodIps } from '../bench/k8s.ts';
 import { eventually } from './helpers.ts';
 import { REDIS_IMAGE, dropNamespace, freshNamespace, installOperator, kubectl, ON_TESTBED, operatorEvents, podsReport, requireTestbedInCI, testbedRedisHA } from './testbed-kube.ts';
 
@@ -81,44 +80,10 @@ const resourceOf = (NS: string) => testbedRedisHA(NS, NAME, {
   sentinel: { downAfterMilliseconds: 5000, failoverTimeout: 20000 },
 });
 
-interface PodJson { metadata: { name: string }; status: { podIP?: string } }
-
-/** Pod name → IP in the namespace, refreshed while the writer runs (Sentinel names pods by hostname). */
-class PodIps {
-  readonly ips = new Map<string, string>();
-  #running = true;
-  #loop?: Promise<void>;
-  readonly #ns: string;
-
-  constructor(ns: string) {
-    this.#ns = ns;
-  }
-
-  async refresh(): Promise<void> {
-    const NS = this.#ns;
-    const pods = (JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: PodJson[] }).items;
-    for (const p of pods) if (p.status.podIP) this.ips.set(p.metadata.name, p.status.podIP);
-  }
-
-  start(): void {
-    this.#loop = (async () => {
-      while (this.#running) {
-        await this.refresh().catch(() => {});
-        await sleep(500);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await this.#loop;
-  }
-
-  of(pod: string): string {
-    const ip = this.ips.get(pod);
-    if (!ip) throw new Error(`no IP for pod ${pod}`);
-    return ip;
-  }
+/** Pod name to IP in the namespace (Sentinel names pods by hostname). */
+function podIpsOf(ns: string): PodIps {
+  return new PodIps(async () => (JSON.parse(await kubectl(['-n', ns, 'get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string }; status: { podIP?: string } }[] }).items
+    .map((p) => ({ name: p.metadata.name, ip: p.status.podIP })));
 }
 
 interface MigrationJson { phase: string; step: string; message: string; switchedTo?: string; writePauseMs?: number }
@@ -148,7 +113,7 @@ const SCENARIOS: { ns: string; what: string; kills: ('deploy-or-sync' | 'after-s
 requireTestbedInCI('the migration test has a test bed');
 
 for (const { ns: NS, what, kills } of SCENARIOS) describe(`the operator takes over a running Bitnami-shaped deployment (spec.migrateFrom): ${what}`, ON_TESTBED, () => {
-  const pods = new PodIps(NS);
+  const pods = podIpsOf(NS);
   let writer: AckedWriter | undefined;
 
   before(async () => {
@@ -168,19 +133,11 @@ for (const { ns: NS, what, kills } of SCENARIOS) describe(`the operator takes ov
       return views.every(Boolean) ? true : undefined;
     }).catch(async (err: Error) => assert.fail(`${err.message}: ${await podsReport(NS)}`));
     pods.start();
-    writer = new AckedWriter({
+    writer = writerByPodIps({
       target: { masterName: 'mymaster', sentinels: [0, 1, 2].map((i) => ({ host: pods.of(`redis-node-${i}`), port: 26379 })), sentinelPassword: PASSWORD },
       password: PASSWORD,
       prefix: `e2e:${NS}`,
-      options: {
-        natMap: (key: string) => {
-          const host = key.slice(0, key.lastIndexOf(':'));
-          const ip = pods.ips.get(host.split('.')[0]!);
-          return ip ? { host: ip, port: Number(key.slice(key.lastIndexOf(':') + 1)) } : null;
-        },
-        updateSentinels: false,
-      },
-    });
+    }, pods);
     writer.start();
     await writer.ackedMore(200, 60_000);
   });

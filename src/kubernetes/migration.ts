@@ -103,7 +103,7 @@ export class KubeMigration implements MigrationRuntime {
         this.#update({ phase: 'Failed', step, message: detail });
         this.#event('Warning', 'MigrationFailed', `${step}: ${detail}; the operator runs it again in ${RETRY_MS / 1000} s`);
         await this.#o.persist().catch(() => undefined);
-        for (let waited = 0; waited < RETRY_MS && !this.#stopped; waited += 500) await sleep(500);
+        await this.#pause();
       }
     }
   }
@@ -128,8 +128,13 @@ export class KubeMigration implements MigrationRuntime {
       }
       if (done !== told) this.#o.log(`${name}: migration: not forgetting the old Sentinels yet: ${done}`);
       told = done;
-      for (let waited = 0; waited < RETRY_MS && !this.#stopped; waited += 500) await sleep(500);
+      await this.#pause();
     }
+  }
+
+  /** The wait before the next try: RETRY_MS, cut short by `stop()`. */
+  async #pause(): Promise<void> {
+    for (let waited = 0; waited < RETRY_MS && !this.#stopped; waited += 500) await sleep(500);
   }
 
   #update(change: Partial<MigrationStatus>): void {

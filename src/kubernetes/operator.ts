@@ -23,7 +23,7 @@ import { PLURAL, VERSION } from './crd.ts';
 import { OWNED_KINDS, collectionPath, objectPath, pathOf, typeOfKind } from './resources.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { DeploymentRuntime, writeStatus } from './runtime.ts';
-import { desiredObjects, heldForMigration, invalidSpecStatus, keptPasswords, sameStatus, secretValue, type Passwords, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
+import { desiredObjects, heldForMigration, withReplicas, invalidSpecStatus, keptPasswords, sameStatus, secretValue, type Passwords, tlsHash, tlsMaterialOf, topologyOf, uncoveredNames, withTlsHash, type ObjectMeta, type RedisHAResource, type TlsMaterial } from './reconcile.ts';
 import { TopologyMetrics } from '../observe/metrics.ts';
 import type { PodObject } from './pods.ts';
 import type { RedisHASpec } from '../spec/index.ts';
@@ -304,8 +304,7 @@ export class Operator {
       this.#o.log(`${key}: ${why}`);
       this.#events.record(cr, 'Normal', 'ScaleDownHeld', why);
     }
-    const held = objects.map((o) => (o.kind === 'StatefulSet' && o.metadata.name === name ? { ...o, spec: { ...(o.spec as object), replicas: now } } : o));
-    return { objects: held, spec: { ...spec, replicas: now - 1 } };
+    return { objects: withReplicas(objects, [name], now), spec: { ...spec, replicas: now - 1 } };
   }
 
   /** The resource is gone (or going): its controller stops; its objects go through their owner references. */

@@ -344,7 +344,12 @@ export function topologyOf(spec: RedisHASpec, namespace: string, secret: { data?
 export function heldForMigration(objects: K8sObject[], spec: RedisHASpec, checked: boolean): K8sObject[] {
   if (!spec.migrateFrom || checked) return objects;
   const names = namesOf(spec);
-  return objects.map((o) => (o.kind === 'StatefulSet' && (o.metadata.name === names.redis || o.metadata.name === names.sentinel) ? { ...o, spec: { ...(o.spec as object), replicas: 0 } } : o));
+  return withReplicas(objects, [names.redis, names.sentinel], 0);
+}
+
+/** `objects` with the StatefulSets named `names` at `replicas` pods: a hold on what the spec asks for. */
+export function withReplicas(objects: K8sObject[], names: readonly string[], replicas: number): K8sObject[] {
+  return objects.map((o) => (o.kind === 'StatefulSet' && names.includes(o.metadata.name) ? { ...o, spec: { ...(o.spec as object), replicas } } : o));
 }
 
 /**
