@@ -249,7 +249,7 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /** Runs one scenario under a Sentinel writer; returns the decisions it is held to, and the controller's own records. */
-async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Decisions; decisions: string[] }> {
+async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Decisions; decisions: string[]; writes: string }> {
   const before = await settled(rt, `${rt.name}: settled before "${s.name}"`);
   const decided = (await rt.decisions()).length;
   const { writer, stop } = await rt.writer(`contract:${index}`);
@@ -289,7 +289,11 @@ async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Deci
     lost,
   };
   for (const k of Object.keys(s.open ?? {})) delete got[k as keyof Decisions];
-  return { got, decisions };
+  // Where the missing writes sit in the writer's order: before the fault, during it, or after recovery.
+  const at = missing.map(position).sort((a, b) => a - b);
+  const writes = `${writer.acked.length} acknowledged (the fault at #${faultAt}, settled again at #${recovered})`
+    + (at.length ? `; missing on ${after.master}: ${at.length}, #${at[0]} to #${at.at(-1)}` : '');
+  return { got, decisions, writes };
 }
 
 /** The local runtime: `redis-ha up -d` on loopback; its pids from runtime.json, its decisions from supervisor.log. */
@@ -366,8 +370,8 @@ function kubernetesRuntime(d: ClusterDeployment): Runtime {
 /** Runs the whole table on one runtime, recording each scenario's decisions. */
 async function runTable(rt: Runtime, results: Map<string, Decisions>, diagnostic: (s: string) => void): Promise<void> {
   for (const [i, s] of SCENARIOS.entries()) {
-    const { got, decisions } = await run(rt, s, i);
-    diagnostic(`${rt.name}: ${s.name}: ${JSON.stringify(got)}; the controller: ${decisions.join('; ') || 'nothing'}`);
+    const { got, decisions, writes } = await run(rt, s, i);
+    diagnostic(`${rt.name}: ${s.name}: ${JSON.stringify(got)}; writes: ${writes}; the controller: ${decisions.join('; ') || 'nothing'}`);
     results.set(s.name, got);
   }
 }
