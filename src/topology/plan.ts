@@ -42,9 +42,10 @@ export type Action =
   | { readonly kind: 'promote'; readonly node: Address }
   /** `SENTINEL FAILOVER name`: Sentinel promotes its best replica and reconfigures everyone. */
   /**
-   * `from`: the master it replaces; the request is dropped if Sentinel no longer names it, or when a
-   * Sentinel sees it objectively down (its own failover follows), unless `afterAbort`: Sentinel's own
-   * attempt aborted for want of a good replica and will not retry before 2 x failover-timeout.
+   * `from`: the master it replaces; the request is dropped when a Sentinel objects (agreement.ts
+   * `failoverObjection`: it no longer names `from`, is in TILT, or its own failover follows: it sees
+   * `from` objectively down, or subjectively down a moment ago), the last two not with `afterAbort`:
+   * Sentinel's own attempt aborted for want of a good replica and will not retry before 2 x failover-timeout.
    */
   | { readonly kind: 'sentinel-failover'; readonly from: Address; readonly afterAbort?: boolean }
   /** (Re)point ONE Sentinel: `SENTINEL REMOVE` + `MONITOR` + `SET`, verified by the actor. */
