@@ -263,17 +263,19 @@ export class ClusterDeployment {
 }
 
 /**
- * Pod name to IP, refreshed every 300 ms between `start` and `stop` as pods come and go. Sentinel names
- * pods by hostname, which this host cannot resolve: `natMap` gives ioredis the pod's IP instead.
+ * Pod name to IP, refreshed every `everyMs` between `start` and `stop` as pods come and go. Sentinel
+ * names pods by hostname, which this host cannot resolve: `natMap` gives ioredis the pod's IP instead.
  */
 export class PodIps {
   readonly ips = new Map<string, string>();
   readonly #list: () => Promise<{ name: string; ip?: string }[]>;
+  readonly #everyMs: number;
   #running = false;
   #loop?: Promise<void>;
 
-  constructor(list: () => Promise<{ name: string; ip?: string }[]>) {
+  constructor(list: () => Promise<{ name: string; ip?: string }[]>, everyMs = 300) {
     this.#list = list;
+    this.#everyMs = everyMs;
   }
 
   async refresh(): Promise<void> {
@@ -285,7 +287,7 @@ export class PodIps {
     this.#loop = (async () => {
       while (this.#running) {
         await this.refresh().catch(() => {});
-        await sleep(300);
+        await sleep(this.#everyMs);
       }
     })();
   }
@@ -328,8 +330,8 @@ export async function sentinelWriterFromHost(d: ClusterDeployment, prefix: strin
     writer,
     ips: pods.ips,
     async stop() {
-      await pods.stop();
       await writer.stop().catch(() => {});
+      await pods.stop();
     },
   };
 }

@@ -83,7 +83,7 @@ const resourceOf = (NS: string) => testbedRedisHA(NS, NAME, {
 /** Pod name to IP in the namespace (Sentinel names pods by hostname). */
 function podIpsOf(ns: string): PodIps {
   return new PodIps(async () => (JSON.parse(await kubectl(['-n', ns, 'get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string }; status: { podIP?: string } }[] }).items
-    .map((p) => ({ name: p.metadata.name, ip: p.status.podIP })));
+    .map((p) => ({ name: p.metadata.name, ip: p.status.podIP })), 500);
 }
 
 interface MigrationJson { phase: string; step: string; message: string; switchedTo?: string; writePauseMs?: number }

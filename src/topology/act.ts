@@ -35,7 +35,8 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => ({
     master: parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName)),
-    tilt: parseInfo((await c.info('sentinel')) as string).get('sentinel_tilt') === '1',
+    // As the pods' failover_objection: a Sentinel whose INFO fails still counts, as not in TILT.
+    tilt: await c.info('sentinel').then((text) => parseInfo(text as string).get('sentinel_tilt') === '1', () => false),
   }), 300).catch(() => undefined)));
   const answered = views.flatMap((seen, i) => (seen ? [{
     sentinel: addressKey(sentinels[i]),
@@ -44,6 +45,7 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
     flags: parseFlags(seen.master.get('flags')),
     tilt: seen.tilt,
     ...(seen.master.has('s-down-time') ? { sDownMs: Number(seen.master.get('s-down-time')) } : {}),
+    ...(seen.master.has('role-reported') ? { roleReported: seen.master.get('role-reported') } : {}),
   }] : []));
   const why = failoverObjection(answered, addressKey(from), afterAbort);
   if (why) throw new ActionOvertaken(why);

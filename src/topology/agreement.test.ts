@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fenceOvertaken, keepAdmitted, majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
+import { failoverObjection, fenceOvertaken, keepAdmitted, majorityOf, masterAgreedAtNewestEpoch, namedByMajority, neededForFailover, type SentinelAnswer } from './agreement.ts';
 
 const A = { host: '10.0.0.1', port: 6379 };
 const B = { host: '10.0.0.2', port: 6379 };
@@ -106,4 +106,15 @@ test('keepAdmitted: too few Sentinels answer; the admitted master stays only whi
   assert.equal(keepAdmitted([says('s0', A, 2, true), dns('s1'), dns('s2')], 3, admitted), false, 'one is failing over');
   assert.equal(keepAdmitted([says('s0', A, 2), dns('s1'), dns('s2')], 3, undefined), false, 'nothing admitted (closed by a switch)');
   assert.equal(keepAdmitted([says('s0', A, 2), says('s1', A, 2), dns('s2')], 3, admitted), false, 'a majority answered: the agreement rule decides');
+});
+
+// The shared cases (the pods' sh against this) are in src/kubernetes/render/start-rule.test.ts; the pods
+// never pass afterAbort, so its cases are here.
+test('failoverObjection after an aborted failover: no wait on Sentinel\'s own (it just gave up), but still none asked of a Sentinel in TILT', () => {
+  const me = '10.0.0.1:6379';
+  const view = (sentinel: string, flags: string, more: { sDownMs?: number; tilt?: boolean } = {}) => ({ sentinel, master: me, epoch: 3, flags: new Set(flags.split(',')), ...more });
+  const fresh = [view('s0', 'master,s_down', { sDownMs: 800 }), view('s1', 'master,s_down,o_down', { sDownMs: 9000 })];
+  assert.equal(failoverObjection(fresh, me), 'Sentinel s0 has seen 10.0.0.1:6379 subjectively down for 800 ms; its own failover follows if a quorum agrees');
+  assert.equal(failoverObjection(fresh, me, true), undefined);
+  assert.equal(failoverObjection([...fresh, view('s2', 'master', { tilt: true })], me, true), 'Sentinel s2 is in TILT mode');
 });

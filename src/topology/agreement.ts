@@ -87,6 +87,8 @@ export interface SentinelMasterView {
   readonly tilt?: boolean;
   /** With the flag `s_down`: how long it has seen the master down (`s-down-time`, ms). */
   readonly sDownMs?: number;
+  /** The role the master reported in its last INFO (`role-reported`): `slave` for a fenced node. */
+  readonly roleReported?: string;
 }
 
 /**
@@ -97,6 +99,13 @@ export interface SentinelMasterView {
  * until the higher epoch demotes it.
  */
 export const SDOWN_SETTLE_MS = 5000;
+
+/**
+ * The same wait when the master is down because it reports itself a replica (a fenced node answers
+ * PING): each Sentinel counts down-after + 20 s from its own INFO of it, and INFO comes every 10 s, so
+ * the Sentinels reach subjectively down up to 10 s apart; 2 x 10 s + 1 s covers the last of them.
+ */
+export const SDOWN_SETTLE_ROLE_MS = 21_000;
 
 /**
  * Why Sentinel must not be asked to fail over `from` (`host:port`) now, or undefined. The first
@@ -110,7 +119,8 @@ export const SDOWN_SETTLE_MS = 5000;
  *   epoch is stale and left out);
  * - that names `from` and reports a failover in progress (a forced one would run as a second failover),
  *   sees it objectively down (its own failover follows), or has seen it subjectively down for less than
- *   `SDOWN_SETTLE_MS` (with a quorum agreeing, its own failover follows). `afterAbort`: neither of the
+ *   `SDOWN_SETTLE_MS` (`SDOWN_SETTLE_ROLE_MS` when it reports itself a replica; with a quorum agreeing,
+ *   its own failover follows). `afterAbort`: neither of the
  *   last two; Sentinel's own attempt has just aborted for want of a good replica.
  * Sentinels that did not answer are not in `views`. The controller (act.ts `requestFailover`) and the
  * pods' preStop hook and fenced loop (scripts.ts `failover_objection`, held against this on shared
@@ -127,7 +137,7 @@ export function failoverObjection(views: readonly SentinelMasterView[], from: st
     if (v.flags.has('failover_in_progress')) return `Sentinel ${v.sentinel} is already failing over ${from}`;
     if (afterAbort) continue;
     if (v.flags.has('o_down')) return `Sentinel ${v.sentinel} already sees ${from} objectively down; its own failover follows`;
-    if (v.flags.has('s_down') && (v.sDownMs ?? Infinity) < SDOWN_SETTLE_MS) {
+    if (v.flags.has('s_down') && (v.sDownMs ?? Infinity) < (v.roleReported === 'slave' ? SDOWN_SETTLE_ROLE_MS : SDOWN_SETTLE_MS)) {
       return `Sentinel ${v.sentinel} has seen ${from} subjectively down for ${v.sDownMs} ms; its own failover follows if a quorum agrees`;
     }
   }

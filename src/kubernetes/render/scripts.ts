@@ -10,7 +10,7 @@ import { ACL_USERS, REDIS_PORT, SECRET_KEYS, SENTINEL_PORT, namesOf, passwordKey
 import { maxmemoryFor } from './quantity.ts';
 import { CLI_TLS_FLAGS, tlsConfLines } from './tls.ts';
 import { tlsEnabled } from '../../spec/index.ts';
-import { SDOWN_SETTLE_MS, majorityOf } from '../../topology/agreement.ts';
+import { SDOWN_SETTLE_MS, SDOWN_SETTLE_ROLE_MS, majorityOf } from '../../topology/agreement.ts';
 import { ELECTION_WAIT_SECONDS, SENTINEL_WAIT_SECONDS } from '../../topology/start.ts';
 
 /** Where things are mounted in the pods. */
@@ -210,7 +210,8 @@ loading_peer() {
 }
 # The rule of failoverObjection (src/topology/agreement.ts): why Sentinel must not be asked to fail this
 # pod over now (a Sentinel is in TILT, names another master under an epoch as new as this pod's, is
-# failing it over, or sees it down: objectively, or subjectively for less than ${SDOWN_SETTLE_MS} ms), or nothing.
+# failing it over, or sees it down: objectively, or subjectively for less than ${SDOWN_SETTLE_MS} ms, or
+# ${SDOWN_SETTLE_ROLE_MS} ms when it reported itself a replica), or nothing.
 failover_objection() {
   # --raw: each field's name on one line, its value on the next.
   field() { echo "$view" | sed -n "/^$1\\$/{n;p;q;}"; }
@@ -222,13 +223,14 @@ failover_objection() {
     [ "$(echo "$view" | head -n 1)" = name ] || continue
     epoch=$(field config-epoch)
     sdown=$(field s-down-time)
+    settle=${SDOWN_SETTLE_MS}; [ "$(field role-reported)" != slave ] || settle=${SDOWN_SETTLE_ROLE_MS}
     tilt=$(ask_sentinel "$pod.$DOMAIN" INFO sentinel 2>/dev/null | grep -c '^sentinel_tilt:1' || true)
-    views="$views$pod.$DOMAIN:${SENTINEL_PORT} $(field ip):$(field port) \${epoch:-0} \${tilt:-0} \${sdown:--} ,$(field flags),
+    views="$views$pod.$DOMAIN:${SENTINEL_PORT} $(field ip):$(field port) \${epoch:-0} \${tilt:-0} \${sdown:--} $settle ,$(field flags),
 "
   done
   mine=$(echo "$views" | { m=-1; while read -r at named epoch rest; do if [ "$named" = "$me" ] && [ "$epoch" -gt "$m" ]; then m=$epoch; fi; done; echo "$m"; })
   # The first objection, in the order asked (the loop runs in the pipeline's subshell: exit ends it only).
-  echo "$views" | { while read -r at named epoch tilt sdown flags; do
+  echo "$views" | { while read -r at named epoch tilt sdown settle flags; do
     [ -n "$at" ] || continue
     if [ "$tilt" = 1 ]; then echo "Sentinel $at is in TILT mode"; exit 0; fi
     if [ "$named" != "$me" ]; then
@@ -237,7 +239,7 @@ failover_objection() {
     fi
     case "$flags" in *,failover_in_progress,*) echo "Sentinel $at is already failing over $me"; exit 0 ;; esac
     case "$flags" in *,o_down,*) echo "Sentinel $at already sees $me objectively down; its own failover follows"; exit 0 ;; esac
-    case "$flags" in *,s_down,*) if [ "$sdown" != - ] && [ "$sdown" -lt ${SDOWN_SETTLE_MS} ]; then echo "Sentinel $at has seen $me subjectively down for $sdown ms; its own failover follows if a quorum agrees"; exit 0; fi ;; esac
+    case "$flags" in *,s_down,*) if [ "$sdown" != - ] && [ "$sdown" -lt "$settle" ]; then echo "Sentinel $at has seen $me subjectively down for $sdown ms; its own failover follows if a quorum agrees"; exit 0; fi ;; esac
   done; }
   return 0
 }
@@ -547,7 +549,8 @@ caught_up() {
 }
 i=0
 while ! caught_up && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-ask_failover || true
+asked=0
+if ask_failover; then asked=1; fi
 i=0
 m=
 while [ $i -lt ${wait * 10} ]; do
@@ -556,6 +559,8 @@ while [ $i -lt ${wait * 10} ]; do
   ANSWERS=$(sentinel_answers)
   m=$(sentinel_master)
   [ -z "$m" ] || [ "$m" = "$ME_ADDR" ] || break
+  # A request held back (a Sentinel in TILT, or one that saw this pod down a moment ago): again every second.
+  if [ $asked = 0 ] && [ $((i % 10)) = 9 ] && ask_failover 2>/dev/null; then asked=1; fi
   sleep 0.1
   i=$((i + 1))
 done

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { resolveSpec } from '../../spec/index.ts';
 import { electionStep, entersElection, sentinelWaits, startMaster, startRole, type PeerView, type StartRole } from '../../topology/start.ts';
 import { failoverObjection } from '../../topology/agreement.ts';
-import { scriptPrelude, startRedisScript, startSentinelScript } from './scripts.ts';
+import { preStopScript, scriptPrelude, startRedisScript, startSentinelScript } from './scripts.ts';
 
 const spec = resolveSpec({ name: 't', replicas: 2, sentinels: 3 }, { generateSecret: () => 'p'.repeat(32) });
 const host = (pod: string) => `${pod}.t-headless.ns.svc`;
@@ -217,7 +217,7 @@ describe('persistence on: a starting Sentinel waits for the election, in sh and 
 
 // The preStop hook's check before it asks Sentinel for a failover (scripts.ts failover_objection)
 // against failoverObjection (src/topology/agreement.ts), which the controller applies too.
-interface SentinelAnswer { master: string; flags: string; epoch: number; sDownMs?: number; tilt?: boolean }
+interface SentinelAnswer { master: string; flags: string; epoch: number; sDownMs?: number; tilt?: boolean; roleReported?: string }
 
 interface ObjectionCase {
   readonly what: string;
@@ -248,6 +248,9 @@ const OBJECTION_CASES: ObjectionCase[] = [
   { what: 'subjectively down for long, and never objectively: no objection (no quorum agrees)', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 12_000 }, { master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3 }] },
   { what: 'subjectively down a moment ago: its own failover may follow', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 800 }, { master: ME, flags: 'master', epoch: 3 }],
     objection: `Sentinel ${S(1)} has seen ${ME} subjectively down for 800 ms; its own failover follows if a quorum agrees` },
+  { what: 'reported itself a replica (fenced) and subjectively down for 12 s: the others may reach it up to 10 s later', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 12_000, roleReported: 'slave' }, { master: ME, flags: 'master', epoch: 3, roleReported: 'slave' }, undefined],
+    objection: `Sentinel ${S(0)} has seen ${ME} subjectively down for 12000 ms; its own failover follows if a quorum agrees` },
+  { what: 'reported itself a replica and subjectively down for 25 s, never objectively: no objection', sentinels: [{ master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 25_000, roleReported: 'slave' }, { master: ME, flags: 'master', epoch: 3, roleReported: 'slave' }, undefined] },
   { what: 'a Sentinel in TILT mode (it would act on the request when TILT ends, beside its own checks)', sentinels: [{ master: ME, flags: 'master', epoch: 3 }, { master: ME, flags: 'master', epoch: 3, tilt: true }, { master: ME, flags: 'master,s_down', epoch: 3, sDownMs: 30_000 }],
     objection: `Sentinel ${S(1)} is in TILT mode` },
 ];
@@ -259,7 +262,7 @@ function objectionInShell(c: ObjectionCase): string {
     if (typeof v === 'string') return v;
     const [ip, port] = [v.master.slice(0, v.master.lastIndexOf(':')), v.master.slice(v.master.lastIndexOf(':') + 1)];
     const sdown = v.sDownMs === undefined ? [] : ['s-down-time', String(v.sDownMs)];
-    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, ...sdown, 'config-epoch', String(v.epoch)].join('\\n');
+    return ['name', 'redis-ha-t', 'ip', ip, 'port', port, 'runid', 'x', 'flags', v.flags, ...sdown, 'role-reported', v.roleReported ?? 'master', 'config-epoch', String(v.epoch)].join('\\n');
   };
   const info = (v: SentinelAnswer | string) => `printf '# Sentinel\\r\\nsentinel_masters:1\\r\\nsentinel_tilt:${typeof v !== 'string' && v.tilt ? 1 : 0}\\r\\n'`;
   const answers = c.sentinels.map((v, i) => `  ${host(`t-sentinel-${i}`)}) ${v === undefined ? 'return 1' : `if [ "$2" = INFO ]; then ${info(v)}; else printf '${raw(v)}\\n'; fi`} ;;`).join('\n');
@@ -277,7 +280,7 @@ describe('the check before a failover request: the preStop hook\'s sh and failov
   for (const c of OBJECTION_CASES) {
     it(`${c.what}: ${c.objection ?? 'ask'}`, () => {
       // An error reply is no answer on both sides (act.ts drops a Sentinel whose SENTINEL MASTER fails).
-      const views = c.sentinels.flatMap((v, i) => (v && typeof v !== 'string' ? [{ sentinel: S(i), master: v.master, epoch: v.epoch, flags: new Set(v.flags.split(',')), tilt: v.tilt ?? false, ...(v.sDownMs === undefined ? {} : { sDownMs: v.sDownMs }) }] : []));
+      const views = c.sentinels.flatMap((v, i) => (v && typeof v !== 'string' ? [{ sentinel: S(i), master: v.master, epoch: v.epoch, flags: new Set(v.flags.split(',')), tilt: v.tilt ?? false, roleReported: v.roleReported ?? 'master', ...(v.sDownMs === undefined ? {} : { sDownMs: v.sDownMs }) }] : []));
       assert.equal(failoverObjection(views, ME), c.objection);
       assert.equal(objectionInShell(c), c.objection ?? '');
     });
@@ -347,6 +350,33 @@ echo "returned after round $n"
   });
   it('fenced while the other pods do not answer: follows one that answers as master with data', () => {
     assert.deepEqual(blind(3, ['master', 40, 300]), [`REPLICAOF ${R1} 6379 in round 3`, 'returned after round 3']);
+  });
+});
+
+// The preStop hook of a master pod asks for its failover once writes are caught up. An objection that
+// passes (a Sentinel in TILT, one that saw the pod down a moment ago) must not cost the handover: the
+// hook asks again every second while it waits.
+describe('the preStop hook asks again while a Sentinel objects', () => {
+  const body = preStopScript(spec).slice(scriptPrelude(spec).length);
+  /** Runs the hook with Sentinel objecting to the first `objections` requests; what it did. */
+  const hook = (objections: number) => execFileSync('sh', ['-c', `${scriptPrelude(spec)}
+n=0; tries=$(mktemp); promoted=$(mktemp)
+sleep() { n=$((n + 1)); }
+ask_redis() { case "$2 $3" in
+  "--raw ROLE") if [ -s "$promoted" ]; then echo slave; else echo master; fi ;;
+  "INFO replication") printf 'role:master\\r\\nslave0:ip=x,port=6379,state=online,offset=7,lag=0\\r\\nmaster_repl_offset:7\\r\\n' ;;
+esac; }
+sentinel_answers() { :; }
+sentinel_master() { echo "$ME_ADDR"; }
+ask_failover() { echo >> "$tries"; if [ "$(wc -l < "$tries")" -le ${objections} ]; then return 1; fi; echo "asked at tick $n"; echo yes > "$promoted"; }
+${body.replace(/\nexit 0\n$/, '\n')}
+echo "$(wc -l < "$tries") tries"; rm -f "$tries" "$promoted"
+`], { env: { PATH: process.env.PATH, POD_NAME: 't-redis-0', POD_NAMESPACE: 'ns' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
+  it('asks at once when nothing objects', () => {
+    assert.deepEqual(hook(0), ['asked at tick 0', '1 tries']);
+  });
+  it('held back twice, asks again each second until a Sentinel accepts', () => {
+    assert.deepEqual(hook(2), ['asked at tick 19', '3 tries']);
   });
 });
 
