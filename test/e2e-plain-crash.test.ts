@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { ask, killRedisOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT } from '../src/kubernetes/render/index.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, SMALL_RESOURCES, dropNamespace, kubectl, ON_TESTBED, plainDeploymentUnderWriter, podsReport, requireTestbedInCI, type DeploymentUnderWriter } from './testbed-kube.ts';
+import { REDIS_IMAGE, SMALL_RESOURCES, dropNamespace, kubectl, ON_TESTBED, failoverReport, plainDeploymentUnderWriter, requireTestbedInCI, type DeploymentUnderWriter } from './testbed-kube.ts';
 
 const NS = 'e2e-plain-crash';
 const NAME = 'plain';
@@ -50,12 +50,7 @@ describe('plain manifests: a master killed in place at a short down-after is fai
       return majority.length >= 2 ? majority[0] : undefined;
     }).catch(async (err: Error) => {
       // What the Sentinels and the killed pod did, for a failure no later look can explain.
-      const logs = await Promise.all([...(await d.pods('sentinel')).map((p) => p.name), old!].map(async (name) =>
-        `--- ${name}\n${(await kubectl(['-n', NS, 'logs', name, '--all-containers', '--tail=40']).catch((e: Error) => e.message)).trim()}`));
-      // The killed pod's start script: what it decided and asked (its replication lines fill the tail above).
-      const script = (await kubectl(['-n', NS, 'logs', old!, '-c', 'redis']).catch((e: Error) => e.message)).split('\n').filter((l) => l.startsWith('redis-ha:'));
-      logs.push(`--- ${old} start script\n${script.join('\n') || 'no line'}`);
-      throw new Error(`${err.message}\n${await podsReport(NS)}\n${logs.join('\n')}`);
+      throw new Error(`${err.message}\n${await failoverReport(NS, (await d.pods('sentinel')).map((p) => p.name), old!)}`);
     });
     t.diagnostic(`the Sentinels named ${now} ${Date.now() - killedAt} ms after the kill`);
     await writer.ackedMore(50, 60_000);

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { ask, processOfPod } from '../bench/k8s.ts';
 import { REDIS_PORT } from '../src/kubernetes/render/index.ts';
 import { eventually } from './helpers.ts';
-import { REDIS_IMAGE, SMALL_RESOURCES, dropNamespace, kubectl, ON_TESTBED, plainDeploymentUnderWriter, podsReport, requireTestbedInCI, type DeploymentUnderWriter } from './testbed-kube.ts';
+import { REDIS_IMAGE, SMALL_RESOURCES, dropNamespace, kubectl, ON_TESTBED, failoverReport, plainDeploymentUnderWriter, requireTestbedInCI, type DeploymentUnderWriter } from './testbed-kube.ts';
 
 const NS = 'e2e-plain-dns';
 const NAME = 'dns';
@@ -57,14 +57,16 @@ describe('plain manifests: a master restarted without DNS never comes back as an
       t.diagnostic(`killed redis-server pid ${killed} of ${old}, its pod without DNS`);
       // Until the Sentinels name another pod: the restarted node's role, every 200 ms.
       const roles = new Set<string>();
-      const now = await eventually(`the Sentinels to name a pod other than ${old}`, 120_000, async () => {
+      // Sentinel's own check comes 25-35 s after the restart (down-after + 20 s from its INFO, every 10 s);
+      // a Sentinel stalled for 2 s by a loaded machine enters TILT and checks nothing for 30 s more.
+      const now = await eventually(`the Sentinels to name a pod other than ${old}`, 180_000, async () => {
         const role = await ask({ host: pod.ip!, port: REDIS_PORT, password }, 'ROLE').catch(() => undefined);
         if (Array.isArray(role)) roles.add(String(role[0]));
         const n = await d.sentinelsName();
         const others = n.filter((x) => x !== undefined && x !== old && x === n.find((y) => y !== undefined && y !== old));
         return others.length >= 2 ? others[0] : undefined;
       }).catch(async (err: Error) => {
-        throw new Error(`${err.message}; roles of ${old} seen: ${[...roles].join(', ') || 'none'}; ${await podsReport(NS)}`);
+        throw new Error(`${err.message}; roles of ${old} seen: ${[...roles].join(', ') || 'none'}\n${await failoverReport(NS, (await d.pods('sentinel')).map((p) => p.name), old!)}`);
       });
       t.diagnostic(`the Sentinels named ${now} ${Date.now() - killedAt} ms after the kill; ${old} answered as ${[...roles].join(', ')} meanwhile`);
       assert.ok(!roles.has('master'), `${old} came back as master with no DNS`);

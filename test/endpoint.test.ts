@@ -138,8 +138,9 @@ describe('master and replicas endpoints on real processes', () => {
       let monitor: Redis | undefined;
       try {
         // ioredis can fail to enter monitor mode when another client's command (the controller's INFO,
-        // every second) is echoed in the same read as MONITOR's +OK ("Command queue state error"):
-        // a client-side race, so the monitor is opened once more before the test gives up.
+        // every second, or a probe's AUTH) is echoed in the same read as MONITOR's +OK ("Command queue
+        // state error"): a client-side race, so the monitor is opened again, up to five times in all
+        // (CI, 2026-12-04: twice in a row, direct to the master).
         const openMonitor = () => {
           const m = monitorOwner.duplicate({ monitor: true, lazyConnect: false });
           monitor = m;
@@ -151,10 +152,14 @@ describe('master and replicas endpoints on real processes', () => {
             });
           });
         };
-        monitor = await openMonitor().catch((err: Error) => {
-          if (!err.message.startsWith('Command queue state error')) throw err;
-          return openMonitor();
-        });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            monitor = await openMonitor();
+            break;
+          } catch (err) {
+            if (attempt === 5 || !(err as Error).message.startsWith('Command queue state error')) throw err;
+          }
+        }
         const popped = blocked.blpop(`queue:${via}`, 5);
         await new Promise((r) => setTimeout(r, 100));
         await other.rpush(`queue:${via}`, 'job');

@@ -136,6 +136,19 @@ const podReady = (p: PodJson) => p.status.conditions?.find((c) => c.type === 'Re
 const podsOf = async (namespace: string) => (JSON.parse(await kubectl(['-n', namespace, 'get', 'pods', '-o', 'json'])) as { items: PodJson[] }).items;
 
 /**
+ * For a failover that did not come: the last 40 log lines of each Sentinel pod and of the Redis pod
+ * `redisPod`, and that pod's start-script lines (what it decided and asked; its replication lines fill
+ * the tail), after podsReport.
+ */
+export async function failoverReport(namespace: string, sentinelPods: readonly string[], redisPod: string): Promise<string> {
+  const logs = await Promise.all([...sentinelPods, redisPod].map(async (name) =>
+    `--- ${name}\n${(await kubectl(['-n', namespace, 'logs', name, '--all-containers', '--tail=40']).catch((e: Error) => e.message)).trim()}`));
+  const script = (await kubectl(['-n', namespace, 'logs', redisPod, '-c', 'redis']).catch((e: Error) => e.message)).split('\n').filter((l) => l.startsWith('redis-ha:'));
+  logs.push(`--- ${redisPod} start script\n${script.join('\n') || 'no line'}`);
+  return `${await podsReport(namespace)}\n${logs.join('\n')}`;
+}
+
+/**
  * What each pod of `namespace` is doing (phase, readiness, each container's state or waiting reason,
  * restarts and last termination) and the namespace's last Warning Events, in one line: for a failure
  * that a later look cannot explain.
