@@ -110,18 +110,18 @@ export const SDOWN_SETTLE_ROLE_MS = 21_000;
 /**
  * Why Sentinel must not be asked to fail over `from` (`host:port`) now, or undefined. The first
  * Sentinel, in the order given:
- * - in TILT mode. It accepts the request but acts on it only when TILT ends, and then its own checks
- *   may start a failover elsewhere too: a forced failover holds no election, so nothing stops the two
- *   (the runtime contract on the test bed, 2026-12-04: a fenced pod asked a Sentinel in TILT; another
- *   left TILT first and promoted another replica, and the writes the first promoted node took were lost);
+ * - in TILT mode. It accepts the request but acts on it only when TILT ends, and then another
+ *   Sentinel's own checks may start a failover too: a forced failover holds no election, so nothing
+ *   stops the two (CI, 2026-12-04: the runtime contract lost 343 writes after a fenced pod asked; on the
+ *   test bed a Sentinel in TILT accepted that request and ran it 29 s later, when TILT ended);
  * - that names another master under a config epoch at least that of every Sentinel naming `from` (it
  *   has moved on: asking would fail over the new master; a Sentinel naming another master under an older
  *   epoch is stale and left out);
  * - that names `from` and reports a failover in progress (a forced one would run as a second failover),
  *   sees it objectively down (its own failover follows), or has seen it subjectively down for less than
  *   `SDOWN_SETTLE_MS` (`SDOWN_SETTLE_ROLE_MS` when it reports itself a replica; with a quorum agreeing,
- *   its own failover follows). `afterAbort`: neither of the
- *   last two; Sentinel's own attempt has just aborted for want of a good replica.
+ *   its own failover follows). `afterAbort`: neither of the last two; Sentinel's own attempt has just
+ *   aborted for want of a good replica.
  * Sentinels that did not answer are not in `views`. The controller (act.ts `requestFailover`) and the
  * pods' preStop hook and fenced loop (scripts.ts `failover_objection`, held against this on shared
  * cases) apply it.
