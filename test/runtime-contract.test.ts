@@ -138,8 +138,9 @@ interface Decisions {
   /**
    * The controller promoted a node itself where Sentinel could have (it must leave that to Sentinel
    * wherever Sentinel can). Not counted: a promotion on plan rule 2.c.2, after Sentinel answered that it
-   * has no replica fit to promote (its failover aborted; the controller then makes the node with the most
-   * data a master the others link to, and asks Sentinel again: a decision `… (after an abort)`).
+   * has no replica fit to promote (its failover aborted, or it refused the controller's request; the
+   * controller then makes the node with the most data a master the others link to, and asks Sentinel
+   * again: a decision `… (after an abort)`). See `promotedItself`.
    */
   readonly promoted?: boolean;
   /** Who is master once the deployment has settled again. */
@@ -282,8 +283,11 @@ async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Deci
   const got: Decisions = {
     failoverAsked: decisions.includes(`did sentinel-failover of ${before.master}`) || ((await rt.askedItself?.(before.master, faultTime)) ?? false),
     // CI, 2026-12-03: a majority of the Sentinels frozen, then let go; back from TILT they aborted their
-    // failover for want of a replica with a recent link, and the controller took rule 2.c.2.
-    promoted: decisions.some((d) => d.startsWith('did promote ')) && !decisions.some((d) => d.includes(' (after an abort)')),
+    // failover for want of a replica with a recent link, and the controller took rule 2.c.2. The same
+    // rule follows a request Sentinel refused (NOGOODSLAVE: a decision `could not sentinel-failover`
+    // before the promotion; the test bed, 2026-12-05, a pod restarted after a long crash-loop back-off),
+    // when a Sentinel's own failover then ends it before the controller's `(after an abort)` request.
+    promoted: promotedItself(decisions),
     master: after.master === before.master ? 'the old master' : 'a former replica',
     ...seen,
     lost,
@@ -294,6 +298,17 @@ async function run(rt: Runtime, s: Scenario, index: number): Promise<{ got: Deci
   const writes = `${writer.acked.length} acknowledged (the fault at #${faultAt}, settled again at #${recovered})`
     + (at.length ? `; missing on ${after.master}: ${at.length}, #${at[0]} to #${at.at(-1)}` : '');
   return { got, decisions, writes };
+}
+
+/**
+ * The controller promoted a node where Sentinel could have: a `did promote` that no Sentinel refusal
+ * comes before (a `could not sentinel-failover`, which plan rule 2.c.2 answers with the promotion) and
+ * that no `(after an abort)` request follows.
+ */
+function promotedItself(decisions: readonly string[]): boolean {
+  const promote = decisions.findIndex((d) => d.startsWith('did promote '));
+  if (promote === -1 || decisions.some((d) => d.includes(' (after an abort)'))) return false;
+  return !decisions.slice(0, promote).some((d) => d.startsWith('could not sentinel-failover '));
 }
 
 /** The local runtime: `redis-ha up -d` on loopback; its pids from runtime.json, its decisions from supervisor.log. */
