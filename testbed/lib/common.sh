@@ -9,7 +9,7 @@ TB_BIN="$TB_CACHE/bin"
 NODE_NAME=redis-ha-testbed
 NODE_IF=rhatb0             # interface (a bridge with no ports) holding NODE_IP
 NODE_IP=10.245.0.1
-BRIDGE=rhatb-br0           # the CNI bridge
+BRIDGE=rhatb-br0           # the CNI bridge (the worker nodes of testbed/node: rhatb-br1 to 3)
 POD_CIDR=10.244.0.0/16     # cluster CIDR (kube-proxy's "inside" range)
 NODE_POD_SUBNET=10.244.0.0/24
 SVC_CIDR=10.96.0.0/16
@@ -147,6 +147,25 @@ current-context: $NODE_NAME
 KC
   chmod 600 "$1"
 )
+
+# Kills and deletes every container of a containerd (CTR: ctr_ or a function like it); prints the pod
+# network namespaces they were in, which containerd may leave behind.
+containers_down() { # ctr-function
+  local c ns ids=()
+  mapfile -t ids < <($1 containers ls -q 2>/dev/null)
+  for c in "${ids[@]}"; do
+    ns="$($1 containers info "$c" 2>/dev/null | jq -r '.Spec.linux.namespaces[]? | select(.type=="network") | .path // empty')"
+    [[ "$ns" == /var/run/netns/* || "$ns" == /run/netns/* ]] && echo "$ns"
+    $1 tasks kill -s SIGKILL "$c" >/dev/null 2>&1
+  done
+  sleep 0.5
+  for c in $($1 containers ls -q 2>/dev/null); do
+    $1 tasks delete -f "$c" >/dev/null 2>&1
+    $1 containers delete "$c" >/dev/null 2>&1
+  done
+  for c in "${ids[@]}"; do rm -f /var/lib/cni/results/cni-loopback-"$c"-* 2>/dev/null; done
+  true
+}
 
 start() { # name command...: runs it in its own session, logs to logs/NAME.log
   local name="$1"; shift

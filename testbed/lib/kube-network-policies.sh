@@ -44,7 +44,7 @@ start_np() {
     echo "$build_id" > "$TB_RUN/kube-network-policies.image"
   fi
   sed -e "s|@IMAGE@|$(np_image)|g" -e "s|@BUILD@|$build_id|g" -e "s|@QUEUE@|$NP_QUEUE|g" \
-    -e "s|@METRICS_PORT@|$NP_METRICS_PORT|g" -e "s|@VERSION@|$(cat "$NP_CACHE/version")|g" -e "s|@POD_IPS_DIR@|$POD_IPS_DIR|g" \
+    -e "s|@METRICS_PORT@|$NP_METRICS_PORT|g" -e "s|@VERSION@|$(cat "$NP_CACHE/version")|g" -e "s|@POD_IPS_DIR@|$POD_IPS_DIR|g" -e "s|@NODE@|$NODE_NAME|g" \
     "$TB_HOME/lib/kube-network-policies.yaml" | kc apply -f - >/dev/null
   kc -n kube-system rollout status daemonset/kube-network-policies --timeout=120s >/dev/null ||
     die "kube-network-policies did not start: $(kc -n kube-system logs daemonset/kube-network-policies --tail=5 2>&1 | tr '\n' ' ')"
