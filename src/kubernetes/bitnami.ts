@@ -209,6 +209,22 @@ export function fromBitnami(values: Values, name: string, opts: FromBitnamiOptio
   if (Object.keys(resources).length === 0) delete spec.resources;
   const scheduling = section('scheduling');
   set(scheduling, 'nodeSelector', take('master.nodeSelector') ?? take('replica.nodeSelector'));
+  const tolerationsAt = get('master.tolerations') !== undefined ? 'master.tolerations' : 'replica.tolerations';
+  const tolerations = take(tolerationsAt);
+  if (Array.isArray(tolerations) && tolerations.length) {
+    const taints: string[] = [];
+    for (const t of tolerations as Values[]) {
+      // A toleration as kubectl taint writes the taint it tolerates (spec.scheduling.tolerations).
+      if (typeof t?.key !== 'string' || t.key === '') {
+        problems.push(`values: ${tolerationsAt}: a toleration without a key (tolerating every taint) has no redis-ha form; name the taints to tolerate`);
+        continue;
+      }
+      if (t.tolerationSeconds !== undefined)
+        warnings.push(`values: ${tolerationsAt}: tolerationSeconds of ${t.key} is not mapped (a StatefulSet pod on a lost node is not replaced before the node is gone, whatever it says); ignored`);
+      taints.push(`${t.key}${t.operator === 'Exists' ? '' : `=${String(t.value ?? '')}`}${typeof t.effect === 'string' && t.effect ? `:${t.effect}` : ''}`);
+    }
+    set(scheduling, 'tolerations', taints);
+  }
   set(scheduling, 'priorityClassName', take('master.priorityClassName') || take('replica.priorityClassName') || undefined);
   if (Object.keys(scheduling).length === 0) delete spec.scheduling;
   const np = take('networkPolicy.enabled');

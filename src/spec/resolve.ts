@@ -356,7 +356,7 @@ function resolveKubernetes(spec: CheckedInput): KubernetesFields {
     resources: spec.resources,
     podDisruptionBudget: spec.podDisruptionBudget,
     endpoint: spec.endpoint,
-    scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector } },
+    scheduling: { ...spec.scheduling, nodeSelector: { ...spec.scheduling.nodeSelector }, tolerations: [...(spec.scheduling.tolerations ?? [])] },
     naming: spec.naming,
     ...(migrating(spec.migrateFrom)
       ? {

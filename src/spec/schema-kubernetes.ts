@@ -12,6 +12,7 @@ const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const TOLERATION = `^${QUALIFIED_NAME.source.slice(1, -1)}(=${LABEL_VALUE.source.slice(1, -1)})?(:(NoSchedule|PreferNoSchedule|NoExecute))?$`;
 const MEMORY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
 const CPU = '^[0-9]+(\\.[0-9]+)?m?$';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
@@ -272,6 +273,13 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
       podAntiAffinity: enumOf('Spread pods of one StatefulSet over nodes: soft (preferred), hard (required) or none.', ['soft', 'hard', 'none'], 'soft'),
       zoneSpread: enumOf('Topology spread over topology.kubernetes.io/zone: soft (ScheduleAnyway), hard or none.', ['soft', 'hard', 'none'], 'soft'),
       nodeSelector: labels('nodeSelector for every pod.'),
+      tolerations: {
+        kind: 'list',
+        description:
+          "Taints every pod tolerates, as kubectl taint writes them: 'key=value:Effect' (that value), 'key:Effect' (any value) or 'key' (any value and effect); Effect is NoSchedule, PreferNoSchedule or NoExecute.",
+        maxItems: 32,
+        items: str('A taint: key[=value][:Effect].', TOLERATION, "must be key[=value][:Effect] as kubectl taint writes it, e.g. dedicated=cache:NoSchedule", { maxLength: 400 }),
+      },
       priorityClassName: str('PriorityClass of every pod.', DNS_SUBDOMAIN, 'must be a PriorityClass name (DNS subdomain)'),
       serviceAccountName: str('ServiceAccount of the pods; default: the namespace default (its token is not mounted).', DNS_SUBDOMAIN, 'must be a ServiceAccount name (DNS subdomain)'),
     },

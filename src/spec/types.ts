@@ -165,6 +165,8 @@ export interface SchedulingSpec {
   readonly podAntiAffinity: 'soft' | 'hard' | 'none';
   readonly zoneSpread: 'soft' | 'hard' | 'none';
   readonly nodeSelector: Readonly<Record<string, string>>;
+  /** Taints the pods tolerate, `key[=value][:Effect]` (kubectl taint's form). */
+  readonly tolerations: readonly string[];
   readonly priorityClassName?: string;
   readonly serviceAccountName?: string;
 }

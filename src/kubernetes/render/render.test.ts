@@ -327,6 +327,31 @@ describe('Bitnami values written loosely', () => {
   });
 });
 
+describe('scheduling.tolerations', () => {
+  it('renders each taint as the toleration kubectl taint\'s form means: Equal with a value, Exists without, every effect when none is named', () => {
+    const spec = resolveSpec({ name: 't', scheduling: { tolerations: ['dedicated=cache:NoSchedule', 'spot:NoExecute', 'example.com/pool=', 'node.kubernetes.io/unreachable'] } }, { generateSecret: fixed });
+    const want = [
+      { key: 'dedicated', operator: 'Equal', value: 'cache', effect: 'NoSchedule' },
+      { key: 'spot', operator: 'Exists', effect: 'NoExecute' },
+      { key: 'example.com/pool', operator: 'Equal', value: '' },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists' },
+    ];
+    const objects = renderManifests(spec, { namespace: 'apps' }).objects;
+    const pods = [...podSpecs(find(objects, 'StatefulSet')), (find(objects, 'Deployment', 't-endpoint')[0]!.spec as any).template.spec];
+    assert.equal(pods.length, 3);
+    for (const pod of pods) assert.deepEqual(pod.tolerations, want);
+  });
+
+  it('refuses what is not a taint, and takes the Bitnami chart\'s tolerations', () => {
+    for (const bad of ['dedicated=cache:NoWhere', ':NoSchedule', 'a=b=c', 'key:NoSchedule:NoExecute'])
+      assert.throws(() => resolveSpec({ name: 't', scheduling: { tolerations: [bad] } }), (e: Error) => e instanceof SpecError && /scheduling\.tolerations.*must be key\[=value\]\[:Effect\]/.test(e.message), bad);
+    const { input, warnings } = fromBitnami({ replica: { tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }, { key: 'pool', operator: 'Equal', value: 'cache', tolerationSeconds: 30 }] } }, 'r');
+    assert.deepEqual((input.scheduling as any).tolerations, ['spot:NoSchedule', 'pool=cache']);
+    assert.ok(warnings.some((w) => /tolerationSeconds of pool is not mapped/.test(w)), warnings.join('\n'));
+    assert.throws(() => fromBitnami({ master: { tolerations: [{ operator: 'Exists' }] } }, 'r'), /a toleration without a key/);
+  });
+});
+
 describe('what an audit (checkov, kube-score) asks of the rendered pods', () => {
   const spec = resolveSpec({ name: 'au', metrics: { enabled: true }, scheduling: { podAntiAffinity: 'hard', nodeSelector: { pool: 'cache' } } }, { generateSecret: fixed });
   const objects = renderManifests(spec, { namespace: 'apps' }).objects;

@@ -91,6 +91,7 @@ export function schedulingOf(spec: RedisHASpec, selector: Record<string, string>
     ...(s.serviceAccountName !== undefined ? { serviceAccountName: s.serviceAccountName } : {}),
     ...(s.priorityClassName !== undefined ? { priorityClassName: s.priorityClassName } : {}),
     ...(Object.keys(s.nodeSelector).length ? { nodeSelector: { ...s.nodeSelector } } : {}),
+    ...(s.tolerations.length ? { tolerations: s.tolerations.map(tolerationOf) } : {}),
     ...(s.podAntiAffinity === 'none'
       ? {}
       : {
@@ -113,6 +114,18 @@ export function schedulingOf(spec: RedisHASpec, selector: Record<string, string>
             },
           ],
         }),
+  };
+}
+
+/** A toleration from the spec's `key[=value][:Effect]`: Equal with a value, Exists without one. */
+export function tolerationOf(taint: string): Record<string, string> {
+  // Neither a key nor a value holds ':' (the spec's pattern), so the first one starts the effect.
+  const [keyValue = '', effect] = taint.split(':');
+  const eq = keyValue.indexOf('=');
+  return {
+    key: eq < 0 ? keyValue : keyValue.slice(0, eq),
+    ...(eq < 0 ? { operator: 'Exists' } : { operator: 'Equal', value: keyValue.slice(eq + 1) }),
+    ...(effect !== undefined ? { effect } : {}),
   };
 }
 
