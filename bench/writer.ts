@@ -13,7 +13,10 @@ export type WriterTarget =
  * measure write unavailability as the longest silence between two acknowledgements.
  *
  * A write that reaches a demoted master fails with READONLY without being executed; the client
- * reconnects (to the master Sentinel or the endpoint names now) and sends it again.
+ * reconnects (to the master Sentinel or the endpoint names now) and sends it again. A write that times
+ * out drops the client and connects anew, as redis-py and Jedis drop a connection on a socket timeout:
+ * by itself ioredis keeps a connection to a node that went silent (a stopped or cut-off node sends
+ * nothing, not even a reset) and sends every later write into it.
  */
 export class AckedWriter {
   readonly acked: string[] = [];
@@ -23,7 +26,8 @@ export class AckedWriter {
   failures = 0;
   /** How often each error message was seen among the failures (for diagnostics). */
   readonly errors = new Map<string, number>();
-  readonly #client: Redis;
+  #client: Redis;
+  readonly #connect: () => Redis;
   readonly #prefix: string;
   readonly #tls?: TlsFiles;
   #stopped = false;
@@ -45,11 +49,15 @@ export class AckedWriter {
       ...o.options,
     };
     const t = o.target;
-    this.#client =
-      'endpoint' in t
-        ? new Redis({ ...common, ...redisOptions({ ...t.endpoint, username: o.username, password: o.password, tls: o.tls }) })
-        : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20, ...sentinelClientOptions(o.tls) });
-    this.#client.on('error', () => {});
+    this.#connect = () => {
+      const client =
+        'endpoint' in t
+          ? new Redis({ ...common, ...redisOptions({ ...t.endpoint, username: o.username, password: o.password, tls: o.tls }) })
+          : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20, ...sentinelClientOptions(o.tls) });
+      client.on('error', () => {});
+      return client;
+    };
+    this.#client = this.#connect();
   }
 
   start(): void {
@@ -65,6 +73,13 @@ export class AckedWriter {
           this.failures++;
           const message = (err as Error).message.split('\n')[0]!.slice(0, 120);
           this.errors.set(message, (this.errors.get(message) ?? 0) + 1);
+          // A new client, not ioredis's disconnect(true): that ends its graceful close with a 2 s
+          // wait, and a reconnect it cuts short while asking Sentinel ends the client for good
+          // (every later write: "Connection is closed").
+          if (/timed out/i.test(message)) {
+            this.#client.disconnect();
+            this.#client = this.#connect();
+          }
           await sleep(5);
         }
       }
