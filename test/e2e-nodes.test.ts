@@ -132,6 +132,25 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
     }
   }
 
+  /** Waits until the Sentinels that answer (two at least) all name one master other than `old`. */
+  const namedOtherThan = (old: string) =>
+    eventually(`the Sentinels that answer to name one master other than ${old}`, 120_000, async () => {
+      const named = (await d.sentinelsName()).filter((n) => n !== undefined);
+      return named.length >= 2 && named.every((n) => n === named[0] && n !== old) ? named[0] : undefined;
+    });
+
+  /**
+   * `fault` (testbed/node stop or pause) on `where`, the node of the master `master`, at `t0`; waits for
+   * the Sentinels to name another master and both writers to write on.
+   */
+  async function failsOver(t: TestContext, fault: 'stop' | 'pause', where: string, master: string, t0: number): Promise<void> {
+    await node(fault, where);
+    const next = await namedOtherThan(master);
+    t.diagnostic(`${where} ${fault}: the Sentinels named ${next} after ${Math.round(performance.now() - t0)} ms`);
+    await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
+    t.diagnostic(gaps(t0));
+  }
+
   /** The longest time without an acknowledgement since `since` (performance.now()), per writer. */
   const gaps = (since: number) => `longest write gap: Sentinel writer ${Math.round(u.writer.longestGapSince(since))} ms, -master writer ${Math.round(viaMaster.longestGapSince(since))} ms`;
 
@@ -156,15 +175,8 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   test('the master\'s node stopped (powered off): failover, -master follows, its pods are not Ready once the node is NotReady, and after start the old master follows', async (t) => {
     const { master, node: where } = await masterNode(t);
     const t0 = performance.now();
-    await node('stop', where);
     try {
-      const next = await eventually(`the Sentinels of the other nodes to name a master other than ${master}`, 120_000, async () => {
-        const named = (await d.sentinelsName()).filter((n) => n !== undefined);
-        return named.length >= 2 && named.every((n) => n === named[0] && n !== master) ? named[0] : undefined;
-      });
-      t.diagnostic(`${where} stopped; the Sentinels named ${next} after ${Math.round(performance.now() - t0)} ms`);
-      await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
-      t.diagnostic(`both writers write again after ${Math.round(Math.max(u.writer.firstAckAfter(t0 + 1)!, viaMaster.firstAckAfter(t0 + 1)!) - t0)} ms; ${gaps(t0)}`);
+      await failsOver(t, 'stop', where, master, t0);
       await eventually(`${where} NotReady`, 120_000, async () => ((await nodeReady(where)) === 'Unknown' || (await nodeReady(where)) === 'False' ? true : undefined));
       t.diagnostic(`${where} NotReady after ${Math.round((performance.now() - t0) / 1000)} s`);
       await eventually(`the pods of ${where} not Ready`, 60_000, async () => {
@@ -185,14 +197,8 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   test('the master\'s node paused 20 s (every process frozen, its sockets open) and resumed: failover, and the old master follows', async (t) => {
     const { master, node: where } = await masterNode(t);
     const t0 = performance.now();
-    await node('pause', where);
     try {
-      const next = await eventually(`the Sentinels of the other nodes to name a master other than ${master}`, 120_000, async () => {
-        const named = (await d.sentinelsName()).filter((n) => n !== undefined);
-        return named.length >= 2 && named.every((n) => n === named[0] && n !== master) ? named[0] : undefined;
-      });
-      t.diagnostic(`${where} paused; the Sentinels named ${next} after ${Math.round(performance.now() - t0)} ms`);
-      await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
+      await failsOver(t, 'pause', where, master, t0);
       const wait = 20_000 - (performance.now() - t0);
       if (wait > 0) await sleep(wait);
     } finally {
@@ -220,10 +226,7 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
       t.diagnostic(`the isolated master refused the client on its node ${refusedAfter} ms after the partition (min-replicas-max-lag ${MAX_LAG_S} s): ${inside.lastError}`);
       assert.match(inside.lastError, /^NOREPLICAS /, 'refused for want of replicas');
       assert.ok(refusedAfter <= (MAX_LAG_S + 1) * 1000, `refused after ${refusedAfter} ms, more than min-replicas-max-lag + 1 s`);
-      const next = await eventually(`the Sentinels of the majority to name a master other than ${master}`, 120_000, async () => {
-        const named = (await d.sentinelsName()).filter((n) => n !== undefined);
-        return named.length >= 2 && named.every((n) => n === named[0] && n !== master) ? named[0] : undefined;
-      });
+      const next = await namedOtherThan(master);
       t.diagnostic(`the majority's Sentinels named ${next} ${Math.round(performance.now() - t0)} ms after the partition`);
       await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
       t.diagnostic(gaps(t0));
