@@ -153,7 +153,8 @@ describe('crashes beat down-after, on the test bed', ON_TESTBED, () => {
     const events = new SentinelEvents();
     await events.subscribe(d, sentinelPassword);
     const writer = await startWriter('e2e-crash:delete');
-    const node = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/);
+    // Every node its pods may go to: not testbed/node's workers, which they do not tolerate.
+    const node = (await kubectl(['get', 'nodes', '-l', '!redis-ha.io/testbed-pool', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/);
     let to = '';
     await kubectl(['cordon', ...node]);
     try {

@@ -209,7 +209,11 @@ export function fromBitnami(values: Values, name: string, opts: FromBitnamiOptio
   if (Object.keys(resources).length === 0) delete spec.resources;
   const scheduling = section('scheduling');
   set(scheduling, 'nodeSelector', take('master.nodeSelector') ?? take('replica.nodeSelector'));
-  const tolerationsAt = get('master.tolerations') !== undefined ? 'master.tolerations' : 'replica.tolerations';
+  // In sentinel mode the chart's pods are replica.*'s; a full values file (helm get values --all) has
+  // both lists, empty by default: the first that is not empty counts.
+  const nonEmpty = (path: string) => Array.isArray(get(path)) && (get(path) as unknown[]).length > 0;
+  const tolerationsAt = nonEmpty('replica.tolerations') || !nonEmpty('master.tolerations') ? 'replica.tolerations' : 'master.tolerations';
+  for (const path of ['replica.tolerations', 'master.tolerations']) if (path !== tolerationsAt && Array.isArray(get(path)) && !nonEmpty(path)) take(path);
   const tolerations = take(tolerationsAt);
   if (Array.isArray(tolerations) && tolerations.length) {
     const taints: string[] = [];

@@ -12,7 +12,10 @@ const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const TOLERATION = `^${QUALIFIED_NAME.source.slice(1, -1)}(=${LABEL_VALUE.source.slice(1, -1)})?(:(NoSchedule|PreferNoSchedule|NoExecute))?$`;
+// A taint key (an optional DNS-subdomain prefix and a name of at most 63), an optional value (at most 63)
+// and an optional effect.
+const TAINT_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+const TOLERATION = `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${TAINT_NAME}(=(${TAINT_NAME})?)?(:(NoSchedule|PreferNoSchedule|NoExecute))?$`;
 const MEMORY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
 const CPU = '^[0-9]+(\\.[0-9]+)?m?$';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
@@ -276,9 +279,9 @@ export const KUBERNETES_FIELDS: Readonly<Record<string, Field>> = {
       tolerations: {
         kind: 'list',
         description:
-          "Taints every pod tolerates, as kubectl taint writes them: 'key=value:Effect' (that value), 'key:Effect' (any value) or 'key' (any value and effect); Effect is NoSchedule, PreferNoSchedule or NoExecute.",
+          "Taints every pod tolerates: 'key=value:Effect' (that value; kubectl taint's form), 'key:Effect' (any value: operator Exists) or 'key' (any value and effect); Effect is NoSchedule, PreferNoSchedule or NoExecute.",
         maxItems: 32,
-        items: str('A taint: key[=value][:Effect].', TOLERATION, "must be key[=value][:Effect] as kubectl taint writes it, e.g. dedicated=cache:NoSchedule", { maxLength: 400 }),
+        items: str('A taint: key[=value][:Effect].', TOLERATION, 'must be key[=value][:Effect] (key and value at most 63 characters each), e.g. dedicated=cache:NoSchedule', { maxLength: 330 }),
       },
       priorityClassName: str('PriorityClass of every pod.', DNS_SUBDOMAIN, 'must be a PriorityClass name (DNS subdomain)'),
       serviceAccountName: str('ServiceAccount of the pods; default: the namespace default (its token is not mounted).', DNS_SUBDOMAIN, 'must be a ServiceAccount name (DNS subdomain)'),

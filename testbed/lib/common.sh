@@ -167,6 +167,23 @@ containers_down() { # ctr-function
   true
 }
 
+# SIGKILLs every process in the cgroup directory DIR and below (any hierarchy); prints how many it signalled.
+kill_cgroup() { # dir
+  local f p n=0
+  for f in $(find "$1" -name cgroup.procs 2>/dev/null); do
+    while read -r p; do kill -KILL "$p" 2>/dev/null && n=$((n + 1)); done < "$f"
+  done
+  echo "$n"
+}
+# Waits up to SECONDS for the cgroup directory DIR and below to hold no process; false if some are left.
+cgroup_empty_within() { # dir seconds
+  local deadline=$((SECONDS + $2))
+  until [[ -z "$(find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]]; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
 start() { # name command...: runs it in its own session, logs to logs/NAME.log
   local name="$1"; shift
   setsid "$@" > "$TB_RUN/logs/$name.log" 2>&1 < /dev/null &

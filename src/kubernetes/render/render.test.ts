@@ -343,9 +343,11 @@ describe('scheduling.tolerations', () => {
   });
 
   it('refuses what is not a taint, and takes the Bitnami chart\'s tolerations', () => {
-    for (const bad of ['dedicated=cache:NoWhere', ':NoSchedule', 'a=b=c', 'key:NoSchedule:NoExecute'])
+    for (const bad of ['dedicated=cache:NoWhere', ':NoSchedule', 'a=b=c', 'key:NoSchedule:NoExecute', `${'k'.repeat(64)}:NoSchedule`, `key=${'v'.repeat(64)}`, 'Example.com/key'])
       assert.throws(() => resolveSpec({ name: 't', scheduling: { tolerations: [bad] } }), (e: Error) => e instanceof SpecError && /scheduling\.tolerations.*must be key\[=value\]\[:Effect\]/.test(e.message), bad);
-    const { input, warnings } = fromBitnami({ replica: { tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }, { key: 'pool', operator: 'Equal', value: 'cache', tolerationSeconds: 30 }] } }, 'r');
+    assert.doesNotThrow(() => resolveSpec({ name: 't', scheduling: { tolerations: [`example.com/${'k'.repeat(63)}=${'v'.repeat(63)}:NoExecute`] } }));
+    // A full values file (helm get values --all) has master.tolerations: [] beside the replica's list.
+    const { input, warnings } = fromBitnami({ master: { tolerations: [] }, replica: { tolerations: [{ key: 'spot', operator: 'Exists', effect: 'NoSchedule' }, { key: 'pool', operator: 'Equal', value: 'cache', tolerationSeconds: 30 }] } }, 'r');
     assert.deepEqual((input.scheduling as any).tolerations, ['spot:NoSchedule', 'pool=cache']);
     assert.ok(warnings.some((w) => /tolerationSeconds of pool is not mapped/.test(w)), warnings.join('\n'));
     assert.throws(() => fromBitnami({ master: { tolerations: [{ operator: 'Exists' }] } }, 'r'), /a toleration without a key/);

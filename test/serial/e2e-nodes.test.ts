@@ -1,34 +1,38 @@
 // Issue 17: the faults that happen to nodes, on three worker nodes (testbed/node: zones a, b and c, each
-// with its own kubelet, containerd and pod bridge). A RedisHA under the operator, with the default
-// scheduling, is placed on the workers by the spec's nodeSelector and tolerations (the workers are tainted
-// so that the other tests' pods stay off them). It runs under two acknowledged-write writers from the host:
-// one through Sentinel, one through the -master Service. Each fault ends with exactly one master, labelled
-// and named by every Sentinel, and the test says what was lost or paused:
+// with its own kubelet, containerd and pod bridge). In test/serial/, which `npm test` runs alone after the
+// other files: three more kubelets load the machine, and the faults change the cluster's nodes. A RedisHA
+// under the operator, with the default scheduling, is placed on the workers by the spec's nodeSelector and
+// tolerations (the workers are tainted so that other pods stay off them). It runs under two
+// acknowledged-write writers from the host: one through Sentinel, one through the -master Service. Each
+// fault ends with exactly one master, labelled and named by every Sentinel, and the test says what was lost
+// or paused:
 // - the master's node stopped (powered off: silent, every process killed): failover, -master follows;
 //   once the node is NotReady its pods are not Ready; started again, the old master follows the new one;
 // - the master's node paused (every process frozen, a VM stun) and resumed;
 // - the master's node partitioned (pods cut from the other nodes, the host and the API server; its kubelet
-//   from the API server): a client on the isolated node is refused within min-replicas-max-lag + 1 s, the
-//   majority fails over, and after heal the old master is a replica;
-// - kubectl drain of the master's node: the disruption budgets hold, the master is handed over before its
-//   pod goes, nothing acknowledged is lost;
+//   from the API server, so the node goes NotReady): a client on the isolated node is refused within
+//   min-replicas-max-lag + 1 s, the majority fails over, and after heal the old master is a replica;
+// - kubectl drain of the master's node (evictions, which the disruption budgets gate): the master moves to
+//   another pod, nothing acknowledged is lost, no pod is left on the node;
 // - every pod of the master's node killed at once (a host reboot as the pods see it);
 // - the spread: no two Redis pods and no two Sentinels on one node; with zoneSpread hard and a zone's node
-//   stopped, pods that must move stay Pending rather than doubling up in another zone.
+//   stopped, pods that must move stay Pending rather than doubling up in another zone;
+// - plain manifests (the brief's user: no operator, -master through the endpoint Deployment): the master's
+//   node stopped.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ask, processOfPod, type ClusterDeployment } from '../bench/k8s.ts';
-import { AckedWriter } from '../bench/writer.ts';
-import { MASTER_POD_LABEL, REDIS_PORT, SENTINEL_PORT } from '../src/kubernetes/render/index.ts';
-import { eventually } from './helpers.ts';
+import { ask, processOfPod, type ClusterDeployment } from '../../bench/k8s.ts';
+import { AckedWriter } from '../../bench/writer.ts';
+import { MASTER_POD_LABEL, REDIS_PORT, SENTINEL_PORT } from '../../src/kubernetes/render/index.ts';
+import { eventually } from '../helpers.ts';
 import {
-  ON_TESTBED, REPO, dropNamespace, deploymentUnderWriter, freshNamespace, kubeconfig, kubectl, podsReport, requireTestbedInCI,
-  testbedRedisHA, waitPodsReady, type DeploymentUnderWriter,
-} from './testbed-kube.ts';
+  ON_TESTBED, OPERATOR_IMAGE, REDIS_IMAGE, REPO, SMALL_RESOURCES, dropNamespace, deploymentUnderWriter, freshNamespace, kubeconfig, kubectl,
+  plainDeploymentUnderWriter, podsReport, requireTestbedInCI, testbedRedisHA, waitPodsReady, type DeploymentUnderWriter,
+} from '../testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-nodes';
@@ -46,13 +50,15 @@ requireTestbedInCI('the node-fault tests have a test bed');
 
 /** testbed/node, on the test bed the kubeconfig belongs to. */
 async function node(...args: string[]): Promise<string> {
-  const { stdout } = await run(join(REPO, 'testbed', 'node'), args, { env: { ...process.env, REDIS_HA_TESTBED_DIR: dirname(kubeconfig!) }, timeout: 300_000 });
-  return stdout;
+  const { stdout, stderr } = await run(join(REPO, 'testbed', 'node'), args, { env: { ...process.env, REDIS_HA_TESTBED_DIR: dirname(kubeconfig!) }, timeout: 300_000 });
+  return args[0] === 'list' ? stdout : `${stdout}${stderr}`;
 }
 
 interface NodeRow { name: string; zone: string; ready: string; unschedulable: boolean; redis: string[] }
 const nodes = async () => JSON.parse(await node('list', '--json')) as NodeRow[];
 const nodeReady = async (name: string) => (await nodes()).find((n) => n.name === name)?.ready;
+/** NotReady as the node controller marks a node it no longer hears from: Ready Unknown (or False). */
+const notReady = async (name: string) => ['Unknown', 'False'].includes((await nodeReady(name)) ?? 'missing');
 
 /** Pod name → the node it is on, for one namespace. */
 async function placement(namespace: string): Promise<Map<string, string>> {
@@ -60,37 +66,55 @@ async function placement(namespace: string): Promise<Map<string, string>> {
   return new Map(list.items.map((p) => [p.metadata.name, p.spec.nodeName ?? '']));
 }
 
-describe('node faults on three worker nodes, under the operator', ON_TESTBED, () => {
-  let u: DeploymentUnderWriter;
-  let d: ClusterDeployment;
-  let viaMaster: AckedWriter;
-  let password: string;
+/**
+ * A deployment on the workers under two writers from the host (through Sentinel, and through the
+ * -master Service), and what every fault checks of it. `labelled`: the operator keeps the master label.
+ */
+class UnderFaults {
+  readonly u: DeploymentUnderWriter;
+  readonly viaMaster: AckedWriter;
+  readonly ns: string;
+  readonly labelled: boolean;
+  /** Writes lost at a partition's cut (acknowledged before it), accepted there and not counted again. */
+  readonly lostAtCut = new Set<string>();
 
-  before(async () => {
-    await node('up');
-    u = await deploymentUnderWriter(NS, NAME, testbedRedisHA(NS, NAME, SPEC), 'e2e:nodes:sentinel');
-    d = u.d;
-    password = u.password;
-    viaMaster = new AckedWriter({ target: { endpoint: { host: await d.clusterIP(d.names.master), port: REDIS_PORT } }, password, prefix: 'e2e:nodes:master' });
+  constructor(u: DeploymentUnderWriter, viaMaster: AckedWriter, ns: string, labelled: boolean) {
+    this.u = u;
+    this.viaMaster = viaMaster;
+    this.ns = ns;
+    this.labelled = labelled;
+  }
+
+  /** Starts the -master writer beside `u`'s Sentinel writer, 50 writes acknowledged. */
+  static async start(u: DeploymentUnderWriter, ns: string, labelled: boolean, prefix: string): Promise<UnderFaults> {
+    const viaMaster = new AckedWriter({ target: { endpoint: { host: await u.d.clusterIP(u.d.names.master), port: REDIS_PORT } }, password: u.password, prefix });
     viaMaster.start();
     await viaMaster.ackedMore(50, 60_000);
-  });
+    return new UnderFaults(u, viaMaster, ns, labelled);
+  }
 
-  after(async () => {
-    await viaMaster?.stop().catch(() => {});
-    await u?.close();
-    await node('down');
-  });
+  get d(): ClusterDeployment {
+    return this.u.d;
+  }
 
-  /** Waits for exactly one master: every Sentinel names it, it alone is labelled, it alone says master. */
-  async function oneMaster(t: TestContext, timeoutMs = 180_000): Promise<string> {
+  async close(): Promise<void> {
+    await this.viaMaster.stop().catch(() => {});
+    await this.u.close();
+  }
+
+  /**
+   * Waits for exactly one master: every Sentinel names it, it alone says master (ROLE), it alone is
+   * labelled (under the operator), every pod is Ready and no Sentinel is in TILT.
+   */
+  async oneMaster(t: TestContext, timeoutMs = 180_000): Promise<string> {
+    const { d, u } = this;
     let last = '';
     try {
-      return await eventually('exactly one master, labelled and named by every Sentinel', timeoutMs, async () => {
+      return await eventually(`exactly one master${this.labelled ? ', labelled and' : ','} named by every Sentinel`, timeoutMs, async () => {
         const named = await d.sentinelsName();
         const pods = await d.pods('redis');
         const labelled = pods.filter((p) => p.labels[MASTER_POD_LABEL] === 'master').map((p) => p.name);
-        const roles = await Promise.all(pods.map(async (p) => (p.ip ? ((await ask({ host: p.ip, port: REDIS_PORT, password }, 'ROLE').catch(() => undefined)) as unknown[] | undefined) : undefined)));
+        const roles = await Promise.all(pods.map(async (p) => (p.ip ? ((await ask({ host: p.ip, port: REDIS_PORT, password: u.password }, 'ROLE').catch(() => undefined)) as unknown[] | undefined) : undefined)));
         const masters = pods.filter((_, i) => roles[i]?.[0] === 'master').map((p) => p.name);
         // A Sentinel in TILT (30 s after its process was stalled or paused) neither acts nor counts
         // towards the quorum: the next fault starts once none is.
@@ -100,18 +124,16 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
         }))).filter((n) => n !== undefined);
         last = `Sentinels name ${named.map((n) => n ?? '-').join(', ')}; labelled ${labelled.join(',') || 'none'}; masters by ROLE ${masters.join(',') || 'none'}; ready ${pods.filter((p) => p.ready).length}/${pods.length}; in TILT ${tilted.join(',') || 'none'}`;
         const m = named[0];
-        const settled = m !== undefined && named.length === 3 && named.every((n) => n === m) && labelled.length === 1 && labelled[0] === m && masters.length === 1 && masters[0] === m && pods.every((p) => p.ready && !p.terminating) && tilted.length === 0;
+        const labelOk = !this.labelled || (labelled.length === 1 && labelled[0] === m);
+        const settled = m !== undefined && named.length === 3 && named.every((n) => n === m) && labelOk && masters.length === 1 && masters[0] === m && pods.every((p) => p.ready && !p.terminating) && tilted.length === 0;
         return settled ? m : undefined;
       });
     } catch (err) {
-      throw new Error(`${(err as Error).message}: ${last}; ${await podsReport(NS)}`);
+      throw new Error(`${(err as Error).message}: ${last}; ${await podsReport(this.ns)}`);
     } finally {
       t.diagnostic(`one master: ${last}`);
     }
   }
-
-  /** Writes lost at a partition's cut (acknowledged before it), accepted there and not counted again. */
-  const lostAtCut = new Set<string>();
 
   /**
    * Both writers wrote on (50 more each), and every write either acknowledged is on the master `m`,
@@ -119,13 +141,14 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
    * replicates after it answers, so a write it answered just before its replicas were cut off is lost
    * with it (asynchronous replication); one answered after the cut must not be.
    */
-  async function nothingLost(t: TestContext, m: string, what: string, cutAt?: number): Promise<void> {
+  async nothingLost(t: TestContext, m: string, what: string, cutAt?: number): Promise<void> {
+    const { u, viaMaster } = this;
     await Promise.all([u.writer.ackedMore(50, 120_000), viaMaster.ackedMore(50, 120_000)]);
-    const ip = (await d.pods('redis')).find((p) => p.name === m)!.ip!;
+    const ip = (await this.d.pods('redis')).find((p) => p.name === m)!.ip!;
     for (const [name, w] of [['Sentinel', u.writer], ['-master', viaMaster]] as const) {
-      const missing = (await w.missingOn({ host: ip, port: REDIS_PORT }, password)).filter((k) => !lostAtCut.has(k));
+      const missing = (await w.missingOn({ host: ip, port: REDIS_PORT }, u.password)).filter((k) => !this.lostAtCut.has(k));
       const atCut = cutAt === undefined ? [] : missing.filter((k) => w.ackTimes[w.acked.indexOf(k)]! <= cutAt);
-      for (const k of atCut) lostAtCut.add(k);
+      for (const k of atCut) this.lostAtCut.add(k);
       const lost = missing.filter((k) => !atCut.includes(k));
       t.diagnostic(`${what}: ${name} writer: ${lost.length} of ${w.acked.length} acknowledged writes lost${cutAt === undefined ? '' : `, and ${atCut.length} acknowledged before the cut`}; ${w.failures} writes refused or timed out in all`);
       assert.deepEqual(lost.slice(0, 5), [], `${what}: ${lost.length} acknowledged writes of the ${name} writer are not on ${m}`);
@@ -133,33 +156,81 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   }
 
   /** Waits until the Sentinels that answer (two at least) all name one master other than `old`. */
-  const namedOtherThan = (old: string) =>
-    eventually(`the Sentinels that answer to name one master other than ${old}`, 120_000, async () => {
-      const named = (await d.sentinelsName()).filter((n) => n !== undefined);
+  namedOtherThan(old: string): Promise<string> {
+    return eventually(`the Sentinels that answer to name one master other than ${old}`, 120_000, async () => {
+      const named = (await this.d.sentinelsName()).filter((n) => n !== undefined);
       return named.length >= 2 && named.every((n) => n === named[0] && n !== old) ? named[0] : undefined;
     });
+  }
 
   /**
    * `fault` (testbed/node stop or pause) on `where`, the node of the master `master`, at `t0`; waits for
    * the Sentinels to name another master and both writers to write on.
    */
-  async function failsOver(t: TestContext, fault: 'stop' | 'pause', where: string, master: string, t0: number): Promise<void> {
+  async failsOver(t: TestContext, fault: 'stop' | 'pause', where: string, master: string, t0: number): Promise<void> {
     await node(fault, where);
-    const next = await namedOtherThan(master);
+    const next = await this.namedOtherThan(master);
     t.diagnostic(`${where} ${fault}: the Sentinels named ${next} after ${Math.round(performance.now() - t0)} ms`);
-    await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
-    t.diagnostic(gaps(t0));
+    await Promise.all([this.u.writer.ackedMore(20, 60_000), this.viaMaster.ackedMore(20, 60_000)]);
+    t.diagnostic(this.gaps(t0));
   }
 
   /** The longest time without an acknowledgement since `since` (performance.now()), per writer. */
-  const gaps = (since: number) => `longest write gap: Sentinel writer ${Math.round(u.writer.longestGapSince(since))} ms, -master writer ${Math.round(viaMaster.longestGapSince(since))} ms`;
+  gaps(since: number): string {
+    return `longest write gap: Sentinel writer ${Math.round(this.u.writer.longestGapSince(since))} ms, -master writer ${Math.round(this.viaMaster.longestGapSince(since))} ms`;
+  }
 
-  async function masterNode(t: TestContext): Promise<{ master: string; node: string }> {
-    const master = await oneMaster(t);
-    const where = (await placement(NS)).get(master)!;
+  /** The one master, and the worker node it is on. */
+  async masterNode(t: TestContext): Promise<{ master: string; node: string }> {
+    const master = await this.oneMaster(t);
+    const where = (await placement(this.ns)).get(master)!;
     assert.match(where, /^redis-ha-testbed-[abc]$/, `the master ${master} is on a worker`);
     return { master, node: where };
   }
+
+  /**
+   * The master's node stopped (powered off) and started again: failover, both writers write on, the
+   * node NotReady and its pods not Ready (and, under the operator, the old master unlabelled), then one
+   * master again and nothing acknowledged lost.
+   */
+  async stopMastersNode(t: TestContext): Promise<void> {
+    const { master, node: where } = await this.masterNode(t);
+    const t0 = performance.now();
+    try {
+      await this.failsOver(t, 'stop', where, master, t0);
+      await eventually(`${where} NotReady`, 120_000, async () => ((await notReady(where)) ? true : undefined));
+      t.diagnostic(`${where} NotReady after ${Math.round((performance.now() - t0) / 1000)} s`);
+      await eventually(`the pods of ${where} not Ready`, 60_000, async () => {
+        const pods = [...(await this.d.pods('redis')), ...(await this.d.pods('sentinel'))];
+        const at = await placement(this.ns);
+        const there = pods.filter((p) => at.get(p.name) === where);
+        assert.ok(there.length >= 2, `the master and a Sentinel on ${where}: ${there.map((p) => p.name).join(', ')}`);
+        return there.every((p) => !p.ready) ? true : undefined;
+      });
+      const old = (await this.d.pods('redis')).find((p) => p.name === master)!;
+      if (this.labelled) assert.notEqual(old.labels[MASTER_POD_LABEL], 'master', `${master} lost the master label`);
+    } finally {
+      await node('start', where);
+    }
+    const m = await this.oneMaster(t);
+    assert.notEqual(m, master);
+    await this.nothingLost(t, m, 'node stopped');
+  }
+}
+
+describe('node faults on three worker nodes, under the operator', ON_TESTBED, () => {
+  let f: UnderFaults;
+  before(async () => {
+    await node('up');
+    f = await UnderFaults.start(await deploymentUnderWriter(NS, NAME, testbedRedisHA(NS, NAME, SPEC), 'e2e:nodes:sentinel'), NS, true, 'e2e:nodes:master');
+  });
+  after(async () => {
+    try {
+      await f?.close();
+    } finally {
+      await node('down');
+    }
+  });
 
   test('the default scheduling spreads the Redis pods and the Sentinels over the three worker nodes', async (t) => {
     const at = await placement(NS);
@@ -172,48 +243,28 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
     }
   });
 
-  test('the master\'s node stopped (powered off): failover, -master follows, its pods are not Ready once the node is NotReady, and after start the old master follows', async (t) => {
-    const { master, node: where } = await masterNode(t);
-    const t0 = performance.now();
-    try {
-      await failsOver(t, 'stop', where, master, t0);
-      await eventually(`${where} NotReady`, 120_000, async () => ((await nodeReady(where)) === 'Unknown' || (await nodeReady(where)) === 'False' ? true : undefined));
-      t.diagnostic(`${where} NotReady after ${Math.round((performance.now() - t0) / 1000)} s`);
-      await eventually(`the pods of ${where} not Ready`, 60_000, async () => {
-        const pods = [...(await d.pods('redis')), ...(await d.pods('sentinel'))];
-        const at = await placement(NS);
-        return pods.filter((p) => at.get(p.name) === where).every((p) => !p.ready) ? true : undefined;
-      });
-      const old = (await d.pods('redis')).find((p) => p.name === master)!;
-      assert.notEqual(old.labels[MASTER_POD_LABEL], 'master', `${master} lost the master label`);
-    } finally {
-      await node('start', where);
-    }
-    const m = await oneMaster(t);
-    assert.notEqual(m, master);
-    await nothingLost(t, m, 'node stopped');
-  });
+  test('the master\'s node stopped (powered off): failover, -master follows, its pods are not Ready once the node is NotReady, and after start the old master follows', (t) => f.stopMastersNode(t));
 
   test('the master\'s node paused 20 s (every process frozen, its sockets open) and resumed: failover, and the old master follows', async (t) => {
-    const { master, node: where } = await masterNode(t);
+    const { master, node: where } = await f.masterNode(t);
     const t0 = performance.now();
     try {
-      await failsOver(t, 'pause', where, master, t0);
+      await f.failsOver(t, 'pause', where, master, t0);
       const wait = 20_000 - (performance.now() - t0);
       if (wait > 0) await sleep(wait);
     } finally {
       await node('resume', where);
     }
-    const m = await oneMaster(t);
-    t.diagnostic(`resumed after ${Math.round((performance.now() - t0) / 1000)} s; ${gaps(t0)}`);
-    await nothingLost(t, m, 'node paused');
+    const m = await f.oneMaster(t);
+    t.diagnostic(`resumed after ${Math.round((performance.now() - t0) / 1000)} s; ${f.gaps(t0)}`);
+    await f.nothingLost(t, m, 'node paused');
   });
 
   test('the master\'s node partitioned: a client on it is refused within min-replicas-max-lag + 1 s, the majority fails over, after heal the old master is a replica', async (t) => {
-    const { master, node: where } = await masterNode(t);
-    const uid = (await d.pods('redis')).find((p) => p.name === master)!.uid;
+    const { master, node: where } = await f.masterNode(t);
+    const uid = (await f.d.pods('redis')).find((p) => p.name === master)!.uid;
     const pid = processOfPod(uid);
-    const inside = new InsideWriter(pid, password, 'e2e:nodes:inside');
+    const inside = new InsideWriter(pid, f.u.password, 'e2e:nodes:inside');
     inside.start();
     await eventually('the client on the master\'s node acknowledged', 30_000, async () => (inside.acked.length >= 5 ? true : undefined));
     const t0 = performance.now();
@@ -226,36 +277,39 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
       t.diagnostic(`the isolated master refused the client on its node ${refusedAfter} ms after the partition (min-replicas-max-lag ${MAX_LAG_S} s): ${inside.lastError}`);
       assert.match(inside.lastError, /^NOREPLICAS /, 'refused for want of replicas');
       assert.ok(refusedAfter <= (MAX_LAG_S + 1) * 1000, `refused after ${refusedAfter} ms, more than min-replicas-max-lag + 1 s`);
-      const next = await namedOtherThan(master);
+      const next = await f.namedOtherThan(master);
       t.diagnostic(`the majority's Sentinels named ${next} ${Math.round(performance.now() - t0)} ms after the partition`);
-      await Promise.all([u.writer.ackedMore(20, 60_000), viaMaster.ackedMore(20, 60_000)]);
-      t.diagnostic(gaps(t0));
+      await Promise.all([f.u.writer.ackedMore(20, 60_000), f.viaMaster.ackedMore(20, 60_000)]);
+      t.diagnostic(f.gaps(t0));
+      // Its kubelet cut from the API server too: the node goes NotReady, as a partitioned node does.
+      await eventually(`${where} NotReady`, 120_000, async () => ((await notReady(where)) ? true : undefined));
+      t.diagnostic(`${where} NotReady after ${Math.round((performance.now() - t0) / 1000)} s`);
     } finally {
       await node('heal', where);
       await inside.stop();
     }
-    const m = await oneMaster(t);
+    const m = await f.oneMaster(t);
     assert.notEqual(m, master);
-    const mip = (await d.pods('redis')).find((p) => p.name === m)!.ip!;
+    const mip = (await f.d.pods('redis')).find((p) => p.name === m)!.ip!;
     const lostInside = await inside.missingOn(mip);
     const lostLate = lostInside.filter((i) => inside.ackTimes[i]! > refusedAt!);
     t.diagnostic(`the client on the isolated node: ${inside.acked.length} acknowledged, ${lostInside.length} lost (acknowledged by the isolated master before it refused), ${lostLate.length} of them after its first refusal`);
     assert.equal(lostLate.length, 0, 'a write the isolated master acknowledged after it began refusing is lost');
-    await nothingLost(t, m, 'node partitioned', cutAt);
+    await f.nothingLost(t, m, 'node partitioned', cutAt);
   });
 
   // After the drain the evicted pods stay where they were rescheduled (two of a kind on one node: the
   // anti-affinity is soft), so the faults that need one pod of each kind per node come before it.
-  test('kubectl drain of the master\'s node: the budgets hold, the master is handed over first, nothing acknowledged is lost', async (t) => {
-    const { master, node: where } = await masterNode(t);
+  test('kubectl drain of the master\'s node (evictions, which the disruption budgets gate): the master moves to another pod, nothing acknowledged is lost, no pod is left there', async (t) => {
+    const { master, node: where } = await f.masterNode(t);
     const t0 = performance.now();
     try {
       const out = await kubectl(['drain', where, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=300s']);
       t.diagnostic(`drained ${where} in ${Math.round((performance.now() - t0) / 1000)} s: ${out.trim().split('\n').filter((l) => /evicted|drained/.test(l)).join('; ')}`);
-      const m = await oneMaster(t, 300_000);
+      const m = await f.oneMaster(t, 300_000);
       assert.notEqual(m, master, 'the master moved to another pod');
-      t.diagnostic(gaps(t0));
-      await nothingLost(t, m, 'drain');
+      t.diagnostic(f.gaps(t0));
+      await f.nothingLost(t, m, 'drain');
       const at = await placement(NS);
       assert.ok(![...at.values()].includes(where), `no pod of ${NS} left on ${where}`);
     } finally {
@@ -264,14 +318,49 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   });
 
   test('every pod of the master\'s node killed at once (a host reboot as the pods see it)', async (t) => {
-    const { master, node: where } = await masterNode(t);
+    const { master, node: where } = await f.masterNode(t);
     const t0 = performance.now();
-    t.diagnostic((await node('reboot', where)).trim() || `rebooted ${where}`);
-    const m = await oneMaster(t, 240_000);
-    t.diagnostic(`${m} is the one master ${Math.round((performance.now() - t0) / 1000)} s after (was ${master}); ${gaps(t0)}`);
-    await nothingLost(t, m, 'reboot');
+    const said = (await node('reboot', where)).trim();
+    t.diagnostic(said);
+    const killed = Number(/killed (\d+) processes/.exec(said)?.[1] ?? 0);
+    assert.ok(killed >= 4, `every process of the node's pods killed (their sandboxes and containers, two pods at least): ${said}`);
+    const m = await f.oneMaster(t, 240_000);
+    t.diagnostic(`${m} is the one master ${Math.round((performance.now() - t0) / 1000)} s after (was ${master}); ${f.gaps(t0)}`);
+    await f.nothingLost(t, m, 'reboot');
   });
 
+});
+
+describe('plain manifests (no operator) on three worker nodes: the master\'s node stopped', ON_TESTBED, () => {
+  // The brief's user: `render` output applied as it is; -master leads to the endpoint Deployment (redis-ha
+  // proxy, two pods), which follows the Sentinels by itself.
+  const ns = 'e2e-nodes-plain';
+  const name = 'plain';
+  let f: UnderFaults;
+  before(async () => {
+    await node('up');
+    const spec = JSON.stringify({
+      name, replicas: 2, sentinels: 3,
+      image: { ...REDIS_IMAGE, pullPolicy: 'Never', allowUnpatched: true },
+      endpoint: { image: OPERATOR_IMAGE },
+      ...SPEC,
+      resources: { redis: SMALL_RESOURCES.redis, sentinel: SMALL_RESOURCES.sentinel },
+    });
+    f = await UnderFaults.start(await plainDeploymentUnderWriter(ns, name, spec, 2, 'e2e:nodes-plain:sentinel'), ns, false, 'e2e:nodes-plain:master');
+  });
+  after(async () => {
+    try {
+      await f?.close();
+    } finally {
+      await node('down');
+    }
+  });
+
+  test('failover, -master (the endpoint) follows, its pods are not Ready once the node is NotReady, and after start the old master follows', async (t) => {
+    const at = await placement(ns);
+    t.diagnostic(`placement: ${[...at].map(([p, n]) => `${p}@${n}`).join(' ')}`);
+    await f.stopMastersNode(t);
+  });
 });
 
 describe('zoneSpread hard on three zones: a zone\'s node stopped', ON_TESTBED, () => {
@@ -283,15 +372,18 @@ describe('zoneSpread hard on three zones: a zone\'s node stopped', ON_TESTBED, (
     await waitPodsReady(ns, 300_000);
   });
   after(async () => {
-    await dropNamespace(ns);
-    await node('down');
+    try {
+      await dropNamespace(ns);
+    } finally {
+      await node('down');
+    }
   });
 
   test('pods that must move stay Pending rather than doubling up in another zone, and return once the node does', async (t) => {
     const where = 'redis-ha-testbed-c';
     await node('stop', where);
     try {
-      await eventually(`${where} NotReady`, 120_000, async () => ((await nodeReady(where)) !== 'True' ? true : undefined));
+      await eventually(`${where} NotReady`, 120_000, async () => ((await notReady(where)) ? true : undefined));
       const moved = [...(await placement(ns))].filter(([, n]) => n === where).map(([p]) => p);
       assert.ok(moved.length >= 2, `a Redis pod and a Sentinel on ${where}: ${moved.join(', ')}`);
       // What a node's loss leads to in the end (an admin, or the out-of-service taint): its pods deleted.
