@@ -26,6 +26,10 @@ export class AckedWriter {
   failures = 0;
   /** How often each error message was seen among the failures (for diagnostics). */
   readonly errors = new Map<string, number>();
+  /** `performance.now()` of each (re)connection and the ROLE of the server it reached, for diagnostics. */
+  readonly connections: { at: number; server: string }[] = [];
+  /** `performance.now()` and message of each failure, for diagnostics. */
+  readonly failureLog: { at: number; message: string }[] = [];
   #client: Redis;
   readonly #connect: () => Redis;
   readonly #prefix: string;
@@ -55,6 +59,14 @@ export class AckedWriter {
           ? new Redis({ ...common, ...redisOptions({ ...t.endpoint, username: o.username, password: o.password, tls: o.tls }) })
           : new Redis({ ...common, name: t.masterName, sentinels: [...t.sentinels], sentinelPassword: t.sentinelPassword, sentinelRetryStrategy: () => 20, ...sentinelClientOptions(o.tls) });
       client.on('error', () => {});
+      // For diagnostics: which server each (re)connection reached, and what it said it was.
+      client.on('ready', () => {
+        const at = performance.now();
+        client.call('ROLE').then((r) => {
+          const [role, ...rest] = r as unknown[];
+          this.connections.push({ at, server: `${String(role)} ${JSON.stringify(role === 'master' ? rest[1] : rest.slice(0, 2))}` });
+        }, () => {});
+      });
       return client;
     };
     this.#client = this.#connect();
@@ -73,6 +85,7 @@ export class AckedWriter {
           this.failures++;
           const message = (err as Error).message.split('\n')[0]!.slice(0, 120);
           this.errors.set(message, (this.errors.get(message) ?? 0) + 1);
+          this.failureLog.push({ at: performance.now(), message });
           // A new client, not ioredis's disconnect(true): that ends its graceful close with a 2 s
           // wait, and a reconnect it cuts short while asking Sentinel ends the client for good
           // (every later write: "Connection is closed").
@@ -113,6 +126,20 @@ export class AckedWriter {
   /** The first acknowledgement at or after `since`, or undefined. */
   firstAckAfter(since: number): number | undefined {
     return this.ackTimes.find((t) => t >= since);
+  }
+
+  /**
+   * For diagnostics: when `key` was acknowledged, how long after its neighbours, and the failures
+   * within `windowMs` of it, in ms relative to the acknowledgement.
+   */
+  around(key: string, windowMs = 3000): string {
+    const i = this.acked.indexOf(key);
+    if (i < 0) return `${key}: not acknowledged`;
+    const at = this.ackTimes[i]!;
+    const rel = (t: number | undefined) => (t === undefined ? '-' : `${Math.round(t - at)}`);
+    const near = this.failureLog.filter((f) => Math.abs(f.at - at) <= windowMs).map((f) => `${rel(f.at)} ms ${f.message}`);
+    const reached = this.connections.filter((c) => Math.abs(c.at - at) <= windowMs).map((c) => `${rel(c.at)} ms ${c.server}`);
+    return `${key} acknowledged at ${Math.round(at)} ms (previous ${rel(this.ackTimes[i - 1])} ms, next +${rel(this.ackTimes[i + 1])} ms); failures within ${windowMs} ms: ${near.join(' | ') || 'none'}; connections: ${reached.join(' | ') || 'none'}`;
   }
 
   /** Acknowledged keys that the node at `address` does not hold. */

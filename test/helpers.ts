@@ -166,3 +166,15 @@ export function pidOf(stateDir: string, member: string): number {
   if (!runtime) throw new Error(`no runtime.json in ${stateDir}: is the deployment running?`);
   return member === 'supervisor' ? runtime.supervisorPid : (runtime.members[member]?.pid ?? -1);
 }
+
+/**
+ * The latest an isolated master refuses writes (NOREPLICAS), in ms after its replicas were cut off, with
+ * `min-replicas-max-lag` of `maxLagS` seconds. Redis counts a replica's lag in whole seconds of its clock
+ * since the replica's last acknowledgement (sent every second, so at most 1 s before the cut), a replica
+ * is good while that lag is at most max-lag, and Redis recounts its good replicas once a second (the
+ * replication cron). So the count drops at most max-lag + 1 s after the cut, and the recount can add a
+ * second: max-lag + 2 s. (It can come as early as max-lag - 1 s.)
+ */
+export function refusalDeadlineMs(maxLagS: number): number {
+  return (maxLagS + 2) * 1000;
+}

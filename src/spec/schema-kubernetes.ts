@@ -9,13 +9,14 @@ import type { EnumField, Field, ObjectField, StringField, StringMapField } from 
 import { IMAGE_FLAVORS, LUA_CVES, REDIS_HA_IMAGE, VERSION_TAG_PATTERN } from './images.ts';
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN_BODY = '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
+const DNS_SUBDOMAIN = `^${DNS_SUBDOMAIN_BODY}$`;
+const QUALIFIED_NAME = new RegExp(`^(${DNS_SUBDOMAIN_BODY}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`);
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 // A taint key (an optional DNS-subdomain prefix and a name of at most 63), an optional value (at most 63)
 // and an optional effect.
 const TAINT_NAME = '[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
-const TOLERATION = `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${TAINT_NAME}(=(${TAINT_NAME})?)?(:(NoSchedule|PreferNoSchedule|NoExecute))?$`;
+const TOLERATION = `^(${DNS_SUBDOMAIN_BODY}/)?${TAINT_NAME}(=(${TAINT_NAME})?)?(:(NoSchedule|PreferNoSchedule|NoExecute))?$`;
 const MEMORY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
 const CPU = '^[0-9]+(\\.[0-9]+)?m?$';
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';

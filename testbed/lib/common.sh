@@ -84,6 +84,8 @@ log() { echo "testbed: $*" >&2; }
 die() { echo "testbed: $*" >&2; exit 1; }
 ctr_() { "$(command -v ctr)" --address "$CTR_SOCK" -n k8s.io "$@"; }
 kc() { "$TB_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=20s "$@"; }
+# True when the node NAME says Ready.
+node_ready() { [[ "$(kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]; }
 pid_of() { local f="$TB_RUN/pids/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
 alive() { local p; p="$(pid_of "$1")" && [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
 redis_version() { /usr/bin/redis-server --version | sed -n 's/.* v=\([0-9.]*\) .*/\1/p'; }
