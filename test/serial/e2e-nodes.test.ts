@@ -164,9 +164,11 @@ class UnderFaults {
 
   /**
    * Both writers wrote on (50 more each), and every write either acknowledged is on the master `m`,
-   * except, when `cutAt` (performance.now()) is given, writes acknowledged before that instant: a master
-   * replicates after it answers, so a write it answered just before its replicas were cut off is lost
-   * with it (asynchronous replication); one answered after the cut must not be.
+   * except, when `cutAt` (performance.now(), once the fault is made) is given, the last writes the old
+   * master acknowledged before that instant. A master answers a write before its replicas have it
+   * (asynchronous replication): what it answered in the instant its replicas were cut off, killed or
+   * frozen dies with it. Those are always the last ones before the cut, every one after them lost too:
+   * a lost write with a kept write after it, or one acknowledged after the cut, is a defect.
    */
   async nothingLost(t: TestContext, m: string, what: string, cutAt?: number): Promise<void> {
     const { u, viaMaster } = this;
@@ -174,12 +176,16 @@ class UnderFaults {
     const ip = (await this.d.pods('redis')).find((p) => p.name === m)!.ip!;
     for (const [name, w] of [['Sentinel', u.writer], ['-master', viaMaster]] as const) {
       const missing = (await w.missingOn({ host: ip, port: REDIS_PORT }, u.password)).filter((k) => !this.lostAtCut.has(k));
-      const atCut = cutAt === undefined ? [] : missing.filter((k) => w.ackTimes[w.acked.indexOf(k)]! <= cutAt);
+      // The writer's acknowledgements are in time order: the first `beforeCut` came before the cut.
+      const beforeCut = cutAt === undefined ? 0 : w.ackTimes.filter((at) => at <= cutAt).length;
+      const lastBeforeCut = new Set(w.acked.slice(Math.max(0, beforeCut - missing.length), beforeCut));
+      const atCut = missing.length > 0 && missing.every((k) => lastBeforeCut.has(k)) ? missing : [];
       for (const k of atCut) this.lostAtCut.add(k);
       const lost = missing.filter((k) => !atCut.includes(k));
-      t.diagnostic(`${what}: ${name} writer: ${lost.length} of ${w.acked.length} acknowledged writes lost${cutAt === undefined ? '' : `, and ${atCut.length} acknowledged before the cut`}; ${w.failures} writes refused or timed out in all`);
-      for (const k of lost.slice(0, 3)) t.diagnostic(`lost: ${w.around(k)}`);
-      assert.deepEqual(lost.slice(0, 5), [], `${what}: ${lost.length} acknowledged writes of the ${name} writer are not on ${m}`);
+      const age = atCut.length ? `, the first ${Math.round(cutAt! - w.ackTimes[w.acked.indexOf(atCut[0]!)]!)} ms before it` : '';
+      t.diagnostic(`${what}: ${name} writer: ${lost.length} of ${w.acked.length} acknowledged writes lost${cutAt === undefined ? '' : `, and the last ${atCut.length} acknowledged before the fault${age}`}; ${w.failures} writes refused or timed out in all`);
+      for (const k of missing.slice(0, 3)) t.diagnostic(`lost: ${w.around(k)}`);
+      assert.deepEqual(lost.slice(0, 5), [], `${what}: ${lost.length} acknowledged writes of the ${name} writer are not on ${m}${cutAt === undefined ? '' : ' (not only the last ones before the fault)'}`);
     }
   }
 
@@ -193,14 +199,16 @@ class UnderFaults {
 
   /**
    * `fault` (testbed/node stop or pause) on `where`, the node of the master `master`, at `t0`; waits for
-   * the Sentinels to name another master and both writers to write on.
+   * the Sentinels to name another master and both writers to write on. Returns when the fault was made.
    */
-  async failsOver(t: TestContext, fault: 'stop' | 'pause', where: string, master: string, t0: number): Promise<void> {
+  async failsOver(t: TestContext, fault: 'stop' | 'pause', where: string, master: string, t0: number): Promise<number> {
     await node(fault, where);
+    const cutAt = performance.now();
     const next = await this.namedOtherThan(master);
     t.diagnostic(`${where} ${fault} at ${Math.round(t0)} ms: the Sentinels named ${next} after ${Math.round(performance.now() - t0)} ms`);
     await Promise.all([this.u.writer.ackedMore(20, 60_000), this.viaMaster.ackedMore(20, 60_000)]);
     t.diagnostic(this.gaps(t0));
+    return cutAt;
   }
 
   /** The longest time without an acknowledgement since `since` (performance.now()), per writer. */
@@ -224,8 +232,9 @@ class UnderFaults {
   async stopMastersNode(t: TestContext): Promise<void> {
     const { master, node: where } = await this.masterNode(t);
     const t0 = performance.now();
+    let cutAt: number | undefined;
     try {
-      await this.failsOver(t, 'stop', where, master, t0);
+      cutAt = await this.failsOver(t, 'stop', where, master, t0);
       await eventually(`${where} NotReady`, 120_000, async () => ((await notReady(where)) ? true : undefined));
       t.diagnostic(`${where} NotReady after ${Math.round((performance.now() - t0) / 1000)} s`);
       await eventually(`the pods of ${where} not Ready`, 60_000, async () => {
@@ -242,7 +251,7 @@ class UnderFaults {
     }
     const m = await this.oneMaster(t);
     assert.notEqual(m, master);
-    await this.nothingLost(t, m, 'node stopped');
+    await this.nothingLost(t, m, 'node stopped', cutAt);
   }
 }
 
@@ -268,8 +277,9 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   test('the master\'s node paused 20 s (every process frozen, its sockets open) and resumed: failover, and the old master follows', async (t) => {
     const { master, node: where } = await f.masterNode(t);
     const t0 = performance.now();
+    let cutAt: number | undefined;
     try {
-      await f.failsOver(t, 'pause', where, master, t0);
+      cutAt = await f.failsOver(t, 'pause', where, master, t0);
       const wait = 20_000 - (performance.now() - t0);
       if (wait > 0) await sleep(wait);
     } finally {
@@ -277,7 +287,7 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
     }
     const m = await f.oneMaster(t);
     t.diagnostic(`resumed after ${Math.round((performance.now() - t0) / 1000)} s; ${f.gaps(t0)}`);
-    await f.nothingLost(t, m, 'node paused');
+    await f.nothingLost(t, m, 'node paused', cutAt);
   });
 
   test('the master\'s node partitioned: a client on it is refused within min-replicas-max-lag + 2 s, the majority fails over, after heal the old master is a replica', async (t) => {
@@ -342,12 +352,13 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
     const { master, node: where } = await f.masterNode(t);
     const t0 = performance.now();
     const said = (await node('reboot', where)).trim();
+    const cutAt = performance.now();
     t.diagnostic(said);
     const killed = Number(/killed (\d+) processes/.exec(said)?.[1] ?? 0);
     assert.ok(killed >= 4, `every process of the node's pods killed (their sandboxes and containers, two pods at least): ${said}`);
     const m = await f.oneMaster(t, 240_000);
     t.diagnostic(`${m} is the one master ${Math.round((performance.now() - t0) / 1000)} s after (was ${master}); ${f.gaps(t0)}`);
-    await f.nothingLost(t, m, 'reboot');
+    await f.nothingLost(t, m, 'reboot', cutAt);
   });
 
 });
