@@ -20,7 +20,7 @@ import { parseFlatRecord, parseReplication } from '../src/redis/parse.ts';
 import { resolveSpec } from '../src/spec/index.ts';
 import { eventually } from './helpers.ts';
 import { makeCertificate, secretData } from './certs.ts';
-import { EXPORTER_IMAGE, OPERATOR_IMAGE, SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, podsReport, requireTestbedInCI } from './testbed-kube.ts';
+import { EXPORTER_IMAGE, OPERATOR_IMAGE, SMALL_RESOURCES, testbedRedisHA, dropNamespace, freshNamespace, installOperator, kubeconfig, kubectl, ON_TESTBED, operatorLog, podsReport, requireTestbedInCI } from './testbed-kube.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-k8s';
@@ -502,18 +502,23 @@ describe('RedisHA with TLS from cert-manager (a CA Issuer), end to end on the te
     });
     const issuedMs = Date.now() - started;
     const fingerprint = new X509Certificate(Buffer.from(renewed, 'base64')).fingerprint256;
-    await eventually('every Redis and Sentinel pod serving the new certificate', 360_000, async () => {
-      // Each miss throws what it saw, so that a timeout names the pods still on the old certificate.
-      const pods = [...(await d.pods('redis')).map((p) => ({ name: p.name, ip: p.ip, port: REDIS_PORT })), ...(await d.pods('sentinel')).map((p) => ({ name: p.name, ip: p.ip, port: SENTINEL_PORT }))];
-      if (pods.length !== 5) throw new Error(`${pods.length} pods: ${pods.map((p) => p.name).join(', ')}`);
-      const stale: string[] = [];
-      for (const p of pods) {
-        const served = p.ip ? await servedFingerprint(p.ip, p.port) : '';
-        if (served !== fingerprint) stale.push(`${p.name} (${served ? 'another certificate' : 'no answer'})`);
-      }
-      if (stale.length) throw new Error(`not yet serving the new certificate: ${stale.join(', ')}`);
-      return true;
-    });
+    try {
+      await eventually('every Redis and Sentinel pod serving the new certificate', 360_000, async () => {
+        // Each miss throws what it saw, so that a timeout names the pods still on the old certificate.
+        const pods = [...(await d.pods('redis')).map((p) => ({ name: p.name, ip: p.ip, port: REDIS_PORT })), ...(await d.pods('sentinel')).map((p) => ({ name: p.name, ip: p.ip, port: SENTINEL_PORT }))];
+        if (pods.length !== 5) throw new Error(`${pods.length} pods: ${pods.map((p) => p.name).join(', ')}`);
+        const stale: string[] = [];
+        for (const p of pods) {
+          const served = p.ip ? await servedFingerprint(p.ip, p.port) : '';
+          if (served !== fingerprint) stale.push(`${p.name} (${served ? 'another certificate' : 'no answer'})`);
+        }
+        if (stale.length) throw new Error(`not yet serving the new certificate: ${stale.join(', ')}`);
+        return true;
+      });
+    } catch (err) {
+      // What the operator did meanwhile: its roll says each step and why it waits.
+      throw new Error(`${(err as Error).message}\noperator log:\n${await operatorLog(CM_NS)}`);
+    }
     await waitReadyAndAgreed(d, 1, 3);
     t.diagnostic(`new certificate in the Secret after ${issuedMs} ms; every pod serving it and the resource Ready after ${Date.now() - started} ms`);
   });

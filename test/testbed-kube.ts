@@ -224,6 +224,15 @@ export async function operatorEvents(namespace: string, name: string): Promise<E
   return list.items.filter((e) => e.source?.component === 'redis-ha-operator');
 }
 
+/**
+ * For a test's failure message: the operator's last log lines about `namespace` (of every operator pod,
+ * the one killed by another test included while its log lasts), or why they could not be read.
+ */
+export async function operatorLog(namespace: string, lines = 30): Promise<string> {
+  const log = await kubectl(['-n', 'redis-ha-system', 'logs', '-l', 'app.kubernetes.io/name=redis-ha-operator', '--tail=2000', '--prefix']).catch((e: Error) => e.message);
+  return log.split('\n').filter((l) => l.includes(`${namespace}/`)).slice(-lines).join('\n');
+}
+
 /** A RedisHA under the operator with an acknowledged-write Sentinel writer running from this host. */
 export interface DeploymentUnderWriter {
   readonly d: ClusterDeployment;
