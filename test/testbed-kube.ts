@@ -225,12 +225,16 @@ export async function operatorEvents(namespace: string, name: string): Promise<E
 }
 
 /**
- * For a test's failure message: the operator's last log lines about `namespace` (of every operator pod,
- * the one killed by another test included while its log lasts), or why they could not be read.
+ * For a test's failure message: the operator's last log lines about `namespace`, from the operator pods
+ * that exist now (a pod another test killed took its log with it), or why they could not be read.
  */
 export async function operatorLog(namespace: string, lines = 30): Promise<string> {
-  const log = await kubectl(['-n', 'redis-ha-system', 'logs', '-l', 'app.kubernetes.io/name=redis-ha-operator', '--tail=2000', '--prefix']).catch((e: Error) => e.message);
-  return log.split('\n').filter((l) => l.includes(`${namespace}/`)).slice(-lines).join('\n');
+  try {
+    const log = await kubectl(['-n', 'redis-ha-system', 'logs', '-l', 'app.kubernetes.io/name=redis-ha-operator', '--tail=2000', '--prefix']);
+    return log.split('\n').filter((l) => l.includes(`${namespace}/`)).slice(-lines).join('\n') || `no line about ${namespace}/`;
+  } catch (err) {
+    return `could not read the operator's log: ${(err as Error).message}`;
+  }
 }
 
 /** A RedisHA under the operator with an acknowledged-write Sentinel writer running from this host. */
