@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // Entry point. The project brings its own Node 24 (the `node` npm package); npx and npm scripts put it
-// first on PATH. Under an older Node the TypeScript sources cannot load, so say so in one line.
+// first on PATH. Under an older Node the TypeScript sources cannot load, so say so in one line. The
+// shebang's flags are NODE_FLAGS (src/root.ts), with which the supervisor and proxy workers start too.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(

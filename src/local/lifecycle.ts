@@ -25,7 +25,7 @@ import { startHttpServer } from './http.ts';
 import { clientTlsOf, issueCertificates } from './tls.ts';
 import { REPLICATION_PROBE_CHANNEL, tlsEnabled } from '../spec/index.ts';
 import { addressKey, type Address } from '../redis/address.ts';
-import { CLI_BIN } from '../root.ts';
+import { CLI_BIN, NODE_FLAGS } from '../root.ts';
 
 /** What the status (`status`, the dashboard, `/metrics`, `waitHealthy`) reads: the controller's topology under read-only users. */
 export function statusTargetOf(d: LocalDeployment): StatusTarget {
@@ -225,7 +225,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
  */
 export function spawnDetachedSupervisor(d: LocalDeployment): number {
   const out = openSync(filesOf(d.stateDir).supervisorLog, 'a', 0o600);
-  const child = spawn(process.execPath, [CLI_BIN, 'supervise', '--state-dir', d.stateDir], { detached: true, env: childEnv(), stdio: ['ignore', out, out] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI_BIN, 'supervise', '--state-dir', d.stateDir], { detached: true, env: childEnv(), stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
   return child.pid ?? -1;

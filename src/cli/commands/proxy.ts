@@ -7,7 +7,7 @@ import { MasterRouter } from '../../endpoint/router.ts';
 import { UsageError } from '../errors.ts';
 import { intFlag, parse } from '../options.ts';
 import { addressKey, parseAddress } from '../../redis/address.ts';
-import { CLI_BIN } from '../../root.ts';
+import { CLI_BIN, NODE_FLAGS } from '../../root.ts';
 
 export const PROXY_HELP = `Usage: redis-ha proxy --sentinels HOST:PORT,... --master-name NAME [options]
 
@@ -99,7 +99,7 @@ function auth(user: string | undefined, password: string | undefined) {
 function startWorkers(argv: string[], count: number, log: (line: string) => void): () => Promise<void> {
   // The workers serve the data ports only: the health port is this process's.
   const own = (flag: string) => (a: string, i: number) => a !== flag && argv[i - 1] !== flag && !a.startsWith(`${flag}=`);
-  const args = [CLI_BIN, 'proxy', ...argv.filter(own('--workers')).filter(own('--health-port')), '--workers', '1', '--reuse-port'];
+  const args = [...NODE_FLAGS, CLI_BIN, 'proxy', ...argv.filter(own('--workers')).filter(own('--health-port')), '--workers', '1', '--reuse-port'];
   let stopping = false;
   const children = new Set<ChildProcess>();
   const start = (n: number): void => {
