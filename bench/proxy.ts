@@ -14,7 +14,8 @@ import { writePrivateFile } from '../src/local/fsutil.ts';
 import type { LocalDeployment } from '../src/local/deployment.ts';
 import { UserError } from '../src/errors.ts';
 import { addressKey } from '../src/redis/address.ts';
-import { CLI_BIN } from '../src/root.ts';
+import { CLI_BIN, NODE_FLAGS } from '../src/root.ts';
+import { endpointsOf } from '../src/local/deployment.ts';
 
 /**
  * A throwaway ACL user for redis-benchmark, created on each node of the bench's own deployment only:
@@ -31,13 +32,13 @@ interface Run {
   readonly cpuUs?: number;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-function requireBinary(name: string, pkg: string): string {
+export function requireBinary(name: string, pkg: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
   if (!found) throw new UserError(`bench proxy needs ${name}; install it with 'apt-get install -y ${pkg}'`);
   return found;
@@ -45,8 +46,8 @@ function requireBinary(name: string, pkg: string): string {
 
 /** One redis-benchmark run (SET and GET), parsed from its CSV: requests/s and latency, averaged over the two tests. */
 function redisBenchmark(target: Target, pipeline: number, requests: number, clients: number): Run {
-  const { port, tls, pid } = target;
-  const cpuBefore = pid ? cpuMicros(pid) : 0;
+  const { port, tls, pid, alone } = target;
+  const cpuBefore = pid ? cpuMicros(pid, alone) : 0;
   const r = spawnSync(
     'redis-benchmark',
     // With TLS, the CA alone: the bench deployment lets clients in without a certificate (tls.authClients optional).
@@ -57,22 +58,24 @@ function redisBenchmark(target: Target, pipeline: number, requests: number, clie
   if (r.status !== 0 || rows.length !== 2) throw new Error(`redis-benchmark against port ${port} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`);
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   const avg = (i: number) => (rows[0][i] + rows[1][i]) / 2;
-  const cpuUs = pid ? Number(((cpuMicros(pid) - cpuBefore) / (2 * requests)).toFixed(2)) : undefined;
+  const cpuUs = pid ? Number(((cpuMicros(pid, alone) - cpuBefore) / (2 * requests)).toFixed(2)) : undefined;
   return { rps: avg(1), p50Ms: avg(4), p99Ms: avg(6), cpuUs };
 }
 
 /** Where redis-benchmark connects, the CA when that port serves TLS, and the proxy's pid when it is one. */
-interface Target {
+export interface Target {
   readonly port: number;
   readonly tls?: TlsFiles;
   readonly pid?: number;
+  /** Count `pid` alone, not its child processes (the supervisor's children are the Redis nodes). */
+  readonly alone?: boolean;
 }
 
 /**
  * HAProxy in `mode tcp`: clients' bytes (TLS or not) pass through untouched. With TLS its own
  * role:master check speaks TLS to the nodes (`check-ssl`), verifying them against the CA.
  */
-function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string {
+export function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string {
   const check = [
     `  tcp-check send "AUTH ${BENCH_USER} ${BENCH_PASS}\\r\\n"`,
     '  tcp-check expect string +OK',
@@ -136,7 +139,7 @@ function processTree(root: number): number[] {
 }
 
 /** Resident memory of a process tree. */
-function rssBytes(root: number): number {
+export function rssBytes(root: number): number {
   let total = 0;
   for (const pid of processTree(root)) {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -147,10 +150,10 @@ function rssBytes(root: number): number {
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** CPU time (user + system) a process tree has used so far, in microseconds. */
-function cpuMicros(root: number): number {
+/** CPU time (user + system) a process tree (or the process `alone`) has used so far, in microseconds. */
+function cpuMicros(root: number, alone = false): number {
   let ticks = 0;
-  for (const pid of processTree(root)) {
+  for (const pid of alone ? [root] : processTree(root)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -207,16 +210,19 @@ export interface ProxyBenchOptions {
 
 type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; cpuUsPerRequest?: number; runs: number };
 
-/** One deployment under test: its master directly, our endpoint (`redis-ha proxy`) and HAProxy in front of it. */
-interface Side {
-  readonly targets: { direct: Target; ours: Target & { pid: number }; haproxy: Target & { pid: number }; oursStreams?: Target };
+/**
+ * One deployment under test: its master directly, our endpoint (`redis-ha proxy`), HAProxy in front of
+ * it, and the master endpoint `up` itself serves (inside the supervisor, which is what users of `up` get).
+ */
+export interface Side {
+  readonly targets: { direct: Target; ours: Target & { pid: number }; haproxy: Target & { pid: number }; up: Target & { pid: number; alone: true }; oursStreams?: Target };
 }
 
 /**
  * Readies one deployment for the benchmark: the nopass bench user on every node, our endpoint as its
  * own process (`--workers` one per CPU, as HAProxy runs threads) and HAProxy, both routing to the master.
  */
-async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: string, work: string, children: ChildProcess[], workers: number, streams: boolean): Promise<Side> {
+export async function prepareSide(d: LocalDeployment, supervisor: number, portBase: number, haproxyBin: string, work: string, children: ChildProcess[], workers: number, streams: boolean): Promise<Side> {
   const tls = clientTlsOf(d);
   const ours = portBase + 25;
   const haproxyPort = portBase + 26;
@@ -229,7 +235,7 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
   }
   const tlsFlags = tls ? ['--tls', '--cacert', tls.ca, '--cert', tls.cert!, '--key', tls.key!] : [];
   const startOurs = (port: number, datapath: 'handles' | 'streams'): ChildProcess => {
-    const child = spawn(process.execPath, [CLI_BIN, 'proxy', '--sentinels', d.sentinels.map(addressKey).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, CLI_BIN, 'proxy', '--sentinels', d.sentinels.map(addressKey).join(','), '--master-name', d.masterName, '--master-port', String(port), '--replicas-port', '0', '--workers', String(workers), ...tlsFlags], {
       env: { ...process.env, REDIS_HA_PASSWORD: d.spec.auth.password, REDIS_HA_SENTINEL_PASSWORD: d.spec.auth.sentinelPassword, REDIS_HA_DATAPATH: datapath },
       stdio: 'ignore',
     });
@@ -250,6 +256,7 @@ async function prepareSide(d: LocalDeployment, portBase: number, haproxyBin: str
       direct: { port: master.port, tls },
       ours: { port: ours, tls, pid: proxy.pid as number },
       haproxy: { port: haproxyPort, tls, pid: haproxy.pid as number },
+      up: { port: endpointsOf(d).master.port, tls, pid: supervisor, alone: true },
       ...(streamsProxy ? { oursStreams: { port: oursStreams, tls, pid: streamsProxy.pid } } : {}),
     },
   };
@@ -280,11 +287,11 @@ export async function benchProxy(o: ProxyBenchOptions) {
   // The benchmark adds a user of its own (ACL SETUSER), which the default application rules forbid.
   const auth = { aclRules: '~* &* +@all' };
   try {
-    return await withBenchDeployment({ name: 'bench-proxy', auth }, o.portBase, async (d) => {
-      const plain = await prepareSide(d, o.portBase, haproxyBin, work, children, workersOf(o), o.streams ?? false);
+    return await withBenchDeployment({ name: 'bench-proxy', auth }, o.portBase, async (d, supervisor) => {
+      const plain = await prepareSide(d, supervisor, o.portBase, haproxyBin, work, children, workersOf(o), o.streams ?? false);
       if (!o.tls) return await measure(o, plain);
-      return await withBenchDeployment({ name: 'bench-proxy-tls', auth, tls: { enabled: true } }, o.portBase + 30, async (dt) =>
-        measure(o, plain, await prepareSide(dt, o.portBase + 30, haproxyBin, work, children, workersOf(o), o.streams ?? false)),
+      return await withBenchDeployment({ name: 'bench-proxy-tls', auth, tls: { enabled: true } }, o.portBase + 30, async (dt, supervisorTls) =>
+        measure(o, plain, await prepareSide(dt, supervisorTls, o.portBase + 30, haproxyBin, work, children, workersOf(o), o.streams ?? false)),
       );
     });
   } finally {
@@ -326,11 +333,14 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
     results[depth] = {
       ...m,
       oursOverHaproxy: Number((m.ours.opsPerSec / m.haproxy.opsPerSec).toFixed(3)),
+      /** The endpoint inside `up`'s supervisor (one process beside the controller), over HAProxy. */
+      upOverHaproxy: Number((m.up.opsPerSec / m.haproxy.opsPerSec).toFixed(3)),
       oursOverDirect: Number((m.ours.opsPerSec / m.direct.opsPerSec).toFixed(3)),
       haproxyOverDirect: Number((m.haproxy.opsPerSec / m.direct.opsPerSec).toFixed(3)),
-      addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
+      addedP50Us: { ours: Math.round((m.ours.p50Ms - m.direct.p50Ms) * 1000), up: Math.round((m.up.p50Ms - m.direct.p50Ms) * 1000), haproxy: Math.round((m.haproxy.p50Ms - m.direct.p50Ms) * 1000) },
       // CPU per request is steadier than throughput on a busy machine: what each proxy itself spends.
       cpuOursOverHaproxy: Number(((m.ours.cpuUsPerRequest ?? 0) / (m.haproxy.cpuUsPerRequest ?? 1)).toFixed(3)),
+      cpuUpOverHaproxy: Number(((m.up.cpuUsPerRequest ?? 0) / (m.haproxy.cpuUsPerRequest ?? 1)).toFixed(3)),
       ...(m.oursStreams ? { oursStreamsOverHaproxy: Number((m.oursStreams.opsPerSec / m.haproxy.opsPerSec).toFixed(3)), oursOverOursStreams: Number((m.ours.opsPerSec / m.oursStreams.opsPerSec).toFixed(3)) } : {}),
       ...(tls
         ? {

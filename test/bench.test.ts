@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { eventually, processesUnder, runCli, testHome } from './helpers.ts';
 import { stateDirFor } from '../src/local/layout.ts';
 import { readRuntime } from '../src/local/supervisor.ts';
+import { NODE_FLAGS } from '../src/root.ts';
 
 // The benchmarks are not timed tests: this only runs each once, briefly, on real processes and checks
 // that it prints one JSON object with its figures (numbers, no failed failover, no write lost).
@@ -71,14 +72,28 @@ describe('benchmarks run and print JSON', () => {
   test('bench proxy --streams --runs 1 (direct, ours on both data paths, HAProxy; CPU per request)', async () => {
     const r = await bench(['proxy', '--streams', '--runs', '1', '--requests', '5000', '--idle', '200']);
     for (const depth of ['P1', 'P16', 'oneClient']) {
-      for (const target of ['direct', 'ours', 'haproxy', 'oursStreams']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
-      for (const target of ['ours', 'haproxy', 'oursStreams']) assert.ok(r.results[depth][target].cpuUsPerRequest > 0, `${depth} ${target} CPU per request`);
+      for (const target of ['direct', 'ours', 'haproxy', 'up', 'oursStreams']) assert.ok(r.results[depth][target].opsPerSec > 0, `${depth} ${target}`);
+      for (const target of ['ours', 'haproxy', 'up', 'oursStreams']) assert.ok(r.results[depth][target].cpuUsPerRequest > 0, `${depth} ${target} CPU per request`);
       assert.equal(r.results[depth].direct.cpuUsPerRequest, undefined, 'no proxy, no proxy CPU');
-      for (const ratio of ['oursOverHaproxy', 'cpuOursOverHaproxy', 'oursOverOursStreams']) assert.equal(typeof r.results[depth][ratio], 'number', `${depth} ${ratio}`);
+      for (const ratio of ['oursOverHaproxy', 'upOverHaproxy', 'cpuOursOverHaproxy', 'cpuUpOverHaproxy', 'oursOverOursStreams']) assert.equal(typeof r.results[depth][ratio], 'number', `${depth} ${ratio}`);
     }
     assert.equal(r.idleConnections.ours.connections, 200);
     assert.equal(r.idleConnections.oursBound.connections, 200, 'connections that spoke, bound to the master');
     assert.equal(r.idleConnections.haproxyBound.connections, 200);
+  });
+
+  test('bench footprint --runs 1: up --detach timed, and the memory of the supervisor, redis-server, a proxy worker, HAProxy and bare Node', async () => {
+    const r = await bench(['footprint', '--runs', '1']);
+    assert.equal(r.runs, 1);
+    assert.deepEqual(r.nodeFlags, [...NODE_FLAGS]);
+    assert.ok(r.upDetachWallMs.p50 > 0);
+    for (const name of ['supervisor', 'redisServer', 'proxyWorker', 'haproxy', 'bareNode']) {
+      const m = r.memory[name];
+      assert.ok(m.rssMiB > 0 && m.anonymousMiB > 0 && m.anonymousMiB <= m.rssMiB, `${name}: ${JSON.stringify(m)}`);
+    }
+    // Our processes carry our code on top of Node itself.
+    assert.ok(r.memory.supervisor.rssMiB > r.memory.bareNode.rssMiB, JSON.stringify(r.memory));
+    for (const ratio of ['supervisorOverRedisServer', 'proxyWorkerOverHaproxy', 'supervisorOverBareNode']) assert.equal(typeof r.ratios[ratio], 'number', ratio);
   });
 
   test('bench proxy --tls --runs 1: the same three over TLS, and the cost of TLS', async () => {

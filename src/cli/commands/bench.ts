@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { intFlag, parse, portBaseOf } from '../options.ts';
 import type { TimingProfile } from '../../spec/types.ts';
 
-export const BENCH_HELP = `Usage: redis-ha bench <failover|switchover|proxy> [options] [--json]
+export const BENCH_HELP = `Usage: redis-ha bench <failover|switchover|proxy|footprint> [options] [--json]
 
 Each benchmark brings up its own deployment and removes it afterwards, and prints one JSON object.
 
@@ -35,7 +35,13 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       serves TLS only (ports P+30..P+59) and measures the same three over TLS in the same interleaved
       runs (our endpoint and HAProxy pass TLS through): tlsCost is TLS over plaintext for each.
       cpuUsPerRequest is the CPU each proxy's processes spent per request. --streams adds our
-      endpoint on the streams data path (REDIS_HA_DATAPATH=streams) to compare the data paths.`;
+      endpoint on the streams data path (REDIS_HA_DATAPATH=streams) to compare the data paths.
+      'up' is the master endpoint inside the deployment's own supervisor, what 'redis-ha up' serves.
+  footprint [--runs N] [--port-base P]
+      N times (default 5): 'up --detach' timed from the shell to its healthy return; then a
+      deployment with one 'redis-ha proxy' worker and HAProxy in front of it, idle for 10 s, and the
+      resident memory of its supervisor, its master's redis-server (the baseline), the proxy worker,
+      HAProxy and a bare Node.js; medians. Needs haproxy. Port base 7900 by default.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -90,6 +96,10 @@ async function runBenchmark(name: string | undefined, values: BenchValues): Prom
       streams: values.streams ?? false,
       log,
     });
+  }
+  if (name === 'footprint') {
+    const { benchFootprint } = await import('../../../bench/footprint.ts');
+    return benchFootprint({ runs: intFlag('runs', values.runs, 1, 100) ?? 5, idleMs: 10_000, portBase: portBase(7900), log });
   }
   if (name === 'switchover') {
     const profile = values.profile ?? 'default';
