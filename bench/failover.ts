@@ -72,12 +72,20 @@ export class SplitBrainWatch {
 }
 
 /**
- * Records when each Sentinel announces `+switch-master`, so a trial knows when the majority had
- * switched: the moment the master endpoint is measured against.
+ * Sentinel's failover steps, in order, as its event channels announce them: the failover begins (asked,
+ * or after ODOWN and an election), `REPLICAOF NO ONE` is sent to the chosen replica, Sentinel sees in its
+ * INFO that the replica is master, and the Sentinels switch.
  */
-export class SwitchClock {
+const FAILOVER_EVENTS = ['+try-failover', '+failover-state-wait-promotion', '+promoted-slave', '+switch-master'] as const;
+type FailoverEvent = (typeof FAILOVER_EVENTS)[number];
+
+/**
+ * Records when each Sentinel announces each of `FAILOVER_EVENTS`: when the majority had switched (what
+ * the master endpoint is measured against), and how long each step of a failover took.
+ */
+export class SentinelClock {
   readonly #subs: Redis[];
-  readonly #switches: { sentinel: number; at: number }[] = [];
+  readonly #events: { sentinel: number; event: FailoverEvent; at: number }[] = [];
   readonly #majority: number;
 
   constructor(sentinels: readonly { host: string; port: number }[], sentinelPassword: string) {
@@ -85,8 +93,8 @@ export class SwitchClock {
     this.#subs = sentinels.map((s, i) => {
       const c = new Redis({ host: s.host, port: s.port, password: sentinelPassword, retryStrategy: () => 50 });
       c.on('error', () => {});
-      void c.subscribe('+switch-master');
-      c.on('message', () => this.#switches.push({ sentinel: i, at: performance.now() }));
+      void c.subscribe(...FAILOVER_EVENTS);
+      c.on('message', (channel: string) => this.#events.push({ sentinel: i, event: channel as FailoverEvent, at: performance.now() }));
       return c;
     });
   }
@@ -94,12 +102,30 @@ export class SwitchClock {
   /** When a majority of Sentinels had announced a switch after `since`, or undefined. */
   majoritySwitchedAfter(since: number): number | undefined {
     const seen = new Set<number>();
-    for (const s of this.#switches) {
-      if (s.at < since) continue;
+    for (const s of this.#events) {
+      if (s.at < since || s.event !== '+switch-master') continue;
       seen.add(s.sentinel);
       if (seen.size >= this.#majority) return s.at;
     }
     return undefined;
+  }
+
+  /**
+   * The steps of the failover that followed a kill at `killedAt`, in ms, each from the one before:
+   * `toStart` (kill to the failover's start), `toPromotionSent` (to `REPLICAOF NO ONE`), `toPromotionSeen`
+   * (to Sentinel's INFO showing it: Sentinel polls the chosen replica's INFO once a second while failing
+   * over, hard-coded in sentinel.c) and `toMajoritySwitch`. A step not seen is left out.
+   */
+  phasesAfter(killedAt: number): Partial<Record<'toStart' | 'toPromotionSent' | 'toPromotionSeen' | 'toMajoritySwitch', number>> {
+    const first = (event: FailoverEvent) => this.#events.find((e) => e.event === event && e.at >= killedAt)?.at;
+    const marks = [killedAt, first('+try-failover'), first('+failover-state-wait-promotion'), first('+promoted-slave'), this.majoritySwitchedAfter(killedAt)];
+    const names = ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch'] as const;
+    const out: Partial<Record<(typeof names)[number], number>> = {};
+    names.forEach((name, i) => {
+      const [a, b] = [marks[i], marks[i + 1]];
+      if (a !== undefined && b !== undefined) out[name] = Math.round(b - a);
+    });
+    return out;
   }
 
   stop(): void {
@@ -119,6 +145,8 @@ interface Trial {
   readonly endpointClientUnavailableMs: number;
   /** From the majority of Sentinels announcing the switch to the first write acknowledged through the master endpoint. */
   readonly endpointAfterSwitchMs?: number;
+  /** Where the time went: the failover's steps as Sentinel announced them (SentinelClock.phasesAfter). */
+  readonly phasesMs: ReturnType<SentinelClock['phasesAfter']>;
 }
 
 /**
@@ -149,7 +177,7 @@ async function readyForTrial(d: LocalDeployment, writers: { sentinel: AckedWrite
   return { master, pid: runtime.members[master.id].pid };
 }
 
-async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<Trial> {
+async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SentinelClock): Promise<Trial> {
   const { master, pid } = await readyForTrial(d, writers);
   const killedAt = performance.now();
   process.kill(pid, 'SIGKILL');
@@ -184,6 +212,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
     sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)),
     endpointClientUnavailableMs: Math.round(writers.endpoint.longestGapSince(killedAt - 1000)),
     endpointAfterSwitchMs: switched !== undefined && firstEndpointAck !== undefined ? Math.round(firstEndpointAck - switched) : undefined,
+    phasesMs: clock.phasesAfter(killedAt),
   };
 }
 
@@ -192,6 +221,7 @@ interface PlainTrial {
   /** A Sentinel majority switched and the Sentinel client had a write acknowledged within the deadline. */
   readonly converged: boolean;
   readonly sentinelClientUnavailableMs?: number;
+  readonly phasesMs?: ReturnType<SentinelClock['phasesAfter']>;
 }
 
 /**
@@ -201,7 +231,7 @@ interface PlainTrial {
  * `+switch-master` and the Sentinel client has a write acknowledged after it. The supervisor is then
  * thawed; it restarts the dead node, which rejoins as a replica, before the next trial.
  */
-async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SwitchClock): Promise<PlainTrial> {
+async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SentinelClock): Promise<PlainTrial> {
   const { pid } = await readyForTrial(d, writers);
   process.kill(supervisor, 'SIGSTOP');
   try {
@@ -212,7 +242,7 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
       const switched = clock.majoritySwitchedAfter(killedAt);
       if (switched !== undefined && writers.sentinel.firstAckAfter(switched) !== undefined) {
         await sleep(500);
-        return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)) };
+        return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)), phasesMs: clock.phasesAfter(killedAt) };
       }
       await sleep(50);
     }
@@ -232,6 +262,12 @@ function summary(values: (number | undefined)[]) {
   return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? null, samples: sorted.length };
 }
 
+/** p50/p95/max of each failover step over the trials that announced it. */
+function phaseSummary(phases: (ReturnType<SentinelClock['phasesAfter']> | undefined)[]) {
+  const names = ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch'] as const;
+  return Object.fromEntries(names.map((name) => [name, summary(phases.map((p) => p?.[name]))]));
+}
+
 /** Runs `trials` master kills per profile and returns one JSON-ready object. */
 export async function benchFailover(o: { trials: number; profiles: TimingProfile[]; portBase: number; log: (line: string) => void }) {
   const results: Record<string, unknown> = {};
@@ -239,7 +275,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
     results[profile] = await withBenchDeployment({ name: `bench-failover-${profile}`, sentinel: { profile } }, o.portBase, async (d, pid) => {
       const writers = bothWriters(d, 'bench');
       const watch = new SplitBrainWatch(d);
-      const clock = new SwitchClock(d.sentinels, d.users.sentinelClient.password);
+      const clock = new SentinelClock(d.sentinels, d.users.sentinelClient.password);
       writers.sentinel.start();
       writers.endpoint.start();
       watch.start();
@@ -269,6 +305,8 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         notConverged: trials.flatMap((t, i) => (t.notConverged ? [`trial ${i + 1}: ${t.notConverged}`] : [])),
         /** Trials in which Sentinel failed over a second time before the deployment was healthy. */
         repeatedFailovers: trials.filter((t) => t.masters.length > 1).length,
+        /** Where the time went, step by step, as Sentinel announced each (see SentinelClock.phasesAfter). */
+        phasesMs: phaseSummary(trials.map((t) => t.phasesMs)),
         sentinelClient: {
           unavailableMs: summary(trials.map((t) => t.sentinelClientUnavailableMs)),
           acknowledgedWrites: writers.sentinel.acked.length,
@@ -285,6 +323,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
           trials: baseline.length,
           failedFailovers: baseline.filter((b) => !b.converged).length,
           sentinelClient: { unavailableMs: summary(baseline.map((b) => b.sentinelClientUnavailableMs)) },
+          phasesMs: phaseSummary(baseline.map((b) => b.phasesMs)),
         },
         /** p50 of the Sentinel client's unavailability, redis-ha over plain Sentinel (below 1: faster). */
         sentinelClientP50OverPlainSentinel: ratio(summary(trials.map((t) => t.sentinelClientUnavailableMs)).p50, summary(baseline.map((b) => b.sentinelClientUnavailableMs)).p50),

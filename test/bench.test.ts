@@ -28,6 +28,11 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(typeof fast.sentinelClient.unavailableMs.p50, 'number');
     assert.equal(typeof fast.masterEndpoint.afterSentinelSwitchMs.p50, 'number');
     assert.equal(fast.splitBrain.roundsWithTwoWritableMasters, 0);
+    // Where the time went: every step of Sentinel's failover was announced in both trials, each after the one before.
+    for (const step of ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch']) {
+      assert.equal(fast.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(fast.phasesMs)}`);
+      assert.ok(fast.phasesMs[step].p50 >= 0, step);
+    }
     // The baseline, interleaved: plain Sentinel (the supervisor frozen) fails over too, and the ratio is its own.
     assert.equal(fast.plainSentinel.trials, 2);
     assert.equal(fast.plainSentinel.failedFailovers, 0);

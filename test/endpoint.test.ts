@@ -10,7 +10,7 @@ import { withConnection } from '../src/redis/connect.ts';
 import { MasterRouter } from '../src/endpoint/router.ts';
 import { addressKey, type Address } from '../src/redis/address.ts';
 import { AckedWriter } from '../bench/writer.ts';
-import { SwitchClock } from '../bench/failover.ts';
+import { SentinelClock } from '../bench/failover.ts';
 import { BIN, eventually, parseAddress, passwordOf, pidOf, reachedPort, runCli, statusOf, testHome } from './helpers.ts';
 
 // The master and replicas endpoints (the proxy in the supervisor, and `redis-ha proxy` on its own),
@@ -282,7 +282,7 @@ describe('master and replicas endpoints on real processes', () => {
   test('SIGKILL of the master: a client of the master endpoint is cut from the old master and writes on to the new one', async (t) => {
     const before = await status();
     const old = before.nodes.find((n) => n.role === 'master') as StatusJson['nodes'][number];
-    const clock = new SwitchClock(before.sentinels, sentinelPw);
+    const clock = new SentinelClock(before.sentinels, sentinelPw);
     const writer = new AckedWriter({ target: { endpoint: masterEndpoint }, password: pw, prefix: 'ep-kill' });
     const idle = new Redis({ ...masterEndpoint, password: pw, retryStrategy: () => null });
     let idleClosed = false;
