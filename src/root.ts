@@ -22,8 +22,8 @@ export const CLI_BIN = join(PROJECT_ROOT, 'bin', 'redis-ha.js');
 /**
  * Node's flags for every process of ours (`bin/redis-ha.js`'s shebang carries the same, for commands run
  * through npx; the supervisor and proxy workers are started with them). V8's young generation is capped
- * at 1 MiB per semi-space instead of growing to 16 MiB: the supervisor went from 91 to 79 MB RSS idle
- * and a proxy worker from 96 to 84 MB after load, and in an interleaved A/B of two proxies (5 runs each,
+ * at 1 MiB per semi-space instead of growing to 16 MiB: the supervisor went from 91 to 79 MiB RSS idle
+ * and a proxy worker from 96 to 84 MiB after load, and in an interleaved A/B of two proxies (5 runs each,
  * 2026-12-05) throughput stayed within the noise (-P 1: 0.97 x, -P 16: 1.00 x). `bench footprint`
  * measures it.
  */
