@@ -8,7 +8,7 @@ import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf } from '../src/local/lifecycle.ts';
 import { readRuntime } from '../src/local/supervisor.ts';
 import { addressKey } from '../src/redis/address.ts';
-import { withBenchDeployment } from './harness.ts';
+import { removedAfter, withBenchDeployment } from './harness.ts';
 import { median, prepareSide, requireBinary } from './proxy.ts';
 
 const MIB = 1024 * 1024;
@@ -38,16 +38,18 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number 
 
 /** `up --detach` from the shell until it returns healthy, in a state directory of its own; then `down`. */
 async function timeUpDetach(portBase: number): Promise<number> {
+  const name = 'bench-footprint-up';
   const home = mkdtempSync(join(tmpdir(), 'redis-ha-bench-footprint-'));
   const env = { ...process.env, REDIS_HA_HOME: home };
-  try {
-    const up = await runCli(['up', '--detach', '--name', 'bench-footprint-up', '--port-base', String(portBase)], env);
+  const remove = async () => {
+    await runCli(['down', '--name', name], env);
+    rmSync(home, { recursive: true, force: true });
+  };
+  return removedAfter(name, remove, async () => {
+    const up = await runCli(['up', '--detach', '--name', name, '--port-base', String(portBase)], env);
     if (up.code !== 0) throw new Error(`up --detach exited ${up.code}: ${up.stderr.trim().split('\n').at(-1)}`);
     return up.ms;
-  } finally {
-    await runCli(['down', '--name', 'bench-footprint-up'], env);
-    rmSync(home, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Bare Node with NODE_FLAGS, idle: what any Node.js process of ours costs before our code. */

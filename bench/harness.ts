@@ -4,27 +4,36 @@ import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
 import { AckedWriter } from './writer.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 
-/** The benchmarks' deployments that run now, with their supervisors' pids: what an interrupt removes. */
-const running = new Map<LocalDeployment, number>();
+/** The benchmarks' deployments that run now, by name, each with how to remove it: what an interrupt removes. */
+const running = new Map<string, () => Promise<void>>();
 
 /**
  * Ctrl-C (SIGINT) or SIGTERM while a benchmark runs: every deployment it brought up is removed before
- * the process exits (1, with one line), each supervisor thawed first (the failover baseline freezes it
- * with SIGSTOP, and a frozen supervisor would never stop).
+ * the process exits (1, with one line).
  */
 function interrupted(signal: NodeJS.Signals): void {
-  const names = [...running.keys()].map((d) => `'${d.spec.name}'`).join(', ');
-  void Promise.all([...running].map(async ([d, pid]) => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // already gone
-    }
-    await downLocal(d).catch(() => {});
-  })).finally(() => {
-    process.stderr.write(`redis-ha: bench interrupted (${signal}): removed its deployment${running.size > 1 ? 's' : ''} ${names}\n`);
+  const names = [...running.keys()].map((name) => `'${name}'`).join(', ');
+  const count = running.size;
+  void Promise.all([...running.values()].map((remove) => remove().catch(() => {}))).finally(() => {
+    process.stderr.write(`redis-ha: bench interrupted (${signal}): removed its deployment${count > 1 ? 's' : ''} ${names}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * Runs `fn` while the deployment `name` is registered for removal (`remove`) on an interrupt, and removes
+ * it afterwards whatever happens.
+ */
+export async function removedAfter<T>(name: string, remove: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, interrupted);
+  running.set(name, remove);
+  try {
+    return await fn();
+  } finally {
+    running.delete(name);
+    if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
+    await remove();
+  }
 }
 
 /**
@@ -35,17 +44,24 @@ export async function withBenchDeployment<T>(input: Record<string, unknown>, por
   const spec = resolveSpec(input);
   const prepared = await prepareUp({ spec, portBase, binaries: {}, passwordsGiven: { password: true, sentinelPassword: true } });
   const d = prepared.deployment;
-  if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, interrupted);
-  try {
-    const pid = spawnDetachedSupervisor(d);
-    running.set(d, pid);
-    await waitHealthy(d, pid, 30_000, () => {});
-    return await fn(d, pid);
-  } finally {
-    running.delete(d);
-    if (running.size === 0) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
+  let pid: number | undefined;
+  // The supervisor is thawed first: the failover baseline freezes it with SIGSTOP, and a frozen
+  // supervisor would never stop.
+  const remove = async () => {
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
     await downLocal(d);
-  }
+  };
+  return removedAfter(d.spec.name, remove, async () => {
+    pid = spawnDetachedSupervisor(d);
+    await waitHealthy(d, pid, 30_000, () => {});
+    return fn(d, pid);
+  });
 }
 
 /** The two clients every availability benchmark measures: a Sentinel-aware one and one on the master endpoint. */

@@ -40,7 +40,7 @@ export function median(values: number[]): number {
 
 export function requireBinary(name: string, pkg: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new UserError(`bench proxy needs ${name}; install it with 'apt-get install -y ${pkg}'`);
+  if (!found) throw new UserError(`bench needs ${name}; install it with 'apt-get install -y ${pkg}'`);
   return found;
 }
 
@@ -75,7 +75,7 @@ export interface Target {
  * HAProxy in `mode tcp`: clients' bytes (TLS or not) pass through untouched. With TLS its own
  * role:master check speaks TLS to the nodes (`check-ssl`), verifying them against the CA.
  */
-export function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string {
+function haproxyConfig(d: LocalDeployment, port: number, tls?: TlsFiles): string {
   const check = [
     `  tcp-check send "AUTH ${BENCH_USER} ${BENCH_PASS}\\r\\n"`,
     '  tcp-check expect string +OK',
@@ -139,7 +139,7 @@ function processTree(root: number): number[] {
 }
 
 /** Resident memory of a process tree. */
-export function rssBytes(root: number): number {
+function rssBytes(root: number): number {
   let total = 0;
   for (const pid of processTree(root)) {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
