@@ -78,6 +78,8 @@ export class SplitBrainWatch {
  */
 const FAILOVER_EVENTS = ['+try-failover', '+failover-state-wait-promotion', '+promoted-slave', '+switch-master'] as const;
 type FailoverEvent = (typeof FAILOVER_EVENTS)[number];
+/** The steps between them (SentinelClock.phasesAfter). */
+const PHASES = ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch', 'toEverySwitched'] as const;
 
 /**
  * Records when each Sentinel announces each of `FAILOVER_EVENTS`: when the majority had switched (what
@@ -99,33 +101,48 @@ export class SentinelClock {
     });
   }
 
-  /** When a majority of Sentinels had announced a switch after `since`, or undefined. */
-  majoritySwitchedAfter(since: number): number | undefined {
+  /** When `count` Sentinels (by default a majority) had announced a switch after `since`, or undefined. */
+  majoritySwitchedAfter(since: number, count = this.#majority): number | undefined {
     const seen = new Set<number>();
     for (const s of this.#events) {
       if (s.at < since || s.event !== '+switch-master') continue;
       seen.add(s.sentinel);
-      if (seen.size >= this.#majority) return s.at;
+      if (seen.size >= count) return s.at;
     }
     return undefined;
   }
 
   /**
-   * The steps of the failover that followed a kill at `killedAt`, in ms, each from the one before:
-   * `toStart` (kill to the failover's start), `toPromotionSent` (to `REPLICAOF NO ONE`), `toPromotionSeen`
-   * (to Sentinel's INFO showing it: Sentinel polls the chosen replica's INFO once a second while failing
-   * over, hard-coded in sentinel.c) and `toMajoritySwitch`. A step not seen is left out.
+   * Waits (at most `timeoutMs`) until every Sentinel has announced a switch after `since`: the one that
+   * led the failover announces it last, and the steps are read after it.
    */
-  phasesAfter(killedAt: number): Partial<Record<'toStart' | 'toPromotionSent' | 'toPromotionSeen' | 'toMajoritySwitch', number>> {
-    const first = (event: FailoverEvent) => this.#events.find((e) => e.event === event && e.at >= killedAt)?.at;
-    const marks = [killedAt, first('+try-failover'), first('+failover-state-wait-promotion'), first('+promoted-slave'), this.majoritySwitchedAfter(killedAt)];
-    const names = ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch'] as const;
-    const out: Partial<Record<(typeof names)[number], number>> = {};
-    names.forEach((name, i) => {
+  async everySwitched(since: number, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.majoritySwitchedAfter(since, this.#subs.length) === undefined && performance.now() < deadline) await sleep(50);
+  }
+
+  /**
+   * The steps of the failover that followed `since` (a kill, or a switchover's start), in ms, each from
+   * the one before: `toStart` (to the failover's start), `toPromotionSent` (to `REPLICAOF NO ONE`),
+   * `toPromotionSeen` (to Sentinel's INFO showing it: Sentinel polls the chosen replica's INFO once a
+   * second while failing over, hard-coded in sentinel.c), `toMajoritySwitch`, and `toEverySwitched` (the
+   * last Sentinel; the one that led announces its switch only once it has seen the other replicas follow,
+   * in the same once-a-second INFO). A step not seen is left out.
+   */
+  phasesAfter(since: number): Partial<Record<(typeof PHASES)[number], number>> {
+    const first = (event: FailoverEvent) => this.#events.find((e) => e.event === event && e.at >= since)?.at;
+    const marks = [since, first('+try-failover'), first('+failover-state-wait-promotion'), first('+promoted-slave'), this.majoritySwitchedAfter(since), this.majoritySwitchedAfter(since, this.#subs.length)];
+    const out: Partial<Record<(typeof PHASES)[number], number>> = {};
+    PHASES.forEach((name, i) => {
       const [a, b] = [marks[i], marks[i + 1]];
       if (a !== undefined && b !== undefined) out[name] = Math.round(b - a);
     });
     return out;
+  }
+
+  /** p50/p95/max of each step over the trials that announced it. */
+  static summary(phases: (ReturnType<SentinelClock['phasesAfter']> | undefined)[]) {
+    return Object.fromEntries(PHASES.map((name) => [name, summary(phases.map((p) => p?.[name]))]));
   }
 
   stop(): void {
@@ -200,6 +217,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
     await sleep(50);
   }
   await sleep(500);
+  await clock.everySwitched(killedAt, 5000);
   const switched = clock.majoritySwitchedAfter(killedAt);
   const firstEndpointAck = switched === undefined ? undefined : writers.endpoint.firstAckAfter(switched);
   // The supervisor's last lines (the plan's reasons, the actions, Sentinel's switches) say why.
@@ -242,6 +260,7 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
       const switched = clock.majoritySwitchedAfter(killedAt);
       if (switched !== undefined && writers.sentinel.firstAckAfter(switched) !== undefined) {
         await sleep(500);
+        await clock.everySwitched(killedAt, 5000);
         return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)), phasesMs: clock.phasesAfter(killedAt) };
       }
       await sleep(50);
@@ -260,12 +279,6 @@ function ratio(a: number, b: number): number | null {
 function summary(values: (number | undefined)[]) {
   const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? null, samples: sorted.length };
-}
-
-/** p50/p95/max of each failover step over the trials that announced it. */
-function phaseSummary(phases: (ReturnType<SentinelClock['phasesAfter']> | undefined)[]) {
-  const names = ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch'] as const;
-  return Object.fromEntries(names.map((name) => [name, summary(phases.map((p) => p?.[name]))]));
 }
 
 /** Runs `trials` master kills per profile and returns one JSON-ready object. */
@@ -306,7 +319,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         /** Trials in which Sentinel failed over a second time before the deployment was healthy. */
         repeatedFailovers: trials.filter((t) => t.masters.length > 1).length,
         /** Where the time went, step by step, as Sentinel announced each (see SentinelClock.phasesAfter). */
-        phasesMs: phaseSummary(trials.map((t) => t.phasesMs)),
+        phasesMs: SentinelClock.summary(trials.map((t) => t.phasesMs)),
         sentinelClient: {
           unavailableMs: summary(trials.map((t) => t.sentinelClientUnavailableMs)),
           acknowledgedWrites: writers.sentinel.acked.length,
@@ -323,7 +336,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
           trials: baseline.length,
           failedFailovers: baseline.filter((b) => !b.converged).length,
           sentinelClient: { unavailableMs: summary(baseline.map((b) => b.sentinelClientUnavailableMs)) },
-          phasesMs: phaseSummary(baseline.map((b) => b.phasesMs)),
+          phasesMs: SentinelClock.summary(baseline.map((b) => b.phasesMs)),
         },
         /** p50 of the Sentinel client's unavailability, redis-ha over plain Sentinel (below 1: faster). */
         sentinelClientP50OverPlainSentinel: ratio(summary(trials.map((t) => t.sentinelClientUnavailableMs)).p50, summary(baseline.map((b) => b.sentinelClientUnavailableMs)).p50),

@@ -6,7 +6,7 @@ import type { LocalDeployment } from '../src/local/deployment.ts';
 import { bothWriters, withBenchDeployment } from './harness.ts';
 import { switchover, type SwitchoverResult } from '../src/topology/switchover.ts';
 import type { AckedWriter } from './writer.ts';
-import { percentile, SplitBrainWatch } from './failover.ts';
+import { percentile, SentinelClock, SplitBrainWatch } from './failover.ts';
 
 function summary(values: number[]) {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
@@ -28,6 +28,8 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
   return withBenchDeployment({ name: 'bench-switchover', sentinel: { profile: o.profile } }, o.portBase, async (d, pid) => {
     const writers = bothWriters(d, 'bench:sw');
     const watch = new SplitBrainWatch(d);
+    const clock = new SentinelClock(d.sentinels, d.users.sentinelClient.password);
+    const phases: ReturnType<SentinelClock['phasesAfter']>[] = [];
     writers.sentinel.start();
     writers.endpoint.start();
     watch.start();
@@ -46,11 +48,14 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
         seen.endpoint.push(Math.round(writers.endpoint.longestGapSince(started - 200)));
         o.log(`switchover ${i + 1}/${o.trials} ${r.from.id} -> ${r.to.id}: write pause ${r.writePauseMs} ms, Sentinels agreed ${r.sentinelsAgreedMs} ms; clients saw ${seen.sentinel.at(-1)} ms (Sentinel) / ${seen.endpoint.at(-1)} ms (endpoint)`);
         await waitHealthy(d, pid, 30_000, () => {});
+        await clock.everySwitched(started, 5000);
+        phases.push(clock.phasesAfter(started));
         await sleep(200);
       }
     } finally {
       // Also when a switchover fails: a client left reconnecting would keep the process alive.
       await Promise.all([writers.sentinel.stop(), writers.endpoint.stop(), watch.stop()]);
+      clock.stop();
     }
     return {
       benchmark: 'switchover',
@@ -59,6 +64,8 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
       writePauseMs: summary(results.map((r) => r.writePauseMs)),
       sentinelsAgreedMs: summary(results.map((r) => r.sentinelsAgreedMs)),
       oldMasterReleasedMs: summary(results.map((r) => r.oldMasterReleasedMs)),
+      /** Where the time went, from the switchover's start, as Sentinel announced each step (SentinelClock.phasesAfter). */
+      phasesMs: SentinelClock.summary(phases),
       sentinelClient: {
         longestGapMs: summary(seen.sentinel),
         acknowledgedWrites: writers.sentinel.acked.length,

@@ -29,7 +29,7 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(typeof fast.masterEndpoint.afterSentinelSwitchMs.p50, 'number');
     assert.equal(fast.splitBrain.roundsWithTwoWritableMasters, 0);
     // Where the time went: every step of Sentinel's failover was announced in both trials, each after the one before.
-    for (const step of ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch']) {
+    for (const step of ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch', 'toEverySwitched']) {
       assert.equal(fast.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(fast.phasesMs)}`);
       assert.ok(fast.phasesMs[step].p50 >= 0, step);
     }
@@ -72,6 +72,10 @@ describe('benchmarks run and print JSON', () => {
     assert.ok(r.writePauseMs.p50 > 0);
     assert.equal(r.sentinelClient.acknowledgedWritesLost, 0);
     assert.equal(r.masterEndpoint.acknowledgedWritesLost, 0);
+    // Where the time went: each step of Sentinel's failover, from the switchover's start.
+    for (const step of ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch', 'toEverySwitched']) {
+      assert.equal(r.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(r.phasesMs)}`);
+    }
   });
 
   test('bench proxy --streams --runs 1 (direct, ours on both data paths, HAProxy; CPU per request)', async () => {
