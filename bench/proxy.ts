@@ -216,6 +216,11 @@ type Figures = { opsPerSec: number; p50Ms: number; p99Ms: number; cpuUsPerReques
  */
 export interface Side {
   readonly targets: { direct: Target; ours: Target & { pid: number }; haproxy: Target & { pid: number }; up: Target & { pid: number; alone: true }; oursStreams?: Target };
+  /**
+   * Starts another pair, our endpoint and HAProxy, fresh, on the two ports given (an idle-connection
+   * count must not be read on a process whose memory earlier connections already grew); `stop` ends them.
+   */
+  readonly freshPair: (ours: number, haproxy: number) => Promise<{ ours: number; haproxy: number; stop: () => Promise<void> }>;
 }
 
 /**
@@ -242,15 +247,35 @@ export async function prepareSide(d: LocalDeployment, supervisor: number, portBa
     children.push(child);
     return child;
   };
+  const startHaproxy = (port: number): ChildProcess => {
+    const configFile = join(work, `haproxy-${d.spec.name}-${port}.cfg`);
+    writePrivateFile(configFile, haproxyConfig(d, port, tls));
+    const child = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
+    children.push(child);
+    return child;
+  };
   const proxy = startOurs(ours, 'handles');
   const streamsProxy = streams ? startOurs(oursStreams, 'streams') : undefined;
-  const configFile = join(work, `haproxy-${d.spec.name}.cfg`);
-  writePrivateFile(configFile, haproxyConfig(d, haproxyPort, tls));
-  const haproxy = spawn(haproxyBin, ['-f', configFile, '-db'], { stdio: 'ignore' });
-  children.push(haproxy);
+  const haproxy = startHaproxy(haproxyPort);
   await waitRoutesToMaster(ours, d.spec.auth.password, 'redis-ha proxy', tls);
   await waitRoutesToMaster(haproxyPort, d.spec.auth.password, 'HAProxy', tls);
   if (streamsProxy) await waitRoutesToMaster(oursStreams, d.spec.auth.password, 'redis-ha proxy (streams data path)', tls);
+  const freshPair = async (oursPort: number, haproxyAt: number) => {
+    const pair = [startOurs(oursPort, 'handles'), startHaproxy(haproxyAt)];
+    const stop = () => Promise.all(pair.map((c) => new Promise((resolve) => {
+      if (c.exitCode !== null || c.signalCode !== null) return resolve(undefined);
+      c.once('exit', resolve);
+      c.kill('SIGTERM');
+    }))).then(() => {});
+    try {
+      await waitRoutesToMaster(oursPort, d.spec.auth.password, 'redis-ha proxy', tls);
+      await waitRoutesToMaster(haproxyAt, d.spec.auth.password, 'HAProxy', tls);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    return { ours: pair[0].pid as number, haproxy: pair[1].pid as number, stop };
+  };
   return {
     targets: {
       direct: { port: master.port, tls },
@@ -259,6 +284,7 @@ export async function prepareSide(d: LocalDeployment, supervisor: number, portBa
       up: { port: endpointsOf(d).master.port, tls, pid: supervisor, alone: true },
       ...(streamsProxy ? { oursStreams: { port: oursStreams, tls, pid: streamsProxy.pid } } : {}),
     },
+    freshPair,
   };
 }
 
@@ -353,11 +379,25 @@ async function measure(o: ProxyBenchOptions, plain: Side, tls?: Side) {
   o.log(`opening ${o.idle} idle connections to each proxy`);
   // Bound connections hold a Redis client each: stay well inside Redis's maxclients (10,000) and HAProxy's maxconn.
   const bound = Math.min(o.idle, 5000);
+  // Each count on a fresh pair of proxies (ports P+28, P+29), so that neither reads memory an earlier
+  // count grew: the proxies under load above, or the other count.
+  const onFreshPair = async (count: (pair: { ours: number; haproxy: number }) => Promise<Record<string, Awaited<ReturnType<typeof idleConnections>>>>) => {
+    const pair = await plain.freshPair(o.portBase + 28, o.portBase + 29);
+    try {
+      return await count(pair);
+    } finally {
+      await pair.stop();
+    }
+  };
   const idle = {
-    ours: await idleConnections(plain.targets.ours.port, plain.targets.ours.pid, o.idle),
-    haproxy: await idleConnections(plain.targets.haproxy.port, plain.targets.haproxy.pid, Math.min(o.idle, 7000)),
-    oursBound: await idleConnections(plain.targets.ours.port, plain.targets.ours.pid, bound, true),
-    haproxyBound: await idleConnections(plain.targets.haproxy.port, plain.targets.haproxy.pid, bound, true),
+    ...(await onFreshPair(async (p) => ({
+      ours: await idleConnections(o.portBase + 28, p.ours, o.idle),
+      haproxy: await idleConnections(o.portBase + 29, p.haproxy, Math.min(o.idle, 7000)),
+    }))),
+    ...(await onFreshPair(async (p) => ({
+      oursBound: await idleConnections(o.portBase + 28, p.ours, bound, true),
+      haproxyBound: await idleConnections(o.portBase + 29, p.haproxy, bound, true),
+    }))),
   };
   return {
     benchmark: 'proxy',

@@ -30,7 +30,8 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       redis-benchmark (SET/GET, -c 50, -P 1 and -P 16) against the master directly, through our
       master endpoint and through HAProxy (tcp mode, role:master check), interleaved, medians of N
       runs (default 3), with the ratios; then N idle connections (default 10000), and up to 5,000
-      that spoke once (so bound to the master), and the proxies' RSS.
+      that spoke once (so bound to the master), each count on a fresh pair of proxies (ports
+      P+28, P+29), and the proxies' RSS.
       Needs redis-tools and haproxy. Port base 7830 by default. --tls adds a second deployment that
       serves TLS only (ports P+30..P+59) and measures the same three over TLS in the same interleaved
       runs (our endpoint and HAProxy pass TLS through): tlsCost is TLS over plaintext for each.
