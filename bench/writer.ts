@@ -22,14 +22,23 @@ export class AckedWriter {
   readonly acked: string[] = [];
   /** `performance.now()` of each acknowledgement, parallel to `acked`. */
   readonly ackTimes: number[] = [];
-  /** Writes that were not acknowledged (nothing is expected of them). */
-  failures = 0;
-  /** How often each error message was seen among the failures (for diagnostics). */
-  readonly errors = new Map<string, number>();
   /** `performance.now()` of each (re)connection and the ROLE of the server it reached, for diagnostics. */
   readonly connections: { at: number; server: string }[] = [];
-  /** `performance.now()` and message of each failure, for diagnostics. */
+  /** `performance.now()` and message of each write that was not acknowledged (nothing is expected of them). */
   readonly failureLog: { at: number; message: string }[] = [];
+
+  /** Writes that were not acknowledged. */
+  get failures(): number {
+    return this.failureLog.length;
+  }
+
+  /** How often each error message was seen among the failures (for diagnostics). */
+  get errors(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { message } of this.failureLog) counts.set(message, (counts.get(message) ?? 0) + 1);
+    return counts;
+  }
+
   #client: Redis;
   readonly #connect: () => Redis;
   readonly #prefix: string;
@@ -82,9 +91,7 @@ export class AckedWriter {
           this.ackTimes.push(performance.now());
           this.acked.push(key);
         } catch (err) {
-          this.failures++;
           const message = (err as Error).message.split('\n')[0]!.slice(0, 120);
-          this.errors.set(message, (this.errors.get(message) ?? 0) + 1);
           this.failureLog.push({ at: performance.now(), message });
           // A new client, not ioredis's disconnect(true): that ends its graceful close with a 2 s
           // wait, and a reconnect it cuts short while asking Sentinel ends the client for good

@@ -67,7 +67,7 @@ async function placement(namespace: string): Promise<Map<string, string>> {
 }
 
 /** "pod@node …" for a test's diagnostics. */
-const placementLine = async (namespace: string) => `placement: ${[...(await placement(namespace))].map(([p, n]) => `${p}@${n}`).join(' ')}`;
+const placementLine = (at: Map<string, string>) => `placement: ${[...at].map(([p, n]) => `${p}@${n}`).join(' ')}`;
 
 /**
  * The workers up before a describe's tests (then `setup`), and after them `teardown`, then the workers
@@ -182,7 +182,8 @@ class UnderFaults {
       const atCut = missing.length > 0 && missing.every((k) => lastBeforeCut.has(k)) ? missing : [];
       for (const k of atCut) this.lostAtCut.add(k);
       const lost = missing.filter((k) => !atCut.includes(k));
-      const age = atCut.length ? `, the first ${Math.round(cutAt! - w.ackTimes[w.acked.indexOf(atCut[0]!)]!)} ms before it` : '';
+      // They are the acknowledgements just before the cut: the first of them is `atCut.length` before it.
+      const age = atCut.length ? `, the first ${Math.round(cutAt! - w.ackTimes[beforeCut - atCut.length]!)} ms before it` : '';
       t.diagnostic(`${what}: ${name} writer: ${lost.length} of ${w.acked.length} acknowledged writes lost${cutAt === undefined ? '' : `, and the last ${atCut.length} acknowledged before the fault${age}`}; ${w.failures} writes refused or timed out in all`);
       for (const k of missing.slice(0, 3)) t.diagnostic(`lost: ${w.around(k)}`);
       assert.deepEqual(lost.slice(0, 5), [], `${what}: ${lost.length} acknowledged writes of the ${name} writer are not on ${m}${cutAt === undefined ? '' : ' (not only the last ones before the fault)'}`);
@@ -264,7 +265,7 @@ describe('node faults on three worker nodes, under the operator', ON_TESTBED, ()
   test('the default scheduling spreads the Redis pods and the Sentinels over the three worker nodes', async (t) => {
     const at = await placement(NS);
     const of = (component: string) => [...at].filter(([pod]) => pod.startsWith(`${NAME}-${component}-`)).map(([, n]) => n);
-    t.diagnostic(await placementLine(NS));
+    t.diagnostic(placementLine(at));
     for (const component of ['redis', 'sentinel']) {
       const on = of(component);
       assert.equal(on.length, 3, `three ${component} pods`);
@@ -381,7 +382,7 @@ describe('plain manifests (no operator) on three worker nodes: the master\'s nod
   }, async () => f?.close());
 
   test('failover, -master (the endpoint) follows, its pods are not Ready once the node is NotReady, and after start the old master follows', async (t) => {
-    t.diagnostic(await placementLine(ns));
+    t.diagnostic(placementLine(await placement(ns)));
     await f.stopMastersNode(t);
   });
 });
