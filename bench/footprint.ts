@@ -7,7 +7,6 @@ import { CLI_BIN, NODE_FLAGS } from '../src/root.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf } from '../src/local/lifecycle.ts';
 import { readRuntime } from '../src/local/supervisor.ts';
-import { addressKey } from '../src/redis/address.ts';
 import { removedAfter, withBenchDeployment } from './harness.ts';
 import { median, prepareSide, requireBinary } from './proxy.ts';
 
@@ -85,8 +84,7 @@ async function sample(portBase: number, idleMs: number, haproxyBin: string): Pro
     // bench proxy's side adds a user of its own (ACL SETUSER), which the default application rules forbid.
     return await withBenchDeployment({ name: 'bench-footprint', auth: { aclRules: '~* &* +@all' } }, portBase, async (d, supervisor) => {
       const side = await prepareSide(d, supervisor, portBase, haproxyBin, work, children, 1, false);
-      const master = (await collectStatus(statusTargetOf(d))).master;
-      const masterId = d.nodes.find((n) => master && addressKey(n) === addressKey(master))?.id;
+      const masterId = (await collectStatus(statusTargetOf(d))).nodes.find((n) => n.role === 'master')?.id;
       const masterPid = masterId ? readRuntime(d.stateDir)?.members[masterId]?.pid : undefined;
       if (!masterPid) throw new Error(`no master process found in ${d.stateDir}`);
       const bare = bareNode(idleMs);

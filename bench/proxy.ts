@@ -11,11 +11,10 @@ import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf } from '../src/local/lifecycle.ts';
 import { withBenchDeployment } from './harness.ts';
 import { writePrivateFile } from '../src/local/fsutil.ts';
-import type { LocalDeployment } from '../src/local/deployment.ts';
 import { UserError } from '../src/errors.ts';
 import { addressKey } from '../src/redis/address.ts';
 import { CLI_BIN, NODE_FLAGS } from '../src/root.ts';
-import { endpointsOf } from '../src/local/deployment.ts';
+import { endpointsOf, type LocalDeployment } from '../src/local/deployment.ts';
 
 /**
  * A throwaway ACL user for redis-benchmark, created on each node of the bench's own deployment only:
