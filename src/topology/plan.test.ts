@@ -333,7 +333,8 @@ test('no agreement: the newest Sentinel epoch outranks the remembered master', (
   const o = observation([node(0), node(1, { replid: 'r3' }), replica(2, 1)],
     [sentinel(0, 0, { monitoring: false, master: undefined, configEpoch: 0 }), sentinel(1, 0, { configEpoch: 1 }), sentinel(2, 1, { configEpoch: 4 })]);
   const p = plan(o, spec, remembering(0, 1));
-  assert.equal(p.reason, 'no master agreed by Sentinel: chose node-1 by data (100 keys): fencing node-0; repointing sentinel-0');
+  // sentinel-1 first: its epoch 1 is newer than sentinel-0's (none), and its hellos would pull a Sentinel repointed before it back.
+  assert.equal(p.reason, 'no master agreed by Sentinel: chose node-1 by data (100 keys): fencing node-0; repointing sentinel-1');
   assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 4 });
 });
 
@@ -452,6 +453,22 @@ test('Sentinel found no replica fit to promote: the node with the most data beco
   const next = plan({ ...applied, nodes: linked, noGoodReplica: nodeAddress(0) }, spec, p.memory);
   assert.deepEqual(changes(next), [{ kind: 'sentinel-failover', from: nodeAddress(0), afterAbort: true }]);
   assert.equal(next.reason, 'recovering: master node-0 reports role replica and Sentinel found no replica fit to promote; node-1 holds the most data and is master, its replicas linked; asking Sentinel to fail over again');
+});
+
+// CI, e2e-nodes (2026-12-05): a node holding the master (node-2) and two of the three Sentinels
+// rebooted. The two came back naming node-0 at epoch 0 while the controller had promoted node-1 by data;
+// the third still names node-2 under epoch 4. Asking the two to fail over node-0, a replica, would be
+// refused for ever: they know no replica of it.
+test('the Sentinels naming a replica know no replica of it: they move to the master that holds the data, the newest epoch first', () => {
+  const o = observation([replica(0, 1), node(1), replica(2, 1)],
+    [sentinel(0, 2, { configEpoch: 4, replicasKnown: 2 }), sentinel(1, 0, { configEpoch: 0, replicasKnown: 0 }), sentinel(2, 0, { configEpoch: 0, replicasKnown: 0 })]);
+  const p = plan(o, spec, remembering(1));
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-monitor', sentinel: sentinelAddress(0), master: nodeAddress(1) }]);
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica and the Sentinels naming it know no replica of it; node-1 holds data, moving Sentinel to it: repointing sentinel-0');
+  assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 4 });
+  // Until then (Sentinels that list replicas of node-0), Sentinel is asked, as before.
+  const knowing = { ...o, sentinels: o.sentinels.map((x) => ({ ...x, replicasKnown: 2 })) };
+  assert.equal(plan(knowing, spec, remembering(1)).actions.at(-1)?.kind, 'sentinel-failover');
 });
 
 test('Sentinel found no replica fit to promote, but no other node holds data: no choice by data', () => {

@@ -331,6 +331,18 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, sp
     && sentinelEpoch(obs) <= memory.epoch;
   if (moving) return converge(obs, target, [publish], { master: addressOf(target), epoch }, `recovering: ${why}; moving Sentinel to ${target.id}`);
 
+  const dataMaster = rankByData(obs, memory).find((n) => n.role === 'master' && hasData(n) && !sameAddress(n, m));
+  // The Sentinels that name M know no replica of it: fresh ones, seeded or repointed while M was a
+  // replica (Sentinel learns the replicas from the master's INFO, and a replica's lists none). Their
+  // failover of M can never promote anyone (NOGOODSLAVE, for ever; CI: a node holding the master and
+  // two of the three Sentinels rebooted, and the two came back naming a replica). A master holding data
+  // is where the writes go: the Sentinels move to it.
+  const naming = obs.sentinels.filter((s) => s.reachable && s.monitoring && sameAddress(s.master, m));
+  if (m.role === 'replica' && dataMaster && naming.every((s) => s.replicasKnown === 0)) {
+    return converge(obs, dataMaster, [publish], { master: addressOf(dataMaster), epoch },
+      `recovering: ${why} and the Sentinels naming it know no replica of it; ${dataMaster.id} holds data, moving Sentinel to it`);
+  }
+
   const dataReplica = byId(others).find((n) => n.role === 'replica' && hasData(n));
   const best = rankByData({ ...obs, nodes: others }, memory)[0];
   if (obs.noGoodReplica && sameAddress(obs.noGoodReplica, m) && best && hasData(best) && !others.some((n) => n.role === 'unknown')) {
@@ -357,7 +369,6 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, sp
   const unknown = byId(others).find((n) => n.role === 'unknown');
   if (unknown) return { actions: [publish], reason: `waiting: ${why} and ${unknown.id}'s role is unknown`, memory: remembered };
 
-  const dataMaster = rankByData(obs, memory).find((n) => n.role === 'master' && hasData(n) && !sameAddress(n, m));
   if (dataMaster) {
     return converge(obs, dataMaster, [publish], { master: addressOf(dataMaster), epoch },
       `recovering: ${why}; ${dataMaster.id} holds the only data, moving Sentinel to it`);
@@ -437,7 +448,9 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
 
   // Never touch one mid-failover; none at all while any is (helpFinish).
   const sentinels = sentinelSteps ? byId(obs.sentinels).filter((s) => s.reachable && !s.failoverInProgress) : [];
-  const stale = sentinels.find((s) => !s.monitoring || !sameAddress(s.master, target));
+  // The newest config epoch first: a Sentinel repointed by MONITOR starts at epoch 0, and the hellos of
+  // one still naming another master under a newer epoch would pull it back there.
+  const stale = [...sentinels].sort((a, b) => b.configEpoch - a.configEpoch).find((s) => !s.monitoring || !sameAddress(s.master, target));
   const unset = sentinels.find((s) => !s.settingsMatch);
   if (stale) {
     actions.push({ kind: 'sentinel-monitor', sentinel: addressOf(stale), master });
