@@ -89,16 +89,27 @@ export class SentinelClock {
   readonly #subs: Redis[];
   readonly #events: { sentinel: number; event: FailoverEvent; at: number }[] = [];
   readonly #majority: number;
+  readonly #subscribed: Promise<unknown>[];
 
   constructor(sentinels: readonly { host: string; port: number }[], sentinelPassword: string) {
     this.#majority = majorityOf(sentinels.length);
     this.#subs = sentinels.map((s, i) => {
       const c = new Redis({ host: s.host, port: s.port, password: sentinelPassword, retryStrategy: () => 50 });
       c.on('error', () => {});
-      void c.subscribe(...FAILOVER_EVENTS);
       c.on('message', (channel: string) => this.#events.push({ sentinel: i, event: channel as FailoverEvent, at: performance.now() }));
       return c;
     });
+    this.#subscribed = this.#subs.map((c) => c.subscribe(...FAILOVER_EVENTS));
+  }
+
+  /** Resolves once every Sentinel has confirmed the subscription: a failover before it would go unseen. */
+  async subscribed(): Promise<void> {
+    await Promise.all(this.#subscribed);
+  }
+
+  /** What each Sentinel announced after `since`, for a trial whose steps are missing. */
+  heardAfter(since: number): string {
+    return this.#subs.map((_, i) => `Sentinel ${i + 1}: ${this.#events.filter((e) => e.sentinel === i && e.at >= since).map((e) => e.event).join(' ') || 'nothing'}`).join('; ');
   }
 
   /** When `count` Sentinels (by default a majority) had announced a switch after `since`, or undefined. */
@@ -164,6 +175,8 @@ interface Trial {
   readonly endpointAfterSwitchMs?: number;
   /** Where the time went: the failover's steps as Sentinel announced them (SentinelClock.phasesAfter). */
   readonly phasesMs: ReturnType<SentinelClock['phasesAfter']>;
+  /** What each Sentinel announced after the kill (SentinelClock.heardAfter): why a step may be missing. */
+  readonly heard: string;
 }
 
 /**
@@ -231,6 +244,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
     endpointClientUnavailableMs: Math.round(writers.endpoint.longestGapSince(killedAt - 1000)),
     endpointAfterSwitchMs: switched !== undefined && firstEndpointAck !== undefined ? Math.round(firstEndpointAck - switched) : undefined,
     phasesMs: clock.phasesAfter(killedAt),
+    heard: clock.heardAfter(killedAt),
   };
 }
 
@@ -289,6 +303,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
       const writers = bothWriters(d, 'bench');
       const watch = new SplitBrainWatch(d);
       const clock = new SentinelClock(d.sentinels, d.users.sentinelClient.password);
+      await clock.subscribed();
       writers.sentinel.start();
       writers.endpoint.start();
       watch.start();
@@ -298,7 +313,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         for (let i = 0; i < o.trials; i++) {
           const t = await trial(d, writers, clock);
           trials.push(t);
-          o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.masters.length > 1 ? `, then failed over again (${t.masters.join(' -> ')})` : ''}${t.converged ? '' : `, DID NOT CONVERGE in 30 s: ${t.notConverged}`}`);
+          o.log(`${profile} trial ${i + 1}/${o.trials}: writes unavailable ${t.sentinelClientUnavailableMs} ms (Sentinel client), ${t.endpointClientUnavailableMs} ms (master endpoint, ${t.endpointAfterSwitchMs ?? '?'} ms after the Sentinels' switch)${t.masters.length > 1 ? `, then failed over again (${t.masters.join(' -> ')})` : ''}${t.converged ? '' : `, DID NOT CONVERGE in 30 s: ${t.notConverged}`}${PHASES.every((p) => t.phasesMs[p] !== undefined) ? '' : `; steps missing (${JSON.stringify(t.phasesMs)}), heard: ${t.heard}`}`);
           await waitHealthy(d, pid, 30_000, () => {});
           // Interleaved with the trials above, so that both see the same machine.
           const b = await plainTrial(d, pid, writers, clock);

@@ -30,6 +30,7 @@ export async function benchSwitchover(o: { trials: number; profile: TimingProfil
     const watch = new SplitBrainWatch(d);
     const clock = new SentinelClock(d.sentinels, d.users.sentinelClient.password);
     const phases: ReturnType<SentinelClock['phasesAfter']>[] = [];
+    await clock.subscribed();
     writers.sentinel.start();
     writers.endpoint.start();
     watch.start();

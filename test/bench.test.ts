@@ -10,12 +10,13 @@ import { NODE_FLAGS } from '../src/root.ts';
 // that it prints one JSON object with its figures (numbers, no failed failover, no write lost).
 const home = testHome();
 
+/** The one JSON object a benchmark printed, and its progress lines (stderr) for an assertion's message. */
 async function bench(args: string[]): Promise<Record<string, any>> {
   const r = await runCli(home, ['bench', ...args, '--json'], {}, 300_000);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'one JSON object on one line');
-  return JSON.parse(lines[0]);
+  return Object.defineProperty(JSON.parse(lines[0]), 'progress', { value: r.stderr });
 }
 
 describe('benchmarks run and print JSON', () => {
@@ -30,7 +31,7 @@ describe('benchmarks run and print JSON', () => {
     assert.equal(fast.splitBrain.roundsWithTwoWritableMasters, 0);
     // Where the time went: every step of Sentinel's failover was announced in both trials, each after the one before.
     for (const step of ['toStart', 'toPromotionSent', 'toPromotionSeen', 'toMajoritySwitch', 'toEverySwitched']) {
-      assert.equal(fast.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(fast.phasesMs)}`);
+      assert.equal(fast.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(fast.phasesMs)}; ${r.progress}`);
       assert.ok(fast.phasesMs[step].p50 >= 0, step);
     }
     // The baseline, interleaved: plain Sentinel (the supervisor frozen) fails over too, and the ratio is its own.

@@ -283,6 +283,7 @@ describe('master and replicas endpoints on real processes', () => {
     const before = await status();
     const old = before.nodes.find((n) => n.role === 'master') as StatusJson['nodes'][number];
     const clock = new SentinelClock(before.sentinels, sentinelPw);
+    await clock.subscribed();
     const writer = new AckedWriter({ target: { endpoint: masterEndpoint }, password: pw, prefix: 'ep-kill' });
     const idle = new Redis({ ...masterEndpoint, password: pw, retryStrategy: () => null });
     let idleClosed = false;
