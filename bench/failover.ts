@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { TimingProfile } from '../src/spec/types.ts';
-import { redisOptions } from '../src/redis/connect.ts';
+import { redisOptions, withConnection } from '../src/redis/connect.ts';
 import { clientTlsOf } from '../src/local/tls.ts';
 import { collectStatus } from '../src/observe/status.ts';
 import { statusTargetOf, waitHealthy } from '../src/local/lifecycle.ts';
@@ -13,6 +13,7 @@ import { addressKey } from '../src/redis/address.ts';
 import { readFileSync } from 'node:fs';
 import { filesOf } from '../src/local/layout.ts';
 import { majorityOf } from '../src/topology/agreement.ts';
+import { sentinelInfoPeriodMs } from '../src/topology/sentinel-timing.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -207,7 +208,16 @@ async function readyForTrial(d: LocalDeployment, writers: { sentinel: AckedWrite
   return { master, pid: runtime.members[master.id].pid };
 }
 
+/**
+ * How long a trial's deployment runs after the failover before it (the baseline's) until its master
+ * is killed: a failover in a deployment that has run a while, as a user's has. The Sentinels read the
+ * replicas together right after every failover, and spread their reads again over some 7 s
+ * (sentinel-timing.ts); a kill sooner would measure the moment after a failover instead.
+ */
+const STEADY_MS = 8000;
+
 async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpoint: AckedWriter }, clock: SentinelClock): Promise<Trial> {
+  await sleep(STEADY_MS);
   const { master, pid } = await readyForTrial(d, writers);
   const killedAt = performance.now();
   process.kill(pid, 'SIGKILL');
@@ -259,7 +269,8 @@ interface PlainTrial {
 /**
  * The baseline, in the same deployment: the supervisor (its controller, its restarts and the endpoint)
  * is frozen with SIGSTOP, so what is left is plain Sentinel with the master's process dead, as with no
- * redis-ha at all. The master is SIGKILLed; the trial ends when a Sentinel majority has announced
+ * redis-ha at all, Sentinel's own INFO period (10 s) put back for it. The master is SIGKILLed at a
+ * random moment of that period; the trial ends when a Sentinel majority has announced
  * `+switch-master` and the Sentinel client has a write acknowledged after it. The supervisor is then
  * thawed; it restarts the dead node, which rejoins as a replica, before the next trial.
  */
@@ -267,6 +278,10 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
   const { pid } = await readyForTrial(d, writers);
   process.kill(supervisor, 'SIGSTOP');
   try {
+    // Plain Sentinel reads INFO at its own period, not the one the controller sets; its last read of a
+    // replica is then anywhere up to that period old when the master dies.
+    await infoPeriod(d, () => PLAIN_INFO_PERIOD_MS);
+    await sleep(Math.random() * PLAIN_INFO_PERIOD_MS);
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
     const deadline = Date.now() + 30_000;
@@ -281,8 +296,17 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
     }
     return { converged: false };
   } finally {
+    await infoPeriod(d, sentinelInfoPeriodMs).catch(() => undefined);
     process.kill(supervisor, 'SIGCONT');
   }
+}
+
+/** Sentinel's own INFO period outside failovers. */
+const PLAIN_INFO_PERIOD_MS = 10_000;
+
+/** `SENTINEL DEBUG INFO-PERIOD` on every Sentinel of `d`, by its place. */
+async function infoPeriod(d: LocalDeployment, ms: (index: number) => number): Promise<void> {
+  await Promise.all(d.sentinels.map((s, i) => withConnection({ host: s.host, port: s.port, password: d.users.sentinelClient.password, tls: clientTlsOf(d) }, (c) => c.call('SENTINEL', 'DEBUG', 'INFO-PERIOD', String(ms(i))))));
 }
 
 /** a / b to two decimals, or null when either is missing. */

@@ -191,6 +191,7 @@ export async function startSupervisor(p: Prepared, log: (line: string) => void):
       controller.trigger();
     },
     exited: () => controller.trigger(),
+    restartAtOnce: (member) => member.kind === 'node' && published === addressKey(member),
   };
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   const supervisor = new Supervisor(d, log, advisor);

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
-import { parseFlags, parseFlatRecord, parseInfo } from '../redis/parse.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo } from '../redis/parse.ts';
+import { listedReplicas, sentinelInfoPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
-import { nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
-import { type Address, addressKey } from '../redis/address.ts';
+import { masterSettingsMatch, nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
+import { type Address, addressKey, sameAddress } from '../redis/address.ts';
 import { failoverObjection, fenceOvertaken, type SentinelNowView } from './agreement.ts';
 
 /** Where the master endpoint learns the master: the proxy locally, the master-pod label on Kubernetes. */
@@ -31,12 +32,16 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
   return views.filter((v): v is SentinelNowView => v !== undefined);
 }
 
-/** Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered. */
-async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<void> {
+/**
+ * Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered.
+ * Returns the Sentinels in the order to ask them (`soonestToSeePromotion`).
+ */
+async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<Endpoint[]> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => ({
     master: parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName)),
     // As the pods' failover_objection: a Sentinel whose INFO fails still counts, as not in TILT.
     tilt: await c.info('sentinel').then((text) => parseInfo(text as string).get('sentinel_tilt') === '1', () => false),
+    replicas: await c.call('SENTINEL', 'REPLICAS', masterName).then((r) => listedReplicas(parseFlatRecords(r)), () => undefined),
   }), 300).catch(() => undefined)));
   const answered = views.flatMap((seen, i) => (seen ? [{
     sentinel: addressKey(sentinels[i]),
@@ -49,18 +54,20 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
   }] : []));
   const why = failoverObjection(answered, addressKey(from), afterAbort);
   if (why) throw new ActionOvertaken(why);
+  return soonestToSeePromotion(sentinels, views.map((v) => v?.replicas));
 }
 
 /**
  * Asks one Sentinel to fail over now (`SENTINEL FAILOVER`): Sentinel itself picks the replica with the
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
  * counts as accepted; one that refuses or does not answer makes us ask the next, and the first that
- * accepts ends it (so no two start a failover).
+ * accepts ends it (so no two start a failover). After a crash (`from`), the one that will see its
+ * promotion soonest is asked first (sentinel-timing.ts).
  */
 export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address, afterAbort = false): Promise<Endpoint> {
-  if (from) await assertNoSentinelMoved(sentinels, masterName, from, afterAbort);
+  const order = from ? await assertNoSentinelMoved(sentinels, masterName, from, afterAbort) : sentinels;
   const refusals: string[] = [];
-  for (const s of sentinels) {
+  for (const s of order) {
     try {
       await withConnection(s, async (c) => {
         if (from) {
@@ -100,10 +107,24 @@ function settingsArgs(t: Topology): string[] {
   return args;
 }
 
-async function monitor(c: Redis, t: Topology, master: Address): Promise<void> {
+/**
+ * The spec's settings on one Sentinel: those of the master it monitors (`SENTINEL SET`, only when one
+ * differs: setting `auth-pass` drops the Sentinel's links to every node, which then count as
+ * disconnected until it reconnects) and its INFO period.
+ */
+async function configure(c: Redis, t: Topology, sentinel: Address, always = false): Promise<void> {
+  const m = always ? undefined : parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
+  const now = m && { quorum: Number(m.get('quorum')), downAfterMilliseconds: Number(m.get('down-after-milliseconds')), failoverTimeout: Number(m.get('failover-timeout')), parallelSyncs: Number(m.get('parallel-syncs')) };
+  if (!now || !masterSettingsMatch(now, t)) await c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t));
+  // A Sentinel without SENTINEL DEBUG (before Redis 7) keeps its own period; its probe says so.
+  const index = Math.max(0, t.sentinels.findIndex((s) => sameAddress(s, sentinel)));
+  await c.call('SENTINEL', 'DEBUG', 'INFO-PERIOD', String(sentinelInfoPeriodMs(index))).catch(() => undefined);
+}
+
+async function monitor(c: Redis, t: Topology, sentinel: Address, master: Address): Promise<void> {
   await c.call('SENTINEL', 'REMOVE', t.masterName).catch(() => undefined);
   await c.call('SENTINEL', 'MONITOR', t.masterName, master.host, String(master.port), String(t.quorum));
-  await c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t));
+  await configure(c, t, sentinel, true);
   const seen = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
   if (seen.get('ip') !== master.host || seen.get('port') !== String(master.port)) {
     throw new Error(`after MONITOR the Sentinel names ${seen.get('ip')}:${seen.get('port')}, not ${addressKey(master)}`);
@@ -149,10 +170,10 @@ export async function act(t: Topology, a: Action, publisher: MasterPublisher, wh
       await requestFailover(t.sentinels.map((s) => sentinelEndpointIn(t, s)), t.masterName, a.from, a.afterAbort);
       return;
     case 'sentinel-monitor':
-      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => monitor(c, t, a.master));
+      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => monitor(c, t, a.sentinel, a.master));
       return;
     case 'sentinel-configure':
-      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t)));
+      await withConnection(sentinelEndpointIn(t, a.sentinel), (c) => configure(c, t, a.sentinel));
       return;
     case 'sentinel-reset':
       await withConnection(sentinelEndpointIn(t, a.sentinel), async (c) => {

@@ -1,8 +1,9 @@
 import type { Endpoint, TlsSource } from '../redis/connect.ts';
-import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe } from '../redis/probe.ts';
+import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe, type SentinelView } from '../redis/probe.ts';
 import { keyCount, nodeFigures } from '../redis/parse.ts';
 import { addressKey } from '../redis/address.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
+import { sentinelInfoPeriodMs } from './sentinel-timing.ts';
 
 /** What the controller watches and how it authenticates: the same shape for every runtime. */
 export interface Topology {
@@ -57,7 +58,16 @@ export function nodeObservation(id: string, p: NodeProbe): NodeObservation {
 export const talksTo = (m: { flags: ReadonlySet<string> }) => !m.flags.has('s_down') && !m.flags.has('disconnected');
 const seen = (members: readonly { flags: ReadonlySet<string> }[]) => members.filter(talksTo).length;
 
-export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>): SentinelObservation {
+/** Whether a Sentinel's settings for the master it monitors are the spec's (`SENTINEL SET`). */
+export function masterSettingsMatch(v: Pick<SentinelView, 'quorum' | 'downAfterMilliseconds' | 'failoverTimeout' | 'parallelSyncs'>, t: Pick<Topology, 'quorum' | 'timings'>): boolean {
+  return v.quorum === t.quorum &&
+    v.downAfterMilliseconds === t.timings.downAfterMilliseconds &&
+    v.failoverTimeout === t.timings.failoverTimeout &&
+    v.parallelSyncs === t.timings.parallelSyncs;
+}
+
+/** `index`: the Sentinel's place in the topology, which sets its INFO period (`sentinelInfoPeriodMs`). */
+export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>, index = 0): SentinelObservation {
   const v = p.view;
   const base = { id, host: p.host, port: p.port, reachable: p.reachable, tilt: p.tilt };
   if (!v) return { ...base, monitoring: false, failoverInProgress: false, configEpoch: 0, settingsMatch: false, error: p.error };
@@ -68,11 +78,7 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
     failoverInProgress: v.failoverInProgress,
     failoverState: v.failoverState,
     configEpoch: v.configEpoch,
-    settingsMatch:
-      v.quorum === t.quorum &&
-      v.downAfterMilliseconds === t.timings.downAfterMilliseconds &&
-      v.failoverTimeout === t.timings.failoverTimeout &&
-      v.parallelSyncs === t.timings.parallelSyncs,
+    settingsMatch: masterSettingsMatch(v, t) && (v.infoPeriodMs === undefined || v.infoPeriodMs === sentinelInfoPeriodMs(index)),
     masterFlags: [...v.flags],
     replicasSeen: seen(v.replicas),
     otherSentinelsSeen: seen(v.sentinels),
@@ -92,7 +98,7 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
 export async function observe(t: Topology, timeoutMs = 500): Promise<Observation> {
   const [nodes, sentinels] = await Promise.all([
     Promise.all(t.nodes.map(async (n) => nodeObservation(n.id, await probeNode(nodeEndpointIn(t, n), timeoutMs)))),
-    Promise.all(t.sentinels.map(async (s) => sentinelObservation(s.id, await probeSentinel(sentinelEndpointIn(t, s), t.masterName, timeoutMs), t))),
+    Promise.all(t.sentinels.map(async (s, i) => sentinelObservation(s.id, await probeSentinel(sentinelEndpointIn(t, s), t.masterName, timeoutMs), t, i))),
   ]);
   return { at: Date.now(), nodes, sentinels };
 }

@@ -9,7 +9,8 @@
  *    switchover the target gets priority 1 and every other replica priority 0: Sentinel can choose the
  *    target or nobody. Letting it choose a replica that had not caught up would lose the writes that
  *    replica lacks, which is why "lower on the target" alone is not enough. The original values are
- *    put back in a `finally`. Sentinel reads priorities from its periodic `INFO` (every 10 s), so we
+ *    put back in a `finally`. Sentinel reads priorities from its periodic `INFO` (every `INFO-PERIOD`,
+ *    which the controller sets to about 1 s: sentinelInfoPeriodMs), so we
  *    wait until one Sentinel reports them before touching writes, and ask THAT Sentinel to fail over
  *    (`SENTINEL FAILOVER` runs on the Sentinel asked, without an election), at a moment chosen so that
  *    it notices the promotion quickly (see `INFO_AGE_TARGET_MS`).
@@ -50,6 +51,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, withConnection, type Endpoint } from '../redis/connect.ts';
 import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication } from '../redis/parse.ts';
+import { INELIGIBLE, listedReplicas } from './sentinel-timing.ts';
 import { errorText } from '../redis/probe.ts';
 import { act, releaseWrites, requestFailover, SWITCHOVER_CLIENT_NAME, WritesStillHeld } from './act.ts';
 import {
@@ -101,9 +103,6 @@ export interface SwitchoverResult {
 export class SwitchoverError extends Error {
   override readonly name = 'SwitchoverError';
 }
-
-/** The Sentinel flags that make a replica ineligible for promotion. */
-const INELIGIBLE = ['s_down', 'o_down', 'disconnected'];
 
 const POLL_MS = 5;
 
@@ -203,18 +202,16 @@ async function sentinelChoice(t: Topology, e: Endpoint, master: Address, target:
   return withConnection(e, async (c) => {
     const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
     if (m.get('ip') !== master.host || m.get('port') !== String(master.port)) return { wouldChoose: false, infoAgeMs: 0 };
-    const replicas = parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', t.masterName));
+    const replicas = listedReplicas(parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', t.masterName)));
     let targetOk = false;
     let othersOk = true;
     let infoAgeMs = 0;
     for (const r of replicas) {
-      const flags = parseFlags(r.get('flags'));
-      const eligible = !INELIGIBLE.some((f) => flags.has(f)) && r.get('master-link-status') === 'ok';
-      const isTarget = r.get('ip') === target.host && r.get('port') === String(target.port);
-      if (isTarget) {
-        targetOk = eligible && r.get('slave-priority') === '1';
-        infoAgeMs = Number(r.get('info-refresh') ?? 0);
-      } else if (eligible && r.get('slave-priority') !== '0') {
+      const eligible = !INELIGIBLE.some((f) => r.flags.has(f)) && r.linkOk;
+      if (sameAddress(r, target)) {
+        targetOk = eligible && r.priority === 1;
+        infoAgeMs = r.infoAgeMs;
+      } else if (eligible && r.priority !== 0) {
         othersOk = false;
       }
     }
@@ -231,7 +228,7 @@ async function sentinelChoice(t: Topology, e: Endpoint, master: Address, target:
  */
 const INFO_AGE_TARGET_MS = 650;
 const INFO_AGE_WINDOW_MS = [620, 720] as const;
-/** Sentinel reads a replica's INFO every 10 s outside failovers: one period covers every phase. */
+/** Sentinel's own INFO period outside failovers is 10 s (the controller sets 1 s): one covers every phase. */
 const ALIGN_BUDGET_MS = 10_500;
 
 /** A Sentinel, with one connection kept open for polling. */
