@@ -102,8 +102,9 @@ export const SDOWN_SETTLE_MS = 5000;
 
 /**
  * The same wait when the master is down because it reports itself a replica (a fenced node answers
- * PING): each Sentinel counts down-after + 20 s from its own INFO of it, and INFO comes every 10 s, so
- * the Sentinels reach subjectively down up to 10 s apart; 2 x 10 s + 1 s covers the last of them.
+ * PING): each Sentinel counts down-after + 2 INFO periods from its own INFO of it. At Sentinel's own
+ * period (10 s, plain manifests) the Sentinels reach subjectively down up to 10 s apart; 2 x 10 s +
+ * 1 s covers the last of them. The controller's period (about 1 s, sentinel-timing.ts) is covered too.
  */
 export const SDOWN_SETTLE_ROLE_MS = 21_000;
 
