@@ -39,7 +39,7 @@ start_controller() {
   fi
   kc get --raw /readyz >/dev/null 2>&1 || die "the test bed's API server is not answering; run testbed/up"
   kc apply --server-side --field-manager=redis-ha-testbed --force-conflicts -f "$CM_CACHE/crds/" >/dev/null
-  kc wait --for=condition=Established --timeout=60s -f "$CM_CACHE/crds/" >/dev/null
+  crds_established "$CM_CACHE/crds/"
   kc apply -f "$TB_HOME/lib/cert-manager-rbac.yaml" >/dev/null
   if [[ ! -f "$kubeconfig" ]]; then
     tb_cert "$NAME" "/CN=$NAME"

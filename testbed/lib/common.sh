@@ -191,6 +191,17 @@ start() { # name command...: runs it in its own session, logs to logs/NAME.log
   setsid "$@" > "$TB_RUN/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$TB_RUN/pids/$name.pid"
 }
+# Waits until every CRD in the folder $1 is Established. `kubectl wait` on a CRD created a moment ago
+# can find no status.conditions yet and fail at once ("accessor error: <nil> is of the type <nil>": a CI
+# run's testbed/up died of it), so it is asked again until its own 60 s have passed.
+crds_established() {
+  local deadline=$((SECONDS + 60))
+  until kc wait --for=condition=Established --timeout=60s -f "$1" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { kc wait --for=condition=Established --timeout=5s -f "$1" >/dev/null; return; }
+    sleep 0.5
+  done
+}
+
 wait_for() { # what seconds daemon command...
   local what="$1" secs="$2" daemon="$3"; shift 3
   local deadline=$((SECONDS + secs))

@@ -105,7 +105,7 @@ start_lb() {
   fi
   kc get --raw /readyz >/dev/null 2>&1 || die "the test bed's API server is not answering; run testbed/up"
   kc apply --server-side --field-manager=redis-ha-testbed --force-conflicts -f "$LB_CACHE/crds/" >/dev/null
-  kc wait --for=condition=Established --timeout=60s -f "$LB_CACHE/crds/" >/dev/null
+  crds_established "$LB_CACHE/crds/"
   kc apply -f "$TB_HOME/lib/metallb-rbac.yaml" >/dev/null
   sed -e "s|@LB_POOL@|$LB_POOL|g" -e "s|@LB_IF@|$LB_IF|g" -e "s|@PAUSE_IMAGE@|$PAUSE_IMAGE|g" -e "s|@NODE_NAME@|$NODE_NAME|g" \
     "$TB_HOME/lib/metallb.yaml" | kc apply -f - >/dev/null

@@ -53,7 +53,7 @@ start_monitoring() {
   fi
   # Server-side: the Prometheus CRD is larger than the last-applied annotation allows.
   kc apply --server-side --field-manager=redis-ha-testbed --force-conflicts -f "$PM_CACHE/crds/" >/dev/null
-  kc wait --for=condition=Established --timeout=60s -f "$PM_CACHE/crds/" >/dev/null
+  crds_established "$PM_CACHE/crds/"
   kc apply -f "$PM_CACHE/rbac/" >/dev/null
   manifests | kc apply -f - >/dev/null
   [[ -f "$TB_RUN/pki/$NAME.crt" ]] || tb_cert "$NAME" "/CN=$NAME"
