@@ -43,8 +43,8 @@ export interface RoleAdvisor {
   /**
    * Whether a process that exited restarts without the back-off: the master the controller publishes.
    * The failover waits for it to come back fenced (rule 2c), so a back-off grown by earlier crashes
-   * would only delay the failover (a second crash within the minute waited 200 ms, a fourth 800). A
-   * node in a crash loop backs off all the same: once failed over, it is a replica.
+   * would only delay the failover (a second crash within the minute waited 200 ms, a fourth 800). Only
+   * for a process that had run at least a second: one in a crash loop backs off all the same.
    */
   restartAtOnce(member: Member): boolean;
 }
@@ -59,6 +59,8 @@ interface Managed {
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** How long a master must have run for `RoleAdvisor.restartAtOnce` to skip the back-off. */
+const AT_ONCE_AFTER_MS = 1000;
 
 /**
  * Runs the processes of one deployment like a kubelet runs a pod's containers: starts them, restarts
@@ -168,7 +170,10 @@ export class Supervisor {
     if (managed.poll) clearInterval(managed.poll);
     const stableMs = Date.now() - managed.startedAt;
     const restarts = stableMs > 60_000 ? 0 : managed.restarts + 1;
-    const delay = restarts === 0 || this.#advisor.restartAtOnce(managed.member) ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (restarts - 1));
+    // The master restarts at once only if it had run a while: one that dies as it starts (a bad file,
+    // a port taken) backs off like any other, whether or not a failover can move the role.
+    const atOnce = stableMs >= AT_ONCE_AFTER_MS && this.#advisor.restartAtOnce(managed.member);
+    const delay = restarts === 0 || atOnce ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (restarts - 1));
     this.#log(`${managed.member.id} (pid ${managed.pid}) ${how}; restarting in ${delay} ms`);
     this.#advisor.exited(managed.member);
     setTimeout(() => {

@@ -148,3 +148,29 @@ export function serverOf(figures: NodeFigures | undefined): string | undefined {
   if (figures?.valkeyVersion) return `valkey ${figures.valkeyVersion}`;
   return figures?.redisVersion ? `redis ${figures.redisVersion}` : undefined;
 }
+
+/** A replica as one Sentinel lists it (`SENTINEL REPLICAS`). */
+export interface SentinelReplica {
+  readonly host: string;
+  readonly port: number;
+  readonly flags: ReadonlySet<string>;
+  readonly priority: number;
+  readonly offset: number;
+  readonly runId: string;
+  readonly linkOk: boolean;
+  /** Since Sentinel last read its INFO (`info-refresh`). */
+  readonly infoAgeMs: number;
+}
+
+export function parseSentinelReplicas(records: readonly Map<string, string>[]): SentinelReplica[] {
+  return records.map((r) => ({
+    host: r.get('ip') ?? '',
+    port: Number(r.get('port') ?? 0),
+    flags: parseFlags(r.get('flags')),
+    priority: Number(r.get('slave-priority') ?? r.get('replica-priority') ?? 100),
+    offset: Number(r.get('slave-repl-offset') ?? r.get('replica-repl-offset') ?? 0),
+    runId: r.get('run-id') ?? r.get('runid') ?? '',
+    linkOk: r.get('master-link-status') === 'ok',
+    infoAgeMs: Number(r.get('info-refresh') ?? 0),
+  }));
+}

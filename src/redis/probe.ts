@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from './connect.ts';
-import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseReplication, type ReplicationInfo } from './parse.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseReplication, parseSentinelReplicas, type ReplicationInfo } from './parse.ts';
 
 /** One Redis node as seen at one moment. `error` is set exactly when it could not be read. */
 export interface NodeProbe {
@@ -114,12 +114,7 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
           configEpoch: Number(master.get('config-epoch') ?? 0),
           failoverInProgress: flags.has('failover_in_progress') || (master.get('failover-state') ?? 'none') !== 'none',
           failoverState: master.get('failover-state') ?? 'none',
-          replicas: replicas.map((r) => ({
-            host: r.get('ip') ?? '',
-            port: Number(r.get('port') ?? 0),
-            flags: parseFlags(r.get('flags')),
-            linkUp: r.get('master-link-status') === 'ok',
-          })),
+          replicas: parseSentinelReplicas(replicas).map((r) => ({ host: r.host, port: r.port, flags: r.flags, linkUp: r.linkOk })),
           sentinels: sentinels.map((s) => ({
             host: s.get('ip') ?? '',
             port: Number(s.get('port') ?? 0),

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
-import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo } from '../redis/parse.ts';
-import { listedReplicas, sentinelInfoPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseSentinelReplicas } from '../redis/parse.ts';
+import { sentinelInfoPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { masterSettingsMatch, nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey, sameAddress } from '../redis/address.ts';
@@ -37,12 +37,17 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
  * Returns the Sentinels in the order to ask them (`soonestToSeePromotion`).
  */
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<Endpoint[]> {
-  const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => ({
-    master: parseFlatRecord(await c.call('SENTINEL', 'MASTER', masterName)),
-    // As the pods' failover_objection: a Sentinel whose INFO fails still counts, as not in TILT.
-    tilt: await c.info('sentinel').then((text) => parseInfo(text as string).get('sentinel_tilt') === '1', () => false),
-    replicas: await c.call('SENTINEL', 'REPLICAS', masterName).then((r) => listedReplicas(parseFlatRecords(r)), () => undefined),
-  }), 300).catch(() => undefined)));
+  const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => {
+    // Pipelined on the one connection, within its 300 ms.
+    const [master, tilt, replicas] = await Promise.all([
+      c.call('SENTINEL', 'MASTER', masterName).then(parseFlatRecord),
+      // As the pods' failover_objection: a Sentinel whose INFO fails still counts, as not in TILT.
+      c.info('sentinel').then((text) => parseInfo(text as string).get('sentinel_tilt') === '1', () => false),
+      // Only for the order of asking: a Sentinel that cannot list them is asked last, not left out.
+      c.call('SENTINEL', 'REPLICAS', masterName).then((r) => parseSentinelReplicas(parseFlatRecords(r)), () => undefined),
+    ]);
+    return { master, tilt, replicas };
+  }, 300).catch(() => undefined)));
   const answered = views.flatMap((seen, i) => (seen ? [{
     sentinel: addressKey(sentinels[i]),
     master: `${seen.master.get('ip')}:${seen.master.get('port')}`,
@@ -116,9 +121,12 @@ async function configure(c: Redis, t: Topology, sentinel: Address, always = fals
   const m = always ? undefined : parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
   const now = m && { quorum: Number(m.get('quorum')), downAfterMilliseconds: Number(m.get('down-after-milliseconds')), failoverTimeout: Number(m.get('failover-timeout')), parallelSyncs: Number(m.get('parallel-syncs')) };
   if (!now || !masterSettingsMatch(now, t)) await c.call('SENTINEL', 'SET', t.masterName, ...settingsArgs(t));
-  // A Sentinel without SENTINEL DEBUG (before Redis 7) keeps its own period; its probe says so.
+  // A Sentinel without SENTINEL DEBUG (before Redis 7) keeps its own period; its probe says so. Any
+  // other refusal fails the action, which says why.
   const index = Math.max(0, t.sentinels.findIndex((s) => sameAddress(s, sentinel)));
-  await c.call('SENTINEL', 'DEBUG', 'INFO-PERIOD', String(sentinelInfoPeriodMs(index))).catch(() => undefined);
+  await c.call('SENTINEL', 'DEBUG', 'INFO-PERIOD', String(sentinelInfoPeriodMs(index))).catch((err: unknown) => {
+    if (!/unknown (sub)?command/i.test(errorText(err))) throw err;
+  });
 }
 
 async function monitor(c: Redis, t: Topology, sentinel: Address, master: Address): Promise<void> {

@@ -67,7 +67,7 @@ export function masterSettingsMatch(v: Pick<SentinelView, 'quorum' | 'downAfterM
 }
 
 /** `index`: the Sentinel's place in the topology, which sets its INFO period (`sentinelInfoPeriodMs`). */
-export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>, index = 0): SentinelObservation {
+export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topology, 'quorum' | 'timings'>, index: number): SentinelObservation {
   const v = p.view;
   const base = { id, host: p.host, port: p.port, reachable: p.reachable, tilt: p.tilt };
   if (!v) return { ...base, monitoring: false, failoverInProgress: false, configEpoch: 0, settingsMatch: false, error: p.error };

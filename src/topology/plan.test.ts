@@ -461,14 +461,18 @@ test('Sentinel found no replica fit to promote: the node with the most data beco
 // refused for ever: they know no replica of it.
 test('the Sentinels naming a replica know no replica of it: they move to the master that holds the data, the newest epoch first', () => {
   const o = observation([replica(0, 1), node(1), replica(2, 1)],
-    [sentinel(0, 2, { configEpoch: 4, replicasKnown: 2 }), sentinel(1, 0, { configEpoch: 0, replicasKnown: 0 }), sentinel(2, 0, { configEpoch: 0, replicasKnown: 0 })]);
+    [sentinel(0, 0, { configEpoch: 0, replicasKnown: 0 }), sentinel(1, 0, { configEpoch: 0, replicasKnown: 0 }), sentinel(2, 2, { configEpoch: 4, replicasKnown: 2 })]);
   const p = plan(o, spec, remembering(1));
-  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-monitor', sentinel: sentinelAddress(0), master: nodeAddress(1) }]);
-  assert.equal(p.reason, 'recovering: master node-0 reports role replica and the Sentinels naming it know no replica of it; node-1 holds data, moving Sentinel to it: repointing sentinel-0');
+  // sentinel-2 first, although the last by id: its epoch 4 would pull one repointed before it back to node-2.
+  assert.deepEqual(p.actions, [publish(0), { kind: 'sentinel-monitor', sentinel: sentinelAddress(2), master: nodeAddress(1) }]);
+  assert.equal(p.reason, 'recovering: master node-0 reports role replica and the Sentinels naming it know no replica of it; node-1 holds data, moving Sentinel to it: repointing sentinel-2');
   assert.deepEqual(p.memory, { master: nodeAddress(1), epoch: 4 });
-  // Until then (Sentinels that list replicas of node-0), Sentinel is asked, as before.
+  // Sentinels that list replicas of node-0 can fail it over: they are asked, as before.
   const knowing = { ...o, sentinels: o.sentinels.map((x) => ({ ...x, replicasKnown: 2 })) };
   assert.equal(plan(knowing, spec, remembering(1)).actions.at(-1)?.kind, 'sentinel-failover');
+  // A node still loading may hold more: nothing moves until its role is known.
+  const loading = { ...o, nodes: o.nodes.map((n) => (n.id === 'node-2' ? { ...n, role: 'unknown' as const, loadingAs: 'replica' as const } : n)) };
+  assert.ok(!plan(loading, spec, remembering(1)).actions.some((a) => a.kind === 'sentinel-monitor' || a.kind === 'replicaof'));
 });
 
 test('Sentinel found no replica fit to promote, but no other node holds data: no choice by data', () => {

@@ -338,7 +338,7 @@ function followSentinel(obs: Observation, m: NodeObservation, memory: Memory, sp
   // two of the three Sentinels rebooted, and the two came back naming a replica). A master holding data
   // is where the writes go: the Sentinels move to it.
   const naming = obs.sentinels.filter((s) => s.reachable && s.monitoring && sameAddress(s.master, m));
-  if (m.role === 'replica' && dataMaster && naming.every((s) => s.replicasKnown === 0)) {
+  if (m.role === 'replica' && dataMaster && naming.every((s) => s.replicasKnown === 0) && !others.some((n) => n.role === 'unknown')) {
     return converge(obs, dataMaster, [publish], { master: addressOf(dataMaster), epoch },
       `recovering: ${why} and the Sentinels naming it know no replica of it; ${dataMaster.id} holds data, moving Sentinel to it`);
   }
@@ -449,7 +449,8 @@ function converge(obs: Observation, target: NodeObservation, lead: Action[], mem
   // Never touch one mid-failover; none at all while any is (helpFinish).
   const sentinels = sentinelSteps ? byId(obs.sentinels).filter((s) => s.reachable && !s.failoverInProgress) : [];
   // The newest config epoch first: a Sentinel repointed by MONITOR starts at epoch 0, and the hellos of
-  // one still naming another master under a newer epoch would pull it back there.
+  // one still naming another master under a newer epoch pull it back there, until that one is
+  // repointed too.
   const stale = [...sentinels].sort((a, b) => b.configEpoch - a.configEpoch).find((s) => !s.monitoring || !sameAddress(s.master, target));
   const unset = sentinels.find((s) => !s.settingsMatch);
   if (stale) {

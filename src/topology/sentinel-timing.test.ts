@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listedReplicas, promotionSeenInMs, sentinelInfoPeriodMs, sentinelsPick, soonestToSeePromotion, type ListedReplica } from './sentinel-timing.ts';
+import { promotionSeenInMs, sentinelInfoPeriodMs, sentinelsPick, soonestToSeePromotion } from './sentinel-timing.ts';
+import { parseSentinelReplicas, type SentinelReplica } from '../redis/parse.ts';
 
 /** A record as SENTINEL REPLICAS gives it (Redis 7.0's field names). */
 const record = (port: number, over: Record<string, string> = {}) => new Map(Object.entries({
@@ -8,13 +9,13 @@ const record = (port: number, over: Record<string, string> = {}) => new Map(Obje
   'master-link-status': 'ok', 'slave-priority': '100', 'slave-repl-offset': '5000', ...over,
 }));
 
-test('listedReplicas reads what the choice and the timing depend on', () => {
-  const [r] = listedReplicas([record(6401, { 'info-refresh': '742', 'slave-repl-offset': '9' })]);
+test('parseSentinelReplicas reads what the choice and the timing depend on', () => {
+  const [r] = parseSentinelReplicas([record(6401, { 'info-refresh': '742', 'slave-repl-offset': '9' })]);
   assert.deepEqual({ ...r, flags: [...r!.flags] }, { host: '127.0.0.1', port: 6401, flags: ['slave'], priority: 100, offset: 9, runId: 'run-6401', linkOk: true, infoAgeMs: 742 });
 });
 
 test('sentinelsPick follows Sentinel\'s order: reachable, priority not 0, lowest priority, largest offset, smaller run id', () => {
-  const pick = (...records: Map<string, string>[]) => sentinelsPick(listedReplicas(records))?.port;
+  const pick = (...records: Map<string, string>[]) => sentinelsPick(parseSentinelReplicas(records))?.port;
   assert.equal(pick(record(6401), record(6402, { 'slave-repl-offset': '6000' })), 6402, 'the larger offset');
   assert.equal(pick(record(6401, { 'slave-priority': '10' }), record(6402, { 'slave-repl-offset': '6000' })), 6401, 'the lower priority first');
   assert.equal(pick(record(6401, { 'slave-priority': '0', 'slave-repl-offset': '9000' }), record(6402)), 6402, 'never priority 0');
@@ -36,9 +37,9 @@ test('promotionSeenInMs: the next read, unless it comes before the promotion; on
 });
 
 test('soonestToSeePromotion asks first the Sentinel whose next read of the replica it would promote comes soonest after the promotion', () => {
-  const ages = (...byPort: [number, number][]) => listedReplicas(byPort.map(([port, age]) => record(port, { 'info-refresh': String(age), 'slave-repl-offset': port === 6402 ? '6000' : '5000' })));
+  const ages = (...byPort: [number, number][]) => parseSentinelReplicas(byPort.map(([port, age]) => record(port, { 'info-refresh': String(age), 'slave-repl-offset': port === 6402 ? '6000' : '5000' })));
   // Each would promote 6402 (the larger offset); its ages there: 100, 900 (too late: before the promotion), 650.
-  const listed: (ListedReplica[] | undefined)[] = [ages([6401, 700], [6402, 100]), ages([6401, 0], [6402, 900]), ages([6401, 0], [6402, 650]), undefined];
+  const listed: (SentinelReplica[] | undefined)[] = [ages([6401, 700], [6402, 100]), ages([6401, 0], [6402, 900]), ages([6401, 0], [6402, 650]), undefined];
   assert.deepEqual(soonestToSeePromotion(['s0', 's1', 's2', 's3'], listed), ['s2', 's0', 's1', 's3']);
   assert.deepEqual(soonestToSeePromotion(['s0', 's1'], [undefined, undefined]), ['s0', 's1'], 'none listed: the given order');
 });

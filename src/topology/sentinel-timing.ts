@@ -16,8 +16,8 @@
  * within seconds. Timing only: each Sentinel still picks the replica by its own rule, and a wrong guess costs
  * time, never safety.
  */
-import type { Address } from '../redis/address.ts';
-import { parseFlags } from '../redis/parse.ts';
+import type { SentinelReplica } from '../redis/parse.ts';
+
 
 /** Sentinel's own period for a replica's INFO while it fails over its master (sentinel.c). */
 export const FAILOVER_INFO_PERIOD_MS = 1000;
@@ -42,30 +42,6 @@ export function sentinelInfoPeriodMs(index: number): number {
 /** The Sentinel flags that make a replica ineligible for promotion. */
 export const INELIGIBLE = ['s_down', 'o_down', 'disconnected'];
 
-/** A replica as one Sentinel lists it (`SENTINEL REPLICAS`). */
-export interface ListedReplica extends Address {
-  readonly flags: ReadonlySet<string>;
-  readonly priority: number;
-  readonly offset: number;
-  readonly runId: string;
-  readonly linkOk: boolean;
-  /** Since Sentinel last read its INFO (`info-refresh`). */
-  readonly infoAgeMs: number;
-}
-
-export function listedReplicas(records: readonly Map<string, string>[]): ListedReplica[] {
-  return records.map((r) => ({
-    host: r.get('ip') ?? '',
-    port: Number(r.get('port') ?? 0),
-    flags: parseFlags(r.get('flags')),
-    priority: Number(r.get('slave-priority') ?? r.get('replica-priority') ?? 100),
-    offset: Number(r.get('slave-repl-offset') ?? r.get('replica-repl-offset') ?? 0),
-    runId: r.get('run-id') ?? r.get('runid') ?? '',
-    linkOk: r.get('master-link-status') === 'ok',
-    infoAgeMs: Number(r.get('info-refresh') ?? 0),
-  }));
-}
-
 /**
  * Sentinel picks the replica a timer tick or two after it is asked (measured: the failover's first step
  * some 100 ms after the request); a replica whose INFO it reads before then is judged by that read.
@@ -81,9 +57,9 @@ const SELECTED_AFTER_MS = 120;
  * alone. Its other tests (how old the INFO and the link loss are) pass in the failovers the controller
  * asks for, a moment after the master died.
  */
-export function sentinelsPick(replicas: readonly ListedReplica[]): ListedReplica | undefined {
-  const final = (r: ListedReplica) => !r.linkOk || FAILOVER_INFO_PERIOD_MS - r.infoAgeMs < SELECTED_AFTER_MS;
-  const offset = (r: ListedReplica) => (final(r) ? Infinity : r.offset);
+export function sentinelsPick(replicas: readonly SentinelReplica[]): SentinelReplica | undefined {
+  const final = (r: SentinelReplica) => !r.linkOk || FAILOVER_INFO_PERIOD_MS - r.infoAgeMs < SELECTED_AFTER_MS;
+  const offset = (r: SentinelReplica) => (final(r) ? Infinity : r.offset);
   return replicas
     .filter((r) => r.priority !== 0 && !INELIGIBLE.some((f) => r.flags.has(f)))
     .sort((a, b) => a.priority - b.priority || (offset(a) === offset(b) ? 0 : offset(b) > offset(a) ? 1 : -1) || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0))[0];
@@ -111,7 +87,7 @@ export function promotionSeenInMs(infoAgeMs: number): number {
  * (`promotionSeenInMs` of the replica it would pick); those it could not list (undefined) last, in
  * their order, as are ties.
  */
-export function soonestToSeePromotion<T>(sentinels: readonly T[], listed: readonly (readonly ListedReplica[] | undefined)[]): T[] {
+export function soonestToSeePromotion<T>(sentinels: readonly T[], listed: readonly (readonly SentinelReplica[] | undefined)[]): T[] {
   const seenIn = listed.map((replicas) => {
     const pick = replicas && sentinelsPick(replicas);
     return pick ? promotionSeenInMs(pick.infoAgeMs) : Infinity;

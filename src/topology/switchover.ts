@@ -50,8 +50,8 @@ import type { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, withConnection, type Endpoint } from '../redis/connect.ts';
-import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication } from '../redis/parse.ts';
-import { INELIGIBLE, listedReplicas } from './sentinel-timing.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseReplication, parseSentinelReplicas } from '../redis/parse.ts';
+import { INELIGIBLE } from './sentinel-timing.ts';
 import { errorText } from '../redis/probe.ts';
 import { act, releaseWrites, requestFailover, SWITCHOVER_CLIENT_NAME, WritesStillHeld } from './act.ts';
 import {
@@ -65,7 +65,7 @@ import { majorityOf, namedByMajority } from './agreement.ts';
 export interface SwitchoverOptions {
   /** The replica to promote (resolved from an id or `host:port` by the caller); default: the most caught-up replica. */
   readonly to?: Address;
-  /** Bound on the whole switchover, including the wait for Sentinel to see the new priorities (up to ~10 s). */
+  /** Bound on the whole switchover, including the wait for Sentinel to see the new priorities (one INFO period: about 1 s under the controller, 10 s at Sentinel's default). */
   readonly timeoutMs: number;
   /** The deadline of each `CLIENT PAUSE` (renewed while Sentinel promotes). Default 5000. */
   readonly pauseMs?: number;
@@ -202,7 +202,7 @@ async function sentinelChoice(t: Topology, e: Endpoint, master: Address, target:
   return withConnection(e, async (c) => {
     const m = parseFlatRecord(await c.call('SENTINEL', 'MASTER', t.masterName));
     if (m.get('ip') !== master.host || m.get('port') !== String(master.port)) return { wouldChoose: false, infoAgeMs: 0 };
-    const replicas = listedReplicas(parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', t.masterName)));
+    const replicas = parseSentinelReplicas(parseFlatRecords(await c.call('SENTINEL', 'REPLICAS', t.masterName)));
     let targetOk = false;
     let othersOk = true;
     let infoAgeMs = 0;
@@ -454,7 +454,7 @@ async function alignWithSentinelInfo(run: Run, s: Prepared): Promise<SwitchoverS
     }
     if (ready.length > 0 && now >= alignUntil) break;
     if (ready.length === 0 && now > deadline) {
-      throw new SwitchoverError(`no Sentinel saw ${to.id} as the only promotable replica within ${seconds(run.timeoutMs)} (Sentinel reads priorities every 10 s); nothing was changed`);
+      throw new SwitchoverError(`no Sentinel saw ${to.id} as the only promotable replica within ${seconds(run.timeoutMs)} (Sentinel reads them every INFO period: about 1 s once redis-ha has set it, else 10 s); nothing was changed`);
     }
     const early = ages.filter((a) => a >= 0 && a < INFO_AGE_TARGET_MS).map((a) => INFO_AGE_TARGET_MS - a);
     await sleep(Math.max(5, Math.min(50, ...early)));

@@ -10,9 +10,10 @@ Each benchmark brings up its own deployment and removes it afterwards, and print
       SIGKILL of the master under a steady write load, seen by an ioredis Sentinel client and by a
       client of the master endpoint: write unavailability p50/p95/max, how long after the Sentinels'
       switch the endpoint followed, acknowledged writes lost, failed failovers, split brains.
-      Each trial is followed by the baseline: the same kill with the supervisor frozen (SIGSTOP: no
-      controller, no restart), plain Sentinel as the Sentinel client sees it, and the ratio of the two
-      p50s. Port base 7800 by default.
+      Each kill comes 8 s after the failover before it. Each trial is followed by the baseline: the
+      same kill with the supervisor frozen (SIGSTOP: no controller, no restart) and Sentinel's own INFO
+      period (10 s) put back, at a random moment of it: plain Sentinel as the Sentinel client sees it,
+      and the ratio of the two p50s. Port base 7800 by default.
   failover --k8s NAME [-n NAMESPACE] [--kubeconfig FILE] [--trials N] [--blocked] [--kill]
       On a cluster: N force deletes (grace 0) of the master pod of the running RedisHA NAME, each
       timed until a write through its -master Service succeeds on the new master (default 5 trials,

@@ -12,7 +12,8 @@ Planned switchover: promotes a caught-up replica (NODE, e.g. node-2 or 127.0.0.1
 most caught-up one) through Sentinel, with writes paused only while it catches up and is promoted,
 and no acknowledged write lost. The old master is fenced and becomes a replica.
 Prints the write pause it caused (--json: the full result). --timeout bounds the whole switchover
-(default 30 s; waiting for Sentinel to notice the new replica priorities can take up to 10 s).
+(default 30 s; waiting for Sentinel to notice the new replica priorities takes up to its INFO period,
+about 1 s as redis-ha sets it, 10 s at Sentinel's default).
 --verbose prints each step on stderr.`;
 
 /** The node a `--to` value names: a member id (`node-1`) or its `host:port`. */
