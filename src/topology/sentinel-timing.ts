@@ -13,11 +13,10 @@
  * REPLICAS`), and asking does not move it: the one to ask is the one whose next read comes soonest
  * after the promotion. The periods differ by tens of ms from one Sentinel to the next, so their
  * reads, which start together when the controller sets them and after every failover, drift apart
- * within seconds. Timing only: each Sentinel still picks the replica by its own rule, and a wrong guess costs
- * time, never safety.
+ * within seconds. Timing only: each Sentinel still picks the replica by its own rule, and a wrong
+ * guess costs time, never safety.
  */
 import type { SentinelReplica } from '../redis/parse.ts';
-
 
 /** Sentinel's own period for a replica's INFO while it fails over its master (sentinel.c). */
 export const FAILOVER_INFO_PERIOD_MS = 1000;
@@ -73,8 +72,8 @@ export function sentinelsPick(replicas: readonly SentinelReplica[]): SentinelRep
 export const PROMOTION_SENT_MS = 260;
 
 /**
- * In how many ms a Sentinel asked now reads the promoted replica's INFO after the promotion, from the
- * age of its last read (`infoAgeMs`). A read older than the period is due at once, before the promotion
+ * In how many ms from now a Sentinel asked now reads the promoted replica's INFO once it is promoted,
+ * from the age of its last read (`infoAgeMs`). A read older than the period is due at once, before the promotion
  * (a Sentinel still at its default INFO-PERIOD of 10 s, most of the time).
  */
 export function promotionSeenInMs(infoAgeMs: number): number {
