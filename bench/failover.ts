@@ -125,6 +125,15 @@ export class SentinelClock {
   }
 
   /**
+   * Ms from `since` until the first Sentinel of the list (the one clients ask first) announced a switch,
+   * or undefined: what a client that reads `SENTINEL MASTERS` from it (redis-py) waits for.
+   */
+  firstListedSwitchedAfter(since: number): number | undefined {
+    const at = this.#events.find((e) => e.sentinel === 0 && e.event === '+switch-master' && e.at >= since)?.at;
+    return at === undefined ? undefined : Math.round(at - since);
+  }
+
+  /**
    * Waits (at most `timeoutMs`) until every Sentinel has announced a switch after `since`: the one that
    * led the failover announces it last, and the steps are read after it.
    */
@@ -178,6 +187,8 @@ interface Trial {
   readonly phasesMs: ReturnType<SentinelClock['phasesAfter']>;
   /** What each Sentinel announced after the kill (SentinelClock.heardAfter): why a step may be missing. */
   readonly heard: string;
+  /** From the kill until the first Sentinel of the list switched (SentinelClock.firstListedSwitchedAfter). */
+  readonly firstListedSwitchMs?: number;
 }
 
 /**
@@ -255,6 +266,7 @@ async function trial(d: LocalDeployment, writers: { sentinel: AckedWriter; endpo
     endpointAfterSwitchMs: switched !== undefined && firstEndpointAck !== undefined ? Math.round(firstEndpointAck - switched) : undefined,
     phasesMs: clock.phasesAfter(killedAt),
     heard: clock.heardAfter(killedAt),
+    firstListedSwitchMs: clock.firstListedSwitchedAfter(killedAt),
   };
 }
 
@@ -264,6 +276,7 @@ interface PlainTrial {
   readonly converged: boolean;
   readonly sentinelClientUnavailableMs?: number;
   readonly phasesMs?: ReturnType<SentinelClock['phasesAfter']>;
+  readonly firstListedSwitchMs?: number;
 }
 
 /**
@@ -290,7 +303,7 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
       if (switched !== undefined && writers.sentinel.firstAckAfter(switched) !== undefined) {
         await sleep(500);
         await clock.everySwitched(killedAt, 5000);
-        return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)), phasesMs: clock.phasesAfter(killedAt) };
+        return { converged: true, sentinelClientUnavailableMs: Math.round(writers.sentinel.longestGapSince(killedAt - 1000)), phasesMs: clock.phasesAfter(killedAt), firstListedSwitchMs: clock.firstListedSwitchedAfter(killedAt) };
       }
       await sleep(50);
     }
@@ -359,6 +372,11 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
         repeatedFailovers: trials.filter((t) => t.masters.length > 1).length,
         /** Where the time went, step by step, as Sentinel announced each (see SentinelClock.phasesAfter). */
         phasesMs: SentinelClock.summary(trials.map((t) => t.phasesMs)),
+        /**
+         * From the kill until the first Sentinel of the list named the new master in `SENTINEL MASTERS`:
+         * what a client that asks it first and reads that (redis-py) waits for at least.
+         */
+        firstListedSentinelSwitchedMs: summary(trials.map((t) => t.firstListedSwitchMs)),
         sentinelClient: {
           unavailableMs: summary(trials.map((t) => t.sentinelClientUnavailableMs)),
           acknowledgedWrites: writers.sentinel.acked.length,
@@ -376,6 +394,7 @@ export async function benchFailover(o: { trials: number; profiles: TimingProfile
           failedFailovers: baseline.filter((b) => !b.converged).length,
           sentinelClient: { unavailableMs: summary(baseline.map((b) => b.sentinelClientUnavailableMs)) },
           phasesMs: SentinelClock.summary(baseline.map((b) => b.phasesMs)),
+          firstListedSentinelSwitchedMs: summary(baseline.map((b) => b.firstListedSwitchMs)),
         },
         /** p50 of the Sentinel client's unavailability, redis-ha over plain Sentinel (below 1: faster). */
         sentinelClientP50OverPlainSentinel: ratio(summary(trials.map((t) => t.sentinelClientUnavailableMs)).p50, summary(baseline.map((b) => b.sentinelClientUnavailableMs)).p50),

@@ -34,6 +34,8 @@ describe('benchmarks run and print JSON', () => {
       assert.equal(fast.phasesMs[step].samples, 2, `${step}: ${JSON.stringify(fast.phasesMs)}; ${r.progress}`);
       assert.ok(fast.phasesMs[step].p50 >= 0, step);
     }
+    // When the Sentinel clients ask first switched, in both trials.
+    assert.equal(fast.firstListedSentinelSwitchedMs.samples, 2, JSON.stringify(fast.firstListedSentinelSwitchedMs));
     // The baseline, interleaved: plain Sentinel (the supervisor frozen) fails over too, and the ratio is its own.
     assert.equal(fast.plainSentinel.trials, 2);
     assert.equal(fast.plainSentinel.failedFailovers, 0);

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseSentinelReplicas } from '../redis/parse.ts';
-import { sentinelInfoPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
+import { firstListedLast, sentinelInfoPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { masterSettingsMatch, nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey, sameAddress } from '../redis/address.ts';
@@ -34,7 +34,8 @@ async function sentinelsNow(t: Topology): Promise<SentinelNowView[]> {
 
 /**
  * Asks every Sentinel at once, and applies `failoverObjection` (agreement.ts) to those that answered.
- * Returns the Sentinels in the order to ask them (`soonestToSeePromotion`).
+ * Returns the Sentinels in the order to ask them (`soonestToSeePromotion`, the first listed last:
+ * `firstListedLast`).
  */
 async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName: string, from: Address, afterAbort: boolean): Promise<Endpoint[]> {
   const views = await Promise.all(sentinels.map((s) => withConnection(s, async (c) => {
@@ -59,7 +60,7 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
   }] : []));
   const why = failoverObjection(answered, addressKey(from), afterAbort);
   if (why) throw new ActionOvertaken(why);
-  return soonestToSeePromotion(sentinels, views.map((v) => v?.replicas));
+  return firstListedLast(soonestToSeePromotion(sentinels, views.map((v) => v?.replicas)), sentinels[0]);
 }
 
 /**
@@ -67,7 +68,7 @@ async function assertNoSentinelMoved(sentinels: readonly Endpoint[], masterName:
  * most data and reconfigures everyone, so we never fight it. A Sentinel that is already failing over
  * counts as accepted; one that refuses or does not answer makes us ask the next, and the first that
  * accepts ends it (so no two start a failover). After a crash (`from`), the one that will see its
- * promotion soonest is asked first (sentinel-timing.ts).
+ * promotion soonest is asked first, the topology's first Sentinel last (sentinel-timing.ts).
  */
 export async function requestFailover(sentinels: readonly Endpoint[], masterName: string, from?: Address, afterAbort = false): Promise<Endpoint> {
   const order = from ? await assertNoSentinelMoved(sentinels, masterName, from, afterAbort) : sentinels;

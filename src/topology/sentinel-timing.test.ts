@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promotionSeenInMs, sentinelInfoPeriodMs, sentinelsPick, soonestToSeePromotion } from './sentinel-timing.ts';
+import { firstListedLast, promotionSeenInMs, sentinelInfoPeriodMs, sentinelsPick, soonestToSeePromotion } from './sentinel-timing.ts';
 import { parseSentinelReplicas, type SentinelReplica } from '../redis/parse.ts';
 
 /** A record as SENTINEL REPLICAS gives it (Redis 7.0's field names). */
@@ -48,4 +48,9 @@ test('the Sentinels\' INFO periods: about a second, each a little longer than th
   const periods = [0, 1, 2].map(sentinelInfoPeriodMs);
   assert.equal(periods[0], 1000);
   assert.ok(periods[1]! > periods[0]! && periods[2]! > periods[1]! && periods[2]! <= 1100, periods.join(', '));
+});
+
+test('firstListedLast: the Sentinel clients ask first leads a failover only when no other accepts', () => {
+  assert.deepEqual(firstListedLast(['s2', 's0', 's1'], 's0'), ['s2', 's1', 's0']);
+  assert.deepEqual(firstListedLast(['s1', 's2'], 's0'), ['s1', 's2']);
 });

@@ -82,6 +82,19 @@ export function promotionSeenInMs(infoAgeMs: number): number {
 }
 
 /**
+ * `order` with the topology's first Sentinel (`first`) moved to its end. The Sentinel that runs a
+ * failover switches last, about a second after the others: it ends the failover only once its INFO,
+ * read once a second and of every replica in one round, shows the other replicas following, and
+ * until then `SENTINEL MASTERS` on it names the old master. Clients ask the Sentinels in the order
+ * they were given, the first first (redis-py, which reads `SENTINEL MASTERS`, keeps asking it while it
+ * answers), and redis-ha lists them in the topology's order. So the first leads only when no other
+ * accepts.
+ */
+export function firstListedLast<T>(order: readonly T[], first: T | undefined): T[] {
+  return [...order.filter((s) => s !== first), ...order.filter((s) => s === first)];
+}
+
+/**
  * `sentinels` ordered for a `SENTINEL FAILOVER`: the one that would see its promotion soonest first
  * (`promotionSeenInMs` of the replica it would pick); those it could not list (undefined) last, in
  * their order, as are ties.

@@ -244,11 +244,13 @@ failover_objection() {
   return 0
 }
 # Asks the first Sentinel that accepts for SENTINEL FAILOVER of this pod, unless failover_objection has a
-# reason not to (said on stderr); succeeds when one accepted.
+# reason not to (said on stderr); succeeds when one accepted. The first Sentinel is asked last: the one
+# that leads names the new master in SENTINEL MASTERS about a second after the others, and clients ask
+# the first first (src/topology/sentinel-timing.ts firstListedLast).
 ask_failover() {
   why=$(failover_objection)
   if [ -n "$why" ]; then echo "redis-ha: not asking Sentinel for a failover: $why" >&2; return 1; fi
-  for pod in $SENTINEL_PODS; do
+  for pod in \${SENTINEL_PODS#* } \${SENTINEL_PODS%% *}; do
     if ask_sentinel "$pod.$DOMAIN" SENTINEL FAILOVER "$GROUP" 2>/dev/null | grep -q OK; then return 0; fi
   done
   return 1
