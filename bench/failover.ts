@@ -13,7 +13,7 @@ import { addressKey } from '../src/redis/address.ts';
 import { readFileSync } from 'node:fs';
 import { filesOf } from '../src/local/layout.ts';
 import { majorityOf } from '../src/topology/agreement.ts';
-import { sentinelInfoPeriodMs } from '../src/topology/sentinel-timing.ts';
+import { sentinelInfoPeriodMs, sentinelPingPeriodMs } from '../src/topology/sentinel-timing.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -282,7 +282,7 @@ interface PlainTrial {
 /**
  * The baseline, in the same deployment: the supervisor (its controller, its restarts and the endpoint)
  * is frozen with SIGSTOP, so what is left is plain Sentinel with the master's process dead, as with no
- * redis-ha at all, Sentinel's own INFO period (10 s) put back for it. The master is SIGKILLed at a
+ * redis-ha at all, Sentinel's own INFO and ping periods (10 s, 1 s) put back for it. The master is SIGKILLed at a
  * random moment of that period; the trial ends when a Sentinel majority has announced
  * `+switch-master` and the Sentinel client has a write acknowledged after it. The supervisor is then
  * thawed; it restarts the dead node, which rejoins as a replica, before the next trial.
@@ -293,7 +293,7 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
   try {
     // Plain Sentinel reads INFO at its own period, not the one the controller sets; its last read of a
     // replica is then anywhere up to that period old when the master dies.
-    await infoPeriod(d, () => PLAIN_INFO_PERIOD_MS);
+    await periods(d, () => ['INFO-PERIOD', String(PLAIN_INFO_PERIOD_MS), 'PING-PERIOD', String(PLAIN_PING_PERIOD_MS)]);
     await sleep(Math.random() * PLAIN_INFO_PERIOD_MS);
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
@@ -309,17 +309,18 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
     }
     return { converged: false };
   } finally {
-    await infoPeriod(d, sentinelInfoPeriodMs).catch(() => undefined);
+    await periods(d, (i) => ['INFO-PERIOD', String(sentinelInfoPeriodMs(i)), 'PING-PERIOD', String(sentinelPingPeriodMs(d.spec.sentinel.downAfterMilliseconds))]).catch(() => undefined);
     process.kill(supervisor, 'SIGCONT');
   }
 }
 
-/** Sentinel's own INFO period outside failovers. */
+/** Sentinel's own INFO and ping periods. */
 const PLAIN_INFO_PERIOD_MS = 10_000;
+const PLAIN_PING_PERIOD_MS = 1000;
 
-/** `SENTINEL DEBUG INFO-PERIOD` on every Sentinel of `d`, by its place. */
-async function infoPeriod(d: LocalDeployment, ms: (index: number) => number): Promise<void> {
-  await Promise.all(d.sentinels.map((s, i) => withConnection({ host: s.host, port: s.port, password: d.users.sentinelClient.password, tls: clientTlsOf(d) }, (c) => c.call('SENTINEL', 'DEBUG', 'INFO-PERIOD', String(ms(i))))));
+/** `SENTINEL DEBUG` with `args(index)` on every Sentinel of `d`, by its place. */
+async function periods(d: LocalDeployment, args: (index: number) => string[]): Promise<void> {
+  await Promise.all(d.sentinels.map((s, i) => withConnection({ host: s.host, port: s.port, password: d.users.sentinelClient.password, tls: clientTlsOf(d) }, (c) => c.call('SENTINEL', 'DEBUG', ...args(i)))));
 }
 
 /** a / b to two decimals, or null when either is missing. */

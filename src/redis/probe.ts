@@ -32,6 +32,8 @@ export interface SentinelView {
   readonly ckquorum: { readonly ok: boolean; readonly message: string };
   /** How often it reads each node's INFO outside failovers (`SENTINEL DEBUG`'s INFO-PERIOD); undefined where it has no `SENTINEL DEBUG`. */
   readonly infoPeriodMs?: number;
+  /** How often it pings, and at most reconnects (`SENTINEL DEBUG`'s PING-PERIOD); undefined as above. */
+  readonly pingPeriodMs?: number;
 }
 
 export interface SentinelProbe {
@@ -92,14 +94,14 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
         // A reply without a usable address is not a view of a master (a server that says "+OK" to everything).
         const port = Number(master.get('port'));
         if (!master.get('ip') || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`SENTINEL MASTER ${masterName} gave no usable address`);
-        const [replicas, sentinels, ckquorum, infoPeriod] = await Promise.all([
+        const [replicas, sentinels, ckquorum, debug] = await Promise.all([
           sentinel(c, 'REPLICAS', masterName).then(parseFlatRecords),
           sentinel(c, 'SENTINELS', masterName).then(parseFlatRecords),
           sentinel(c, 'CKQUORUM', masterName).then(
             (r) => ({ ok: true, message: String(r) }),
             (err: unknown) => ({ ok: false, message: errorText(err) }),
           ),
-          sentinel(c, 'DEBUG').then((r) => Number(parseFlatRecord(r).get('INFO-PERIOD')), () => undefined),
+          sentinel(c, 'DEBUG').then(parseFlatRecord, () => undefined),
         ]);
         const flags = parseFlags(master.get('flags'));
         const view: SentinelView = {
@@ -122,7 +124,8 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
             flags: parseFlags(s.get('flags')),
           })),
           ckquorum,
-          ...(infoPeriod !== undefined && Number.isFinite(infoPeriod) ? { infoPeriodMs: infoPeriod } : {}),
+          ...(debug?.has('INFO-PERIOD') ? { infoPeriodMs: Number(debug.get('INFO-PERIOD')) } : {}),
+          ...(debug?.has('PING-PERIOD') ? { pingPeriodMs: Number(debug.get('PING-PERIOD')) } : {}),
         };
         return { host: e.host, port: e.port, reachable: true, tilt, view };
       },

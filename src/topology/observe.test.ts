@@ -18,4 +18,9 @@ test('a Sentinel\'s settings include the INFO period of its place, where it has 
   assert.equal(sentinelObservation('s0', probe({ infoPeriodMs: 10_000 }), t, 0).settingsMatch, false, 'Sentinel\'s default');
   assert.equal(sentinelObservation('s0', probe(), t, 0).settingsMatch, true, 'no SENTINEL DEBUG (before Redis 7): not asked of it');
   assert.equal(sentinelObservation('s0', probe({ infoPeriodMs: 1000, quorum: 3 }), t, 0).settingsMatch, false, 'a master setting');
+  // The ping period: half of down-after, at most Sentinel's own second.
+  assert.equal(sentinelObservation('s0', probe({ infoPeriodMs: 1000, pingPeriodMs: 1000 }), t, 0).settingsMatch, true);
+  const fast = { ...t, timings: { ...t.timings, downAfterMilliseconds: 1000 } };
+  assert.equal(sentinelObservation('s0', probe({ infoPeriodMs: 1000, pingPeriodMs: 1000, downAfterMilliseconds: 1000 }), fast, 0).settingsMatch, false, 'at a 1 s down-after');
+  assert.equal(sentinelObservation('s0', probe({ infoPeriodMs: 1000, pingPeriodMs: 500, downAfterMilliseconds: 1000 }), fast, 0).settingsMatch, true);
 });

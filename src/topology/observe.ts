@@ -3,7 +3,7 @@ import { probeNode, probeSentinel, type NodeProbe, type SentinelProbe, type Sent
 import { keyCount, nodeFigures } from '../redis/parse.ts';
 import { addressKey } from '../redis/address.ts';
 import type { NodeObservation, Observation, SentinelObservation } from './observation.ts';
-import { sentinelInfoPeriodMs } from './sentinel-timing.ts';
+import { sentinelInfoPeriodMs, sentinelPingPeriodMs } from './sentinel-timing.ts';
 
 /** What the controller watches and how it authenticates: the same shape for every runtime. */
 export interface Topology {
@@ -78,7 +78,9 @@ export function sentinelObservation(id: string, p: SentinelProbe, t: Pick<Topolo
     failoverInProgress: v.failoverInProgress,
     failoverState: v.failoverState,
     configEpoch: v.configEpoch,
-    settingsMatch: masterSettingsMatch(v, t) && (v.infoPeriodMs === undefined || v.infoPeriodMs === sentinelInfoPeriodMs(index)),
+    settingsMatch: masterSettingsMatch(v, t) &&
+      (v.infoPeriodMs === undefined || v.infoPeriodMs === sentinelInfoPeriodMs(index)) &&
+      (v.pingPeriodMs === undefined || v.pingPeriodMs === sentinelPingPeriodMs(t.timings.downAfterMilliseconds)),
     masterFlags: [...v.flags],
     replicasSeen: seen(v.replicas),
     otherSentinelsSeen: seen(v.sentinels),
