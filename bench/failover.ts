@@ -13,7 +13,7 @@ import { addressKey } from '../src/redis/address.ts';
 import { readFileSync } from 'node:fs';
 import { filesOf } from '../src/local/layout.ts';
 import { majorityOf } from '../src/topology/agreement.ts';
-import { sentinelInfoPeriodMs, sentinelPingPeriodMs } from '../src/topology/sentinel-timing.ts';
+import { sentinelPeriodArgs } from '../src/topology/sentinel-timing.ts';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -309,7 +309,7 @@ async function plainTrial(d: LocalDeployment, supervisor: number, writers: { sen
     }
     return { converged: false };
   } finally {
-    await periods(d, (i) => ['INFO-PERIOD', String(sentinelInfoPeriodMs(i)), 'PING-PERIOD', String(sentinelPingPeriodMs(d.spec.sentinel.downAfterMilliseconds))]).catch(() => undefined);
+    await periods(d, (i) => sentinelPeriodArgs(i, d.spec.sentinel.downAfterMilliseconds)).catch(() => undefined);
     process.kill(supervisor, 'SIGCONT');
   }
 }

@@ -157,7 +157,8 @@ export interface SentinelReplica {
   readonly priority: number;
   readonly offset: number;
   readonly runId: string;
-  readonly linkOk: boolean;
+  /** Its own link to the master is up (`master-link-status` ok), as its last INFO said. */
+  readonly linkUp: boolean;
   /** Since Sentinel last read its INFO (`info-refresh`). */
   readonly infoAgeMs: number;
 }
@@ -170,7 +171,7 @@ export function parseSentinelReplicas(records: readonly Map<string, string>[]): 
     priority: Number(r.get('slave-priority') ?? r.get('replica-priority') ?? 100),
     offset: Number(r.get('slave-repl-offset') ?? r.get('replica-repl-offset') ?? 0),
     runId: r.get('run-id') ?? r.get('runid') ?? '',
-    linkOk: r.get('master-link-status') === 'ok',
+    linkUp: r.get('master-link-status') === 'ok',
     infoAgeMs: Number(r.get('info-refresh') ?? 0),
   }));
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from './connect.ts';
-import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseReplication, parseSentinelReplicas, type ReplicationInfo } from './parse.ts';
+import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseReplication, parseSentinelReplicas, type ReplicationInfo, type SentinelReplica } from './parse.ts';
 
 /** One Redis node as seen at one moment. `error` is set exactly when it could not be read. */
 export interface NodeProbe {
@@ -27,7 +27,7 @@ export interface SentinelView {
   readonly failoverInProgress: boolean;
   /** Sentinel's failover state machine (`none`, `wait_start`, ..., `reconf_slaves`, `update_config`). */
   readonly failoverState: string;
-  readonly replicas: readonly { host: string; port: number; flags: ReadonlySet<string>; linkUp: boolean }[];
+  readonly replicas: readonly SentinelReplica[];
   readonly sentinels: readonly { host: string; port: number; runId: string; flags: ReadonlySet<string> }[];
   readonly ckquorum: { readonly ok: boolean; readonly message: string };
   /** How often it reads each node's INFO outside failovers (`SENTINEL DEBUG`'s INFO-PERIOD); undefined where it has no `SENTINEL DEBUG`. */
@@ -116,7 +116,7 @@ export async function probeSentinel(e: Endpoint, masterName: string, timeoutMs =
           configEpoch: Number(master.get('config-epoch') ?? 0),
           failoverInProgress: flags.has('failover_in_progress') || (master.get('failover-state') ?? 'none') !== 'none',
           failoverState: master.get('failover-state') ?? 'none',
-          replicas: parseSentinelReplicas(replicas).map((r) => ({ host: r.host, port: r.port, flags: r.flags, linkUp: r.linkOk })),
+          replicas: parseSentinelReplicas(replicas),
           sentinels: sentinels.map((s) => ({
             host: s.get('ip') ?? '',
             port: Number(s.get('port') ?? 0),

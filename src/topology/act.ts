@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { withConnection, type Endpoint } from '../redis/connect.ts';
 import { errorText } from '../redis/probe.ts';
 import { parseFlags, parseFlatRecord, parseFlatRecords, parseInfo, parseSentinelReplicas } from '../redis/parse.ts';
-import { firstListedLast, sentinelInfoPeriodMs, sentinelPingPeriodMs, soonestToSeePromotion } from './sentinel-timing.ts';
+import { firstListedLast, sentinelPeriodArgs, soonestToSeePromotion } from './sentinel-timing.ts';
 import { writesMustStayHeld, type Action } from './plan.ts';
 import { masterSettingsMatch, nodeEndpointIn, observe, sentinelEndpointIn, type Topology } from './observe.ts';
 import { type Address, addressKey, sameAddress } from '../redis/address.ts';
@@ -125,8 +125,7 @@ async function configure(c: Redis, t: Topology, sentinel: Address, always = fals
   // A Sentinel without SENTINEL DEBUG (before Redis 7) keeps its own period; its probe says so. Any
   // other refusal fails the action, which says why.
   const index = Math.max(0, t.sentinels.findIndex((s) => sameAddress(s, sentinel)));
-  const periods = ['INFO-PERIOD', String(sentinelInfoPeriodMs(index)), 'PING-PERIOD', String(sentinelPingPeriodMs(t.timings.downAfterMilliseconds))];
-  await c.call('SENTINEL', 'DEBUG', ...periods).catch((err: unknown) => {
+  await c.call('SENTINEL', 'DEBUG', ...sentinelPeriodArgs(index, t.timings.downAfterMilliseconds)).catch((err: unknown) => {
     if (!/unknown (sub)?command/i.test(errorText(err))) throw err;
   });
 }

@@ -11,7 +11,7 @@ const record = (port: number, over: Record<string, string> = {}) => new Map(Obje
 
 test('parseSentinelReplicas reads what the choice and the timing depend on', () => {
   const [r] = parseSentinelReplicas([record(6401, { 'info-refresh': '742', 'slave-repl-offset': '9' })]);
-  assert.deepEqual({ ...r, flags: [...r!.flags] }, { host: '127.0.0.1', port: 6401, flags: ['slave'], priority: 100, offset: 9, runId: 'run-6401', linkOk: true, infoAgeMs: 742 });
+  assert.deepEqual({ ...r, flags: [...r!.flags] }, { host: '127.0.0.1', port: 6401, flags: ['slave'], priority: 100, offset: 9, runId: 'run-6401', linkUp: true, infoAgeMs: 742 });
 });
 
 test('sentinelsPick follows Sentinel\'s order: reachable, priority not 0, lowest priority, largest offset, smaller run id', () => {

@@ -52,6 +52,14 @@ export function sentinelPingPeriodMs(downAfterMs: number): number {
   return Math.min(1000, Math.floor(downAfterMs / 2));
 }
 
+/**
+ * The `SENTINEL DEBUG` arguments that give the Sentinel at `index` its INFO and ping periods, for a
+ * down-after of `downAfterMs`: what the controller sets and the observation checks.
+ */
+export function sentinelPeriodArgs(index: number, downAfterMs: number): string[] {
+  return ['INFO-PERIOD', String(sentinelInfoPeriodMs(index)), 'PING-PERIOD', String(sentinelPingPeriodMs(downAfterMs))];
+}
+
 /** The Sentinel flags that make a replica ineligible for promotion. */
 export const INELIGIBLE = ['s_down', 'o_down', 'disconnected'];
 
@@ -71,7 +79,7 @@ const SELECTED_AFTER_MS = 120;
  * asks for, a moment after the master died.
  */
 export function sentinelsPick(replicas: readonly SentinelReplica[]): SentinelReplica | undefined {
-  const final = (r: SentinelReplica) => !r.linkOk || FAILOVER_INFO_PERIOD_MS - r.infoAgeMs < SELECTED_AFTER_MS;
+  const final = (r: SentinelReplica) => !r.linkUp || FAILOVER_INFO_PERIOD_MS - r.infoAgeMs < SELECTED_AFTER_MS;
   const offset = (r: SentinelReplica) => (final(r) ? Infinity : r.offset);
   return replicas
     .filter((r) => r.priority !== 0 && !INELIGIBLE.some((f) => r.flags.has(f)))

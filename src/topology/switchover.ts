@@ -207,7 +207,7 @@ async function sentinelChoice(t: Topology, e: Endpoint, master: Address, target:
     let othersOk = true;
     let infoAgeMs = 0;
     for (const r of replicas) {
-      const eligible = !INELIGIBLE.some((f) => r.flags.has(f)) && r.linkOk;
+      const eligible = !INELIGIBLE.some((f) => r.flags.has(f)) && r.linkUp;
       if (sameAddress(r, target)) {
         targetOk = eligible && r.priority === 1;
         infoAgeMs = r.infoAgeMs;
